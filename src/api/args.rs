@@ -1,0 +1,257 @@
+//! Request arguments from a form-encoded (curl `-d`) or JSON body, with one error contract for
+//! both: malformed bodies, unknown or repeated arguments and oversized bodies all answer JSON.
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::web::BytesMut;
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::error::ApiError;
+
+/// Bodies above this answer 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The arguments of one request, in the order sent.
+#[derive(Debug, Default)]
+pub struct Args {
+    values: Vec<(String, String)>,
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+fn unsupported_type(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("{what}: send arguments as application/x-www-form-urlencoded (curl -d) or application/json"),
+    )
+}
+
+impl FromRequest for Args {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request(
+                        "invalid_body",
+                        format!("the request body could not be read: {e}"),
+                    )
+                })?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.is_empty() {
+                return Ok(Args::default());
+            }
+            let Some(content_type) = content_type else {
+                return Err(unsupported_type("the body has no Content-Type"));
+            };
+            let mime: mime::Mime = content_type.parse().map_err(|_| {
+                unsupported_type(&format!(
+                    "Content-Type {content_type:?} is not a media type"
+                ))
+            })?;
+            match mime.essence_str() {
+                "application/x-www-form-urlencoded" => Args::from_form(&body),
+                "application/json" => Args::from_json(&body),
+                other => Err(unsupported_type(&format!(
+                    "Content-Type {other} is not accepted"
+                ))),
+            }
+        })
+    }
+}
+
+impl Args {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(seen, _)| seen == name) {
+                return Err(ApiError::bad_request(
+                    "duplicate_argument",
+                    format!("the argument {name:?} was sent more than once: send it once"),
+                ));
+            }
+        }
+        Ok(Self { values: pairs })
+    }
+
+    fn from_form(body: &[u8]) -> Result<Self, ApiError> {
+        let invalid = || {
+            ApiError::bad_request(
+                "invalid_form",
+                "the body is not valid application/x-www-form-urlencoded UTF-8 text",
+            )
+        };
+        // serde_urlencoded replaces invalid UTF-8 with U+FFFD, which would silently change a
+        // password; a multi-byte sequence cannot span the ASCII `&`, `=` or `+`, so checking the
+        // whole decoded body checks every argument.
+        if percent_encoding::percent_decode(body)
+            .decode_utf8()
+            .is_err()
+        {
+            return Err(invalid());
+        }
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body).map_err(|_| invalid())?;
+        Self::from_pairs(pairs)
+    }
+
+    fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("the JSON body could not be parsed: {e}"),
+            )
+        })?;
+        let Value::Object(map) = value else {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the JSON body must be an object of arguments, such as {\"name\": \"Ledger\"}",
+            ));
+        };
+        let pairs = map
+            .into_iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Null => String::new(),
+                    Value::Array(_) | Value::Object(_) => {
+                        return Err(ApiError::bad_request(
+                            "invalid_argument",
+                            format!("the argument {name:?} must be a string, number or boolean"),
+                        ))
+                    }
+                };
+                Ok((name, text))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_pairs(pairs)
+    }
+
+    /// Refuses any argument not in `accepted`, naming it and the accepted ones.
+    pub fn only(self, accepted: &[&str]) -> Result<Self, ApiError> {
+        if let Some((name, _)) = self
+            .values
+            .iter()
+            .find(|(name, _)| !accepted.contains(&name.as_str()))
+        {
+            let hint = if accepted.contains(&"configUri") {
+                "; if it belongs to configUri, percent-encode the configUri (curl --data-urlencode)"
+            } else {
+                ""
+            };
+            let list = if accepted.is_empty() {
+                "this endpoint takes no arguments".to_owned()
+            } else {
+                format!("accepted arguments are {}", accepted.join(", "))
+            };
+            return Err(ApiError::bad_request(
+                "unknown_argument",
+                format!("unknown argument {name:?}: {list}{hint}"),
+            ));
+        }
+        Ok(self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        let index = self.values.iter().position(|(n, _)| n == name)?;
+        Some(self.values.swap_remove(index).1)
+    }
+
+    /// `what` completes "NAME is required: ..." for the caller.
+    pub fn required(&mut self, name: &str, what: &str) -> Result<String, ApiError> {
+        self.take(name).ok_or_else(|| {
+            ApiError::bad_request("missing_argument", format!("{name} is required: {what}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_and_json_give_the_same_arguments() {
+        let mut form = Args::from_form(b"name=Some+DB&configUri=postgresql%3A%2F%2Fh").unwrap();
+        let mut json =
+            Args::from_json(br#"{"name":"Some DB","configUri":"postgresql://h"}"#).unwrap();
+        for args in [&mut form, &mut json] {
+            assert_eq!(args.take("name").as_deref(), Some("Some DB"));
+            assert_eq!(args.take("configUri").as_deref(), Some("postgresql://h"));
+            assert!(args.is_empty());
+        }
+    }
+
+    #[test]
+    fn json_numbers_and_null_become_text() {
+        let mut args = Args::from_json(br#"{"duration": 3600, "alias": null}"#).unwrap();
+        assert_eq!(args.take("duration").as_deref(), Some("3600"));
+        assert_eq!(args.take("alias").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn bad_bodies_are_400_with_codes() {
+        let cases: [(&[u8], bool, &str); 5] = [
+            (b"{", true, "invalid_json"),
+            (b"[1]", true, "invalid_json"),
+            (br#"{"name": [1]}"#, true, "invalid_argument"),
+            (b"name=%FF", false, "invalid_form"),
+            (b"name=a&name=b", false, "duplicate_argument"),
+        ];
+        for (body, json, code) in cases {
+            let err = if json {
+                Args::from_json(body)
+            } else {
+                Args::from_form(body)
+            }
+            .unwrap_err();
+            assert_eq!(err.code, code, "{}", String::from_utf8_lossy(body));
+            assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn unknown_argument_is_named_with_the_accepted_ones() {
+        let err = Args::from_form(b"name=a&ssl=true")
+            .unwrap()
+            .only(&["name", "configUri"])
+            .unwrap_err();
+        assert_eq!(err.code, "unknown_argument");
+        assert!(err.message.contains("\"ssl\""), "{}", err.message);
+        assert!(err.message.contains("--data-urlencode"), "{}", err.message);
+    }
+}

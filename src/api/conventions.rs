@@ -1,0 +1,161 @@
+//! The checks every `/api/v2` request passes, in the contract's order: User-Agent, Accept,
+//! authentication, and only then routing, so an unauthenticated caller learns nothing about
+//! which paths exist.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, ResponseError};
+use base64::Engine;
+
+use super::error::ApiError;
+use crate::auth;
+use crate::startup::AppState;
+
+pub const API_PREFIX: &str = "/api/v2";
+
+const ACCEPTED_MEDIA_TYPES: &[&str] = &[
+    "*/*",
+    "application/*",
+    "application/json",
+    "application/vnd.jackdb.v2+json",
+];
+
+fn is_api_path(path: &str) -> bool {
+    path == API_PREFIX || path.starts_with("/api/v2/")
+}
+
+pub async fn enforce(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !is_api_path(req.path()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let checked = match check_headers(&req) {
+        Ok(()) => authenticate(&req).await,
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => Ok(req.into_response(e.error_response())),
+    }
+}
+
+fn check_headers(req: &ServiceRequest) -> Result<(), ApiError> {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|v| v.to_str().unwrap_or("x"));
+    if user_agent.is_none_or(|ua| ua.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "missing_user_agent",
+            "a User-Agent header is required: name your script or tool, e.g. User-Agent: deploy-script/1.0",
+        ));
+    }
+    if let Some(accept) = req.headers().get(header::ACCEPT) {
+        let accept = accept.to_str().unwrap_or("");
+        if !accept.trim().is_empty() && !accepts_json(accept) {
+            return Err(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_acceptable",
+                format!(
+                    "this server answers application/vnd.jackdb.v2+json or application/json; the Accept header {accept:?} allows neither"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether an `Accept` list names a type we serve with a q-value above zero.
+fn accepts_json(accept: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !refused && ACCEPTED_MEDIA_TYPES.contains(&media.as_str())
+    })
+}
+
+/// The key id and secret from `Authorization: Basic base64(<keyId>@api:<secret>)`.
+fn basic_credentials(req: &ServiceRequest) -> Result<(String, String), ApiError> {
+    let missing = || {
+        ApiError::unauthorized(
+            "authentication required: send HTTP Basic auth with the user <keyId>@api and the key's secret as the password (curl -u \"$ID@api:$SECRET\")",
+        )
+    };
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(missing());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(missing)?;
+    let (user, secret) = decoded.split_once(':').ok_or_else(missing)?;
+    let (key_id, realm) = user.rsplit_once('@').ok_or_else(|| {
+        ApiError::unauthorized("the Basic auth user must be <keyId>@api, e.g. 0b6f1c2e-...@api")
+    })?;
+    if realm != "api" {
+        return Err(ApiError::unauthorized(
+            "the Basic auth user must be <keyId>@api, e.g. 0b6f1c2e-...@api",
+        ));
+    }
+    Ok((key_id.to_owned(), secret.to_owned()))
+}
+
+async fn authenticate(req: &ServiceRequest) -> Result<auth::Caller, ApiError> {
+    let (key_id, secret) = basic_credentials(req)?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    auth::verify(&state.store, &key_id, &secret)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("the API key id or secret is not valid, or the key was revoked")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_lists_and_q_values() {
+        for ok in [
+            "*/*",
+            "application/json",
+            "application/vnd.jackdb.v2+json",
+            "text/html, application/json;q=0.9",
+            "APPLICATION/JSON; charset=utf-8",
+            "application/*",
+        ] {
+            assert!(accepts_json(ok), "{ok}");
+        }
+        for refused in [
+            "text/html",
+            "application/vnd.jackdb.v1+json",
+            "application/json;q=0",
+            "application/xml",
+        ] {
+            assert!(!accepts_json(refused), "{refused}");
+        }
+    }
+}

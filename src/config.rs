@@ -1,0 +1,198 @@
+//! Settings: built-in defaults, then `config.toml` (or `--config FILE`), then the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `jackal serve` needs, after files and environment are merged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub secrets: SecretSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to serve HTTP on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// SQLite file holding everything Jackal stores.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretSettings {
+    /// File holding the AES-256 key that encrypts stored passwords.
+    /// Unset: `<store path>.key`, created on first start.
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `jackal=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+        }
+    }
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("./jackal.db"),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}={value:?} is not valid: {message}")]
+    Env {
+        name: &'static str,
+        value: String,
+        message: String,
+    },
+}
+
+/// The file read when no `--config` is given; absent is fine (defaults apply).
+pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
+
+impl Settings {
+    /// Reads `explicit` (which must exist) or `./config.toml` (if it exists), then applies
+    /// `JACKAL_LISTEN`, `JACKAL_STORE` and `JACKAL_SECRET_KEY_FILE`.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut settings = match explicit {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                Self::from_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => Self::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.message().to_owned())
+    }
+
+    /// Environment overrides; `lookup` is injectable so tests need not touch the process env.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(value) = lookup("JACKAL_LISTEN").filter(|v| !v.is_empty()) {
+            self.server.listen = value.parse().map_err(|_| ConfigError::Env {
+                name: "JACKAL_LISTEN",
+                value: value.clone(),
+                message: "expected an address such as 127.0.0.1:8080 or [::1]:8080".to_owned(),
+            })?;
+        }
+        if let Some(value) = lookup("JACKAL_STORE").filter(|v| !v.is_empty()) {
+            self.store.path = PathBuf::from(value);
+        }
+        if let Some(value) = lookup("JACKAL_SECRET_KEY_FILE").filter(|v| !v.is_empty()) {
+            self.secrets.key_file = Some(PathBuf::from(value));
+        }
+        Ok(())
+    }
+
+    /// The key file actually used: the configured one, else `<store>.key` beside the store.
+    pub fn key_file(&self) -> PathBuf {
+        self.secrets.key_file.clone().unwrap_or_else(|| {
+            let mut name = self.store.path.as_os_str().to_owned();
+            name.push(".key");
+            PathBuf::from(name)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_toml_parses_to_the_defaults() {
+        let shipped = include_str!("../config.toml");
+        let parsed = Settings::from_toml(shipped).expect("config.toml parses");
+        let defaults = Settings::default();
+        assert_eq!(parsed.server.listen, defaults.server.listen);
+        assert_eq!(parsed.store.path, defaults.store.path);
+        assert_eq!(parsed.key_file(), defaults.key_file());
+        assert_eq!(parsed.log.level, defaults.log.level);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| match name {
+                "JACKAL_LISTEN" => Some("127.0.0.1:0".to_owned()),
+                "JACKAL_STORE" => Some("/tmp/x.db".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.server.listen.port(), 0);
+        assert_eq!(settings.key_file(), PathBuf::from("/tmp/x.db.key"));
+    }
+
+    #[test]
+    fn bad_listen_address_names_the_variable() {
+        let mut settings = Settings::default();
+        let err = settings
+            .apply_env(|name| (name == "JACKAL_LISTEN").then(|| "localhost".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("JACKAL_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn unknown_setting_is_rejected_by_name() {
+        let err = Settings::from_toml("[server]\nlisten_on = \"x\"\n").unwrap_err();
+        assert!(err.contains("listen_on"), "{err}");
+    }
+}

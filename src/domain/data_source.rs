@@ -1,0 +1,52 @@
+//! The data source's own arguments: name and alias. The configUri lives in `jackal_drivers`.
+
+use super::{ids, text, Invalid};
+
+pub fn parse_name(raw: &str) -> Result<String, Invalid> {
+    text::parse_label("name", raw)
+}
+
+/// An alias, or `None` when the caller sent an empty one (which clears it).
+pub fn parse_alias(raw: &str) -> Result<Option<String>, Invalid> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    let alias = text::parse_label("alias", raw)?;
+    if alias.contains('/') {
+        return Err(Invalid::new(
+            "alias",
+            "alias must not contain '/': it names the data source in URL paths",
+        ));
+    }
+    if ids::looks_like_id('D', &alias) {
+        return Err(Invalid::new(
+            "alias",
+            "alias must not look like a data source id (D followed by 16 letters or digits): paths would match it as an id",
+        ));
+    }
+    Ok(Some(alias))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_alias_clears_it() {
+        assert_eq!(parse_alias("").unwrap(), None);
+        assert_eq!(parse_alias("  ").unwrap(), None);
+        assert_eq!(
+            parse_alias(" some-db ").unwrap().as_deref(),
+            Some("some-db")
+        );
+    }
+
+    #[test]
+    fn aliases_that_break_paths_are_refused() {
+        assert_eq!(parse_alias("a/b").unwrap_err().argument, "alias");
+        assert_eq!(
+            parse_alias("DUGC6IqGQ4DX00Lt0").unwrap_err().argument,
+            "alias"
+        );
+    }
+}

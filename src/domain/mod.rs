@@ -1,0 +1,24 @@
+//! Validated values of the API. Knows nothing of HTTP or SQL.
+
+pub mod data_source;
+pub mod ids;
+pub mod text;
+pub mod time;
+
+/// A value the caller sent that cannot be accepted; the message says what to send instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// The argument at fault, as the API names it.
+    pub argument: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(argument: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            argument,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Jackal: a server for the JackDB v2 REST API.
+//!
+//! `main.rs` is thin; everything a test needs to start a real server on port 0 lives here.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod secrets;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

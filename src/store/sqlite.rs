@@ -1,0 +1,480 @@
+//! The SQLite store.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+
+use super::migrations;
+use super::{ApiKeyRow, DataSourceRow, StoreError};
+
+const READERS: usize = 4;
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+const KEY_CHECK: &str = "key_check";
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+const DATA_SOURCE_COLUMNS: &str =
+    "id, name, alias, type, config_uri, password_enc, created_at, updated_at";
+
+fn data_source_from_row(row: &Row<'_>) -> rusqlite::Result<DataSourceRow> {
+    Ok(DataSourceRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        alias: row.get(2)?,
+        kind: row.get(3)?,
+        config_uri: row.get(4)?,
+        password_enc: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
+}
+
+fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        secret_sha256: row.get(2)?,
+        created_at: row.get(3)?,
+        revoked_at: row.get(4)?,
+    })
+}
+
+fn is_not_a_database(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::NotADatabase)
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(e, _)
+        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+fn find_data_source(conn: &Connection, key: &str) -> rusqlite::Result<Option<DataSourceRow>> {
+    // An id wins over an alias (the contract's naming rule); aliases cannot look like ids anyway.
+    conn.prepare_cached(&format!(
+        "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id = ?1 OR alias = ?1 \
+         ORDER BY id = ?1 DESC LIMIT 1"
+    ))?
+    .query_row([key], data_source_from_row)
+    .optional()
+}
+
+fn alias_used_by_other(conn: &Connection, alias: &str, id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM data_source WHERE alias = ?1 AND id <> ?2")?
+        .exists(params![alias, id])
+}
+
+impl Store {
+    /// Opens (creating if absent) and migrates the store at `path`. A file that is not a Jackal
+    /// store, or one from a newer schema, is refused before anything is written to it.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    pub fn open_blocking(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let not_a_store = || StoreError::NotAStore {
+            path: path.to_owned(),
+        };
+        let mut writer = Connection::open(path).map_err(open_err)?;
+        let version = match migrations::user_version(&writer) {
+            Ok(v) => v,
+            Err(e) if is_not_a_database(&e) => return Err(not_a_store()),
+            Err(e) => return Err(open_err(e)),
+        };
+        if version > migrations::LATEST {
+            return Err(StoreError::NewerSchema {
+                path: path.to_owned(),
+                found: version,
+                known: migrations::LATEST,
+            });
+        }
+        if version == 0 {
+            let tables: i64 = writer
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(open_err)?;
+            if tables > 0 {
+                return Err(not_a_store());
+            }
+        }
+        writer
+            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
+            .map_err(open_err)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        // FULL: in WAL mode NORMAL may lose the last commits on power loss; we answer 200 only
+        // for what is on disk.
+        writer
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        writer
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        migrations::apply(&mut writer, version).map_err(open_err)?;
+
+        let readers = (0..READERS)
+            .map(|_| {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(open_err)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+            let conn = inner.readers[i]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(StoreError::Task(e.to_string())))?
+    }
+
+    // ---- meta ----
+
+    pub async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_CHECK], |r| {
+                    r.get(0)
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn set_key_check(&self, value: Vec<u8>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![KEY_CHECK, value],
+            )?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+    }
+
+    // ---- data sources ----
+
+    pub async fn insert_data_source(
+        &self,
+        row: DataSourceRow,
+    ) -> Result<DataSourceRow, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            if let Some(alias) = &row.alias {
+                if alias_used_by_other(&tx, alias, &row.id)? {
+                    return Err(StoreError::AliasTaken(alias.clone()));
+                }
+            }
+            tx.execute(
+                &format!("INSERT INTO data_source ({DATA_SOURCE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    row.id,
+                    row.name,
+                    row.alias,
+                    row.kind,
+                    row.config_uri,
+                    row.password_enc,
+                    row.created_at,
+                    row.updated_at
+                ],
+            )
+            .map_err(|e| match (is_unique_violation(&e), &row.alias) {
+                (true, Some(alias)) => StoreError::AliasTaken(alias.clone()),
+                _ => StoreError::Sqlite(e),
+            })?;
+            tx.commit()?;
+            Ok(row)
+        })
+        .await
+    }
+
+    pub async fn list_data_sources(&self) -> Result<Vec<DataSourceRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DATA_SOURCE_COLUMNS} FROM data_source ORDER BY seq"
+            ))?;
+            let rows = stmt
+                .query_map([], data_source_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Finds a data source by id, else by alias.
+    pub async fn find_data_source(&self, key: &str) -> Result<Option<DataSourceRow>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |conn| Ok(find_data_source(conn, &key)?))
+            .await
+    }
+
+    /// Reads the current row and writes what `change` makes of it, in one transaction, so two
+    /// concurrent updates cannot interleave. `Ok(None)` when nothing is named `key`.
+    /// `updated_at` always moves forward, even within one millisecond.
+    pub async fn update_data_source<E, F>(
+        &self,
+        key: &str,
+        change: F,
+    ) -> Result<Option<DataSourceRow>, E>
+    where
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&DataSourceRow) -> Result<DataSourceRow, E> + Send + 'static,
+    {
+        let key = key.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(StoreError::from)?;
+            let Some(current) = find_data_source(&tx, &key).map_err(StoreError::from)? else {
+                return Ok(None);
+            };
+            let mut next = change(&current)?;
+            next.id = current.id.clone();
+            next.created_at = current.created_at;
+            next.updated_at = next.updated_at.max(current.updated_at + 1);
+            if let Some(alias) = &next.alias {
+                if alias_used_by_other(&tx, alias, &next.id).map_err(StoreError::from)? {
+                    return Err(StoreError::AliasTaken(alias.clone()).into());
+                }
+            }
+            tx.execute(
+                "UPDATE data_source SET name = ?2, alias = ?3, type = ?4, config_uri = ?5, \
+                 password_enc = ?6, updated_at = ?7 WHERE id = ?1",
+                params![
+                    next.id,
+                    next.name,
+                    next.alias,
+                    next.kind,
+                    next.config_uri,
+                    next.password_enc,
+                    next.updated_at
+                ],
+            )
+            .map_err(StoreError::from)?;
+            tx.commit().map_err(StoreError::from)?;
+            Ok(Some(next))
+        })
+        .await
+    }
+
+    /// Deletes by id or alias; `false` when nothing matched.
+    pub async fn delete_data_source(&self, key: &str) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(row) = find_data_source(&tx, &key)? else {
+                return Ok(false);
+            };
+            tx.execute("DELETE FROM data_source WHERE id = ?1", [&row.id])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    // ---- API keys ----
+
+    pub async fn insert_api_key(&self, row: ApiKeyRow) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO api_key (id, name, secret_sha256, created_at, revoked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    row.id,
+                    row.name,
+                    row.secret_sha256,
+                    row.created_at,
+                    row.revoked_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn replace_api_key_secret(
+        &self,
+        id: &str,
+        secret_sha256: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE api_key SET secret_sha256 = ?2 WHERE id = ?1",
+                params![id, secret_sha256],
+            )? == 1)
+        })
+        .await
+    }
+
+    pub async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key WHERE id = ?1",
+                )?
+                .query_row([id], api_key_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key ORDER BY created_at, id",
+            )?;
+            let rows = stmt
+                .query_map([], api_key_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Marks a key revoked; `false` when no such key is active.
+    pub async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE api_key SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, at],
+            )? == 1)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, alias: Option<&str>) -> DataSourceRow {
+        DataSourceRow {
+            id: id.to_owned(),
+            name: "n".to_owned(),
+            alias: alias.map(str::to_owned),
+            kind: "postgresql".to_owned(),
+            config_uri: "postgresql://h".to_owned(),
+            password_enc: None,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn newer_schema_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::open(&path).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("newer Jackal"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_sqlite_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let err = Store::open(&path).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn alias_lookup_update_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+        store
+            .insert_data_source(row("D1", Some("a")))
+            .await
+            .unwrap();
+        let clash = store.insert_data_source(row("D2", Some("a"))).await;
+        assert!(matches!(clash, Err(StoreError::AliasTaken(_))));
+        assert_eq!(store.find_data_source("a").await.unwrap().unwrap().id, "D1");
+        let updated = store
+            .update_data_source::<StoreError, _>("D1", |cur| {
+                Ok(DataSourceRow {
+                    name: "m".into(),
+                    ..cur.clone()
+                })
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(updated.name, "m");
+        assert!(updated.updated_at > 1);
+        assert!(store.delete_data_source("a").await.unwrap());
+        assert!(!store.delete_data_source("a").await.unwrap());
+        assert!(store.list_data_sources().await.unwrap().is_empty());
+    }
+}

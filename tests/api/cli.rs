@@ -1,0 +1,162 @@
+//! The real `jackal` binary: `api-key create/list/revoke`, and `serve` as a process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::helpers::USER_AGENT;
+
+fn jackal(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
+    cmd.current_dir(dir)
+        .env("JACKAL_STORE", dir.join("jackal.db"))
+        .env("JACKAL_LISTEN", "127.0.0.1:0")
+        .env_remove("JACKDB_API_KEY_ID")
+        .env_remove("JACKDB_API_KEY_SECRET")
+        .env_remove("JACKAL_SECRET_KEY_FILE")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Kills the server when the test ends, pass or fail.
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `jackal serve` on port 0, reads the bound port from its log, and returns what it
+/// printed on stdout before serving (the first-key banner, if any).
+fn serve(mut cmd: Command, dir: &std::path::Path) -> (Server, String) {
+    let stdout_path = dir.join(format!("stdout-{}.txt", uuid::Uuid::new_v4()));
+    let stdout = std::fs::File::create(&stdout_path).unwrap();
+    let mut child = cmd.stdout(stdout).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut port = None;
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line
+            .split("serving the JackDB v2 API at http://127.0.0.1:")
+            .nth(1)
+        {
+            port = Some(rest.split('/').next().unwrap().parse().unwrap());
+            break;
+        }
+    }
+    // Keep reading its log so the server never writes into a closed pipe.
+    std::thread::spawn(move || stderr.for_each(drop));
+    let server = Server(child, port.expect("the server logged its address"));
+    (server, std::fs::read_to_string(stdout_path).unwrap())
+}
+
+async fn whoami(port: u16, id: &str, secret: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v2/whoami"))
+        .header("User-Agent", USER_AGENT)
+        .basic_auth(format!("{id}@api"), Some(secret))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn field(output: &str, name: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .unwrap_or_else(|| panic!("no {name} in {output}"))
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn api_key_commands_and_a_served_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = run(jackal(dir.path()).args(["api-key", "create", "--name", "deploy bot"]));
+    let id = field(&created, "id:");
+    let secret = field(&created, "secret:");
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    assert_eq!(secret.len(), 32);
+    assert!(secret.chars().all(|c| c.is_ascii_alphanumeric()));
+
+    let listed = run(jackal(dir.path()).args(["api-key", "list"]));
+    assert!(
+        listed.contains(&id) && listed.contains("deploy bot"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "list never shows a secret");
+
+    let (server, banner) = serve(jackal(dir.path()), dir.path());
+    assert!(
+        !banner.contains("first API key"),
+        "a key existed, so none is created"
+    );
+    let me: serde_json::Value = whoami(server.1, &id, &secret).await.json().await.unwrap();
+    assert_eq!(me["id"], id.as_str());
+    assert_eq!(me["name"], "deploy bot");
+
+    run(jackal(dir.path()).args(["api-key", "revoke", &id]));
+    assert_eq!(whoami(server.1, &id, &secret).await.status(), 401);
+    let again = jackal(dir.path())
+        .args(["api-key", "revoke", &id])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no active API key"));
+}
+
+#[tokio::test]
+async fn serve_prints_a_first_key_on_an_empty_store_and_honours_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = jackal(dir.path());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("JACKDB_API_KEY_SECRET=") {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "server printed: {printed}"
+        );
+        printed.push_str(&line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let id = field(&printed, "  export JACKDB_API_KEY_ID=");
+    let secret = field(&printed, "  export JACKDB_API_KEY_SECRET=");
+    assert!(printed.contains("shown only now"), "{printed}");
+
+    // The printed key works on the next start, which prints nothing new.
+    let (server, banner) = serve(jackal(dir.path()), dir.path());
+    assert!(!banner.contains("first API key"), "{banner}");
+    assert_eq!(whoami(server.1, &id, &secret).await.status(), 200);
+    drop(server);
+
+    // A key from the environment is ensured on start.
+    let env_id = uuid::Uuid::new_v4().to_string();
+    let env_secret = "compose-stack-secret-0123456789";
+    let mut cmd = jackal(dir.path());
+    cmd.env("JACKDB_API_KEY_ID", &env_id)
+        .env("JACKDB_API_KEY_SECRET", env_secret);
+    let (server, _) = serve(cmd, dir.path());
+    assert_eq!(whoami(server.1, &env_id, env_secret).await.status(), 200);
+    assert_eq!(
+        whoami(server.1, &env_id, "wrong-secret-0123456789")
+            .await
+            .status(),
+        401
+    );
+}

@@ -1,0 +1,9 @@
+//! Black-box tests: the real server on port 0, a fresh store each, real HTTP.
+
+mod bad_inputs;
+mod cli;
+mod conventions;
+mod data_source;
+mod helpers;
+mod restart;
+mod secrets_at_rest;
