@@ -13,6 +13,62 @@ pub struct Settings {
     pub store: StoreSettings,
     pub secrets: SecretSettings,
     pub log: LogSettings,
+    pub test: TestSettings,
+    pub egress: EgressSettings,
+    pub drivers: DriverSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestSettings {
+    /// Seconds a connection test may take in all, queueing included; `connectTimeout` overrides.
+    pub timeout: f64,
+    /// Connection tests running at once; more wait (within their deadline) for a free slot.
+    pub max_concurrent: usize,
+}
+
+impl Default for TestSettings {
+    fn default() -> Self {
+        Self {
+            timeout: 10.0,
+            max_concurrent: 64,
+        }
+    }
+}
+
+/// Where connection tests may connect. Every resolved address is checked; deny wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EgressSettings {
+    /// CIDR blocks tests may reach; empty means everything not denied.
+    pub allow: Vec<ipnet::IpNet>,
+    /// CIDR blocks tests may never reach.
+    pub deny: Vec<ipnet::IpNet>,
+}
+
+impl Default for EgressSettings {
+    fn default() -> Self {
+        Self {
+            allow: Vec::new(),
+            deny: jackal_drivers::egress::DEFAULT_DENY
+                .iter()
+                .map(|net| net.parse().expect("default deny list parses"))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriverSettings {
+    pub sqlite: SqliteSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqliteSettings {
+    /// Directories whose SQLite files may be tested; empty allows none.
+    pub allowed_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,7 +174,31 @@ impl Settings {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.message().to_owned())
+        let settings: Settings = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !(self.test.timeout > 0.0 && self.test.timeout <= 300.0) {
+            return Err("[test] timeout must be between 0 and 300 seconds".to_owned());
+        }
+        if self.test.max_concurrent == 0 {
+            return Err("[test] max_concurrent must be at least 1".to_owned());
+        }
+        if let Some(dir) = self
+            .drivers
+            .sqlite
+            .allowed_dirs
+            .iter()
+            .find(|d| !d.is_absolute())
+        {
+            return Err(format!(
+                "[drivers.sqlite] allowed_dirs must hold absolute paths; {} is relative",
+                dir.display()
+            ));
+        }
+        Ok(())
     }
 
     /// Environment overrides; `lookup` is injectable so tests need not touch the process env.
@@ -165,6 +245,33 @@ mod tests {
         assert_eq!(parsed.store.path, defaults.store.path);
         assert_eq!(parsed.key_file(), defaults.key_file());
         assert_eq!(parsed.log.level, defaults.log.level);
+        assert_eq!(parsed.test.timeout, defaults.test.timeout);
+        assert_eq!(parsed.test.max_concurrent, defaults.test.max_concurrent);
+        assert_eq!(parsed.egress.allow, defaults.egress.allow);
+        assert_eq!(parsed.egress.deny, defaults.egress.deny);
+        assert_eq!(
+            parsed.drivers.sqlite.allowed_dirs,
+            defaults.drivers.sqlite.allowed_dirs
+        );
+    }
+
+    #[test]
+    fn bad_test_and_egress_settings_are_refused() {
+        for (text, says) in [
+            ("[test]\ntimeout = 0\n", "timeout"),
+            ("[test]\nmax_concurrent = 0\n", "max_concurrent"),
+            ("[egress]\ndeny = [\"10.0.0.0/33\"]\n", "deny"),
+            (
+                "[drivers.sqlite]\nallowed_dirs = [\"data\"]\n",
+                "allowed_dirs",
+            ),
+        ] {
+            let err = Settings::from_toml(text).unwrap_err();
+            assert!(
+                err.contains(says) || err.contains("invalid"),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod probe_pool;
 pub mod secrets;
 pub mod startup;
 pub mod store;

@@ -3,15 +3,19 @@
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, NormalizePath, TrailingSlash};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use jackal_drivers::{EgressPolicy, ProbeContext, SystemResolver};
 
 use crate::api;
 use crate::auth::{self, Bootstrap, KeyCredentials};
 use crate::config::Settings;
+use crate::probe_pool::ProbePool;
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::Store;
 
@@ -20,6 +24,17 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub secrets: SecretBox,
+    pub probes: Arc<ProbePool>,
+}
+
+/// How connection tests resolve, where they may go and how long they may take.
+pub fn probe_context(settings: &Settings) -> ProbeContext {
+    ProbeContext {
+        resolver: Arc::new(SystemResolver),
+        egress: EgressPolicy::new(settings.egress.allow.clone(), settings.egress.deny.clone()),
+        sqlite_allowed_dirs: settings.drivers.sqlite.allowed_dirs.clone(),
+        default_timeout: Duration::from_secs_f64(settings.test.timeout),
+    }
 }
 
 pub struct Application {
@@ -71,9 +86,17 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
+        let probes = Arc::new(ProbePool::new(
+            probe_context(settings),
+            settings.test.max_concurrent,
+        )?);
         let server = run(
             listener,
-            AppState { store, secrets },
+            AppState {
+                store,
+                secrets,
+                probes,
+            },
             settings.server.workers,
         )?;
         Ok(Application {

@@ -82,6 +82,20 @@
 //! host, effective port and user), so that a password is never sent to a
 //! server or account it was not given for.
 
+pub mod egress;
+mod mysql;
+mod postgres;
+pub mod probe;
+pub mod report;
+pub mod resolve;
+mod sqlite;
+mod tls;
 pub mod uri;
 
+pub use egress::EgressPolicy;
+pub use probe::{probe, probe_until, ProbeContext};
+pub use report::{
+    ErrorCode, Phase, PhaseRecord, ProbeFailure, ProbeReport, ServerVersion, TlsReport,
+};
+pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use uri::{ConnectionSpec, Kind, Password, UriError};

@@ -48,16 +48,28 @@ impl DataSourceView {
 
     /// The row with its password decrypted back into the configUri.
     fn revealed(row: &DataSourceRow, secrets: &SecretBox) -> Result<Self, ApiError> {
-        let Some(sealed) = &row.password_enc else {
+        if row.password_enc.is_none() {
             return Ok(Self::redacted(row));
-        };
-        let password = secrets
-            .open(sealed, row.id.as_bytes())
-            .map_err(ApiError::internal)?;
-        let password = String::from_utf8(password).map_err(ApiError::internal)?;
-        let spec = stored_spec(row)?.with_password(Some(Password::from(password)));
+        }
+        let spec = stored_spec_with_password(row, secrets)?;
         Ok(Self::with_config_uri(row, spec.to_uri()))
     }
+}
+
+/// The stored configUri with its password decrypted, for `/detail` and connection tests.
+pub fn stored_spec_with_password(
+    row: &DataSourceRow,
+    secrets: &SecretBox,
+) -> Result<ConnectionSpec, ApiError> {
+    let spec = stored_spec(row)?;
+    let Some(sealed) = &row.password_enc else {
+        return Ok(spec);
+    };
+    let password = secrets
+        .open(sealed, row.id.as_bytes())
+        .map_err(ApiError::internal)?;
+    let password = String::from_utf8(password).map_err(ApiError::internal)?;
+    Ok(spec.with_password(Some(Password::from(password))))
 }
 
 /// The stored (password-free) configUri parsed again; it was normalized on the way in.

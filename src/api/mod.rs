@@ -1,6 +1,7 @@
 //! The HTTP API: routes, one module per resource, and the shared conventions.
 
 pub mod args;
+pub mod connection_test;
 pub mod conventions;
 pub mod data_source;
 pub mod error;
@@ -68,6 +69,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(data_source::list),
                     web::post().to(data_source::create),
                 ],
+            ))
+            .service(resource(
+                "/connection-test",
+                "POST",
+                vec![web::post().to(connection_test::test_unsaved)],
+            ))
+            .service(resource(
+                "/data-source/{data_source}/test",
+                "POST",
+                vec![web::post().to(connection_test::test_data_source)],
             ))
             .service(resource(
                 "/data-source/{data_source}/detail",

@@ -40,7 +40,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server on the store in `dir` (new or left by an earlier server).
 pub async fn spawn_app_in(dir: TempDir, key: KeyCredentials) -> TestApp {
-    let settings = settings_in(dir.path());
+    spawn_app_with(dir, key, |_| {}).await
+}
+
+/// Starts a server with settings adjusted by `configure`.
+pub async fn spawn_app_with(
+    dir: TempDir,
+    key: KeyCredentials,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = settings_in(dir.path());
+    configure(&mut settings);
     let app = Application::build(&settings, Some(&key))
         .await
         .expect("application builds");

@@ -2,6 +2,7 @@
 
 mod bad_inputs;
 mod cli;
+mod connection_test;
 mod conventions;
 mod data_source;
 mod helpers;

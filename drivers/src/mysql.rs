@@ -1,0 +1,758 @@
+//! MySQL and MariaDB, through `mysql_async`.
+//!
+//! # Phases
+//!
+//! `mysql_async` opens the TCP connection, reads the server's greeting, switches to TLS when
+//! asked and logs in, all inside one `Conn::new` call that exposes no hook between those steps
+//! and accepts no stream we opened ourselves. Timing them apart would mean dialling twice, which
+//! a connection test must not do. So a MySQL test records, with real elapsed times:
+//!
+//! - `connect`: the whole of `Conn::new`, that is TCP connect, greeting, TLS (when `ssl=true`)
+//!   and login. When it fails, the error code says which step failed (`refused`, `timeout`,
+//!   `tls_unavailable`, `tls_failed`, `auth_failed`, `unknown_database`, ...), classified from
+//!   the typed error, but the time spent is reported under `connect`. No `tls` or `auth` phase
+//!   is recorded, because we could not time it honestly.
+//! - `query`: `SELECT VERSION()`, and with TLS the server's own view of the session's TLS
+//!   version (`SHOW SESSION STATUS LIKE 'Ssl_version'`).
+//!
+//! # Addresses and TLS names
+//!
+//! Only the addresses of `Target::addrs` may be dialled: they were resolved once and checked
+//! against the egress policy. `mysql_async` is therefore given the IP literal of one checked
+//! address (and the same address as its `resolved_ips`, which makes it skip DNS altogether),
+//! never the host name: given a name, it would resolve it again, and a second answer (DNS
+//! rebinding) could lead it to an address the policy never checked.
+//!
+//! The certificate is still verified against the host as the user wrote it: `SslOpts` has
+//! `with_danger_tls_hostname_override`, which `mysql_async` uses as the TLS server name (SNI and
+//! verification) instead of the address it dialled.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts, TlsError};
+use rustls::pki_types::ServerName;
+
+use crate::probe::{Attempt, Target};
+use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
+use crate::tls::{self, classify_handshake_error};
+use crate::uri::ConnectionSpec;
+
+/// How long closing the connection may take, in the background, after the test has answered.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The client-side packet limit, given so that `Conn::new` does not ask the server for
+/// `@@max_allowed_packet` (an extra query inside the `connect` phase). Ample for a version query.
+const MAX_ALLOWED_PACKET: usize = 16 * 1024 * 1024;
+
+/// The server's default `wait_timeout`, given for the same reason.
+const WAIT_TIMEOUT: usize = 28_800;
+
+/// MySQL and MariaDB error numbers the test tells apart.
+mod codes {
+    /// ER_DBACCESS_DENIED_ERROR: the user has no rights on the database.
+    pub const DB_ACCESS_DENIED: u16 = 1044;
+    /// ER_ACCESS_DENIED_ERROR: wrong user or password.
+    pub const ACCESS_DENIED: u16 = 1045;
+    /// ER_BAD_DB_ERROR: unknown database.
+    pub const BAD_DB: u16 = 1049;
+    /// ER_HOST_NOT_PRIVILEGED: the client's address may not connect (sent instead of a greeting).
+    pub const HOST_NOT_PRIVILEGED: u16 = 1130;
+    /// ER_ACCESS_DENIED_NO_PASSWORD_ERROR: for example an `auth_socket`/`unix_socket` account.
+    pub const ACCESS_DENIED_NO_PASSWORD: u16 = 1698;
+    /// ER_MUST_CHANGE_PASSWORD_LOGIN: the password has expired.
+    pub const PASSWORD_EXPIRED: u16 = 1862;
+    /// ER_ACCOUNT_HAS_BEEN_LOCKED, in MySQL.
+    pub const ACCOUNT_LOCKED_MYSQL: u16 = 3118;
+    /// ER_ACCOUNT_HAS_BEEN_LOCKED, in MariaDB.
+    pub const ACCOUNT_LOCKED_MARIADB: u16 = 4151;
+}
+
+/// What the `connect` phase learned, shared with the caller even when the phase is cut short
+/// by the deadline (its future is then dropped, so it cannot return anything).
+#[derive(Debug, Default)]
+struct Progress {
+    /// The address being dialled, or last dialled.
+    address: Option<SocketAddr>,
+    /// The phase ended on its own (success or classified failure), not at the deadline.
+    finished: bool,
+    /// What a failure tells about TLS, when it tells something.
+    tls: Option<TlsReport>,
+}
+
+/// Everything a failure message may name. Never the password.
+struct Dial<'a> {
+    addr: SocketAddr,
+    host: &'a str,
+    user: &'a str,
+    database: Option<&'a str>,
+}
+
+pub(crate) async fn probe(
+    spec: &ConnectionSpec,
+    target: &Target,
+    attempt: &mut Attempt,
+) -> Result<ServerVersion, ProbeFailure> {
+    let Some(user) = spec.user() else {
+        return Err(ProbeFailure::new(
+            ErrorCode::InvalidUri,
+            "configUri has no user: MySQL and MariaDB need one, as in mysql://user:password@host:3306/database",
+        ));
+    };
+    use_ring_for_mysql_async();
+
+    let progress = Mutex::new(Progress::default());
+    // The first address is the one dialled first: a deadline hit while dialling it names it.
+    attempt.address = target.addrs.first().copied();
+    let connected = attempt
+        .run(Phase::Connect, connect(spec, target, user, &progress))
+        .await;
+    let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
+    if progress.address.is_some() {
+        attempt.address = progress.address;
+    }
+    let mut conn = match connected {
+        Ok(conn) => conn,
+        Err(failure) => {
+            attempt.tls = progress.tls;
+            if !progress.finished {
+                // Cut short by the deadline while dialling a later address: name that one.
+                return Err(attempt.timeout_failure(Phase::Connect));
+            }
+            return Err(failure);
+        }
+    };
+    let addr = attempt.address.expect("set when connected");
+
+    let dial = Dial {
+        addr,
+        host: &target.host,
+        user,
+        database: spec.database(),
+    };
+    let ssl = spec.ssl();
+    // With `ssl_opts` set, mysql_async either switches to TLS before logging in or fails, so a
+    // login means TLS is on. The protocol comes from the server below.
+    attempt.tls = Some(TlsReport {
+        enabled: ssl,
+        verified: ssl && spec.validate_ssl(),
+        protocol: None,
+    });
+    let queried = attempt
+        .run(Phase::Query, async {
+            let text: Option<String> = conn
+                .query_first("SELECT VERSION()")
+                .await
+                .map_err(|e| classify(&e, &dial, spec))?;
+            let text = text.ok_or_else(|| {
+                ProbeFailure::new(
+                    ErrorCode::ServerError,
+                    format!("the server at {addr} answered SELECT VERSION() with no row"),
+                )
+            })?;
+            // What was really negotiated, as the server sees it. Not worth failing the test
+            // over: a server that cannot say leaves the protocol unknown.
+            let protocol = if ssl {
+                conn.query_first::<(String, String), _>("SHOW SESSION STATUS LIKE 'Ssl_version'")
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|(_, version)| version)
+                    .filter(|version| !version.is_empty())
+            } else {
+                None
+            };
+            Ok((text, protocol))
+        })
+        .await;
+    // Closing is courtesy, not part of the test: it runs in the background, bounded, so the
+    // answer never waits for it and never passes the deadline because of it.
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(CLOSE_GRACE, conn.disconnect()).await;
+    });
+    let (text, protocol) = queried?;
+    if let Some(tls) = attempt.tls.as_mut() {
+        tls.protocol = protocol;
+    }
+    Ok(server_version(&text))
+}
+
+/// `mysql_async` builds its rustls configuration with `ClientConfig::builder()`, which uses the
+/// process's default crypto provider. Only ring is compiled in today, which rustls would pick by
+/// itself; installing it explicitly keeps that true if another dependency ever enables
+/// aws-lc-rs too (rustls would then refuse to guess, and panic).
+fn use_ring_for_mysql_async() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Err only if another thread installed one first, which is as good.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+    });
+}
+
+/// The `connect` phase: `Conn::new` to each checked address in turn, moving on only when an
+/// address could not be reached at all (nothing was sent to it).
+async fn connect(
+    spec: &ConnectionSpec,
+    target: &Target,
+    user: &str,
+    progress: &Mutex<Progress>,
+) -> Result<Conn, ProbeFailure> {
+    let update = |f: &dyn Fn(&mut Progress)| {
+        let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut p);
+    };
+    let ssl_opts = match ssl_opts(spec, &target.host) {
+        Ok(opts) => opts,
+        Err(failure) => {
+            update(&|p| p.finished = true);
+            return Err(failure);
+        }
+    };
+    let mut last = None;
+    for &addr in &target.addrs {
+        update(&|p| p.address = Some(addr));
+        let dial = Dial {
+            addr,
+            host: &target.host,
+            user,
+            database: spec.database(),
+        };
+        match Conn::new(options(spec, user, addr, ssl_opts.clone())).await {
+            Ok(conn) => {
+                update(&|p| p.finished = true);
+                return Ok(conn);
+            }
+            Err(e) => {
+                let failure = classify(&e, &dial, spec);
+                if unreached(&e) {
+                    last = Some(failure);
+                    continue;
+                }
+                let tls = tls_after_failure(&e, spec);
+                update(&|p| {
+                    p.finished = true;
+                    p.tls = tls.clone();
+                });
+                return Err(failure);
+            }
+        }
+    }
+    update(&|p| p.finished = true);
+    Err(last.expect("a target has at least one address"))
+}
+
+/// The options for one connection to `addr`.
+fn options(spec: &ConnectionSpec, user: &str, addr: SocketAddr, ssl_opts: Option<SslOpts>) -> Opts {
+    OptsBuilder::default()
+        // The checked IP, never the host name: given a name, mysql_async would resolve it again
+        // and could dial an address the egress policy never saw. `resolved_ips` makes it skip
+        // DNS entirely (it dials exactly these), so the literal is belt and braces.
+        .ip_or_hostname(addr.ip().to_string())
+        .resolved_ips(Some(vec![addr.ip()]))
+        .tcp_port(addr.port())
+        .user(Some(user))
+        .pass(spec.password().map(|p| p.expose().to_owned()))
+        .db_name(spec.database())
+        // By default, after a TCP login to a loopback address mysql_async asks for @@socket and
+        // reconnects through the local Unix socket. The test must reach what the user wrote
+        // (this host and port), not whatever server owns a local socket, and must not connect
+        // twice.
+        .prefer_socket(false)
+        // Known up front, so that Conn::new does not query them after login.
+        .max_allowed_packet(Some(MAX_ALLOWED_PACKET))
+        .wait_timeout(Some(WAIT_TIMEOUT))
+        // Never send the password in clear text, even when a server asks for it (it could be an
+        // impostor when validateSsl=false, or the connection could be plain).
+        .enable_cleartext_plugin(false)
+        .ssl_opts(ssl_opts)
+        .into()
+}
+
+/// TLS as `spec` asks: none (`ssl=false`); encrypted without verifying (`validateSsl=false`);
+/// or chain and host name verified against `sslRootCert`, else mysql_async's built-in roots.
+fn ssl_opts(spec: &ConnectionSpec, host: &str) -> Result<Option<SslOpts>, ProbeFailure> {
+    if !spec.ssl() {
+        return Ok(None);
+    }
+    // The host as written is the TLS server name (SNI, and the name verified). The address
+    // dialled is used only when the host cannot be a server name and nothing is verified.
+    let name_ok = ServerName::try_from(host).is_ok();
+    if !spec.validate_ssl() {
+        // Still encrypted, and handshake signatures are still checked against the presented
+        // key; only who presents it is not verified.
+        let opts = SslOpts::default()
+            .with_danger_accept_invalid_certs(true)
+            .with_danger_skip_domain_validation(true)
+            .with_danger_tls_hostname_override(name_ok.then(|| host.to_owned()));
+        return Ok(Some(opts));
+    }
+    if !name_ok {
+        return Err(ProbeFailure::new(
+            ErrorCode::TlsFailed,
+            format!("{host:?} cannot be used as a TLS server name"),
+        ));
+    }
+    // The roots every driver trusts (sslRootCert, else the system's), instead of mysql_async's
+    // built-in Mozilla list, so a CA trusted for PostgreSQL is trusted here too.
+    let roots = tls::root_certificates(spec)?
+        .into_iter()
+        // DER buffers (mysql_async's `PathOrBuf` is not exported by name, only its `From`s).
+        .map(|cert| cert.to_vec().into())
+        .collect();
+    let opts = SslOpts::default()
+        .with_danger_tls_hostname_override(Some(host.to_owned()))
+        .with_root_certs(roots)
+        .with_disable_built_in_roots(true);
+    Ok(Some(opts))
+}
+
+/// The address could not be reached at all: the next checked address may be tried, since
+/// nothing (no user name, no password) was sent to this one.
+fn unreached(err: &mysql_async::Error) -> bool {
+    match err {
+        mysql_async::Error::Io(IoError::Io(e)) if rustls_error(e).is_none() => matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::HostUnreachable
+                | io::ErrorKind::NetworkUnreachable
+                | io::ErrorKind::TimedOut
+        ),
+        _ => false,
+    }
+}
+
+/// What a failed `Conn::new` tells about TLS, when it tells something for sure.
+fn tls_after_failure(err: &mysql_async::Error, spec: &ConnectionSpec) -> Option<TlsReport> {
+    match err {
+        // The server offered no TLS; nothing else was sent.
+        mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer) => Some(TlsReport {
+            enabled: false,
+            verified: false,
+            protocol: None,
+        }),
+        // Answers to the login packet, which mysql_async sends only after TLS is established
+        // when ssl=true. (1130 comes instead of the greeting, before any TLS.)
+        mysql_async::Error::Server(e)
+            if matches!(
+                e.code,
+                codes::ACCESS_DENIED
+                    | codes::DB_ACCESS_DENIED
+                    | codes::BAD_DB
+                    | codes::ACCESS_DENIED_NO_PASSWORD
+                    | codes::PASSWORD_EXPIRED
+                    | codes::ACCOUNT_LOCKED_MYSQL
+                    | codes::ACCOUNT_LOCKED_MARIADB
+            ) =>
+        {
+            Some(TlsReport {
+                enabled: spec.ssl(),
+                verified: spec.ssl() && spec.validate_ssl(),
+                protocol: None,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn rustls_error(err: &io::Error) -> Option<&rustls::Error> {
+    err.get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+}
+
+/// A failure from `mysql_async`'s typed error, never from its message text. The server's own
+/// text, when quoted, is scrubbed of the password (a server has no business echoing it, but the
+/// message must never hold it whatever the server sends).
+fn classify(err: &mysql_async::Error, dial: &Dial<'_>, spec: &ConnectionSpec) -> ProbeFailure {
+    let mut failure = classify_unscrubbed(err, dial);
+    if let Some(password) = spec
+        .password()
+        .map(|p| p.expose())
+        .filter(|p| !p.is_empty())
+    {
+        failure.message = failure.message.replace(password, "***");
+    }
+    failure
+}
+
+fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailure {
+    let Dial {
+        addr,
+        host,
+        user,
+        database,
+    } = *dial;
+    let database = database.unwrap_or_default();
+    match err {
+        mysql_async::Error::Server(e) => match e.code {
+            codes::ACCESS_DENIED | codes::ACCESS_DENIED_NO_PASSWORD => ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                format!("access denied for user {user:?} by the server at {addr}: check the user and password in configUri"),
+            ),
+            codes::DB_ACCESS_DENIED => ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                // Also what a user without rights on a database gets when it does not exist: the
+                // server does not tell such a user which, so the message names both.
+                format!("user {user:?} may not use the database {database:?} on {addr}: check the database name in configUri (to a user without rights on a database, the server does not say whether it exists), or grant the user rights on it"),
+            ),
+            codes::BAD_DB => ProbeFailure::new(
+                ErrorCode::UnknownDatabase,
+                format!("database {database:?} does not exist on {addr}: check the database in configUri"),
+            ),
+            codes::HOST_NOT_PRIVILEGED => ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                format!("the server at {addr} does not allow connections from the Jackal server's address: allow user {user:?} to connect from it (CREATE USER or GRANT ... TO {user:?}@'<host>')"),
+            ),
+            codes::PASSWORD_EXPIRED => ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                format!("the password of user {user:?} has expired on the server at {addr}: set a new one on the server, then in configUri"),
+            ),
+            codes::ACCOUNT_LOCKED_MYSQL | codes::ACCOUNT_LOCKED_MARIADB => ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                format!("the account of user {user:?} is locked on the server at {addr}: unlock it on the server (ALTER USER ... ACCOUNT UNLOCK)"),
+            ),
+            code => ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!("the server at {addr} answered with error {code} ({}): {}", e.state, e.message),
+            ),
+        },
+        mysql_async::Error::Driver(e) => match e {
+            DriverError::NoClientSslFlagFromServer => ProbeFailure::new(
+                ErrorCode::TlsUnavailable,
+                format!("the server at {addr} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false"),
+            ),
+            DriverError::CleartextPluginDisabled => ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!("the server at {addr} asks for user {user:?}'s password in clear text (mysql_clear_password), and Jackal never sends it that way: use an account with another authentication plugin"),
+            ),
+            DriverError::UnknownAuthPlugin { name } => ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!("the server at {addr} asks for the authentication plugin {name:?}, which Jackal does not support: use an account with mysql_native_password or caching_sha2_password"),
+            ),
+            DriverError::MysqlOldPasswordDisabled => ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!("user {user:?} on the server at {addr} uses the insecure mysql_old_password plugin, which Jackal does not support: give the account a current password hash"),
+            ),
+            DriverError::ConnectionClosed => closed(addr),
+            DriverError::CantParseServerVersion { .. }
+            | DriverError::PacketOutOfOrder
+            | DriverError::UnexpectedPacket { .. } => ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!("the server at {addr} did not answer like a MySQL or MariaDB server ({e}): check host and port"),
+            ),
+            other => ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!("the test of {addr} failed: {other}"),
+            ),
+        },
+        mysql_async::Error::Io(IoError::Io(e)) if rustls_error(e).is_some() => {
+            classify_handshake_error(e, host)
+        }
+        mysql_async::Error::Io(IoError::Io(e)) => match e.kind() {
+            io::ErrorKind::ConnectionRefused => ProbeFailure::new(
+                ErrorCode::Refused,
+                format!("nothing is listening at {addr}: the connection was refused; check the host and port (MySQL's default port is 3306), and that the server is running"),
+            ),
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => ProbeFailure::new(
+                ErrorCode::Unreachable,
+                format!("{addr} is unreachable from the Jackal server (no route to it): check the host, and the network between them"),
+            ),
+            io::ErrorKind::TimedOut => ProbeFailure::new(
+                ErrorCode::Timeout,
+                format!("nothing answered at {addr}: the connection timed out; check host, port and firewall"),
+            ),
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => closed(addr),
+            _ => ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!("the connection to {addr} failed: {e}"),
+            ),
+        },
+        mysql_async::Error::Io(IoError::Tls(e)) => match e {
+            TlsError::Tls(inner) => classify_handshake_error(
+                &io::Error::new(io::ErrorKind::InvalidData, inner.clone()),
+                host,
+            ),
+            TlsError::InvalidDnsName(_) => ProbeFailure::new(
+                ErrorCode::TlsFailed,
+                format!("{host:?} cannot be used as a TLS server name"),
+            ),
+            TlsError::Pem(e) => ProbeFailure::new(
+                ErrorCode::TlsFailed,
+                format!("the CA bundle in sslRootCert could not be read: {e}"),
+            ),
+            TlsError::VerifierBuilderError(e) => ProbeFailure::new(
+                ErrorCode::TlsFailed,
+                format!("TLS set-up failed: {e}"),
+            ),
+        },
+        other => ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!("the test of {addr} failed: {other}"),
+        ),
+    }
+}
+
+fn closed(addr: SocketAddr) -> ProbeFailure {
+    ProbeFailure::new(
+        ErrorCode::ServerError,
+        format!("the server at {addr} closed the connection during the MySQL handshake: check that a MySQL or MariaDB server listens there, and its logs"),
+    )
+}
+
+/// The product and version of what `SELECT VERSION()` returned.
+fn server_version(text: &str) -> ServerVersion {
+    let product = if text.contains("MariaDB") {
+        "MariaDB"
+    } else {
+        "MySQL"
+    };
+    // Old MariaDB releases prefixed their version with "5.5.5-" for replication's sake.
+    let dotted = match product {
+        "MariaDB" => text.strip_prefix("5.5.5-").unwrap_or(text),
+        _ => text,
+    };
+    ServerVersion::from_text(product, dotted, text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mysql_async::ServerError;
+    use rustls::CertificateError;
+
+    const SECRET: &str = "Sup3r-S3cret-pw";
+
+    fn spec(uri: &str) -> ConnectionSpec {
+        ConnectionSpec::parse(uri).expect("valid test URI")
+    }
+
+    fn dial() -> Dial<'static> {
+        Dial {
+            addr: "192.0.2.7:3306".parse().unwrap(),
+            host: "db.example.com",
+            user: "app",
+            database: Some("shop"),
+        }
+    }
+
+    fn server(code: u16, message: &str) -> mysql_async::Error {
+        mysql_async::Error::Server(ServerError {
+            code,
+            message: message.to_owned(),
+            state: "28000".to_owned(),
+        })
+    }
+
+    fn io(kind: io::ErrorKind) -> mysql_async::Error {
+        mysql_async::Error::Io(IoError::Io(io::Error::from(kind)))
+    }
+
+    fn tls(err: rustls::Error) -> mysql_async::Error {
+        mysql_async::Error::Io(IoError::Io(io::Error::new(io::ErrorKind::InvalidData, err)))
+    }
+
+    fn every_error() -> Vec<mysql_async::Error> {
+        vec![
+            server(
+                1045,
+                "Access denied for user 'app'@'10.0.0.1' (using password: YES)",
+            ),
+            server(1044, "Access denied for user 'app'@'%' to database 'shop'"),
+            server(1049, "Unknown database 'shop'"),
+            server(
+                1130,
+                "Host '10.0.0.1' is not allowed to connect to this MariaDB server",
+            ),
+            server(1698, "Access denied for user 'app'@'localhost'"),
+            server(1862, "Your password has expired"),
+            server(3118, "Access denied for user 'app'. Account is locked."),
+            server(4151, "Access denied, this account is locked"),
+            server(1040, "Too many connections"),
+            // A hostile server echoing the password must not get it into the message.
+            server(1105, &format!("I know your password: {SECRET}")),
+            mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer),
+            mysql_async::Error::Driver(DriverError::CleartextPluginDisabled),
+            mysql_async::Error::Driver(DriverError::UnknownAuthPlugin {
+                name: "dialog".to_owned(),
+            }),
+            mysql_async::Error::Driver(DriverError::ConnectionClosed),
+            mysql_async::Error::Driver(DriverError::PacketOutOfOrder),
+            io(io::ErrorKind::ConnectionRefused),
+            io(io::ErrorKind::HostUnreachable),
+            io(io::ErrorKind::NetworkUnreachable),
+            io(io::ErrorKind::TimedOut),
+            io(io::ErrorKind::UnexpectedEof),
+            io(io::ErrorKind::PermissionDenied),
+            tls(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+            tls(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName,
+            )),
+            mysql_async::Error::Io(IoError::Tls(TlsError::Tls(
+                rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
+            ))),
+        ]
+    }
+
+    #[test]
+    fn errors_are_classified_from_typed_data() {
+        let spec = spec(&format!("mysql://app:{SECRET}@db.example.com/shop"));
+        let d = dial();
+        let code = |e: &mysql_async::Error| classify(e, &d, &spec).code;
+        let expected = [
+            ErrorCode::AuthFailed,
+            ErrorCode::AuthFailed,
+            ErrorCode::UnknownDatabase,
+            ErrorCode::AuthFailed,
+            ErrorCode::AuthFailed,
+            ErrorCode::AuthFailed,
+            ErrorCode::AuthFailed,
+            ErrorCode::AuthFailed,
+            ErrorCode::ServerError,
+            ErrorCode::ServerError,
+            ErrorCode::TlsUnavailable,
+            ErrorCode::ServerError,
+            ErrorCode::ServerError,
+            ErrorCode::ServerError,
+            ErrorCode::ServerError,
+            ErrorCode::Refused,
+            ErrorCode::Unreachable,
+            ErrorCode::Unreachable,
+            ErrorCode::Timeout,
+            ErrorCode::ServerError,
+            ErrorCode::ServerError,
+            ErrorCode::TlsFailed,
+            ErrorCode::TlsFailed,
+            ErrorCode::TlsFailed,
+        ];
+        let errors = every_error();
+        assert_eq!(errors.len(), expected.len());
+        for (e, want) in errors.iter().zip(expected) {
+            assert_eq!(code(e), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn messages_name_what_to_fix() {
+        let spec = spec("mysql://app:pw@db.example.com/shop");
+        let d = dial();
+        let message = |e: mysql_async::Error| classify(&e, &d, &spec).message;
+        assert_eq!(
+            message(server(1045, "x")),
+            "access denied for user \"app\" by the server at 192.0.2.7:3306: check the user and password in configUri"
+        );
+        assert_eq!(
+            message(server(1049, "x")),
+            "database \"shop\" does not exist on 192.0.2.7:3306: check the database in configUri"
+        );
+        assert_eq!(
+            message(mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer)),
+            "the server at 192.0.2.7:3306 does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false"
+        );
+        let refused = message(io(io::ErrorKind::ConnectionRefused));
+        assert!(refused.contains("192.0.2.7:3306"), "{refused}");
+        assert!(
+            refused.contains("check the host and port (MySQL's default port is 3306)"),
+            "{refused}"
+        );
+        let other = message(server(1040, "Too many connections"));
+        assert!(
+            other.contains("1040") && other.contains("Too many connections"),
+            "{other}"
+        );
+        let untrusted = message(tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        )));
+        assert!(
+            untrusted.contains("db.example.com") && untrusted.contains("sslRootCert"),
+            "{untrusted}"
+        );
+    }
+
+    #[test]
+    fn the_password_never_appears_in_a_failure_message() {
+        let spec = spec(&format!("mysql://app:{SECRET}@db.example.com/shop"));
+        let d = dial();
+        for e in every_error() {
+            let failure = classify(&e, &d, &spec);
+            assert!(!failure.message.contains(SECRET), "{}", failure.message);
+        }
+    }
+
+    #[test]
+    fn only_unreached_addresses_are_retried() {
+        assert!(unreached(&io(io::ErrorKind::ConnectionRefused)));
+        assert!(unreached(&io(io::ErrorKind::NetworkUnreachable)));
+        assert!(!unreached(&server(1045, "denied")));
+        assert!(!unreached(&io(io::ErrorKind::UnexpectedEof)));
+        assert!(!unreached(&tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer
+        ))));
+    }
+
+    #[test]
+    fn the_checked_ip_is_dialled_and_the_written_host_is_verified() {
+        let spec = spec("mysql://app:pw@db.example.com/shop?validateSsl=true");
+        let addr: SocketAddr = "192.0.2.7:3307".parse().unwrap();
+        let ssl = ssl_opts(&spec, "db.example.com").unwrap();
+        let opts = options(&spec, "app", addr, ssl);
+        assert_eq!(opts.ip_or_hostname(), "192.0.2.7");
+        assert_eq!(opts.resolved_ips(), &Some(vec![addr.ip()]));
+        assert_eq!(opts.tcp_port(), 3307);
+        assert!(!opts.prefer_socket());
+        assert_eq!(opts.user(), Some("app"));
+        assert_eq!(opts.pass(), Some("pw"));
+        assert_eq!(opts.db_name(), Some("shop"));
+        let ssl = opts.ssl_opts().expect("ssl=true by default");
+        assert_eq!(ssl.tls_hostname_override(), Some("db.example.com"));
+        assert!(!ssl.accept_invalid_certs());
+        assert!(!ssl.skip_domain_validation());
+        assert!(
+            ssl.disable_built_in_roots(),
+            "the shared roots replace the built-in ones"
+        );
+    }
+
+    #[test]
+    fn tls_follows_ssl_and_validate_ssl() {
+        let plain = spec("mysql://app@db.example.com/shop?ssl=false");
+        assert!(ssl_opts(&plain, "db.example.com").unwrap().is_none());
+
+        let encrypt_only = spec("mysql://app@db.example.com/shop");
+        let opts = ssl_opts(&encrypt_only, "db.example.com").unwrap().unwrap();
+        assert!(opts.accept_invalid_certs());
+        assert!(opts.skip_domain_validation());
+
+        let missing = spec(
+            "mysql://app@db.example.com/shop?validateSsl=true&sslRootCert=/nonexistent/ca.pem",
+        );
+        let failure = ssl_opts(&missing, "db.example.com").unwrap_err();
+        assert_eq!(failure.code, ErrorCode::TlsFailed);
+        assert!(
+            failure.message.contains("/nonexistent/ca.pem"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn versions_name_the_product() {
+        let maria = server_version("10.11.19-MariaDB-0+deb12u1");
+        assert_eq!(maria.product_name, "MariaDB");
+        assert_eq!(maria.product_version, "10.11.19");
+        assert_eq!(maria.description, "10.11.19-MariaDB-0+deb12u1");
+        let old = server_version("5.5.5-10.3.39-MariaDB");
+        assert_eq!(old.product_version, "10.3.39");
+        let mysql = server_version("8.0.36-0ubuntu0.22.04.1");
+        assert_eq!(mysql.product_name, "MySQL");
+        assert_eq!(mysql.product_version, "8.0.36");
+    }
+}

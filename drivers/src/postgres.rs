@@ -1,0 +1,334 @@
+//! PostgreSQL probe: TCP connect, then (with `ssl=true`) the SSLRequest and a rustls handshake
+//! done here, then startup and authentication through tokio-postgres over that stream, then
+//! `SELECT version()`, then a clean close.
+//!
+//! Failures are classified from typed data only: the server's answer byte to the SSLRequest,
+//! rustls errors (in [`crate::tls`]), SQLSTATE codes and `io::Error`s. No message ever holds
+//! the password: the templates here never name it, and text that comes from the server is
+//! scrubbed of it before it is quoted.
+
+use std::error::Error as _;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+use tokio_rustls::client::TlsStream;
+
+use crate::probe::{Attempt, Target};
+use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
+use crate::tls;
+use crate::uri::ConnectionSpec;
+
+/// What the server sees as `application_name` (in `pg_stat_activity` and its logs).
+const APPLICATION_NAME: &str = "jackal-connection-test";
+
+/// The SSLRequest code: 1234 in the high 16 bits, 5679 in the low 16 bits.
+const SSL_REQUEST_CODE: i32 = 80_877_103;
+
+/// A stream tokio-postgres can log in over: plain TCP or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+pub(crate) async fn probe(
+    spec: &ConnectionSpec,
+    target: &Target,
+    attempt: &mut Attempt,
+) -> Result<ServerVersion, ProbeFailure> {
+    let Some(user) = spec.user() else {
+        return Err(ProbeFailure::new(
+            ErrorCode::InvalidUri,
+            "configUri names no user: write it as postgresql://user:password@host/db",
+        ));
+    };
+
+    let tcp = attempt.connect_tcp(target).await?;
+    let addr = attempt
+        .address
+        .expect("connect_tcp records the address it dialled");
+
+    let stream: Box<dyn Io> = if spec.ssl() {
+        let (tls, report) = attempt
+            .run(Phase::Tls, start_tls(tcp, addr, &target.host, spec))
+            .await?;
+        attempt.tls = Some(report);
+        Box::new(tls)
+    } else {
+        attempt.tls = Some(TlsReport {
+            enabled: false,
+            verified: false,
+            protocol: None,
+        });
+        Box::new(tcp)
+    };
+
+    let mut config = tokio_postgres::Config::new();
+    config
+        .user(user)
+        .application_name(APPLICATION_NAME)
+        // TLS, when asked for, is already running underneath `stream`.
+        .ssl_mode(SslMode::Disable);
+    if let Some(password) = spec.password() {
+        config.password(password.expose());
+    }
+    if let Some(database) = spec.database() {
+        config.dbname(database);
+    }
+
+    let (client, connection) = attempt
+        .run(Phase::Auth, async {
+            config
+                .connect_raw(stream, NoTls)
+                .await
+                .map_err(|e| login_failure(&e, spec, user, addr))
+        })
+        .await?;
+
+    // Read before the connection is moved into its task.
+    let server_version = connection.parameter("server_version").map(str::to_owned);
+    let task = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "PostgreSQL connection ended with an error");
+        }
+    });
+
+    let description = attempt
+        .run(Phase::Query, async {
+            let row = client
+                .query_one("SELECT version()", &[])
+                .await
+                .map_err(|e| query_failure(&e, spec, addr))?;
+            row.try_get::<_, String>(0)
+                .map_err(|e| query_failure(&e, spec, addr))
+        })
+        .await;
+
+    // Dropping the client makes the connection task send Terminate and end on its own; the
+    // answer does not wait for the server to close its side (a round trip, and a risk of
+    // turning a success into a timeout at the very end of the deadline).
+    drop(client);
+    let description = match description {
+        Ok(description) => description,
+        Err(failure) => {
+            task.abort();
+            return Err(failure);
+        }
+    };
+    let version_text = server_version.unwrap_or_else(|| {
+        // Every server since 7.4 reports server_version at startup; if one did not, the
+        // version is the word after "PostgreSQL " in `SELECT version()`.
+        description
+            .strip_prefix("PostgreSQL ")
+            .unwrap_or(&description)
+            .to_owned()
+    });
+    Ok(ServerVersion::from_text(
+        "PostgreSQL",
+        &version_text,
+        description,
+    ))
+}
+
+/// Sends the SSLRequest and, when the server answers 'S', runs the TLS handshake.
+///
+/// This is done here rather than through tokio-postgres's `sslmode` on purpose: it lets the
+/// TLS negotiation be timed as its own phase, and it lets "the server offers no TLS" be
+/// classified from the server's typed one-byte answer ('N') instead of from an error's text.
+/// There is never a fall-back to plain text: `ssl=true` means encrypted or nothing.
+async fn start_tls(
+    mut tcp: TcpStream,
+    addr: SocketAddr,
+    host: &str,
+    spec: &ConnectionSpec,
+) -> Result<(TlsStream<TcpStream>, TlsReport), ProbeFailure> {
+    let lost = |e: std::io::Error| {
+        ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!(
+                "the connection to {addr} failed while asking for TLS ({e}): is this a PostgreSQL server?"
+            ),
+        )
+    };
+    let mut request = [0u8; 8];
+    request[..4].copy_from_slice(&8i32.to_be_bytes());
+    request[4..].copy_from_slice(&SSL_REQUEST_CODE.to_be_bytes());
+    tcp.write_all(&request).await.map_err(lost)?;
+
+    // Exactly one byte is read, straight from the socket with no buffer, so anything a server
+    // sends after 'S' goes to rustls (which rejects it) and can never be taken as plain text.
+    let mut answer = [0u8; 1];
+    if tcp.read(&mut answer).await.map_err(lost)? == 0 {
+        return Err(ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!(
+                "the server at {addr} closed the connection when asked for TLS: is this a PostgreSQL server?"
+            ),
+        ));
+    }
+    match answer[0] {
+        b'S' => tls::handshake(tcp, host, spec).await,
+        b'N' => Err(ProbeFailure::new(
+            ErrorCode::TlsUnavailable,
+            format!(
+                "the server at {addr} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false to connect without encryption"
+            ),
+        )),
+        other => Err(ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!(
+                "the server at {addr} answered the TLS request with '{}' instead of 'S' or 'N': is this a PostgreSQL server?",
+                std::ascii::escape_default(other)
+            ),
+        )),
+    }
+}
+
+/// `text` with every occurrence of the password replaced, for quoting what a server or a
+/// library said.
+fn scrub(text: &str, spec: &ConnectionSpec) -> String {
+    match spec.password().map(|p| p.expose()) {
+        Some(password) if !password.is_empty() => text.replace(password, "***"),
+        _ => text.to_owned(),
+    }
+}
+
+/// `err` and its cause, as one line.
+fn describe(err: &tokio_postgres::Error) -> String {
+    match err.source() {
+        Some(cause) => format!("{err}: {cause}"),
+        None => err.to_string(),
+    }
+}
+
+/// A failed startup or login, classified from the SQLSTATE or the error's typed cause.
+fn login_failure(
+    err: &tokio_postgres::Error,
+    spec: &ConnectionSpec,
+    user: &str,
+    addr: SocketAddr,
+) -> ProbeFailure {
+    if let Some(db) = err.as_db_error() {
+        let code = db.code();
+        let said = scrub(db.message(), spec);
+        return if *code == SqlState::INVALID_PASSWORD {
+            ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                format!(
+                    "password authentication failed for user {user:?}: check the password in configUri"
+                ),
+            )
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                format!(
+                    "the server refused user {user:?} (pg_hba.conf has no entry allowing it?): check the user in configUri and the server's pg_hba.conf (the server said: {said})"
+                ),
+            )
+        } else if *code == SqlState::INVALID_CATALOG_NAME {
+            // With no database in configUri, the server looks for one named like the user.
+            let database = spec.database().unwrap_or(user);
+            ProbeFailure::new(
+                ErrorCode::UnknownDatabase,
+                format!(
+                    "database {database:?} does not exist on {addr}: check the database in configUri"
+                ),
+            )
+        } else {
+            ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!(
+                    "the server at {addr} refused the login: {said} (SQLSTATE {})",
+                    code.code()
+                ),
+            )
+        };
+    }
+    if err.is_closed() {
+        return ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!(
+                "the server at {addr} closed the connection during login: check the server's log, and that a PostgreSQL server listens there"
+            ),
+        );
+    }
+    let io = err
+        .source()
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>());
+    match io {
+        Some(io) if io.kind() == std::io::ErrorKind::InvalidData
+            || io.kind() == std::io::ErrorKind::InvalidInput =>
+        {
+            ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!(
+                    "the server at {addr} answered with something that is not the PostgreSQL protocol ({}): is this a PostgreSQL server?",
+                    scrub(&io.to_string(), spec)
+                ),
+            )
+        }
+        Some(io) => ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!(
+                "the connection to {addr} failed during login ({}): check that a PostgreSQL server listens there",
+                scrub(&io.to_string(), spec)
+            ),
+        ),
+        // Neither the server's error nor I/O: tokio-postgres stopped by itself. With no
+        // password in configUri that is its "password missing" (a configuration error raised
+        // when the server asks for one).
+        None if spec.password().is_none() && err.source().is_some() => ProbeFailure::new(
+            ErrorCode::AuthFailed,
+            "the server asks for a password and configUri has none: add it as user:password@host",
+        ),
+        None => ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!(
+                "the login to {addr} failed: {}",
+                scrub(&describe(err), spec)
+            ),
+        ),
+    }
+}
+
+/// A failed `SELECT version()`.
+fn query_failure(
+    err: &tokio_postgres::Error,
+    spec: &ConnectionSpec,
+    addr: SocketAddr,
+) -> ProbeFailure {
+    let message = match err.as_db_error() {
+        Some(db) => format!(
+            "the server at {addr} logged in but refused the version query: {} (SQLSTATE {})",
+            scrub(db.message(), spec),
+            db.code().code()
+        ),
+        None => format!(
+            "the server at {addr} logged in but the version query failed: {}",
+            scrub(&describe(err), spec)
+        ),
+    };
+    ProbeFailure::new(ErrorCode::ServerError, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "Zq9-unguessable-Secret";
+
+    #[test]
+    fn scrub_removes_the_password_from_quoted_text() {
+        let spec =
+            ConnectionSpec::parse(&format!("postgresql://alice:{SECRET}@db.example.test/app"))
+                .unwrap();
+        let quoted = format!("the server echoed {SECRET} twice: {SECRET}");
+        let scrubbed = scrub(&quoted, &spec);
+        assert!(!scrubbed.contains(SECRET), "{scrubbed}");
+        assert_eq!(scrubbed, "the server echoed *** twice: ***");
+
+        let no_password = ConnectionSpec::parse("postgresql://alice@db.example.test/app").unwrap();
+        assert_eq!(scrub("unchanged", &no_password), "unchanged");
+    }
+}

@@ -1,0 +1,311 @@
+//! One connection test: resolve → policy check → TCP connect → TLS → authenticate → version
+//! query → close, each phase timed, the whole bounded by one deadline.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::egress::EgressPolicy;
+use crate::report::{
+    ErrorCode, Phase, PhaseRecord, ProbeFailure, ProbeReport, ServerVersion, TlsReport,
+};
+use crate::resolve::{ResolveError, Resolver, SystemResolver};
+use crate::uri::{ConnectionSpec, Kind};
+use crate::{mysql, postgres, sqlite};
+
+/// What every test shares: how to resolve, where it may go, how long it may take.
+#[derive(Debug, Clone)]
+pub struct ProbeContext {
+    pub resolver: Arc<dyn Resolver>,
+    pub egress: EgressPolicy,
+    /// SQLite files may be opened only under these directories; empty denies all.
+    pub sqlite_allowed_dirs: Vec<PathBuf>,
+    /// The deadline when the configUri has no `connectTimeout`.
+    pub default_timeout: Duration,
+}
+
+impl Default for ProbeContext {
+    fn default() -> Self {
+        Self {
+            resolver: Arc::new(SystemResolver),
+            egress: EgressPolicy::default(),
+            sqlite_allowed_dirs: Vec::new(),
+            default_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ProbeContext {
+    /// The time budget for `spec`: its `connectTimeout`, else the default.
+    pub fn budget(&self, spec: &ConnectionSpec) -> Duration {
+        spec.connect_timeout().unwrap_or(self.default_timeout)
+    }
+}
+
+/// Where a network test goes: the host as written (for TLS names and messages) and the
+/// addresses it resolved to, every one already allowed by the egress policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub host: String,
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// The record of one test in progress: its deadline and the phases reached.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    deadline: Instant,
+    budget: Duration,
+    kind: Kind,
+    /// `host:port` as written, for messages before an address is known.
+    destination: String,
+    current: Option<Phase>,
+    phases: Vec<PhaseRecord>,
+    pub address: Option<SocketAddr>,
+    pub tls: Option<TlsReport>,
+}
+
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+impl Attempt {
+    fn new(kind: Kind, destination: String, started: Instant, deadline: Instant) -> Self {
+        Self {
+            deadline,
+            budget: deadline.saturating_duration_since(started),
+            kind,
+            destination,
+            current: None,
+            phases: Vec::new(),
+            address: None,
+            tls: None,
+        }
+    }
+
+    fn product(&self) -> &'static str {
+        match self.kind {
+            Kind::Postgresql => "PostgreSQL",
+            Kind::Mysql => "MySQL or MariaDB",
+            Kind::Sqlite => "SQLite",
+        }
+    }
+
+    /// Runs one phase under the deadline and records it.
+    pub async fn run<T>(
+        &mut self,
+        phase: Phase,
+        work: impl std::future::Future<Output = Result<T, ProbeFailure>>,
+    ) -> Result<T, ProbeFailure> {
+        let started = Instant::now();
+        self.current = Some(phase);
+        let result = match tokio::time::timeout_at(self.deadline, work).await {
+            Ok(result) => result,
+            Err(_) => Err(self.timeout_failure(phase)),
+        };
+        self.phases.push(PhaseRecord {
+            phase,
+            ok: result.is_ok(),
+            elapsed: started.elapsed(),
+        });
+        result
+    }
+
+    pub fn timeout_failure(&self, phase: Phase) -> ProbeFailure {
+        let within = seconds(self.budget);
+        let at = self
+            .address
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| self.destination.clone());
+        let product = self.product();
+        let message = match phase {
+            Phase::Resolve => format!(
+                "resolving {} took longer than the {within} deadline: check the host name and the DNS of the Jackal server",
+                self.destination
+            ),
+            Phase::Connect => format!(
+                "nothing answered at {at} within {within}: check host, port and firewall"
+            ),
+            Phase::Tls | Phase::Auth => format!(
+                "nothing answered at {at} within {within}: the TCP connection opened but no {product} handshake came back; check host, port and firewall, and that a {product} server listens there"
+            ),
+            Phase::Query => format!(
+                "the server at {at} logged in but did not answer a version query within {within}: it may be overloaded"
+            ),
+        };
+        ProbeFailure::new(ErrorCode::Timeout, message)
+    }
+
+    /// TCP connect to the first checked address that answers. `address` is the one that
+    /// answered or, on failure, the last one tried.
+    pub async fn connect_tcp(&mut self, target: &Target) -> Result<TcpStream, ProbeFailure> {
+        let addrs = target.addrs.clone();
+        let default_port = self.kind.default_port();
+        let product = self.product();
+        let tried = std::sync::Mutex::new(None);
+        let result = self
+            .run(Phase::Connect, async {
+                let mut last_error = None;
+                for addr in &addrs {
+                    *tried.lock().unwrap() = Some(*addr);
+                    match TcpStream::connect(addr).await {
+                        Ok(stream) => {
+                            // Handshakes are many small writes, each waiting on an answer:
+                            // with Nagle on, the startup message after TLS sits ~40 ms
+                            // behind the server's delayed ACK.
+                            stream.set_nodelay(true).map_err(|e| {
+                                classify_connect_error(*addr, &e, product, default_port)
+                            })?;
+                            return Ok(stream);
+                        }
+                        Err(e) => last_error = Some((*addr, e)),
+                    }
+                }
+                let (addr, err) = last_error.expect("a target has at least one address");
+                Err(classify_connect_error(addr, &err, product, default_port))
+            })
+            .await;
+        self.address = tried.into_inner().unwrap();
+        result
+    }
+}
+
+fn classify_connect_error(
+    addr: SocketAddr,
+    err: &std::io::Error,
+    product: &str,
+    default_port: Option<u16>,
+) -> ProbeFailure {
+    use std::io::ErrorKind;
+    let port_hint = default_port
+        .map(|p| format!(" ({product}'s default port is {p})"))
+        .unwrap_or_default();
+    match err.kind() {
+        ErrorKind::ConnectionRefused => ProbeFailure::new(
+            ErrorCode::Refused,
+            format!("nothing is listening at {addr}: the connection was refused; check the host and port{port_hint}, and that the server is running"),
+        ),
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => ProbeFailure::new(
+            ErrorCode::Unreachable,
+            format!("{addr} is unreachable from the Jackal server (no route to it): check the host, and the network between them"),
+        ),
+        ErrorKind::TimedOut => ProbeFailure::new(
+            ErrorCode::Timeout,
+            format!("nothing answered at {addr}: the connection timed out; check host, port and firewall"),
+        ),
+        _ => ProbeFailure::new(
+            ErrorCode::Unreachable,
+            format!("could not connect to {addr}: {err}; check host, port and firewall"),
+        ),
+    }
+}
+
+/// Addresses of `host`, each checked against the egress policy. A literal IP is not looked up.
+async fn resolve_checked(
+    ctx: &ProbeContext,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, ProbeFailure> {
+    let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => ctx.resolver.lookup(host).await.map_err(|e| {
+            let why = match e {
+                ResolveError::NotFound => "no such host".to_owned(),
+                ResolveError::Temporary => "the DNS server did not answer".to_owned(),
+                ResolveError::Other(text) => text,
+            };
+            ProbeFailure::new(
+                ErrorCode::DnsFailed,
+                format!("the host name {host:?} could not be resolved ({why}): check the host in configUri, and the DNS of the Jackal server"),
+            )
+        })?,
+    };
+    if ips.is_empty() {
+        return Err(ProbeFailure::new(
+            ErrorCode::DnsFailed,
+            format!("the host name {host:?} resolved to no address: check the host in configUri"),
+        ));
+    }
+    // Every address must pass: a name that mixes an allowed and a denied address is refused.
+    for ip in &ips {
+        ctx.egress
+            .check(*ip)
+            .map_err(|why| ProbeFailure::new(ErrorCode::DeniedByPolicy, why))?;
+    }
+    Ok(ips
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
+}
+
+/// Tests `spec` with the deadline its `connectTimeout` (or the default) gives, from now.
+pub async fn probe(spec: &ConnectionSpec, ctx: &ProbeContext) -> ProbeReport {
+    let now = Instant::now();
+    probe_until(spec, ctx, now, now + ctx.budget(spec)).await
+}
+
+/// Tests `spec`, counting from `started` (which may be earlier than now, when the test
+/// waited in a queue) and stopping at `deadline` whatever happens.
+pub async fn probe_until(
+    spec: &ConnectionSpec,
+    ctx: &ProbeContext,
+    started: Instant,
+    deadline: Instant,
+) -> ProbeReport {
+    let destination = match (spec.host(), spec.effective_port()) {
+        (Some(host), Some(port)) if host.contains(':') => format!("[{host}]:{port}"),
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        _ => spec
+            .sqlite_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
+    let mut attempt = Attempt::new(spec.kind(), destination, started, deadline);
+    // A safety net over the per-phase deadlines: nothing may outlive the deadline.
+    let outcome = match tokio::time::timeout_at(deadline, run(spec, ctx, &mut attempt)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(attempt.timeout_failure(attempt.current.unwrap_or(Phase::Connect))),
+    };
+    ProbeReport {
+        outcome,
+        duration: started.elapsed(),
+        phases: attempt.phases,
+        address: attempt.address,
+        tls: attempt.tls,
+    }
+}
+
+async fn run(
+    spec: &ConnectionSpec,
+    ctx: &ProbeContext,
+    attempt: &mut Attempt,
+) -> Result<ServerVersion, ProbeFailure> {
+    if spec.kind() == Kind::Sqlite {
+        return sqlite::probe(spec, ctx, attempt).await;
+    }
+    let (Some(host), Some(port)) = (spec.host(), spec.effective_port()) else {
+        return Err(ProbeFailure::new(
+            ErrorCode::InvalidUri,
+            "configUri has no host to connect to",
+        ));
+    };
+    let addrs = attempt
+        .run(Phase::Resolve, resolve_checked(ctx, host, port))
+        .await?;
+    let target = Target {
+        host: host.to_owned(),
+        addrs,
+    };
+    match spec.kind() {
+        Kind::Postgresql => postgres::probe(spec, &target, attempt).await,
+        Kind::Mysql => mysql::probe(spec, &target, attempt).await,
+        Kind::Sqlite => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,191 @@
+//! What a connection test reports: the contract's §5 result, as typed data.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Why a test failed, from the contract's list. Classified from typed data (SQLSTATE, MySQL
+/// error numbers, `io::ErrorKind`, rustls errors, resolver errors), never from message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The configUri cannot be tested as written.
+    InvalidUri,
+    /// The host name did not resolve.
+    DnsFailed,
+    /// Nothing listens on that port (connection refused).
+    Refused,
+    /// No route to the host or network.
+    Unreachable,
+    /// The deadline passed before the server answered.
+    Timeout,
+    /// TLS was asked for (`ssl=true`) and the server does not offer it.
+    TlsUnavailable,
+    /// The TLS handshake failed: untrusted or mismatched certificate, or a protocol error.
+    TlsFailed,
+    /// The server refused the user or password.
+    AuthFailed,
+    /// The database (or SQLite file) does not exist.
+    UnknownDatabase,
+    /// The egress policy or SQLite `allowed_dirs` forbids the destination; nothing was sent.
+    DeniedByPolicy,
+    /// The server answered with an error of another kind.
+    ServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidUri => "invalid_uri",
+            ErrorCode::DnsFailed => "dns_failed",
+            ErrorCode::Refused => "refused",
+            ErrorCode::Unreachable => "unreachable",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::TlsUnavailable => "tls_unavailable",
+            ErrorCode::TlsFailed => "tls_failed",
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::UnknownDatabase => "unknown_database",
+            ErrorCode::DeniedByPolicy => "denied_by_policy",
+            ErrorCode::ServerError => "server_error",
+        }
+    }
+}
+
+/// The steps of a test, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Host name to addresses, and the egress policy check of every address.
+    Resolve,
+    /// TCP connect to a checked address (for SQLite: opening the file).
+    Connect,
+    /// TLS negotiation and handshake.
+    Tls,
+    /// Logging in.
+    Auth,
+    /// Asking the server for its version.
+    Query,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Resolve => "resolve",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Auth => "auth",
+            Phase::Query => "query",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseRecord {
+    pub phase: Phase,
+    pub ok: bool,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsReport {
+    pub enabled: bool,
+    /// Chain and host name were verified (`validateSsl=true`).
+    pub verified: bool,
+    /// For example `TLSv1.3`.
+    pub protocol: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerVersion {
+    /// `PostgreSQL`, `MySQL`, `MariaDB` or `SQLite`.
+    pub product_name: String,
+    /// Dotted version without vendor suffixes, e.g. `15.20` or `10.11.19`.
+    pub product_version: String,
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    /// The server's full version string, as it reports it.
+    pub description: String,
+}
+
+impl ServerVersion {
+    /// Splits the leading dotted number of `text` ("15.20 (Debian …)", "10.11.19-MariaDB-…").
+    /// Missing components are 0.
+    pub fn from_text(product_name: &str, text: &str, description: String) -> Self {
+        let dotted: String = text
+            .trim()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let dotted = dotted.trim_end_matches('.').to_owned();
+        let mut parts = dotted.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+        Self {
+            product_name: product_name.to_owned(),
+            major: parts.next().unwrap_or(0),
+            minor: parts.next().unwrap_or(0),
+            patch: parts.next().unwrap_or(0),
+            product_version: dotted,
+            description,
+        }
+    }
+}
+
+/// A failed test: what happened and what to do about it. The message never holds a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFailure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ProbeFailure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    pub outcome: Result<ServerVersion, ProbeFailure>,
+    pub duration: Duration,
+    /// The phases reached, in order; the last one failed when the test did.
+    pub phases: Vec<PhaseRecord>,
+    /// The address actually dialled.
+    pub address: Option<SocketAddr>,
+    pub tls: Option<TlsReport>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_parsed_from_what_servers_report() {
+        let cases = [
+            (
+                "PostgreSQL",
+                "15.20 (Debian 15.20-0+deb12u1)",
+                "15.20",
+                (15, 20, 0),
+            ),
+            (
+                "MariaDB",
+                "10.11.19-MariaDB-0+deb12u1",
+                "10.11.19",
+                (10, 11, 19),
+            ),
+            ("MySQL", "8.0.36", "8.0.36", (8, 0, 36)),
+            ("PostgreSQL", "17beta1", "17", (17, 0, 0)),
+            ("SQLite", "3.46.0", "3.46.0", (3, 46, 0)),
+        ];
+        for (product, text, dotted, (major, minor, patch)) in cases {
+            let v = ServerVersion::from_text(product, text, text.to_owned());
+            assert_eq!(v.product_version, dotted, "{text}");
+            assert_eq!((v.major, v.minor, v.patch), (major, minor, patch), "{text}");
+            assert_eq!(v.description, text);
+        }
+    }
+}

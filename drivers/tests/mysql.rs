@@ -1,0 +1,437 @@
+//! MySQL/MariaDB connection tests against the real servers `scripts/test-databases` sets up,
+//! plus local sockets for the failures a server cannot produce on demand (closed port, silence).
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{reachable, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, USER};
+use jackal_drivers::{
+    probe, ConnectionSpec, EgressPolicy, ErrorCode, Phase, ProbeContext, ProbeReport,
+    StaticResolver,
+};
+use mysql_async::prelude::Queryable;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const WRONG_PASSWORD: &str = "jackal-wrong-pw-8d1f";
+
+/// Names resolve only through this resolver: `localhost` and a name no DNS knows, both to
+/// 127.0.0.1. The default egress policy (which allows loopback) applies.
+fn ctx() -> ProbeContext {
+    ProbeContext {
+        resolver: Arc::new(
+            StaticResolver::new()
+                .answer("localhost", &[LOOPBACK])
+                .answer("db.jackal.test", &[LOOPBACK]),
+        ),
+        egress: EgressPolicy::default(),
+        sqlite_allowed_dirs: Vec::new(),
+        default_timeout: Duration::from_secs(5),
+    }
+}
+
+fn spec(uri: &str) -> ConnectionSpec {
+    ConnectionSpec::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"))
+}
+
+fn uri(host_port: &str, password: &str, database: &str, options: &str) -> String {
+    format!("mysql://{USER}:{password}@{host_port}/{database}?{options}")
+}
+
+async fn run(uri: &str) -> ProbeReport {
+    probe(&spec(uri), &ctx()).await
+}
+
+fn phases(report: &ProbeReport) -> Vec<(Phase, bool)> {
+    report.phases.iter().map(|p| (p.phase, p.ok)).collect()
+}
+
+/// The failure of `report`, checked to be `code`, to hold neither password, and to have ended
+/// in a failed phase.
+fn failure(report: &ProbeReport, code: ErrorCode) -> String {
+    let failure = match &report.outcome {
+        Ok(v) => panic!("expected {code:?}, got success: {v:?}"),
+        Err(f) => f,
+    };
+    assert_eq!(failure.code, code, "{}", failure.message);
+    for secret in [PASSWORD, WRONG_PASSWORD] {
+        assert!(!failure.message.contains(secret), "{}", failure.message);
+    }
+    assert!(
+        report.phases.last().is_some_and(|p| !p.ok),
+        "{:?}",
+        report.phases
+    );
+    failure.message.clone()
+}
+
+/// What the server says its version is, asked directly with mysql_async.
+async fn server_version(addr: &str) -> String {
+    let addr: SocketAddr = addr.parse().unwrap();
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(addr.ip().to_string())
+        .tcp_port(addr.port())
+        .user(Some(USER))
+        .pass(Some(PASSWORD))
+        .db_name(Some(DATABASE))
+        .prefer_socket(false);
+    let mut conn = mysql_async::Conn::new(opts).await.expect("direct login");
+    let version: String = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .expect("SELECT VERSION()")
+        .expect("a row");
+    conn.disconnect().await.expect("disconnect");
+    version
+}
+
+#[tokio::test]
+async fn plain_server_with_ssl_false_reports_mariadb_and_its_exact_version() {
+    if !reachable(MARIADB_PLAIN) {
+        return;
+    }
+    let report = run(&uri(MARIADB_PLAIN, PASSWORD, DATABASE, "ssl=false")).await;
+    let version = report.outcome.clone().expect("success");
+    assert_eq!(version.product_name, "MariaDB");
+    assert_eq!(version.description, server_version(MARIADB_PLAIN).await);
+    assert!(
+        version.description.starts_with(&version.product_version),
+        "{version:?}"
+    );
+    assert!(version.major >= 10, "{version:?}");
+    assert_eq!(
+        phases(&report),
+        [
+            (Phase::Resolve, true),
+            (Phase::Connect, true),
+            (Phase::Query, true)
+        ]
+    );
+    assert_eq!(report.address, Some(MARIADB_PLAIN.parse().unwrap()));
+    let tls = report.tls.expect("tls reported");
+    assert!(
+        !tls.enabled && !tls.verified && tls.protocol.is_none(),
+        "{tls:?}"
+    );
+}
+
+#[tokio::test]
+async fn tls_server_without_validation_is_encrypted_and_reports_the_protocol() {
+    if !reachable(MARIADB_TLS) {
+        return;
+    }
+    let report = run(&uri(
+        MARIADB_TLS,
+        PASSWORD,
+        DATABASE,
+        "ssl=true&validateSsl=false",
+    ))
+    .await;
+    let version = report.outcome.clone().expect("success");
+    assert_eq!(version.product_name, "MariaDB");
+    assert_eq!(version.description, server_version(MARIADB_TLS).await);
+    let tls = report.tls.expect("tls reported");
+    assert!(tls.enabled && !tls.verified, "{tls:?}");
+    let protocol = tls.protocol.expect("the server's Ssl_version");
+    assert!(protocol.starts_with("TLSv1."), "{protocol}");
+}
+
+#[tokio::test]
+async fn tls_server_is_verified_against_ssl_root_cert() {
+    if !reachable(MARIADB_TLS) {
+        return;
+    }
+    let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
+    let report = run(&uri(MARIADB_TLS, PASSWORD, DATABASE, &options)).await;
+    report.outcome.clone().expect("success");
+    let tls = report.tls.expect("tls reported");
+    assert!(tls.enabled && tls.verified, "{tls:?}");
+}
+
+#[tokio::test]
+async fn localhost_is_dialled_at_its_checked_ip_and_verified_by_name() {
+    if !reachable(MARIADB_TLS) {
+        return;
+    }
+    let port = MARIADB_TLS.rsplit(':').next().unwrap();
+    let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
+    let report = run(&uri(
+        &format!("localhost:{port}"),
+        PASSWORD,
+        DATABASE,
+        &options,
+    ))
+    .await;
+    report.outcome.clone().expect("success");
+    assert_eq!(report.address, Some(MARIADB_TLS.parse().unwrap()));
+    assert!(report.tls.expect("tls reported").verified);
+}
+
+#[tokio::test]
+async fn the_written_name_not_the_dialled_ip_is_what_the_certificate_must_match() {
+    if !reachable(MARIADB_TLS) {
+        return;
+    }
+    // The certificate lists 127.0.0.1, the address dialled, but not db.jackal.test, the host
+    // written: verifying against the IP would wrongly pass.
+    let port = MARIADB_TLS.rsplit(':').next().unwrap();
+    let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
+    let report = run(&uri(
+        &format!("db.jackal.test:{port}"),
+        PASSWORD,
+        DATABASE,
+        &options,
+    ))
+    .await;
+    let message = failure(&report, ErrorCode::TlsFailed);
+    assert!(
+        message.contains("not valid for the host name db.jackal.test"),
+        "{message}"
+    );
+    assert_eq!(report.address, Some(MARIADB_TLS.parse().unwrap()));
+}
+
+#[tokio::test]
+async fn a_name_only_our_resolver_knows_is_never_resolved_again_by_the_driver() {
+    if !reachable(MARIADB_PLAIN) {
+        return;
+    }
+    // db.jackal.test exists only in the probe's resolver; had mysql_async been given the name,
+    // its own lookup would fail.
+    let port = MARIADB_PLAIN.rsplit(':').next().unwrap();
+    let report = run(&uri(
+        &format!("db.jackal.test:{port}"),
+        PASSWORD,
+        DATABASE,
+        "ssl=false",
+    ))
+    .await;
+    report.outcome.clone().expect("success");
+    assert_eq!(report.address, Some(MARIADB_PLAIN.parse().unwrap()));
+}
+
+#[tokio::test]
+async fn wrong_password_is_auth_failed_on_the_plain_server() {
+    if !reachable(MARIADB_PLAIN) {
+        return;
+    }
+    let report = run(&uri(MARIADB_PLAIN, WRONG_PASSWORD, DATABASE, "ssl=false")).await;
+    let message = failure(&report, ErrorCode::AuthFailed);
+    assert!(
+        message.contains(&format!("access denied for user \"{USER}\"")),
+        "{message}"
+    );
+    assert!(
+        message.contains("check the user and password in configUri"),
+        "{message}"
+    );
+    assert_eq!(report.address, Some(MARIADB_PLAIN.parse().unwrap()));
+}
+
+#[tokio::test]
+async fn wrong_password_is_auth_failed_on_the_tls_server_after_tls_succeeded() {
+    if !reachable(MARIADB_TLS) {
+        return;
+    }
+    let report = run(&uri(MARIADB_TLS, WRONG_PASSWORD, DATABASE, "ssl=true")).await;
+    failure(&report, ErrorCode::AuthFailed);
+    assert!(report.tls.expect("tls reported").enabled);
+}
+
+#[tokio::test]
+async fn missing_database_the_user_may_use_is_unknown_database() {
+    if !reachable(MARIADB_PLAIN) {
+        return;
+    }
+    // The server says "unknown database" (1049) only to a user with rights on that name.
+    // scripts/test-databases grants ALL ON `jackal_test`.*, and `_` is a wildcard in a
+    // database-level grant, so the user has rights on the (missing) `jackal0test` too.
+    let report = run(&uri(MARIADB_PLAIN, PASSWORD, "jackal0test", "ssl=false")).await;
+    let message = failure(&report, ErrorCode::UnknownDatabase);
+    assert_eq!(
+        message,
+        format!("database \"jackal0test\" does not exist on {MARIADB_PLAIN}: check the database in configUri")
+    );
+}
+
+#[tokio::test]
+async fn database_without_rights_is_auth_failed_and_says_it_may_not_exist() {
+    if !reachable(MARIADB_PLAIN) {
+        return;
+    }
+    // To a user without rights on it, a missing database looks forbidden (1044), not missing.
+    let report = run(&uri(
+        MARIADB_PLAIN,
+        PASSWORD,
+        "jackal_no_such_db",
+        "ssl=false",
+    ))
+    .await;
+    let message = failure(&report, ErrorCode::AuthFailed);
+    assert!(
+        message.contains("may not use the database \"jackal_no_such_db\""),
+        "{message}"
+    );
+    assert!(message.contains("whether it exists"), "{message}");
+}
+
+#[tokio::test]
+async fn ssl_true_on_a_server_without_tls_is_tls_unavailable_with_no_plain_fallback() {
+    if !reachable(MARIADB_PLAIN) {
+        return;
+    }
+    // The password is wrong on purpose: had the driver fallen back to a plain-text login, the
+    // server would have answered "access denied" (auth_failed) instead.
+    let report = run(&uri(MARIADB_PLAIN, WRONG_PASSWORD, DATABASE, "ssl=true")).await;
+    let message = failure(&report, ErrorCode::TlsUnavailable);
+    assert_eq!(
+        message,
+        format!("the server at {MARIADB_PLAIN} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false")
+    );
+    assert_eq!(
+        phases(&report),
+        [(Phase::Resolve, true), (Phase::Connect, false)]
+    );
+    assert!(!report.tls.expect("tls reported").enabled);
+}
+
+#[tokio::test]
+async fn validation_without_ssl_root_cert_is_tls_failed_for_the_test_ca() {
+    if !reachable(MARIADB_TLS) {
+        return;
+    }
+    let report = run(&uri(MARIADB_TLS, PASSWORD, DATABASE, "validateSsl=true")).await;
+    let message = failure(&report, ErrorCode::TlsFailed);
+    assert!(
+        message.contains("not signed by a CA Jackal trusts"),
+        "{message}"
+    );
+    assert!(message.contains("sslRootCert"), "{message}");
+}
+
+#[tokio::test]
+async fn closed_port_is_refused() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let report = run(&uri(&addr, PASSWORD, DATABASE, "ssl=false")).await;
+    let message = failure(&report, ErrorCode::Refused);
+    assert!(message.contains(&addr), "{message}");
+    assert!(
+        message.contains("check the host and port (MySQL's default port is 3306)"),
+        "{message}"
+    );
+    assert_eq!(
+        phases(&report),
+        [(Phase::Resolve, true), (Phase::Connect, false)]
+    );
+}
+
+#[tokio::test]
+async fn silent_listener_times_out_within_connect_timeout() {
+    // Accepts connections and never writes a byte: no MySQL greeting ever comes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = Instant::now();
+    let report = run(&uri(
+        &addr.to_string(),
+        PASSWORD,
+        DATABASE,
+        "ssl=true&connectTimeout=1",
+    ))
+    .await;
+    let elapsed = started.elapsed();
+    silent.abort();
+    let message = failure(&report, ErrorCode::Timeout);
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(message.contains(&addr.to_string()), "{message}");
+    assert!(message.contains("within 1 s"), "{message}");
+    assert_eq!(report.address, Some(addr));
+}
+
+#[tokio::test]
+async fn a_uri_without_user_is_invalid_and_dials_nothing() {
+    // 192.0.2.1 (TEST-NET-1) is never dialled: the missing user is caught first.
+    let report = run("mysql://192.0.2.1:3306/db?ssl=false").await;
+    failure_without_phase(&report, ErrorCode::InvalidUri);
+    assert_eq!(report.address, None);
+}
+
+fn failure_without_phase(report: &ProbeReport, code: ErrorCode) {
+    let failure = report.outcome.as_ref().expect_err("a failure");
+    assert_eq!(failure.code, code, "{}", failure.message);
+    assert!(
+        report.phases.iter().all(|p| p.phase == Phase::Resolve),
+        "{:?}",
+        report.phases
+    );
+}
+
+#[tokio::test]
+async fn a_denied_address_is_never_dialled() {
+    let ctx = ProbeContext {
+        egress: EgressPolicy::new(Vec::new(), vec!["127.0.0.0/8".parse().unwrap()]),
+        ..ctx()
+    };
+    let report = probe(
+        &spec(&uri(MARIADB_PLAIN, PASSWORD, DATABASE, "ssl=false")),
+        &ctx,
+    )
+    .await;
+    failure(&report, ErrorCode::DeniedByPolicy);
+    assert_eq!(phases(&report), [(Phase::Resolve, false)]);
+    assert_eq!(report.address, None);
+}
+
+#[tokio::test]
+async fn no_failure_message_contains_the_password() {
+    // Every failure above is also checked by `failure`; this gathers the ones reachable without
+    // a server, plus the server-side ones when the servers are up.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let mut reports = vec![run(&uri(&closed, WRONG_PASSWORD, DATABASE, "ssl=false")).await];
+    if reachable(MARIADB_PLAIN) {
+        reports.push(run(&uri(MARIADB_PLAIN, WRONG_PASSWORD, DATABASE, "ssl=false")).await);
+        reports.push(
+            run(&uri(
+                MARIADB_PLAIN,
+                WRONG_PASSWORD,
+                "no_such_db",
+                "ssl=true",
+            ))
+            .await,
+        );
+        reports.push(run(&uri(MARIADB_PLAIN, PASSWORD, "no_such_db", "ssl=false")).await);
+    }
+    if reachable(MARIADB_TLS) {
+        reports.push(
+            run(&uri(
+                MARIADB_TLS,
+                WRONG_PASSWORD,
+                DATABASE,
+                "validateSsl=true",
+            ))
+            .await,
+        );
+        reports.push(run(&uri(MARIADB_TLS, WRONG_PASSWORD, DATABASE, "ssl=true")).await);
+    }
+    for report in reports {
+        let failure = report.outcome.expect_err("a failure");
+        for secret in [PASSWORD, WRONG_PASSWORD] {
+            assert!(!failure.message.contains(secret), "{}", failure.message);
+        }
+    }
+}

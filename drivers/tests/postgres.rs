@@ -1,0 +1,577 @@
+//! The PostgreSQL probe against real servers (see `common`), and against sockets of our own
+//! for what no server does on purpose: refuse, stay silent, be denied.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{reachable, CA_PEM, DATABASE, PASSWORD, PG_MAIN, PG_PLAIN, PG_TLS, USER};
+use jackal_drivers::{
+    probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport, ResolveError,
+    StaticResolver,
+};
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A password no server has, easy to spot in a message.
+const WRONG_PASSWORD: &str = "Wr0ng-Zebra-Password-7731";
+
+/// A context that never asks real DNS: names are answered by `resolver` only.
+fn context(resolver: StaticResolver) -> ProbeContext {
+    ProbeContext {
+        resolver: Arc::new(resolver),
+        egress: EgressPolicy::allow_all(),
+        sqlite_allowed_dirs: Vec::new(),
+        default_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn run_with(uri: &str, ctx: &ProbeContext) -> ProbeReport {
+    let spec = ConnectionSpec::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+    probe(&spec, ctx).await
+}
+
+async fn run(uri: &str) -> ProbeReport {
+    run_with(uri, &context(StaticResolver::new())).await
+}
+
+fn phases(report: &ProbeReport) -> Vec<(&'static str, bool)> {
+    report
+        .phases
+        .iter()
+        .map(|p| (p.phase.as_str(), p.ok))
+        .collect()
+}
+
+const ALL_OK: [(&str, bool); 5] = [
+    ("resolve", true),
+    ("connect", true),
+    ("tls", true),
+    ("auth", true),
+    ("query", true),
+];
+
+fn assert_success(report: &ProbeReport) {
+    let version = report
+        .outcome
+        .as_ref()
+        .unwrap_or_else(|f| panic!("expected success, got {f:?}; phases {:?}", report.phases));
+    assert_eq!(version.product_name, "PostgreSQL");
+    assert!(
+        version.description.starts_with("PostgreSQL "),
+        "{}",
+        version.description
+    );
+    assert!(version.major >= 9, "{version:?}");
+    assert!(
+        version
+            .product_version
+            .starts_with(&version.major.to_string()),
+        "{version:?}"
+    );
+}
+
+fn assert_failure(report: &ProbeReport, code: ErrorCode) -> String {
+    let failure = report
+        .outcome
+        .as_ref()
+        .expect_err("expected the probe to fail");
+    assert_eq!(
+        failure.code, code,
+        "{failure:?}; phases {:?}",
+        report.phases
+    );
+    let last = report.phases.last().expect("a failure has a last phase");
+    assert!(!last.ok, "the last phase failed: {:?}", report.phases);
+    failure.message.clone()
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+/// A listener that accepts and holds connections but never writes; counts what it accepted.
+async fn silent_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (port, accepted)
+}
+
+// --- success -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn plain_connection_to_main_server_succeeds_without_tls() {
+    if !reachable(PG_MAIN) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://postgres@{PG_MAIN}/postgres?ssl=false"
+    ))
+    .await;
+    assert_success(&report);
+    let expected: Vec<_> = ALL_OK.iter().copied().filter(|p| p.0 != "tls").collect();
+    assert_eq!(phases(&report), expected);
+    let tls = report.tls.as_ref().expect("a TLS report even without TLS");
+    assert!(
+        !tls.enabled && !tls.verified && tls.protocol.is_none(),
+        "{tls:?}"
+    );
+    assert_eq!(report.address, Some(addr(PG_MAIN)));
+}
+
+#[tokio::test]
+async fn tls_without_validation_to_self_signed_main_server_succeeds() {
+    if !reachable(PG_MAIN) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://postgres@{PG_MAIN}/postgres?ssl=true&validateSsl=false"
+    ))
+    .await;
+    assert_success(&report);
+    assert_eq!(phases(&report), ALL_OK);
+    let tls = report.tls.as_ref().expect("TLS report");
+    assert!(tls.enabled && !tls.verified, "{tls:?}");
+    assert!(tls.protocol.is_some(), "{tls:?}");
+}
+
+#[tokio::test]
+async fn verified_tls_with_test_ca_and_password_succeeds() {
+    if !reachable(PG_TLS) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
+    ))
+    .await;
+    assert_success(&report);
+    assert_eq!(phases(&report), ALL_OK);
+    let tls = report.tls.as_ref().expect("TLS report");
+    assert!(
+        tls.enabled && tls.verified && tls.protocol.is_some(),
+        "{tls:?}"
+    );
+}
+
+#[tokio::test]
+async fn verified_tls_to_localhost_name_succeeds() {
+    if !reachable(PG_TLS) {
+        return;
+    }
+    let port = addr(PG_TLS).port();
+    let ctx = context(StaticResolver::new().answer("localhost", &[LOCALHOST]));
+    let report = run_with(
+        &format!(
+            "postgresql://{USER}:{PASSWORD}@localhost:{port}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
+        ),
+        &ctx,
+    )
+    .await;
+    assert_success(&report);
+    assert_eq!(phases(&report), ALL_OK);
+    assert!(report.tls.as_ref().is_some_and(|t| t.verified));
+}
+
+#[tokio::test]
+async fn reported_version_matches_what_the_server_says() {
+    if !reachable(PG_MAIN) {
+        return;
+    }
+    let main = addr(PG_MAIN);
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(main.ip().to_string())
+        .port(main.port())
+        .user("postgres")
+        .dbname("postgres")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("direct connection to PG_MAIN");
+    let task = tokio::spawn(connection);
+    let version: String = client
+        .query_one("SELECT version()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let show: String = client
+        .query_one("SHOW server_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    let _ = task.await;
+
+    let report = run(&format!(
+        "postgresql://postgres@{PG_MAIN}/postgres?ssl=false"
+    ))
+    .await;
+    let reported = report.outcome.expect("probe succeeds");
+    assert_eq!(reported.description, version);
+    assert!(
+        show.starts_with(&reported.product_version),
+        "{show:?} starts with {:?}",
+        reported.product_version
+    );
+    let mut numbers = reported.product_version.split('.');
+    assert_eq!(numbers.next(), Some(reported.major.to_string().as_str()));
+}
+
+// --- authentication and database -------------------------------------------------------------
+
+#[tokio::test]
+async fn wrong_password_over_tls_is_auth_failed_naming_user_not_password() {
+    if !reachable(PG_TLS) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}?ssl=true&validateSsl=false"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::AuthFailed);
+    assert!(message.contains(USER), "{message}");
+    assert!(!message.contains(WRONG_PASSWORD), "{message}");
+    assert_eq!(phases(&report).last(), Some(&("auth", false)));
+}
+
+#[tokio::test]
+async fn wrong_password_without_tls_is_auth_failed_naming_user_not_password() {
+    if !reachable(PG_PLAIN) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::AuthFailed);
+    assert!(message.contains(USER), "{message}");
+    assert!(!message.contains(WRONG_PASSWORD), "{message}");
+}
+
+#[tokio::test]
+async fn unknown_role_is_auth_failed_naming_it() {
+    if !reachable(PG_MAIN) {
+        return;
+    }
+    // Trust auth: the server refuses the role itself (SQLSTATE 28000), not a password.
+    let report = run(&format!(
+        "postgresql://no_such_role_jackal@{PG_MAIN}/postgres?ssl=false"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::AuthFailed);
+    assert!(message.contains("\"no_such_role_jackal\""), "{message}");
+    assert!(message.contains("pg_hba.conf"), "{message}");
+}
+
+#[tokio::test]
+async fn missing_password_is_auth_failed_asking_for_one() {
+    if !reachable(PG_PLAIN) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}@{PG_PLAIN}/{DATABASE}?ssl=false"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::AuthFailed);
+    assert!(message.contains("configUri has none"), "{message}");
+}
+
+#[tokio::test]
+async fn missing_database_is_unknown_database() {
+    if !reachable(PG_TLS) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}:{PASSWORD}@{PG_TLS}/no_such_database_here?validateSsl=false"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::UnknownDatabase);
+    assert!(message.contains("no_such_database_here"), "{message}");
+    assert!(message.contains(PG_TLS), "{message}");
+    assert!(!message.contains(PASSWORD), "{message}");
+}
+
+// --- TLS ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tls_asked_of_server_without_tls_is_tls_unavailable_with_no_fallback() {
+    if !reachable(PG_PLAIN) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}:{PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=true"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::TlsUnavailable);
+    assert!(
+        message.contains(PG_PLAIN) && message.contains("ssl=false"),
+        "{message}"
+    );
+    assert_eq!(
+        phases(&report),
+        [("resolve", true), ("connect", true), ("tls", false)],
+        "no auth phase: nothing was sent in plain text"
+    );
+}
+
+#[tokio::test]
+async fn validating_self_signed_certificate_is_tls_failed() {
+    if !reachable(PG_MAIN) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://postgres@{PG_MAIN}/postgres?validateSsl=true"
+    ))
+    .await;
+    // Debian links the snakeoil certificate (CN=localhost) into /etc/ssl/certs, so the system
+    // roots may trust it: then it fails on the name 127.0.0.1 rather than on its issuer.
+    let message = assert_failure(&report, ErrorCode::TlsFailed);
+    assert!(message.contains("127.0.0.1"), "{message}");
+    assert_eq!(phases(&report).last(), Some(&("tls", false)));
+    assert_eq!(report.tls, None, "no TLS report for a failed handshake");
+}
+
+#[tokio::test]
+async fn validating_test_ca_certificate_without_root_cert_is_tls_failed() {
+    if !reachable(PG_TLS) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::TlsFailed);
+    assert!(!message.contains(PASSWORD), "{message}");
+}
+
+#[tokio::test]
+async fn certificate_not_for_the_host_name_is_tls_failed_naming_it() {
+    if !reachable(PG_TLS) {
+        return;
+    }
+    let port = addr(PG_TLS).port();
+    let ctx = context(StaticResolver::new().answer("db.example.test", &[LOCALHOST]));
+    let report = run_with(
+        &format!(
+            "postgresql://{USER}:{PASSWORD}@db.example.test:{port}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
+        ),
+        &ctx,
+    )
+    .await;
+    let message = assert_failure(&report, ErrorCode::TlsFailed);
+    assert!(message.contains("db.example.test"), "{message}");
+    assert!(message.contains("not valid for the host name"), "{message}");
+}
+
+// --- sockets of our own ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn closed_port_is_refused_with_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let report = run(&format!(
+        "postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/db"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::Refused);
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert_eq!(
+        report.address,
+        Some(addr(&format!("127.0.0.1:{port}"))),
+        "the address dialled is reported"
+    );
+    assert_eq!(phases(&report), [("resolve", true), ("connect", false)]);
+}
+
+async fn assert_silent_server_times_out(ssl: bool, stuck_in: &str) {
+    let (port, accepted) = silent_listener().await;
+    let started = Instant::now();
+    let report = run(&format!(
+        "postgresql://{USER}:{WRONG_PASSWORD}@127.0.0.1:{port}/db?ssl={ssl}&connectTimeout=1"
+    ))
+    .await;
+    let elapsed = started.elapsed();
+    let message = assert_failure(&report, ErrorCode::Timeout);
+    assert!(
+        message.starts_with(&format!("nothing answered at 127.0.0.1:{port} within 1 s")),
+        "{message}"
+    );
+    assert!(!message.contains(WRONG_PASSWORD), "{message}");
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert_eq!(phases(&report).last(), Some(&(stuck_in, false)));
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn silent_server_with_tls_times_out_in_tls_within_deadline() {
+    assert_silent_server_times_out(true, "tls").await;
+}
+
+#[tokio::test]
+async fn silent_server_without_tls_times_out_in_auth_within_deadline() {
+    assert_silent_server_times_out(false, "auth").await;
+}
+
+#[tokio::test]
+async fn server_that_is_not_postgres_is_server_error() {
+    // Reads the request, answers with an HTTP error and closes, as a web server on the wrong
+    // port would.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    for ssl in [true, false] {
+        let report = run(&format!(
+            "postgresql://{USER}:{WRONG_PASSWORD}@127.0.0.1:{port}/db?ssl={ssl}&connectTimeout=2"
+        ))
+        .await;
+        let message = assert_failure(&report, ErrorCode::ServerError);
+        assert!(
+            message.contains("PostgreSQL server"),
+            "ssl={ssl}: {message}"
+        );
+        assert!(!message.contains(WRONG_PASSWORD), "{message}");
+        let stuck_in = if ssl { "tls" } else { "auth" };
+        assert_eq!(
+            phases(&report).last(),
+            Some(&(stuck_in, false)),
+            "ssl={ssl}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unresolvable_host_is_dns_failed_without_real_lookup() {
+    let ctx =
+        context(StaticResolver::new().fail("no-such-host.example.test", ResolveError::NotFound));
+    let report = run_with(
+        &format!("postgresql://{USER}:{PASSWORD}@no-such-host.example.test/db"),
+        &ctx,
+    )
+    .await;
+    let message = assert_failure(&report, ErrorCode::DnsFailed);
+    assert!(message.contains("no-such-host.example.test"), "{message}");
+    assert_eq!(phases(&report), [("resolve", false)]);
+}
+
+#[tokio::test]
+async fn denied_address_is_denied_by_policy_and_never_dialled() {
+    let (port, accepted) = silent_listener().await;
+    let ctx = ProbeContext {
+        egress: EgressPolicy::new(vec![], vec!["127.0.0.0/8".parse().unwrap()]),
+        ..context(StaticResolver::new())
+    };
+    let report = run_with(
+        &format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/db?connectTimeout=1"),
+        &ctx,
+    )
+    .await;
+    let message = assert_failure(&report, ErrorCode::DeniedByPolicy);
+    assert!(message.contains("127.0.0.0/8"), "{message}");
+    assert_eq!(report.address, None);
+    // Give a stray connection time to be accepted, then check none was.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "the listener was dialled"
+    );
+}
+
+#[tokio::test]
+async fn user_less_uri_is_invalid_before_any_io() {
+    let (port, accepted) = silent_listener().await;
+    let report = run(&format!(
+        "postgresql://127.0.0.1:{port}/db?connectTimeout=1"
+    ))
+    .await;
+    let failure = report.outcome.as_ref().expect_err("a user-less URI fails");
+    assert_eq!(failure.code, ErrorCode::InvalidUri, "{failure:?}");
+    assert!(
+        failure.message.contains("names no user"),
+        "{}",
+        failure.message
+    );
+    // Resolving an IP literal is no I/O; nothing past it ran.
+    assert_eq!(phases(&report), [("resolve", true)]);
+    assert_eq!(report.address, None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "the listener was dialled"
+    );
+}
+
+/// Every failure this file can provoke, with a distinctive password: none may quote it.
+#[tokio::test]
+async fn no_failure_message_contains_the_password() {
+    let (silent_port, _) = silent_listener().await;
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut uris = vec![
+        format!("postgresql://{USER}:{WRONG_PASSWORD}@127.0.0.1:{closed_port}/db"),
+        format!(
+            "postgresql://{USER}:{WRONG_PASSWORD}@127.0.0.1:{silent_port}/db?ssl=false&connectTimeout=1"
+        ),
+        format!("postgresql://{USER}:{WRONG_PASSWORD}@no-such-host.example.test/db"),
+    ];
+    if reachable(PG_TLS) {
+        uris.extend([
+            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
+            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"),
+            format!("postgresql://no_such_role_x:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
+        ]);
+    }
+    if reachable(PG_PLAIN) {
+        uris.extend([
+            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"),
+            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=true"),
+        ]);
+    }
+    if reachable(PG_MAIN) {
+        // Trust auth accepts any password, so ask for a database that is not there.
+        uris.push(format!(
+            "postgresql://postgres:{WRONG_PASSWORD}@{PG_MAIN}/no_such_db_here?ssl=false"
+        ));
+    }
+    let probes = uris.iter().map(|uri| async move { (uri, run(uri).await) });
+    for (uri, report) in futures_util::future::join_all(probes).await {
+        let failure = report
+            .outcome
+            .as_ref()
+            .expect_err(&format!("{uri} should fail"));
+        assert!(
+            !failure.message.contains(WRONG_PASSWORD),
+            "{uri}: {}",
+            failure.message
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! `POST /data-source/:ds/test` and `POST /connection-test` over real HTTP, against SQLite files,
+//! loopback listeners and the live PostgreSQL and MariaDB servers of scripts/test-databases.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{error_json, ok_json, spawn_app, spawn_app_with, test_key, TestApp};
+
+#[path = "../../drivers/tests/common/mod.rs"]
+mod live;
+
+/// A loopback listener that accepts connections, holds them and never writes: a host that
+/// never answers. Counts what it accepted.
+struct SilentListener {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+}
+
+async fn silent_listener() -> SilentListener {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    SilentListener { port, accepted }
+}
+
+async fn test_unsaved(app: &TestApp, uri: &str) -> Value {
+    let body = serde_urlencoded::to_string([("configUri", uri)]).unwrap();
+    ok_json(app.form(Method::POST, "/connection-test", &body).await).await
+}
+
+async fn test_stored(app: &TestApp, key: &str) -> Value {
+    ok_json(
+        app.request(Method::POST, &format!("/data-source/{key}/test"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn phases(result: &Value) -> Vec<(String, bool)> {
+    result["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["ok"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn assert_failure(result: &Value, code: &str) {
+    assert_eq!(result["success"], false, "{result}");
+    assert_eq!(result["errorCode"], code, "{result}");
+    assert!(result["message"].as_str().unwrap().len() > 20, "{result}");
+    assert!(result["durationMs"].as_f64().is_some(), "{result}");
+}
+
+#[tokio::test]
+async fn sqlite_file_under_an_allowed_dir_reports_its_version() {
+    let files = tempfile::tempdir().unwrap();
+    let db = files.path().join("inventory.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE item (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let expected: String = conn
+        .query_row("SELECT sqlite_version()", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    let allowed = files.path().to_owned();
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.drivers.sqlite.allowed_dirs = vec![allowed];
+    })
+    .await;
+    let created = app
+        .create(&[
+            ("name", "inv"),
+            ("alias", "inv"),
+            ("configUri", &format!("sqlite://{}", db.display())),
+        ])
+        .await;
+    let result = test_stored(&app, created["id"].as_str().unwrap()).await;
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(result["version"]["productName"], "SQLite");
+    assert_eq!(result["version"]["productVersion"], expected.as_str());
+    assert_eq!(result["version"]["description"], expected.as_str());
+    assert_eq!(result["tls"]["enabled"], false);
+    assert!(phases(&result).iter().all(|(_, ok)| *ok), "{result}");
+    assert!(result.get("message").is_none() && result.get("errorCode").is_none());
+
+    // A missing file is reported and never created.
+    let missing = files.path().join("missing.db");
+    let result = test_unsaved(&app, &format!("sqlite://{}", missing.display())).await;
+    assert_failure(&result, "unknown_database");
+    assert!(!missing.exists(), "the test must not create a file");
+}
+
+#[tokio::test]
+async fn sqlite_outside_the_allowed_dirs_is_denied_naming_the_setting() {
+    let app = spawn_app().await;
+    let db = app.dir.path().join("jackal.db");
+    let result = test_unsaved(&app, &format!("sqlite://{}", db.display())).await;
+    assert_failure(&result, "denied_by_policy");
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .contains("[drivers.sqlite] allowed_dirs"),
+        "{result}"
+    );
+}
+
+#[tokio::test]
+async fn unparsable_uri_is_a_failed_result_and_a_missing_one_a_400() {
+    let app = spawn_app().await;
+    let result = test_unsaved(&app, "oracle://u:Sup3rS3cret@h/db").await;
+    assert_failure(&result, "invalid_uri");
+    assert!(!result.to_string().contains("Sup3rS3cret"));
+    let res = app.form(Method::POST, "/connection-test", "").await;
+    error_json(res, 400, "missing_argument").await;
+    let res = app
+        .request(Method::POST, "/data-source/nope/test")
+        .send()
+        .await
+        .unwrap();
+    error_json(res, 404, "data_source_not_found").await;
+    let res = app
+        .request(Method::GET, "/connection-test")
+        .send()
+        .await
+        .unwrap();
+    error_json(res, 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn closed_port_is_refused_with_the_address_dialled() {
+    let app = spawn_app().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let result = test_unsaved(
+        &app,
+        &format!("postgresql://u:pw@127.0.0.1:{port}/db?ssl=false"),
+    )
+    .await;
+    assert_failure(&result, "refused");
+    assert_eq!(result["address"], format!("127.0.0.1:{port}"));
+    assert_eq!(
+        phases(&result).last().unwrap(),
+        &("connect".to_owned(), false)
+    );
+}
+
+#[tokio::test]
+async fn a_host_that_never_answers_times_out_within_the_deadline() {
+    let app = spawn_app().await;
+    let silent = silent_listener().await;
+    for scheme in ["postgresql", "mysql"] {
+        let uri = format!(
+            "{scheme}://u:pw@127.0.0.1:{}/db?connectTimeout=1",
+            silent.port
+        );
+        let started = Instant::now();
+        let result = test_unsaved(&app, &uri).await;
+        let elapsed = started.elapsed();
+        assert_failure(&result, "timeout");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "{scheme}: answered after {elapsed:?}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(900),
+            "{scheme}: gave up early, {elapsed:?}"
+        );
+        let message = result["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("127.0.0.1:{}", silent.port)),
+            "{message}"
+        );
+        assert!(message.contains("within 1 s"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn egress_policy_denies_before_any_packet_is_sent() {
+    let silent = silent_listener().await;
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.egress.deny = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let created = app
+        .create(&[
+            ("name", "x"),
+            (
+                "configUri",
+                &format!("mysql://u:pw@127.0.0.1:{}/db", silent.port),
+            ),
+        ])
+        .await;
+    let result = test_stored(&app, created["id"].as_str().unwrap()).await;
+    assert_failure(&result, "denied_by_policy");
+    assert_eq!(result["address"], Value::Null);
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .contains("[egress] deny"),
+        "{result}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        silent.accepted.load(Ordering::SeqCst),
+        0,
+        "nothing was dialled"
+    );
+    // Link-local (cloud metadata) is denied by default.
+    let app = spawn_app().await;
+    let result = test_unsaved(&app, "postgresql://u:pw@169.254.169.254/db").await;
+    assert_failure(&result, "denied_by_policy");
+}
+
+#[tokio::test]
+async fn a_flood_of_hanging_tests_neither_blocks_crud_nor_outlives_its_deadline() {
+    let silent = silent_listener().await;
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.test.max_concurrent = 4;
+        s.test.timeout = 1.0;
+        s.server.workers = 2;
+    })
+    .await;
+    let app = Arc::new(app);
+    let uri = format!("postgresql://u:pw@127.0.0.1:{}/db?ssl=false", silent.port);
+    let flood_started = Instant::now();
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let app = app.clone();
+            let uri = uri.clone();
+            tokio::spawn(async move {
+                let result = test_unsaved(&app, &uri).await;
+                (result, Instant::now())
+            })
+        })
+        .collect();
+    // While 40 tests hang or wait for one of 4 slots, the CRUD endpoints still answer at once:
+    // every CRUD call below finishes before the flood's 1 s deadline has passed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..5 {
+        app.create(&[
+            ("name", &format!("during-{i}")),
+            ("configUri", "mysql://h/db"),
+        ])
+        .await;
+        ok_json(app.get("/data-source").await).await;
+    }
+    let crud_done = flood_started.elapsed();
+    assert!(
+        crud_done < Duration::from_millis(900),
+        "CRUD waited for the tests: {crud_done:?}"
+    );
+    // Before the first deadline, exactly max_concurrent tests have dialled; the rest queue.
+    assert_eq!(
+        silent.accepted.load(Ordering::SeqCst),
+        4,
+        "tests running at once"
+    );
+
+    for task in flood {
+        let (result, answered) = task.await.unwrap();
+        assert_failure(&result, "timeout");
+        let took = answered - flood_started;
+        assert!(
+            took < Duration::from_secs(2),
+            "a test answered after {took:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_queued_test_answers_by_its_own_deadline_saying_why() {
+    let silent = silent_listener().await;
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.test.max_concurrent = 1;
+    })
+    .await;
+    let app = Arc::new(app);
+    let holder = {
+        let app = app.clone();
+        let uri = format!(
+            "postgresql://u:pw@127.0.0.1:{}/db?ssl=false&connectTimeout=3",
+            silent.port
+        );
+        tokio::spawn(async move { test_unsaved(&app, &uri).await })
+    };
+    while silent.accepted.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    let uri = format!(
+        "postgresql://u:pw@127.0.0.1:{}/db?ssl=false&connectTimeout=1",
+        silent.port
+    );
+    let queued = test_unsaved(&app, &uri).await;
+    let took = started.elapsed();
+    assert_failure(&queued, "timeout");
+    assert!(
+        queued["message"]
+            .as_str()
+            .unwrap()
+            .contains("[test] max_concurrent"),
+        "{queued}"
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert_eq!(
+        silent.accepted.load(Ordering::SeqCst),
+        1,
+        "the queued test dialled nothing"
+    );
+    assert_failure(&holder.await.unwrap(), "timeout");
+}
+
+fn pg_uri(password: Option<&str>, port: &str) -> String {
+    let userinfo = match password {
+        Some(pw) => format!("{}:{pw}", live::USER),
+        None => live::USER.to_owned(),
+    };
+    format!(
+        "postgresql://{userinfo}@127.0.0.1:{port}/{}?ssl=false",
+        live::DATABASE
+    )
+}
+
+#[tokio::test]
+async fn live_postgresql_and_mariadb_through_the_api() {
+    if !live::reachable(live::PG_MAIN) || !live::reachable(live::MARIADB_PLAIN) {
+        return;
+    }
+    let app = spawn_app().await;
+    let pg = test_unsaved(
+        &app,
+        "postgresql://postgres@127.0.0.1:5432/postgres?ssl=true",
+    )
+    .await;
+    assert_eq!(pg["success"], true, "{pg}");
+    assert_eq!(pg["version"]["productName"], "PostgreSQL");
+    assert_eq!(pg["tls"]["enabled"], true);
+    assert_eq!(pg["address"], "127.0.0.1:5432");
+    let names: Vec<String> = phases(&pg).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["resolve", "connect", "tls", "auth", "query"]);
+
+    let uri = format!(
+        "mysql://{}:{}@127.0.0.1:3306/{}?ssl=false",
+        live::USER,
+        live::PASSWORD,
+        live::DATABASE
+    );
+    let maria = test_unsaved(&app, &uri).await;
+    assert_eq!(maria["success"], true, "{maria}");
+    assert_eq!(maria["version"]["productName"], "MariaDB");
+}
+
+#[tokio::test]
+async fn a_stored_password_is_never_sent_to_a_changed_destination() {
+    if !live::reachable(live::PG_TLS) || !live::reachable(live::PG_PLAIN) {
+        return;
+    }
+    let app = spawn_app().await;
+    let tls_port = live::PG_TLS.rsplit(':').next().unwrap();
+    let plain_port = live::PG_PLAIN.rsplit(':').next().unwrap();
+    let created = app
+        .create(&[
+            ("name", "pg"),
+            ("configUri", &pg_uri(Some(live::PASSWORD), tls_port)),
+        ])
+        .await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(test_stored(&app, id).await["success"], true);
+
+    // Same user on another port, without a password: the stored one is dropped, not replayed.
+    let body = serde_urlencoded::to_string([("configUri", pg_uri(None, plain_port))]).unwrap();
+    ok_json(
+        app.form(Method::PATCH, &format!("/data-source/{id}"), &body)
+            .await,
+    )
+    .await;
+    let detail = ok_json(app.get(&format!("/data-source/{id}/detail")).await).await;
+    assert!(!detail["configUri"]
+        .as_str()
+        .unwrap()
+        .contains(live::PASSWORD));
+    let result = test_stored(&app, id).await;
+    assert_failure(&result, "auth_failed");
+    assert!(
+        result["message"].as_str().unwrap().contains("has none"),
+        "{result}"
+    );
+
+    // Pointing it back does not bring the password back either.
+    let body = serde_urlencoded::to_string([("configUri", pg_uri(None, tls_port))]).unwrap();
+    ok_json(
+        app.form(Method::PATCH, &format!("/data-source/{id}"), &body)
+            .await,
+    )
+    .await;
+    assert_failure(&test_stored(&app, id).await, "auth_failed");
+}
