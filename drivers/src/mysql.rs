@@ -36,10 +36,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts, TlsError};
 use rustls::pki_types::ServerName;
 
-use crate::probe::{Attempt, Target};
+use crate::probe::{classify_dial_error, Attempt, Target};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
 use crate::tls::{self, classify_handshake_error};
-use crate::uri::ConnectionSpec;
+use crate::uri::{ConnectionSpec, Kind};
 
 /// How long closing the connection may take, in the background, after the test has answered.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -96,12 +96,8 @@ pub(crate) async fn probe(
     target: &Target,
     attempt: &mut Attempt,
 ) -> Result<ServerVersion, ProbeFailure> {
-    let Some(user) = spec.user() else {
-        return Err(ProbeFailure::new(
-            ErrorCode::InvalidUri,
-            "configUri has no user: MySQL and MariaDB need one, as in mysql://user:password@host:3306/database",
-        ));
-    };
+    // probe::run refuses a network configUri without a user before calling a backend.
+    let user = spec.user().unwrap_or_default();
     use_ring_for_mysql_async();
 
     let progress = Mutex::new(Progress::default());
@@ -453,26 +449,16 @@ fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailur
             classify_handshake_error(e, host)
         }
         mysql_async::Error::Io(IoError::Io(e)) => match e.kind() {
-            io::ErrorKind::ConnectionRefused => ProbeFailure::new(
-                ErrorCode::Refused,
-                format!("nothing is listening at {addr}: the connection was refused; check the host and port (MySQL's default port is 3306), and that the server is running"),
-            ),
-            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => ProbeFailure::new(
-                ErrorCode::Unreachable,
-                format!("{addr} is unreachable from the Jackal server (no route to it): check the host, and the network between them"),
-            ),
-            io::ErrorKind::TimedOut => ProbeFailure::new(
-                ErrorCode::Timeout,
-                format!("nothing answered at {addr}: the connection timed out; check host, port and firewall"),
-            ),
             io::ErrorKind::UnexpectedEof
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => closed(addr),
-            _ => ProbeFailure::new(
-                ErrorCode::ServerError,
-                format!("the connection to {addr} failed: {e}"),
-            ),
+            _ => classify_dial_error(addr, e, Kind::Mysql).unwrap_or_else(|| {
+                ProbeFailure::new(
+                    ErrorCode::ServerError,
+                    format!("the connection to {addr} failed: {e}"),
+                )
+            }),
         },
         mysql_async::Error::Io(IoError::Tls(e)) => match e {
             TlsError::Tls(inner) => classify_handshake_error(

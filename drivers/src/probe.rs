@@ -147,8 +147,7 @@ impl Attempt {
     /// answered or, on failure, the last one tried.
     pub async fn connect_tcp(&mut self, target: &Target) -> Result<TcpStream, ProbeFailure> {
         let addrs = target.addrs.clone();
-        let default_port = self.kind.default_port();
-        let product = self.product();
+        let kind = self.kind;
         let tried = std::sync::Mutex::new(None);
         let result = self
             .run(Phase::Connect, async {
@@ -160,16 +159,16 @@ impl Attempt {
                             // Handshakes are many small writes, each waiting on an answer:
                             // with Nagle on, the startup message after TLS sits ~40 ms
                             // behind the server's delayed ACK.
-                            stream.set_nodelay(true).map_err(|e| {
-                                classify_connect_error(*addr, &e, product, default_port)
-                            })?;
+                            stream
+                                .set_nodelay(true)
+                                .map_err(|e| dial_failure(*addr, &e, kind))?;
                             return Ok(stream);
                         }
                         Err(e) => last_error = Some((*addr, e)),
                     }
                 }
                 let (addr, err) = last_error.expect("a target has at least one address");
-                Err(classify_connect_error(addr, &err, product, default_port))
+                Err(dial_failure(addr, &err, kind))
             })
             .await;
         self.address = tried.into_inner().unwrap();
@@ -177,17 +176,28 @@ impl Attempt {
     }
 }
 
-fn classify_connect_error(
+fn dial_failure(addr: SocketAddr, err: &std::io::Error, kind: Kind) -> ProbeFailure {
+    classify_dial_error(addr, err, kind).unwrap_or_else(|| {
+        ProbeFailure::new(
+            ErrorCode::Unreachable,
+            format!("could not connect to {addr}: {err}; check host, port and firewall"),
+        )
+    })
+}
+
+/// A failure to reach `addr` (refused, no route, timed out), from the error's kind; `None`
+/// for kinds that are not about reaching the server.
+pub(crate) fn classify_dial_error(
     addr: SocketAddr,
     err: &std::io::Error,
-    product: &str,
-    default_port: Option<u16>,
-) -> ProbeFailure {
+    kind: Kind,
+) -> Option<ProbeFailure> {
     use std::io::ErrorKind;
-    let port_hint = default_port
-        .map(|p| format!(" ({product}'s default port is {p})"))
+    let port_hint = kind
+        .default_port()
+        .map(|p| format!(" ({}'s default port is {p})", product_name(kind)))
         .unwrap_or_default();
-    match err.kind() {
+    Some(match err.kind() {
         ErrorKind::ConnectionRefused => ProbeFailure::new(
             ErrorCode::Refused,
             format!("nothing is listening at {addr}: the connection was refused; check the host and port{port_hint}, and that the server is running"),
@@ -200,10 +210,15 @@ fn classify_connect_error(
             ErrorCode::Timeout,
             format!("nothing answered at {addr}: the connection timed out; check host, port and firewall"),
         ),
-        _ => ProbeFailure::new(
-            ErrorCode::Unreachable,
-            format!("could not connect to {addr}: {err}; check host, port and firewall"),
-        ),
+        _ => return None,
+    })
+}
+
+fn product_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Postgresql => "PostgreSQL",
+        Kind::Mysql => "MySQL",
+        Kind::Sqlite => "SQLite",
     }
 }
 
@@ -296,6 +311,16 @@ async fn run(
             "configUri has no host to connect to",
         ));
     };
+    // Both network protocols log in as someone; refuse before sending anything.
+    if spec.user().is_none() {
+        return Err(ProbeFailure::new(
+            ErrorCode::InvalidUri,
+            format!(
+                "configUri names no user: write it as {}://user:password@{host}:{port}/database",
+                spec.kind().as_str()
+            ),
+        ));
+    }
     let addrs = attempt
         .run(Phase::Resolve, resolve_checked(ctx, host, port))
         .await?;

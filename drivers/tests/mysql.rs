@@ -362,10 +362,16 @@ async fn silent_listener_times_out_within_connect_timeout() {
 
 #[tokio::test]
 async fn a_uri_without_user_is_invalid_and_dials_nothing() {
-    // 192.0.2.1 (TEST-NET-1) is never dialled: the missing user is caught first.
-    let report = run("mysql://192.0.2.1:3306/db?ssl=false").await;
+    let (port, accepted) = common::silent_listener().await;
+    let report = run(&format!("mysql://127.0.0.1:{port}/db?ssl=false")).await;
     failure_without_phase(&report, ErrorCode::InvalidUri);
     assert_eq!(report.address, None);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing was dialled"
+    );
 }
 
 fn failure_without_phase(report: &ProbeReport, code: ErrorCode) {

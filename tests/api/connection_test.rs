@@ -13,25 +13,14 @@ use crate::helpers::{error_json, ok_json, spawn_app, spawn_app_with, test_key, T
 #[path = "../../drivers/tests/common/mod.rs"]
 mod live;
 
-/// A loopback listener that accepts connections, holds them and never writes: a host that
-/// never answers. Counts what it accepted.
+/// A host that never answers (see `live::silent_listener`).
 struct SilentListener {
     port: u16,
     accepted: Arc<AtomicUsize>,
 }
 
 async fn silent_listener() -> SilentListener {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
-        }
-    });
+    let (port, accepted) = live::silent_listener().await;
     SilentListener { port, accepted }
 }
 

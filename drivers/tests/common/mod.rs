@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The role and database created on every test server, with a real password.
@@ -38,4 +40,21 @@ pub fn reachable(addr: &str) -> bool {
     }
     eprintln!("SKIPPED: {why}");
     false
+}
+
+/// A loopback listener that accepts connections, holds them and never writes: a host that
+/// never answers. Returns its port and a count of the connections it accepted.
+pub async fn silent_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (port, accepted)
 }
