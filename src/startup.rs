@@ -14,6 +14,7 @@ use jackal_drivers::{EgressPolicy, ProbeContext, SystemResolver};
 
 use crate::api;
 use crate::auth::{self, Bootstrap, KeyCredentials};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::probe_pool::ProbePool;
 use crate::secrets::{SecretBox, SecretError};
@@ -25,6 +26,7 @@ pub struct AppState {
     pub store: Store,
     pub secrets: SecretBox,
     pub probes: Arc<ProbePool>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How connection tests resolve, where they may go and how long they may take.
@@ -80,6 +82,15 @@ impl Application {
         settings: &Settings,
         supplied_key: Option<&KeyCredentials>,
     ) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, supplied_key, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with the clock the API uses for "now" (tests move it).
+    pub async fn build_with_clock(
+        settings: &Settings,
+        supplied_key: Option<&KeyCredentials>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let store = Store::open(&settings.store.path).await?;
         let secrets = load_secrets(&settings.key_file(), &store).await?;
         let bootstrap = auth::bootstrap(&store, supplied_key).await?;
@@ -96,6 +107,7 @@ impl Application {
                 store,
                 secrets,
                 probes,
+                clock,
             },
             settings.server.workers,
         )?;

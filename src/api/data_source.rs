@@ -99,7 +99,7 @@ pub async fn create(state: web::Data<AppState>, args: Args) -> Result<HttpRespon
         "the connection URI, e.g. postgresql://user:password@host:5432/database",
     )?)?;
     let id = ids::new_data_source_id();
-    let now = time::now_millis();
+    let now = state.clock.now_millis();
     let row = DataSourceRow {
         password_enc: seal_password(&state.secrets, &spec, &id),
         id,
@@ -172,6 +172,7 @@ pub async fn update(
         .map(|raw| ConnectionSpec::parse(&raw))
         .transpose()?;
     let secrets = state.secrets.clone();
+    let now = state.clock.now_millis();
     let updated = state
         .store
         .update_data_source(&key, move |current| {
@@ -195,7 +196,7 @@ pub async fn update(
                 next.kind = spec.kind().as_str().to_owned();
                 next.config_uri = spec.to_redacted_uri();
             }
-            next.updated_at = time::now_millis();
+            next.updated_at = now;
             Ok::<_, ApiError>(next)
         })
         .await?

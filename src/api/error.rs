@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::domain::Invalid;
-use crate::store::StoreError;
+use crate::store::{Entity, StoreError, Unique};
 
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
@@ -55,16 +55,22 @@ impl ApiError {
             .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"jackdb\"")
     }
 
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
+    pub fn data_source_not_found(key: &str) -> Self {
+        Self::not_found(Entity::DataSource, key)
     }
 
-    pub fn data_source_not_found(key: &str) -> Self {
-        Self::not_found(
-            "data_source_not_found",
-            format!(
-                "no data source has the id or alias {key:?}; GET /api/v2/data-source lists them"
-            ),
+    /// 404 for an object a path names, saying how it can be named and where to list them.
+    pub fn not_found(entity: Entity, key: &str) -> Self {
+        let (code, names, list) = match entity {
+            Entity::DataSource => ("data_source_not_found", "id or alias", "/data-source"),
+            Entity::Person => ("person_not_found", "id, username or email", "/person"),
+            Entity::Role => ("role_not_found", "id or name", "/role"),
+            Entity::Permission => ("permission_not_found", "id", "/permission"),
+        };
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code,
+            format!("no {entity} has the {names} {key:?}; GET /api/v2{list} lists them"),
         )
     }
 
@@ -98,10 +104,24 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::AliasTaken(alias) => Self::new(
+            StoreError::Taken { field, value } => {
+                let (code, fix) = match field {
+                    Unique::Alias => ("alias_taken", "choose another alias"),
+                    Unique::Username => ("username_taken", "choose another username"),
+                    Unique::Email => ("email_taken", "each person needs their own email (compared ignoring case)"),
+                    Unique::RoleName => ("role_name_taken", "choose another role name"),
+                };
+                Self::new(
+                    StatusCode::CONFLICT,
+                    code,
+                    format!("the {field} {value:?} is already taken: {fix}"),
+                )
+            }
+            StoreError::NotFound(entity, key) => Self::not_found(entity, &key),
+            StoreError::NotLocked(key) => Self::new(
                 StatusCode::CONFLICT,
-                "alias_taken",
-                format!("the alias {alias:?} is already used by another data source: choose another alias"),
+                "person_not_locked",
+                format!("the person {key:?} must be locked before being deleted: lock them first (POST /api/v2/person/{key}/lock), then delete"),
             ),
             other => Self::internal(other),
         }

@@ -5,7 +5,10 @@ pub mod connection_test;
 pub mod conventions;
 pub mod data_source;
 pub mod error;
+pub mod permission;
+pub mod person;
 pub mod request_log;
+pub mod role;
 pub mod whoami;
 
 use actix_web::http::{header, StatusCode};
@@ -44,7 +47,8 @@ fn resource(path: &str, allow: &'static str, routes: Vec<Route>) -> actix_web::R
 }
 
 pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
         "route_not_found",
         format!(
             "no such endpoint: {} {}; API paths start with /api/v2 (for example /api/v2/data-source)",
@@ -55,46 +59,158 @@ pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError>
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope(conventions::API_PREFIX)
-            .service(resource(
-                "/whoami",
-                "GET",
-                vec![web::get().to(whoami::whoami)],
-            ))
-            .service(resource(
-                "/data-source",
-                "GET, POST",
-                vec![
-                    web::get().to(data_source::list),
-                    web::post().to(data_source::create),
-                ],
-            ))
-            .service(resource(
-                "/connection-test",
-                "POST",
-                vec![web::post().to(connection_test::test_unsaved)],
-            ))
-            .service(resource(
-                "/data-source/{data_source}/test",
-                "POST",
-                vec![web::post().to(connection_test::test_data_source)],
-            ))
-            .service(resource(
-                "/data-source/{data_source}/detail",
-                "GET",
-                vec![web::get().to(data_source::detail)],
-            ))
-            .service(resource(
-                "/data-source/{data_source}",
-                "GET, POST, PUT, PATCH, DELETE",
-                vec![
-                    web::get().to(data_source::retrieve),
-                    web::post().to(data_source::update),
-                    web::put().to(data_source::update),
-                    web::patch().to(data_source::update),
-                    web::delete().to(data_source::delete),
-                ],
-            )),
-    );
+    use web::{delete, get, patch, post, put};
+    let api = web::scope(conventions::API_PREFIX)
+        .service(resource("/whoami", "GET", vec![get().to(whoami::whoami)]))
+        .service(resource(
+            "/connection-test",
+            "POST",
+            vec![post().to(connection_test::test_unsaved)],
+        ))
+        // Data sources.
+        .service(resource(
+            "/data-source",
+            "GET, POST",
+            vec![get().to(data_source::list), post().to(data_source::create)],
+        ))
+        .service(resource(
+            "/data-source/{data_source}",
+            "GET, POST, PUT, PATCH, DELETE",
+            vec![
+                get().to(data_source::retrieve),
+                post().to(data_source::update),
+                put().to(data_source::update),
+                patch().to(data_source::update),
+                delete().to(data_source::delete),
+            ],
+        ))
+        .service(resource(
+            "/data-source/{data_source}/detail",
+            "GET",
+            vec![get().to(data_source::detail)],
+        ))
+        .service(resource(
+            "/data-source/{data_source}/test",
+            "POST",
+            vec![post().to(connection_test::test_data_source)],
+        ))
+        .service(resource(
+            "/data-source/{data_source}/role",
+            "GET",
+            vec![get().to(role::of_data_source)],
+        ))
+        .service(resource(
+            "/data-source/{data_source}/permission",
+            "GET, DELETE",
+            vec![
+                get().to(permission::of_data_source),
+                delete().to(permission::delete_of_data_source),
+            ],
+        ))
+        .service(resource(
+            "/data-source/{data_source}/permission/person/{person}",
+            "GET, POST, DELETE",
+            vec![
+                get().to(permission::of_pair),
+                post().to(permission::grant),
+                delete().to(permission::delete_of_pair),
+            ],
+        ))
+        // People.
+        .service(resource(
+            "/person",
+            "GET, POST",
+            vec![get().to(person::list), post().to(person::create)],
+        ))
+        .service(resource(
+            "/person/{person}",
+            "GET, DELETE",
+            vec![get().to(person::retrieve), delete().to(person::delete)],
+        ))
+        .service(resource(
+            "/person/{person}/lock",
+            "POST, PUT, DELETE",
+            vec![
+                post().to(person::lock),
+                put().to(person::lock),
+                delete().to(person::unlock),
+            ],
+        ))
+        .service(resource(
+            "/person/{person}/unlock",
+            "POST",
+            vec![post().to(person::unlock)],
+        ))
+        .service(resource(
+            "/person/{person}/two-factor",
+            "DELETE",
+            vec![delete().to(person::reset_two_factor)],
+        ))
+        .service(resource(
+            "/person/{person}/data-source",
+            "GET",
+            vec![get().to(person::data_sources)],
+        ))
+        .service(resource(
+            "/person/{person}/role",
+            "GET",
+            vec![get().to(person::roles)],
+        ))
+        .service(resource(
+            "/person/{person}/permission",
+            "GET, DELETE",
+            vec![
+                get().to(person::permissions),
+                delete().to(person::delete_permissions),
+            ],
+        ))
+        // Roles.
+        .service(resource(
+            "/role",
+            "GET, POST",
+            vec![get().to(role::list), post().to(role::create)],
+        ))
+        .service(resource(
+            "/role/{role}",
+            "GET, DELETE",
+            vec![get().to(role::retrieve), delete().to(role::delete)],
+        ))
+        .service(resource(
+            "/role/{role}/data-source",
+            "GET",
+            vec![get().to(role::data_sources)],
+        ))
+        .service(resource(
+            "/role/{role}/data-source/{data_source}",
+            "PUT, DELETE",
+            vec![
+                put().to(role::add_data_source),
+                delete().to(role::remove_data_source),
+            ],
+        ))
+        .service(resource(
+            "/role/{role}/person",
+            "GET",
+            vec![get().to(role::people)],
+        ))
+        .service(resource(
+            "/role/{role}/person/{person}",
+            "PUT, DELETE",
+            vec![put().to(role::add_person), delete().to(role::remove_person)],
+        ))
+        // Permissions.
+        .service(resource(
+            "/permission",
+            "GET",
+            vec![get().to(permission::list)],
+        ))
+        .service(resource(
+            "/permission/{permission}",
+            "GET, DELETE",
+            vec![
+                get().to(permission::retrieve),
+                delete().to(permission::delete),
+            ],
+        ));
+    cfg.service(api);
 }

@@ -11,7 +11,21 @@ const ID_BODY_LEN: usize = 16;
 
 /// `D` + 16 base62 characters.
 pub fn new_data_source_id() -> String {
-    format!("D{}", nanoid::nanoid!(ID_BODY_LEN, &BASE62))
+    new_id('D')
+}
+
+/// `P` + 16 base62 characters.
+pub fn new_person_id() -> String {
+    new_id('P')
+}
+
+/// `R` + 16 base62 characters.
+pub fn new_role_id() -> String {
+    new_id('R')
+}
+
+fn new_id(prefix: char) -> String {
+    format!("{prefix}{}", nanoid::nanoid!(ID_BODY_LEN, &BASE62))
 }
 
 /// A random base62 string, for API key secrets.

@@ -2,6 +2,9 @@
 
 pub mod data_source;
 pub mod ids;
+pub mod permission;
+pub mod person;
+pub mod role;
 pub mod text;
 pub mod time;
 

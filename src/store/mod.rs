@@ -3,8 +3,13 @@
 //! blocking thread so the async workers never wait on the disk.
 
 mod migrations;
+mod people;
+mod permissions;
+mod roles;
 mod sqlite;
 
+pub use permissions::PermissionScope;
+pub use roles::Member;
 pub use sqlite::Store;
 
 use std::path::PathBuf;
@@ -24,12 +29,86 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("the alias {0:?} is already used by another data source")]
-    AliasTaken(String),
+    #[error("{field} {value:?} is already taken")]
+    Taken { field: Unique, value: String },
+    #[error("no {0} is named {1:?}")]
+    NotFound(Entity, String),
+    #[error("person {0:?} is not locked")]
+    NotLocked(String),
     #[error("store query failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("store task failed: {0}")]
     Task(String),
+}
+
+/// A value that must be unique among its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    Alias,
+    Username,
+    Email,
+    RoleName,
+}
+
+impl std::fmt::Display for Unique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unique::Alias => "alias",
+            Unique::Username => "username",
+            Unique::Email => "email",
+            Unique::RoleName => "role name",
+        })
+    }
+}
+
+/// The kinds of object a path can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    DataSource,
+    Person,
+    Role,
+    Permission,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::DataSource => "data source",
+            Entity::Person => "person",
+            Entity::Role => "role",
+            Entity::Permission => "permission",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub username: String,
+    pub is_locked: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When listed as a role containing a data source: when it was added.
+    pub assigned_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionRow {
+    pub id: i64,
+    pub person_id: String,
+    pub data_source_id: String,
+    pub starts_at: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
 }
 
 /// A data source as stored. `config_uri` never holds the password; `password_enc` is the

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 
 use super::migrations;
-use super::{ApiKeyRow, DataSourceRow, StoreError};
+use super::{ApiKeyRow, DataSourceRow, Entity, StoreError, Unique};
 
 const READERS: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -27,10 +27,10 @@ struct Inner {
     next_reader: AtomicUsize,
 }
 
-const DATA_SOURCE_COLUMNS: &str =
+pub(super) const DATA_SOURCE_COLUMNS: &str =
     "id, name, alias, type, config_uri, password_enc, created_at, updated_at";
 
-fn data_source_from_row(row: &Row<'_>) -> rusqlite::Result<DataSourceRow> {
+pub(super) fn data_source_from_row(row: &Row<'_>) -> rusqlite::Result<DataSourceRow> {
     Ok(DataSourceRow {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -57,12 +57,15 @@ fn is_not_a_database(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::NotADatabase)
 }
 
-fn is_unique_violation(err: &rusqlite::Error) -> bool {
+pub(super) fn is_unique_violation(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _)
         if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-fn find_data_source(conn: &Connection, key: &str) -> rusqlite::Result<Option<DataSourceRow>> {
+pub(super) fn find_data_source(
+    conn: &Connection,
+    key: &str,
+) -> rusqlite::Result<Option<DataSourceRow>> {
     // An id wins over an alias (the contract's naming rule); aliases cannot look like ids anyway.
     conn.prepare_cached(&format!(
         "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id = ?1 OR alias = ?1 \
@@ -157,7 +160,7 @@ impl Store {
         &self.inner.path
     }
 
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -174,7 +177,7 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    pub(super) async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -224,7 +227,10 @@ impl Store {
             let tx = conn.transaction()?;
             if let Some(alias) = &row.alias {
                 if alias_used_by_other(&tx, alias, &row.id)? {
-                    return Err(StoreError::AliasTaken(alias.clone()));
+                    return Err(StoreError::Taken {
+                        field: Unique::Alias,
+                        value: alias.clone(),
+                    });
                 }
             }
             tx.execute(
@@ -241,7 +247,10 @@ impl Store {
                 ],
             )
             .map_err(|e| match (is_unique_violation(&e), &row.alias) {
-                (true, Some(alias)) => StoreError::AliasTaken(alias.clone()),
+                (true, Some(alias)) => StoreError::Taken {
+                        field: Unique::Alias,
+                        value: alias.clone(),
+                    },
                 _ => StoreError::Sqlite(e),
             })?;
             tx.commit()?;
@@ -294,7 +303,11 @@ impl Store {
             next.updated_at = next.updated_at.max(current.updated_at + 1);
             if let Some(alias) = &next.alias {
                 if alias_used_by_other(&tx, alias, &next.id).map_err(StoreError::from)? {
-                    return Err(StoreError::AliasTaken(alias.clone()).into());
+                    return Err(StoreError::Taken {
+                        field: Unique::Alias,
+                        value: alias.clone(),
+                    }
+                    .into());
                 }
             }
             tx.execute(
@@ -315,6 +328,15 @@ impl Store {
             Ok(Some(next))
         })
         .await
+    }
+
+    /// The data source named `key` (id or alias), or `NotFound`.
+    pub(super) fn resolve_data_source(
+        conn: &Connection,
+        key: &str,
+    ) -> Result<DataSourceRow, StoreError> {
+        find_data_source(conn, key)?
+            .ok_or_else(|| StoreError::NotFound(Entity::DataSource, key.to_owned()))
     }
 
     /// Deletes by id or alias; `false` when nothing matched.
@@ -459,7 +481,13 @@ mod tests {
             .await
             .unwrap();
         let clash = store.insert_data_source(row("D2", Some("a"))).await;
-        assert!(matches!(clash, Err(StoreError::AliasTaken(_))));
+        assert!(matches!(
+            clash,
+            Err(StoreError::Taken {
+                field: Unique::Alias,
+                ..
+            })
+        ));
         assert_eq!(store.find_data_source("a").await.unwrap().unwrap().id, "D1");
         let updated = store
             .update_data_source::<StoreError, _>("D1", |cur| {

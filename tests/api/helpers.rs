@@ -1,7 +1,10 @@
 //! Starts the real application on port 0 with a fresh store in a temporary directory.
 
+use std::sync::Arc;
+
 use actix_web::dev::ServerHandle;
 use jackal::auth::KeyCredentials;
+use jackal::clock::{Clock, ManualClock, SystemClock};
 use jackal::config::Settings;
 use jackal::startup::Application;
 use reqwest::{Method, RequestBuilder, Response};
@@ -51,7 +54,23 @@ pub async fn spawn_app_with(
 ) -> TestApp {
     let mut settings = settings_in(dir.path());
     configure(&mut settings);
-    let app = Application::build(&settings, Some(&key))
+    start(dir, key, &settings, Arc::new(SystemClock)).await
+}
+
+/// Starts a server whose "now" is `clock` (a `ManualClock` the test moves).
+pub async fn spawn_app_with_clock(clock: ManualClock) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_in(dir.path());
+    start(dir, test_key(), &settings, Arc::new(clock)).await
+}
+
+async fn start(
+    dir: TempDir,
+    key: KeyCredentials,
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> TestApp {
+    let app = Application::build_with_clock(settings, Some(&key), clock)
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
