@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::permissions::{permission_from_row, PERMISSION_COLUMNS};
 use super::roles::{role_from_row, ROLE_COLUMNS};
-use super::sqlite::{data_source_from_row, is_unique_violation, DATA_SOURCE_COLUMNS};
+use super::sqlite::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
 use super::{DataSourceRow, Entity, PermissionRow, PersonRow, RoleRow, Store, StoreError, Unique};
 
 pub(super) const PERSON_COLUMNS: &str = "id, name, email, username, is_locked, created_at";
@@ -94,12 +94,12 @@ impl Store {
 
     pub async fn list_people(&self) -> Result<Vec<PersonRow>, StoreError> {
         self.read(|conn| {
-            let mut stmt =
-                conn.prepare_cached(&format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY seq"))?;
-            let rows = stmt
-                .query_map([], person_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY seq"),
+                [],
+                person_from_row,
+            )
         })
         .await
     }
@@ -152,14 +152,15 @@ impl Store {
         let key = key.to_owned();
         self.read(move |conn| {
             let person = resolve_person(conn, &key)?;
-            let mut stmt = conn.prepare_cached(&format!(
+            query_all(
+                conn,
+                &format!(
                 "SELECT {ROLE_COLUMNS}, NULL FROM role r JOIN role_person m ON m.role_id = r.id \
                  WHERE m.person_id = ?1 ORDER BY r.seq"
-            ))?;
-            let rows = stmt
-                .query_map([&person.id], role_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+            ),
+                [&person.id],
+                role_from_row,
+            )
         })
         .await
     }
@@ -168,13 +169,14 @@ impl Store {
         let key = key.to_owned();
         self.read(move |conn| {
             let person = resolve_person(conn, &key)?;
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {PERMISSION_COLUMNS} FROM permission WHERE person_id = ?1 ORDER BY id"
-            ))?;
-            let rows = stmt
-                .query_map([&person.id], permission_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!(
+                    "SELECT {PERMISSION_COLUMNS} FROM permission WHERE person_id = ?1 ORDER BY id"
+                ),
+                [&person.id],
+                permission_from_row,
+            )
         })
         .await
     }
@@ -201,19 +203,20 @@ impl Store {
             if person.is_locked {
                 return Ok(Vec::new());
             }
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id IN ( \
+            query_all(
+                conn,
+                &format!(
+                    "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id IN ( \
                    SELECT rd.data_source_id FROM role_data_source rd \
                      JOIN role_person rp ON rp.role_id = rd.role_id WHERE rp.person_id = ?1 \
                    UNION \
                    SELECT data_source_id FROM permission \
                      WHERE person_id = ?1 AND starts_at <= ?2 AND ?2 < expires_at) \
                  ORDER BY seq"
-            ))?;
-            let rows = stmt
-                .query_map(params![person.id, now], data_source_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+                ),
+                params![person.id, now],
+                data_source_from_row,
+            )
         })
         .await
     }

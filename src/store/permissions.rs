@@ -4,6 +4,7 @@
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::people::resolve_person;
+use super::sqlite::query_all;
 use super::{Entity, PermissionRow, Store, StoreError};
 
 pub(super) const PERMISSION_COLUMNS: &str =
@@ -88,13 +89,12 @@ impl Store {
 
     pub async fn list_permissions(&self) -> Result<Vec<PermissionRow>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {PERMISSION_COLUMNS} FROM permission ORDER BY id"
-            ))?;
-            let rows = stmt
-                .query_map([], permission_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!("SELECT {PERMISSION_COLUMNS} FROM permission ORDER BY id"),
+                [],
+                permission_from_row,
+            )
         })
         .await
     }
@@ -127,13 +127,12 @@ impl Store {
     ) -> Result<Vec<PermissionRow>, StoreError> {
         self.read(move |conn| {
             let (filter, ids) = resolve_scope(conn, &scope)?;
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {PERMISSION_COLUMNS} FROM permission WHERE {filter} ORDER BY id"
-            ))?;
-            let rows = stmt
-                .query_map(params_from_iter(ids), permission_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!("SELECT {PERMISSION_COLUMNS} FROM permission WHERE {filter} ORDER BY id"),
+                params_from_iter(ids),
+                permission_from_row,
+            )
         })
         .await
     }

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::people::{person_from_row, resolve_person, PERSON_COLUMNS};
-use super::sqlite::{data_source_from_row, is_unique_violation, DATA_SOURCE_COLUMNS};
+use super::sqlite::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
 use super::{DataSourceRow, Entity, PersonRow, RoleRow, Store, StoreError, Unique};
 
 pub(super) const ROLE_COLUMNS: &str = "r.id, r.name, r.created_at, r.updated_at";
@@ -69,13 +69,12 @@ impl Store {
 
     pub async fn list_roles(&self) -> Result<Vec<RoleRow>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {ROLE_COLUMNS}, NULL FROM role r ORDER BY r.seq"
-            ))?;
-            let rows = stmt
-                .query_map([], role_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!("SELECT {ROLE_COLUMNS}, NULL FROM role r ORDER BY r.seq"),
+                [],
+                role_from_row,
+            )
         })
         .await
     }
@@ -100,14 +99,15 @@ impl Store {
         let key = key.to_owned();
         self.read(move |conn| {
             let role = resolve_role(conn, &key)?;
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id IN \
+            query_all(
+                conn,
+                &format!(
+                    "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id IN \
                  (SELECT data_source_id FROM role_data_source WHERE role_id = ?1) ORDER BY seq"
-            ))?;
-            let rows = stmt
-                .query_map([&role.id], data_source_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+                ),
+                [&role.id],
+                data_source_from_row,
+            )
         })
         .await
     }
@@ -116,14 +116,15 @@ impl Store {
         let key = key.to_owned();
         self.read(move |conn| {
             let role = resolve_role(conn, &key)?;
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {PERSON_COLUMNS} FROM person WHERE id IN \
+            query_all(
+                conn,
+                &format!(
+                    "SELECT {PERSON_COLUMNS} FROM person WHERE id IN \
                  (SELECT person_id FROM role_person WHERE role_id = ?1) ORDER BY seq"
-            ))?;
-            let rows = stmt
-                .query_map([&role.id], person_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+                ),
+                [&role.id],
+                person_from_row,
+            )
         })
         .await
     }
@@ -133,12 +134,10 @@ impl Store {
         let key = key.to_owned();
         self.read(move |conn| {
             let ds = Store::resolve_data_source(conn, &key)?;
-            let mut stmt = conn.prepare_cached(&format!(
+            query_all(conn, &format!(
                 "SELECT {ROLE_COLUMNS}, m.assigned_at FROM role r \
                  JOIN role_data_source m ON m.role_id = r.id WHERE m.data_source_id = ?1 ORDER BY r.seq"
-            ))?;
-            let rows = stmt.query_map([&ds.id], role_from_row)?.collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
+            ), [&ds.id], role_from_row)
         })
         .await
     }

@@ -57,6 +57,20 @@ fn is_not_a_database(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::NotADatabase)
 }
 
+/// Every row `sql` returns, mapped by `map`.
+pub(super) fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params, map)?
+        .collect::<rusqlite::Result<Vec<T>>>()?;
+    Ok(rows)
+}
+
 pub(super) fn is_unique_violation(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _)
         if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
@@ -261,13 +275,12 @@ impl Store {
 
     pub async fn list_data_sources(&self) -> Result<Vec<DataSourceRow>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {DATA_SOURCE_COLUMNS} FROM data_source ORDER BY seq"
-            ))?;
-            let rows = stmt
-                .query_map([], data_source_from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            query_all(
+                conn,
+                &format!("SELECT {DATA_SOURCE_COLUMNS} FROM data_source ORDER BY seq"),
+                [],
+                data_source_from_row,
+            )
         })
         .await
     }
@@ -404,13 +417,7 @@ impl Store {
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key ORDER BY created_at, id",
-            )?;
-            let rows = stmt
-                .query_map([], api_key_from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            query_all(conn, "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key ORDER BY created_at, id", [], api_key_from_row)
         })
         .await
     }
