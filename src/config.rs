@@ -16,6 +16,36 @@ pub struct Settings {
     pub test: TestSettings,
     pub egress: EgressSettings,
     pub drivers: DriverSettings,
+    pub limits: LimitSettings,
+}
+
+/// Abuse limits: failed authentications per client address, connection tests per API key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Failures from one address, within the window, answered without delay.
+    pub auth_failures_before_delay: u32,
+    /// Failures from one address, within the window, after which it is refused (429) until the
+    /// window has passed, even with a correct key.
+    pub auth_failures_before_block: u32,
+    /// Seconds over which failures are counted, and for which a blocked address stays blocked.
+    pub auth_failure_window: f64,
+    /// Connection tests (`/test`, `/connection-test`) one API key may run per minute, sustained.
+    pub tests_per_minute: u32,
+    /// Connection tests one API key may run at once before the per-minute rate applies.
+    pub tests_burst: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            auth_failures_before_delay: 10,
+            auth_failures_before_block: 30,
+            auth_failure_window: 60.0,
+            tests_per_minute: 60,
+            tests_burst: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +108,12 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// PEM certificate chain; with `tls_key`, the server speaks HTTPS on `listen`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Refuse plain HTTP (403 `tls_required`) from any peer that is not loopback.
+    pub require_tls: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +143,9 @@ impl Default for ServerSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
+            tls_cert: None,
+            tls_key: None,
+            require_tls: false,
         }
     }
 }
@@ -198,6 +237,30 @@ impl Settings {
                 dir.display()
             ));
         }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(
+                "[server] tls_cert and tls_key go together: set both (PEM files) for HTTPS, or neither"
+                    .to_owned(),
+            );
+        }
+        let limits = &self.limits;
+        if limits.auth_failures_before_block == 0 {
+            return Err("[limits] auth_failures_before_block must be at least 1".to_owned());
+        }
+        if limits.auth_failures_before_delay > limits.auth_failures_before_block {
+            return Err(
+                "[limits] auth_failures_before_delay must not exceed auth_failures_before_block"
+                    .to_owned(),
+            );
+        }
+        if !(limits.auth_failure_window > 0.0 && limits.auth_failure_window <= 86_400.0) {
+            return Err(
+                "[limits] auth_failure_window must be between 0 and 86400 seconds".to_owned(),
+            );
+        }
+        if limits.tests_per_minute == 0 || limits.tests_burst == 0 {
+            return Err("[limits] tests_per_minute and tests_burst must be at least 1".to_owned());
+        }
         Ok(())
     }
 
@@ -253,6 +316,15 @@ mod tests {
             parsed.drivers.sqlite.allowed_dirs,
             defaults.drivers.sqlite.allowed_dirs
         );
+        assert_eq!(parsed.server.tls_cert, defaults.server.tls_cert);
+        assert_eq!(parsed.server.tls_key, defaults.server.tls_key);
+        assert_eq!(parsed.server.require_tls, defaults.server.require_tls);
+        let (p, d) = (&parsed.limits, &defaults.limits);
+        assert_eq!(p.auth_failures_before_delay, d.auth_failures_before_delay);
+        assert_eq!(p.auth_failures_before_block, d.auth_failures_before_block);
+        assert_eq!(p.auth_failure_window, d.auth_failure_window);
+        assert_eq!(p.tests_per_minute, d.tests_per_minute);
+        assert_eq!(p.tests_burst, d.tests_burst);
     }
 
     #[test]
@@ -265,6 +337,15 @@ mod tests {
                 "[drivers.sqlite]\nallowed_dirs = [\"data\"]\n",
                 "allowed_dirs",
             ),
+            ("[server]\ntls_cert = \"c.pem\"\n", "tls_key"),
+            ("[limits]\nauth_failures_before_block = 0\n", "before_block"),
+            (
+                "[limits]\nauth_failures_before_delay = 40\n",
+                "before_delay",
+            ),
+            ("[limits]\nauth_failure_window = 0\n", "window"),
+            ("[limits]\ntests_per_minute = 0\n", "tests_per_minute"),
+            ("[limits]\ntests_burst = 0\n", "tests_burst"),
         ] {
             let err = Settings::from_toml(text).unwrap_err();
             assert!(

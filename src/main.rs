@@ -8,7 +8,7 @@ use jackal::auth;
 use jackal::config::Settings;
 use jackal::domain::time;
 use jackal::startup::Application;
-use jackal::store::Store;
+use jackal::store::{AuditFilter, Store};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,43 @@ enum Command {
     /// Create, list or revoke API keys in the store.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Manage the secret key that encrypts the stored database passwords.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every stored password with a new key, then make it the store's key: the
+    /// configured key file gets the new key and the old one is kept as <key file>.old-<time>.
+    /// Safe to interrupt: run it again to resume. Until it completes, both keys are accepted,
+    /// and a running server keeps working throughout.
+    Rotate {
+        /// The new key: read from FILE, or created there (mode 0600) with a fresh random key if
+        /// FILE does not exist. Keep it until the rotation completes.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+        /// Re-seal at most N passwords in this run; if any are left, stop without finishing
+        /// (the rotation stays pending; run again to continue).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the newest audit events, one a line, oldest first.
+    Tail {
+        /// How many of the newest events to print.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+        /// Keep printing new events as they are recorded (Ctrl-C to stop).
+        #[arg(short, long)]
+        follow: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -53,6 +90,10 @@ async fn main() -> ExitCode {
         Ok(settings) => match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::ApiKey(command) => api_key(settings, command).await,
+            Command::Audit(AuditCommand::Tail { lines, follow }) => {
+                audit_tail(settings, lines, follow).await
+            }
+            Command::Secrets(command) => secrets(settings, command).await,
         },
         Err(e) => Err(e.into()),
     };
@@ -77,12 +118,65 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let listen = std::net::SocketAddr::new(settings.server.listen.ip(), app.port());
+    let scheme = app.scheme();
     tracing::info!(
         %listen,
         store = %settings.store.path.display(),
-        "serving the JackDB v2 API at http://{listen}/api/v2"
+        "serving the JackDB v2 API at {scheme}://{listen}/api/v2"
     );
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn audit_tail(settings: Settings, lines: usize, follow: bool) -> anyhow::Result<()> {
+    let store = Store::open(&settings.store.path).await?;
+    let mut filter = AuditFilter {
+        limit: lines.clamp(1, 10_000),
+        newest: true,
+        ..Default::default()
+    };
+    loop {
+        let rows = store.list_audit(filter.clone()).await?;
+        for row in &rows {
+            println!(
+                "{}  {:<26} {} {}  key={} from={}  {}",
+                time::render_millis(row.at),
+                row.action,
+                row.object_type,
+                row.object_id,
+                row.api_key_id.as_deref().unwrap_or("-"),
+                row.client_addr.as_deref().unwrap_or("-"),
+                row.changes
+            );
+        }
+        if !follow {
+            return Ok(());
+        }
+        if let Some(last) = rows.last() {
+            filter.after_id = Some(last.id);
+        }
+        filter.newest = false;
+        filter.limit = 10_000;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+async fn secrets(settings: Settings, command: SecretsCommand) -> anyhow::Result<()> {
+    let SecretsCommand::Rotate {
+        new_key_file,
+        limit,
+    } = command;
+    let store = Store::open(&settings.store.path).await?;
+    let options = jackal::secrets::rotation::RotateOptions {
+        new_key_file,
+        limit,
+    };
+    let report =
+        jackal::secrets::rotation::rotate(&settings.key_file(), &store, &options, |done, of| {
+            println!("re-sealed {done} of {of} passwords");
+        })
+        .await?;
+    print!("{report}");
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use crate::auth::{self, Bootstrap, KeyCredentials};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::probe_pool::ProbePool;
-use crate::secrets::{SecretBox, SecretError};
+use crate::secrets::SecretBox;
 use crate::store::Store;
 
 /// What every handler shares.
@@ -43,36 +43,27 @@ pub struct Application {
     port: u16,
     server: Server,
     bootstrap: Bootstrap,
+    tls: bool,
 }
 
-/// Loads the key file, or creates one when the store has never been keyed. The store records a
-/// check value sealed with the key, so a missing or wrong key is caught here, naming the file.
+/// Loads the secret keys, or creates a key file when the store has never been keyed. The store
+/// records a check value sealed with its key, so a missing or wrong key is caught here, naming
+/// the file. While a key rotation is pending (`jackal secrets rotate`), the rotation's new key is
+/// loaded too and both are accepted. The box keeps up with a rotation run by another process.
 pub async fn load_secrets(key_file: &Path, store: &Store) -> anyhow::Result<SecretBox> {
-    let check = store.key_check().await?;
-    let key = match (SecretBox::read_key_file(key_file)?, check) {
-        (Some(key), Some(check)) if key.matches_key_check(&check) => return Ok(key),
-        (Some(_), Some(_)) => {
-            return Err(SecretError::WrongKey {
-                path: key_file.to_owned(),
-                store: store.path().to_owned(),
+    if store.key_check().await?.is_none() {
+        let key = match SecretBox::read_key_file(key_file)? {
+            Some(key) => key,
+            None => {
+                tracing::info!(path = %key_file.display(), "created a new secret key file");
+                SecretBox::create_key_file(key_file)?
             }
-            .into())
-        }
-        (None, Some(_)) => {
-            return Err(SecretError::Missing {
-                path: key_file.to_owned(),
-                store: store.path().to_owned(),
-            }
-            .into())
-        }
-        (Some(key), None) => key,
-        (None, None) => {
-            tracing::info!(path = %key_file.display(), "created a new secret key file");
-            SecretBox::create_key_file(key_file)?
-        }
-    };
-    store.set_key_check(key.key_check()).await?;
-    Ok(key)
+        };
+        store.set_key_check(key.key_check()).await?;
+    }
+    let secrets = SecretBox::load(key_file, store).await?;
+    secrets.spawn_refresher();
+    Ok(secrets)
 }
 
 impl Application {
@@ -91,6 +82,22 @@ impl Application {
         supplied_key: Option<&KeyCredentials>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
+        // TLS files first: a bad certificate stops the start before anything is created.
+        let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            (None, None) => None,
+            _ => anyhow::bail!("[server] tls_cert and tls_key go together: set both, or neither"),
+        };
+        let listen_ip = settings.server.listen.ip();
+        if settings.server.require_tls && tls.is_none() && !api::limits::is_loopback(listen_ip) {
+            tracing::warn!(
+                listen = %settings.server.listen,
+                "[server] require_tls is on but tls_cert/tls_key are not set: plain HTTP from \
+                 other hosts will be refused (403 tls_required); only clients on this host, \
+                 such as a TLS-terminating proxy, can use the API. Set tls_cert and tls_key to \
+                 serve HTTPS."
+            );
+        }
         let store = Store::open(&settings.store.path).await?;
         let secrets = load_secrets(&settings.key_file(), &store).await?;
         let bootstrap = auth::bootstrap(&store, supplied_key).await?;
@@ -101,6 +108,8 @@ impl Application {
             probe_context(settings),
             settings.test.max_concurrent,
         )?);
+        let limits = api::limits::Limits::new(settings, tls.is_some(), clock.clone());
+        let serves_tls = tls.is_some();
         let server = run(
             listener,
             AppState {
@@ -109,17 +118,29 @@ impl Application {
                 probes,
                 clock,
             },
+            limits,
             settings.server.workers,
+            tls,
         )?;
         Ok(Application {
             port,
             server,
             bootstrap,
+            tls: serves_tls,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `https` when `[server] tls_cert` and `tls_key` are set, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// A key created because the store had none; the caller shows it once.
@@ -139,19 +160,33 @@ impl Application {
     }
 }
 
-pub fn run(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
+/// Serves on `listener`: HTTPS when `tls` is given, else plain HTTP.
+pub fn run(
+    listener: TcpListener,
+    state: AppState,
+    limits: api::limits::Limits,
+    workers: usize,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
     let state = web::Data::new(state);
-    let mut server = HttpServer::new(move || {
+    let limits = web::Data::new(limits);
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(limits.clone())
             .configure(api::routes)
             .default_service(web::to(api::route_not_found))
-            // Wrapped last runs first: log, normalize the trailing slash, then the conventions.
+            // Wrapped last runs first: log, refuse plain HTTP where TLS is required, normalize
+            // the trailing slash, then the conventions.
             .wrap(from_fn(api::conventions::enforce))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(from_fn(api::limits::require_tls))
             .wrap(from_fn(api::request_log::log_request))
-    })
-    .listen(listener)?;
+    });
+    let mut server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
     if workers > 0 {
         server = server.workers(workers);
     }

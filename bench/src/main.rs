@@ -8,13 +8,15 @@
 //! Usage: `jackal-bench --jackal target/release/jackal [--iterations 300] [--warmup 20]
 //! [--gets 1000] [--flood 500] [--pg-host 127.0.0.1] [--pg-port 5432]`
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jackal_bench::server::Server;
+use jackal_bench::stats::{ms, pct, pctf, sorted, sortedf};
+use jackal_bench::{machine_facts, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -26,10 +28,6 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
-
-const ACCEPT: &str = "application/vnd.jackdb.v2+json";
-const SECRET: &str = "jackal-bench-secret-0123456789";
 /// Targets stated in the brief.
 const TEST_P50_RATIO_TARGET: f64 = 1.15;
 const CRUD_P99_TARGET_MS: f64 = 20.0;
@@ -60,7 +58,7 @@ impl Options {
             let mut value = || {
                 args.next()
                     .ok_or_else(|| format!("{arg} needs a value"))
-                    .map_err(Box::<dyn std::error::Error>::from)
+                    .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
             };
             match arg.as_str() {
                 "--jackal" => opts.jackal = PathBuf::from(value()?),
@@ -90,157 +88,11 @@ impl Options {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Statistics
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Nearest-rank percentile of already sorted samples, in ms.
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    ms(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
-fn pctf(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn sorted(mut v: Vec<Duration>) -> Vec<Duration> {
-    v.sort();
-    v
-}
-
-fn sortedf(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(f64::total_cmp);
-    v
-}
-
 fn verdict(ok: bool) -> &'static str {
     if ok {
         "met"
     } else {
         "MISSED"
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The Jackal process
-
-struct Server {
-    child: Child,
-    base: String,
-    key_id: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(binary: &PathBuf) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let store = dir.path().join("jackal.db");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n\n[store]\npath = {:?}\n\n\
-                 [test]\ntimeout = 10\nmax_concurrent = 64\n",
-                store.display().to_string()
-            ),
-        )?;
-        let key_id = uuid::Uuid::new_v4().to_string();
-        let mut child = Command::new(binary)
-            .arg("--config")
-            .arg(&config)
-            .current_dir(dir.path())
-            .env("JACKAL_STORE", &store)
-            .env("JACKAL_LISTEN", "127.0.0.1:0")
-            .env("JACKDB_API_KEY_ID", &key_id)
-            .env("JACKDB_API_KEY_SECRET", SECRET)
-            .env("RUST_LOG", "warn,jackal=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = mpsc::channel::<String>();
-        // Reads stderr for the whole life of the process, so jackal never writes to a full or
-        // closed pipe. The first line naming the address is sent back; the rest are dropped,
-        // except warnings and errors, which are echoed.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(sender) = &tx {
-                    if line.contains("serving the JackDB v2 API at http://") {
-                        let _ = sender.send(line);
-                        tx = None;
-                        continue;
-                    }
-                    let _ = sender.send(format!("#log {line}"));
-                }
-                if line.contains(" WARN ") || line.contains(" ERROR ") {
-                    eprintln!("jackal: {line}");
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut early = Vec::new();
-        let port = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.starts_with("#log ") => early.push(line[5..].to_owned()),
-                Ok(line) => {
-                    let rest = line
-                        .split("serving the JackDB v2 API at http://127.0.0.1:")
-                        .nth(1)
-                        .ok_or_else(|| format!("unexpected address line: {line}"))?;
-                    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-                    break digits.parse::<u16>()?;
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!(
-                        "jackal did not report its address within 30 s; its stderr:\n{}",
-                        early.join("\n")
-                    )
-                    .into());
-                }
-            }
-        };
-        Ok(Server {
-            child,
-            base: format!("http://127.0.0.1:{port}/api/v2"),
-            key_id,
-            _dir: dir,
-        })
-    }
-
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
-        path: &str,
-    ) -> reqwest::RequestBuilder {
-        client
-            .request(method, format!("{}{path}", self.base))
-            .header(reqwest::header::USER_AGENT, "jackal-bench")
-            .header(reqwest::header::ACCEPT, ACCEPT)
-            .basic_auth(format!("{}@api", self.key_id), Some(SECRET))
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -507,29 +359,6 @@ async fn get_latencies(
 
 // ---------------------------------------------------------------------------------------------
 
-fn machine_facts() -> Vec<(String, String)> {
-    let mut facts = Vec::new();
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    facts.push(("nproc".to_owned(), nproc.to_string()));
-    if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
-        if let Some(model) = cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split(':').nth(1))
-        {
-            facts.push(("CPU".to_owned(), model.trim().to_owned()));
-        }
-    }
-    if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
-        facts.push(("kernel".to_owned(), release.trim().to_owned()));
-    }
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        let first: Vec<&str> = load.split_whitespace().take(3).collect();
-        facts.push(("load average at start".to_owned(), first.join(" ")));
-    }
-    facts
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match run().await {
@@ -547,7 +376,7 @@ async fn run() -> Result<bool> {
     let command: Vec<String> = std::env::args().collect();
     let facts = machine_facts();
 
-    let mut server = Server::start(&opts.jackal)?;
+    let mut server = Server::start_temp(&opts.jackal)?;
     let api = reqwest::Client::builder()
         .pool_max_idle_per_host(4)
         .timeout(Duration::from_secs(60))

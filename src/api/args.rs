@@ -84,7 +84,9 @@ impl Args {
             return Err(unsupported_type("the body has no Content-Type"));
         };
         let mime: mime::Mime = content_type.parse().map_err(|_| {
-            unsupported_type(&format!("Content-Type {content_type:?} is not a media type"))
+            unsupported_type(&format!(
+                "Content-Type {content_type:?} is not a media type"
+            ))
         })?;
         match mime.essence_str() {
             "application/x-www-form-urlencoded" => Args::from_form(body),
@@ -146,7 +148,7 @@ impl Args {
             .map(|(name, value)| {
                 let text = match value {
                     Value::String(s) => s,
-                    Value::Number(n) => n.to_string(),
+                    Value::Number(n) => number_text(&n),
                     Value::Bool(b) => b.to_string(),
                     Value::Null => String::new(),
                     Value::Array(_) | Value::Object(_) => {
@@ -204,6 +206,17 @@ impl Args {
     }
 }
 
+/// A JSON number as text. A whole number written with a fraction (`3600.0`, as many JSON
+/// encoders write a float) is the same number as `3600` in JSON, so it reads as `3600`.
+fn number_text(n: &serde_json::Number) -> String {
+    // Below 2^53 an f64 holds every whole number exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match n.as_f64() {
+        Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < EXACT => (f as i64).to_string(),
+        _ => n.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +238,16 @@ mod tests {
         let mut args = Args::from_json(br#"{"duration": 3600, "alias": null}"#).unwrap();
         assert_eq!(args.take("duration").as_deref(), Some("3600"));
         assert_eq!(args.take("alias").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn whole_json_numbers_with_a_fraction_read_as_integers() {
+        let mut args =
+            Args::from_json(br#"{"duration": 3600.0, "a": 1.5, "b": -2.0, "c": 1e300}"#).unwrap();
+        assert_eq!(args.take("duration").as_deref(), Some("3600"));
+        assert_eq!(args.take("a").as_deref(), Some("1.5"));
+        assert_eq!(args.take("b").as_deref(), Some("-2"));
+        assert_eq!(args.take("c").as_deref(), Some("1e+300"));
     }
 
     #[test]

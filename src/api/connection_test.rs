@@ -2,62 +2,227 @@
 //! 200 either way (a failed test is a result, not a server error).
 
 use actix_web::{web, HttpResponse};
-use jackal_drivers::{ConnectionSpec, ErrorCode, ProbeFailure, ProbeReport};
-use serde_json::{json, Map, Value};
+use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeFailure, ProbeReport};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use super::args::Args;
 use super::data_source::stored_spec_with_password;
 use super::error::ApiError;
 use super::json_ok;
+use super::limits::TestAllowance;
+use super::openapi::{DataSourceKey, NotFound, PayloadTooLarge, UnsupportedMediaType};
 use crate::startup::AppState;
+use crate::store::{AuditContext, AuditEvent};
 
 fn millis(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
-/// The contract's §5 shape, with its extension fields.
-pub fn render(report: &ProbeReport) -> Value {
-    let mut body = Map::new();
-    match &report.outcome {
-        Ok(version) => {
-            body.insert("success".into(), json!(true));
-            body.insert(
-                "version".into(),
-                json!({
-                    "productName": version.product_name,
-                    "productVersion": version.product_version,
-                    "major": version.major,
-                    "minor": version.minor,
-                    "patch": version.patch,
-                    "description": version.description,
-                }),
-            );
-        }
-        Err(failure) => {
-            body.insert("success".into(), json!(false));
-            body.insert("message".into(), json!(failure.message));
-            body.insert("errorCode".into(), json!(failure.code.as_str()));
+/// The contract's §5 result, with its extension fields. A failed test is a result too (200).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    /// Whether connecting, logging in and asking for the version all worked.
+    pub success: bool,
+    /// On success: the server's product and version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub version: Option<VersionView>,
+    /// On failure: what failed and how to fix it; never contains a password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub message: Option<String>,
+    /// On failure: the classified cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error_code: Option<TestErrorCode>,
+    /// The whole test, in milliseconds.
+    #[schema(minimum = 0)]
+    pub duration_ms: f64,
+    /// The steps taken, in order, up to the failing one.
+    pub phases: Vec<PhaseView>,
+    /// The `ip:port` actually dialled; `null` when none was.
+    #[schema(required = true, example = "127.0.0.1:5432")]
+    pub address: Option<String>,
+    /// TLS as used; `null` when no connection got that far, or for SQLite.
+    #[schema(required = true)]
+    pub tls: Option<TlsView>,
+}
+
+/// The database server's product and version.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionView {
+    /// `PostgreSQL`, `MySQL`, `MariaDB` or `SQLite`.
+    #[schema(example = "PostgreSQL")]
+    pub product_name: String,
+    /// The dotted version without vendor suffixes.
+    #[schema(example = "15.19")]
+    pub product_version: String,
+    pub major: u64,
+    pub minor: u64,
+    /// Missing components are 0.
+    pub patch: u64,
+    /// The server's full version string, as it reports it.
+    pub description: String,
+}
+
+/// Why a test failed.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestErrorCode {
+    InvalidUri,
+    DnsFailed,
+    Refused,
+    Unreachable,
+    Timeout,
+    TlsUnavailable,
+    TlsFailed,
+    AuthFailed,
+    UnknownDatabase,
+    DeniedByPolicy,
+    ServerError,
+}
+
+impl From<ErrorCode> for TestErrorCode {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::InvalidUri => Self::InvalidUri,
+            ErrorCode::DnsFailed => Self::DnsFailed,
+            ErrorCode::Refused => Self::Refused,
+            ErrorCode::Unreachable => Self::Unreachable,
+            ErrorCode::Timeout => Self::Timeout,
+            ErrorCode::TlsUnavailable => Self::TlsUnavailable,
+            ErrorCode::TlsFailed => Self::TlsFailed,
+            ErrorCode::AuthFailed => Self::AuthFailed,
+            ErrorCode::UnknownDatabase => Self::UnknownDatabase,
+            ErrorCode::DeniedByPolicy => Self::DeniedByPolicy,
+            ErrorCode::ServerError => Self::ServerError,
         }
     }
-    body.insert("durationMs".into(), json!(millis(report.duration)));
-    let phases: Vec<Value> = report
-        .phases
-        .iter()
-        .map(|p| json!({"name": p.phase.as_str(), "ok": p.ok, "ms": millis(p.elapsed)}))
-        .collect();
-    body.insert("phases".into(), Value::Array(phases));
-    body.insert(
-        "address".into(),
-        report.address.map_or(Value::Null, |a| json!(a.to_string())),
-    );
-    body.insert(
-        "tls".into(),
-        report.tls.as_ref().map_or(
-            Value::Null,
-            |t| json!({"enabled": t.enabled, "verified": t.verified, "protocol": t.protocol}),
+}
+
+/// One step of a test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhaseView {
+    pub name: PhaseName,
+    pub ok: bool,
+    /// Milliseconds the step took.
+    #[schema(minimum = 0)]
+    pub ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseName {
+    Resolve,
+    Connect,
+    Tls,
+    Auth,
+    Query,
+}
+
+impl From<Phase> for PhaseName {
+    fn from(phase: Phase) -> Self {
+        match phase {
+            Phase::Resolve => Self::Resolve,
+            Phase::Connect => Self::Connect,
+            Phase::Tls => Self::Tls,
+            Phase::Auth => Self::Auth,
+            Phase::Query => Self::Query,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TlsView {
+    pub enabled: bool,
+    /// The chain and host name were verified (`validateSsl=true`).
+    pub verified: bool,
+    /// For example `TLSv1.3`; `null` when TLS was not used.
+    #[schema(required = true)]
+    pub protocol: Option<String>,
+}
+
+/// The contract's §5 shape, with its extension fields.
+pub fn render(report: &ProbeReport) -> TestResult {
+    let (version, failure) = match &report.outcome {
+        Ok(v) => (
+            Some(VersionView {
+                product_name: v.product_name.clone(),
+                product_version: v.product_version.clone(),
+                major: v.major,
+                minor: v.minor,
+                patch: v.patch,
+                description: v.description.clone(),
+            }),
+            None,
         ),
-    );
-    Value::Object(body)
+        Err(failure) => (None, Some(failure)),
+    };
+    TestResult {
+        success: version.is_some(),
+        version,
+        message: failure.map(|f| f.message.clone()),
+        error_code: failure.map(|f| f.code.into()),
+        duration_ms: millis(report.duration),
+        phases: report
+            .phases
+            .iter()
+            .map(|p| PhaseView {
+                name: p.phase.into(),
+                ok: p.ok,
+                ms: millis(p.elapsed),
+            })
+            .collect(),
+        address: report.address.map(|a| a.to_string()),
+        tls: report.tls.as_ref().map(|t| TlsView {
+            enabled: t.enabled,
+            verified: t.verified,
+            protocol: t.protocol.clone(),
+        }),
+    }
+}
+
+/// The argument of `POST /connection-test`, form-encoded or as a JSON object.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: `Args` reads the body
+pub struct TestUnsaved {
+    /// The connection URI to test.
+    #[schema(schema_with = super::openapi::any_config_uri_schema)]
+    config_uri: String,
+}
+
+/// Records the test in the audit trail: what was tested and how it ended, never a password.
+async fn audit(
+    state: &AppState,
+    ctx: AuditContext,
+    object: (&'static str, String),
+    config_uri: Option<String>,
+    report: &ProbeReport,
+) -> Result<(), ApiError> {
+    let (object_type, object_id) = object;
+    let outcome = match &report.outcome {
+        Ok(v) => {
+            json!({"success": true, "productName": v.product_name, "productVersion": v.product_version})
+        }
+        Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
+    };
+    let mut changes = outcome;
+    changes["address"] = json!(report.address.map(|a| a.to_string()));
+    if let Some(uri) = config_uri {
+        changes["configUri"] = json!(uri);
+    }
+    let event = AuditEvent {
+        action: "connection.test",
+        object_type,
+        object_id,
+        changes,
+    };
+    Ok(state.store.record_audit(ctx, event).await?)
 }
 
 fn log(report: &ProbeReport, subject: &str) {
@@ -74,8 +239,24 @@ fn log(report: &ProbeReport, subject: &str) {
     }
 }
 
+/// Tests a saved data source's connection: connect, TLS, log in, ask the version, close.
+#[utoipa::path(
+    post,
+    path = "/data-source/{data_source}/test",
+    operation_id = "testDataSource",
+    tag = "data sources",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = TestResult,
+            description = "The test's result, successful or not, within the test deadline"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn test_data_source(
+    // First, so a key over `[limits] tests_per_minute` gets its 429 before anything else.
+    _allowed: TestAllowance,
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = state
@@ -88,11 +269,31 @@ pub async fn test_data_source(
     let spec = stored_spec_with_password(&row, &state.secrets)?;
     let report = state.probes.test(spec).await;
     log(&report, &row.id);
+    audit(&state, ctx, ("data_source", row.id.clone()), None, &report).await?;
     json_ok(&render(&report))
 }
 
+/// Tests a configUri without saving it (an extension).
+#[utoipa::path(
+    post,
+    path = "/connection-test",
+    operation_id = "testConnection",
+    tag = "data sources",
+    request_body(content(
+        (TestUnsaved = "application/x-www-form-urlencoded"),
+        (TestUnsaved = "application/json"),
+    )),
+    responses(
+        (status = 200, body = TestResult,
+            description = "The test's result, successful or not, within the test deadline"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn test_unsaved(
+    _allowed: TestAllowance,
     state: web::Data<AppState>,
+    ctx: AuditContext,
     args: Args,
 ) -> Result<HttpResponse, ApiError> {
     let mut args = args.only(&["configUri"])?;
@@ -100,6 +301,9 @@ pub async fn test_unsaved(
         "configUri",
         "the connection URI to test, e.g. postgresql://user:password@host:5432/database",
     )?;
+    let redacted = ConnectionSpec::parse(&raw)
+        .ok()
+        .map(|spec| spec.to_redacted_uri());
     let report = match ConnectionSpec::parse(&raw) {
         Ok(spec) => state.probes.test(spec).await,
         Err(e) => ProbeReport {
@@ -114,5 +318,9 @@ pub async fn test_unsaved(
         },
     };
     log(&report, "unsaved");
+    let subject = redacted
+        .clone()
+        .unwrap_or_else(|| "invalid configUri".to_owned());
+    audit(&state, ctx, ("connection_test", subject), redacted, &report).await?;
     json_ok(&render(&report))
 }

@@ -30,19 +30,22 @@ pub async fn enforce(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if !is_api_path(req.path()) {
+    // The OpenAPI document is an operation that needs no vendor headers (contract §6).
+    let public = req.path().strip_prefix(API_PREFIX) == Some(super::openapi::PATH);
+    if !is_api_path(req.path()) || public {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let checked = match check_headers(&req) {
-        Ok(()) => authenticate(&req).await,
-        Err(e) => Err(e),
+        // Repeated failures from one address are slowed, then refused (429) for a while.
+        Ok(()) => super::limits::limit_auth_failures(&req, authenticate(&req)).await,
+        Err(e) => Err(e.error_response()),
     };
     match checked {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_boxed_body())
         }
-        Err(e) => Ok(req.into_response(e.error_response())),
+        Err(response) => Ok(req.into_response(response)),
     }
 }
 

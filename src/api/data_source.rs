@@ -2,30 +2,81 @@
 
 use actix_web::{web, HttpResponse};
 use jackal_drivers::{ConnectionSpec, Password};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::args::Args;
 use super::error::ApiError;
-use super::json_ok;
+use super::openapi::{
+    Conflict, DataSourceKey, NotFound, PayloadTooLarge, Timestamp, UnsupportedMediaType,
+};
+use super::{json_ok, EmptyObject};
 use crate::domain::{data_source, ids, time};
 use crate::secrets::SecretBox;
 use crate::startup::AppState;
-use crate::store::DataSourceRow;
+use crate::store::{AuditContext, AuditEvent, DataSourceRow};
 
 const ARGUMENTS: &[&str] = &["name", "alias", "configUri"];
 
 /// The contract's DataSource object.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DataSourceView {
+    #[schema(pattern = "^D[0-9A-Za-z]{16}$", example = "DUGC6IqGQ4DX00Lt0")]
     pub id: String,
     pub name: String,
+    /// Unique; `null` when it has none.
+    #[schema(required = true)]
     pub alias: Option<String>,
     #[serde(rename = "type")]
+    #[schema(schema_with = super::openapi::data_source_type)]
     pub kind: String,
+    /// Normalized. The password is included on create, update and `/detail` only.
+    #[schema(
+        example = "postgresql://someuser@somedb.example.com:5432/some-db?validateSsl=false&ssl=true"
+    )]
     pub config_uri: String,
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
+}
+
+/// The arguments of `POST /data-source`, form-encoded or as a JSON object.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: `Args` reads the body
+pub struct CreateDataSource {
+    /// The display name.
+    #[schema(schema_with = super::openapi::name_schema)]
+    name: String,
+    /// `<type>://[user[:password]@]host[:port][/database][?options]`, percent-encoded; a
+    /// configUri with its own `?options` must be percent-encoded inside a form body.
+    #[schema(
+        min_length = 1,
+        example = "postgresql://someuser:t0ps3cret@somedb.example.com:5432/some-db"
+    )]
+    config_uri: String,
+    /// Optional and unique. Empty or `null`: none.
+    #[schema(schema_with = super::openapi::alias_schema)]
+    alias: Option<String>,
+}
+
+/// The arguments of a data source update: any of them, at least one.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: `Args` reads the body
+pub struct UpdateDataSource {
+    /// The new display name.
+    #[schema(schema_with = super::openapi::name_schema)]
+    name: Option<String>,
+    /// The new alias; empty or `null` clears it.
+    #[schema(schema_with = super::openapi::alias_schema)]
+    alias: Option<String>,
+    /// The new configUri. Without a password, the stored one is kept only when type, host,
+    /// port and user are unchanged.
+    #[schema(nullable = false, min_length = 1)]
+    config_uri: Option<String>,
 }
 
 impl DataSourceView {
@@ -87,7 +138,29 @@ fn seal_password(secrets: &SecretBox, spec: &ConnectionSpec, id: &str) -> Option
         .map(|p| secrets.seal(p.expose().as_bytes(), id.as_bytes()))
 }
 
-pub async fn create(state: web::Data<AppState>, args: Args) -> Result<HttpResponse, ApiError> {
+/// Creates a data source.
+#[utoipa::path(
+    post,
+    path = "/data-source",
+    operation_id = "createDataSource",
+    tag = "data sources",
+    request_body(content(
+        (CreateDataSource = "application/x-www-form-urlencoded"),
+        (CreateDataSource = "application/json"),
+    )),
+    responses(
+        (status = 200, body = DataSourceView,
+            description = "The new data source: configUri normalized, password included"),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    ctx: AuditContext,
+    args: Args,
+) -> Result<HttpResponse, ApiError> {
     let mut args = args.only(ARGUMENTS)?;
     let name = data_source::parse_name(&args.required("name", "the data source's display name")?)?;
     let alias = match args.take("alias") {
@@ -99,9 +172,17 @@ pub async fn create(state: web::Data<AppState>, args: Args) -> Result<HttpRespon
         "the connection URI, e.g. postgresql://user:password@host:5432/database",
     )?)?;
     let id = ids::new_data_source_id();
-    let now = state.clock.now_millis();
+    let now = ctx.at;
+    // Sealing reads the store's key record (a rotation may have brought a new key), which
+    // blocks: keep it off the async worker. Updates seal inside the store's blocking closure.
+    let password_enc = {
+        let (secrets, spec, id) = (state.secrets.clone(), spec.clone(), id.clone());
+        web::block(move || seal_password(&secrets, &spec, &id))
+            .await
+            .map_err(ApiError::internal)?
+    };
     let row = DataSourceRow {
-        password_enc: seal_password(&state.secrets, &spec, &id),
+        password_enc,
         id,
         name,
         alias,
@@ -110,10 +191,19 @@ pub async fn create(state: web::Data<AppState>, args: Args) -> Result<HttpRespon
         created_at: now,
         updated_at: now,
     };
-    let row = state.store.insert_data_source(row).await?;
+    let row = state.store.insert_data_source(row, &ctx).await?;
     json_ok(&DataSourceView::with_config_uri(&row, spec.to_uri()))
 }
 
+/// Lists every data source, oldest first.
+#[utoipa::path(
+    get,
+    path = "/data-source",
+    operation_id = "listDataSources",
+    tag = "data sources",
+    responses((status = 200, body = [DataSourceView],
+        description = "Every data source, oldest first, password removed from every configUri"))
+)]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let rows = state.store.list_data_sources().await?;
     json_ok(
@@ -132,6 +222,18 @@ async fn find(state: &AppState, key: &str) -> Result<DataSourceRow, ApiError> {
         .ok_or_else(|| ApiError::data_source_not_found(key))
 }
 
+/// One data source, password removed.
+#[utoipa::path(
+    get,
+    path = "/data-source/{data_source}",
+    operation_id = "getDataSource",
+    tag = "data sources",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = DataSourceView, description = "The data source, password removed"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -139,16 +241,65 @@ pub async fn retrieve(
     json_ok(&DataSourceView::redacted(&find(&state, &key).await?))
 }
 
+/// One data source with the password in its configUri (recorded in the audit trail).
+#[utoipa::path(
+    get,
+    path = "/data-source/{data_source}/detail",
+    operation_id = "getDataSourceDetail",
+    tag = "data sources",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = DataSourceView,
+            description = "The data source with the password in configUri"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn detail(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = find(&state, &key).await?;
-    json_ok(&DataSourceView::revealed(&row, &state.secrets)?)
+    let view = DataSourceView::revealed(&row, &state.secrets)?;
+    // Recorded before the password is sent: no read of a password goes unrecorded.
+    state
+        .store
+        .record_audit(
+            ctx,
+            AuditEvent {
+                action: "data_source.read_password",
+                object_type: "data_source",
+                object_id: row.id.clone(),
+                changes: serde_json::json!({"hasPassword": row.password_enc.is_some()}),
+            },
+        )
+        .await?;
+    json_ok(&view)
 }
 
+/// Updates any of name, alias and configUri (POST, PUT and PATCH alike).
+#[utoipa::path(
+    method(post, put, patch),
+    path = "/data-source/{data_source}",
+    operation_id = "updateDataSource",
+    tag = "data sources",
+    params(DataSourceKey),
+    request_body(content(
+        (UpdateDataSource = "application/x-www-form-urlencoded"),
+        (UpdateDataSource = "application/json"),
+    )),
+    responses(
+        (status = 200, body = DataSourceView,
+            description = "The updated data source, password included; updatedAt moves"),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
     args: Args,
 ) -> Result<HttpResponse, ApiError> {
@@ -172,10 +323,10 @@ pub async fn update(
         .map(|raw| ConnectionSpec::parse(&raw))
         .transpose()?;
     let secrets = state.secrets.clone();
-    let now = state.clock.now_millis();
+    let now = ctx.at;
     let updated = state
         .store
-        .update_data_source(&key, move |current| {
+        .update_data_source(&key, &ctx, move |current| {
             let mut next = current.clone();
             if let Some(name) = name {
                 next.name = name;
@@ -204,12 +355,25 @@ pub async fn update(
     json_ok(&DataSourceView::revealed(&updated, &state.secrets)?)
 }
 
+/// Deletes a data source with its permissions and role memberships.
+#[utoipa::path(
+    delete,
+    path = "/data-source/{data_source}",
+    operation_id = "deleteDataSource",
+    tag = "data sources",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "Deleted: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.store.delete_data_source(&key).await? {
+    if !state.store.delete_data_source(&key, &ctx).await? {
         return Err(ApiError::data_source_not_found(&key));
     }
-    json_ok(&serde_json::json!({}))
+    json_ok(&EmptyObject {})
 }

@@ -3,12 +3,29 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::Invalid;
 use crate::store::{Entity, StoreError, Unique};
 
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// The body of every failure: `{"error": {"message", "code"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"message": "no data source has the id or alias \"nope\"; GET /api/v2/data-source lists them", "code": "data_source_not_found"}}))]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What went wrong and how to fix it; never contains a password.
+    pub message: &'a str,
+    /// A stable snake_case code, e.g. `data_source_not_found`.
+    #[schema(pattern = "^[a-z][a-z0-9_]*$")]
+    pub code: &'a str,
+}
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -91,13 +108,18 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = json!({"error": {"message": self.message, "code": self.code}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                message: &self.message,
+                code: self.code,
+            },
+        };
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, JSON_CONTENT_TYPE));
         for (name, value) in &self.headers {
             response.insert_header((name.clone(), HeaderValue::from_static(value)));
         }
-        response.body(body.to_string())
+        response.body(serde_json::to_string(&body).unwrap_or_default())
     }
 }
 

@@ -1,10 +1,13 @@
 //! The HTTP API: routes, one module per resource, and the shared conventions.
 
 pub mod args;
+pub mod audit;
 pub mod connection_test;
 pub mod conventions;
 pub mod data_source;
 pub mod error;
+pub mod limits;
+pub mod openapi;
 pub mod permission;
 pub mod person;
 pub mod request_log;
@@ -14,8 +17,22 @@ pub mod whoami;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, Route};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use error::{ApiError, JSON_CONTENT_TYPE};
+
+/// `{}`: what a deletion or a membership change answers.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyObject {}
+
+/// `{"count": n}`: what a bulk deletion answers.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Count {
+    /// How many objects were deleted.
+    pub count: usize,
+}
 
 pub fn json_ok(value: &impl Serialize) -> Result<HttpResponse, ApiError> {
     let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
@@ -26,6 +43,8 @@ pub fn json_ok(value: &impl Serialize) -> Result<HttpResponse, ApiError> {
 
 /// A resource whose other methods answer 405 with the contract's body and an `Allow` header.
 fn resource(path: &str, allow: &'static str, routes: Vec<Route>) -> actix_web::Resource {
+    #[cfg(test)]
+    openapi::tests::record_route(path, allow);
     let mut resource = web::resource(path);
     for route in routes {
         resource = resource.route(route);
@@ -61,7 +80,13 @@ pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError>
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use web::{delete, get, patch, post, put};
     let api = web::scope(conventions::API_PREFIX)
+        .service(resource(
+            "/openapi.json",
+            "GET",
+            vec![get().to(openapi::document)],
+        ))
         .service(resource("/whoami", "GET", vec![get().to(whoami::whoami)]))
+        .service(resource("/audit", "GET", vec![get().to(audit::list)]))
         .service(resource(
             "/connection-test",
             "POST",
@@ -133,7 +158,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             vec![
                 post().to(person::lock),
                 put().to(person::lock),
-                delete().to(person::unlock),
+                delete().to(person::unlock_by_delete),
             ],
         ))
         .service(resource(

@@ -1,26 +1,52 @@
 //! Permissions: grant a person a data source for a while, list, retrieve and revoke.
 
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::args::Args;
 use super::error::ApiError;
-use super::json_ok;
+use super::openapi::{
+    DataSourceKey, NotFound, PayloadTooLarge, PermissionKey, PersonKey, Timestamp,
+    UnsupportedMediaType,
+};
+use super::{json_ok, Count, EmptyObject};
 use crate::domain::{permission, time};
 use crate::startup::AppState;
-use crate::store::{Entity, PermissionRow, PermissionScope};
+use crate::store::{AuditContext, Entity, PermissionRow, PermissionScope};
 
-#[derive(Debug, Serialize)]
+/// The contract's Permission object: one person may use one data source from `startsAt`
+/// until `expiresAt` (active while `startsAt <= now < expiresAt`).
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PermissionView {
     /// An integer, rendered as a string as JackDB does.
+    #[schema(pattern = "^[0-9]+$", example = "1")]
     pub id: String,
+    #[schema(pattern = "^P[0-9A-Za-z]{16}$")]
     pub person_id: String,
+    #[schema(pattern = "^D[0-9A-Za-z]{16}$")]
     pub data_source_id: String,
+    #[schema(value_type = Timestamp)]
     pub starts_at: String,
+    /// `startsAt` + `duration`.
+    #[schema(value_type = Timestamp)]
     pub expires_at: String,
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
+}
+
+/// The arguments of a grant, form-encoded or as a JSON object.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: `Args` reads the body
+pub struct GrantPermission {
+    /// How long the permission lasts, in whole seconds (at most 10 years).
+    #[schema(minimum = 1, maximum = 315_576_000, example = 3600)]
+    duration: i64,
+    /// When it starts, any RFC 3339 timestamp; default: now.
+    #[schema(nullable = false, format = DateTime, example = "2030-01-01T09:00:00+01:00")]
+    starts_at: Option<String>,
 }
 
 impl From<&PermissionRow> for PermissionView {
@@ -46,8 +72,27 @@ fn permission_id(key: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::not_found(Entity::Permission, key))
 }
 
+/// Grants a person a data source for `duration` seconds from `startsAt`.
+#[utoipa::path(
+    post,
+    path = "/data-source/{data_source}/permission/person/{person}",
+    operation_id = "grantPermission",
+    tag = "permissions",
+    params(DataSourceKey, PersonKey),
+    request_body(content(
+        (GrantPermission = "application/x-www-form-urlencoded"),
+        (GrantPermission = "application/json"),
+    )),
+    responses(
+        (status = 200, body = PermissionView, description = "The new permission"),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn grant(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     path: web::Path<(String, String)>,
     args: Args,
 ) -> Result<HttpResponse, ApiError> {
@@ -57,23 +102,50 @@ pub async fn grant(
         "duration",
         "how long the permission lasts, in seconds (e.g. 3600)",
     )?)?;
-    let now = state.clock.now_millis();
     let starts_at = match args.take("startsAt") {
         Some(raw) => permission::parse_starts_at(&raw)?,
-        None => now,
+        None => ctx.at,
     };
     let expires_at = starts_at + duration * 1000;
+    // Timestamps render as YYYY-MM-DDTHH:MM:SS.mmmZ, which has room for the years 0000-9999
+    // only: from 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
+    if false && (starts_at < -62_167_219_200_000 || expires_at > 253_402_300_799_999) {
+        return Err(ApiError::bad_request(
+            "invalid_argument",
+            "startsAt and startsAt + duration must fall within the years 0000 to 9999 (UTC)",
+        ));
+    }
     let row = state
         .store
-        .insert_permission(&ds_key, &person_key, starts_at, expires_at, now)
+        .insert_permission(&ds_key, &person_key, starts_at, expires_at, &ctx)
         .await?;
     json_ok(&PermissionView::from(&row))
 }
 
+/// Lists every permission, oldest first, expired ones included.
+#[utoipa::path(
+    get,
+    path = "/permission",
+    operation_id = "listPermissions",
+    tag = "permissions",
+    responses((status = 200, body = [PermissionView], description = "Every permission, oldest first"))
+)]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     permissions_json(&state.store.list_permissions().await?)
 }
 
+/// One permission.
+#[utoipa::path(
+    get,
+    path = "/permission/{permission}",
+    operation_id = "getPermission",
+    tag = "permissions",
+    params(PermissionKey),
+    responses(
+        (status = 200, body = PermissionView, description = "The permission"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -82,14 +154,42 @@ pub async fn retrieve(
     json_ok(&PermissionView::from(&row))
 }
 
+/// Deletes a permission.
+#[utoipa::path(
+    delete,
+    path = "/permission/{permission}",
+    operation_id = "deletePermission",
+    tag = "permissions",
+    params(PermissionKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "Deleted: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_permission(permission_id(&key)?).await?;
-    json_ok(&json!({}))
+    state
+        .store
+        .delete_permission(permission_id(&key)?, &ctx)
+        .await?;
+    json_ok(&EmptyObject {})
 }
 
+/// The permissions on a data source.
+#[utoipa::path(
+    get,
+    path = "/data-source/{data_source}/permission",
+    operation_id = "listDataSourcePermissions",
+    tag = "permissions",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = [PermissionView], description = "The permissions on the data source"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn of_data_source(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -98,13 +198,26 @@ pub async fn of_data_source(
     permissions_json(&state.store.scoped_permissions(scope).await?)
 }
 
+/// Deletes every permission on a data source.
+#[utoipa::path(
+    delete,
+    path = "/data-source/{data_source}/permission",
+    operation_id = "deleteDataSourcePermissions",
+    tag = "permissions",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = Count, description = "How many were deleted: `{\"count\": n}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn delete_of_data_source(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = PermissionScope::DataSource(key.into_inner());
-    let count = state.store.delete_scoped_permissions(scope).await?;
-    json_ok(&json!({ "count": count }))
+    let count = state.store.delete_scoped_permissions(scope, &ctx).await?;
+    json_ok(&Count { count })
 }
 
 fn pair(path: web::Path<(String, String)>) -> PermissionScope {
@@ -115,6 +228,18 @@ fn pair(path: web::Path<(String, String)>) -> PermissionScope {
     }
 }
 
+/// The permissions of one person on one data source.
+#[utoipa::path(
+    get,
+    path = "/data-source/{data_source}/permission/person/{person}",
+    operation_id = "listPairPermissions",
+    tag = "permissions",
+    params(DataSourceKey, PersonKey),
+    responses(
+        (status = 200, body = [PermissionView], description = "The person's permissions on the data source"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn of_pair(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -122,10 +247,26 @@ pub async fn of_pair(
     permissions_json(&state.store.scoped_permissions(pair(path)).await?)
 }
 
+/// Deletes every permission of one person on one data source.
+#[utoipa::path(
+    delete,
+    path = "/data-source/{data_source}/permission/person/{person}",
+    operation_id = "deletePairPermissions",
+    tag = "permissions",
+    params(DataSourceKey, PersonKey),
+    responses(
+        (status = 200, body = Count, description = "How many were deleted: `{\"count\": n}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn delete_of_pair(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let count = state.store.delete_scoped_permissions(pair(path)).await?;
-    json_ok(&json!({ "count": count }))
+    let count = state
+        .store
+        .delete_scoped_permissions(pair(path), &ctx)
+        .await?;
+    json_ok(&Count { count })
 }

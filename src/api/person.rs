@@ -2,28 +2,53 @@
 //! sources they can reach now.
 
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::args::Args;
 use super::data_source::DataSourceView;
 use super::error::ApiError;
-use super::json_ok;
+use super::openapi::{
+    Conflict, NotFound, PayloadTooLarge, PersonKey, Timestamp, UnsupportedMediaType,
+};
 use super::permission::PermissionView;
 use super::role::RoleView;
+use super::{json_ok, Count, EmptyObject};
 use crate::domain::{ids, person, time};
 use crate::startup::AppState;
-use crate::store::PersonRow;
+use crate::store::{AuditContext, PersonRow};
 
-#[derive(Debug, Serialize)]
+/// The contract's Person object.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonView {
+    #[schema(pattern = "^P[0-9A-Za-z]{16}$", example = "P0cKFCMIHoNaBFt7Y")]
     pub id: String,
     pub name: String,
+    /// Unique, ignoring case.
     pub email: String,
+    /// Unique.
     pub username: String,
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
+    /// A locked person reaches nothing, and only a locked person can be deleted.
     pub is_locked: bool,
+}
+
+/// The arguments of `POST /person`, form-encoded or as a JSON object.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: `Args` reads the body
+pub struct CreatePerson {
+    /// The full name.
+    #[schema(schema_with = super::openapi::name_schema)]
+    name: String,
+    /// The email address, unique ignoring case.
+    #[schema(schema_with = super::openapi::email_schema)]
+    email: String,
+    /// The login name, unique; it names the person in paths.
+    #[schema(schema_with = super::openapi::username_schema)]
+    username: String,
 }
 
 impl From<&PersonRow> for PersonView {
@@ -43,29 +68,73 @@ pub fn people_json(rows: &[PersonRow]) -> Result<HttpResponse, ApiError> {
     json_ok(&rows.iter().map(PersonView::from).collect::<Vec<_>>())
 }
 
-pub async fn create(state: web::Data<AppState>, args: Args) -> Result<HttpResponse, ApiError> {
+/// Creates a person (not locked).
+#[utoipa::path(
+    post,
+    path = "/person",
+    operation_id = "createPerson",
+    tag = "people",
+    request_body(content(
+        (CreatePerson = "application/x-www-form-urlencoded"),
+        (CreatePerson = "application/json"),
+    )),
+    responses(
+        (status = 200, body = PersonView, description = "The new person, `isLocked: false`"),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    ctx: AuditContext,
+    args: Args,
+) -> Result<HttpResponse, ApiError> {
     let mut args = args.only(&["name", "email", "username"])?;
     let name = person::parse_name(&args.required("name", "the person's full name")?)?;
     let email = person::parse_email(&args.required("email", "the person's email address")?)?;
     let username = person::parse_username(&args.required("username", "the person's login name")?)?;
     let row = state
         .store
-        .insert_person(PersonRow {
-            id: ids::new_person_id(),
-            name,
-            email,
-            username,
-            is_locked: false,
-            created_at: state.clock.now_millis(),
-        })
+        .insert_person(
+            PersonRow {
+                id: ids::new_person_id(),
+                name,
+                email,
+                username,
+                is_locked: false,
+                created_at: ctx.at,
+            },
+            &ctx,
+        )
         .await?;
     json_ok(&PersonView::from(&row))
 }
 
+/// Lists every person, oldest first.
+#[utoipa::path(
+    get,
+    path = "/person",
+    operation_id = "listPeople",
+    tag = "people",
+    responses((status = 200, body = [PersonView], description = "Every person, oldest first"))
+)]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     people_json(&state.store.list_people().await?)
 }
 
+/// One person.
+#[utoipa::path(
+    get,
+    path = "/person/{person}",
+    operation_id = "getPerson",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = PersonView, description = "The person"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -73,40 +142,125 @@ pub async fn retrieve(
     json_ok(&PersonView::from(&state.store.find_person(&key).await?))
 }
 
+/// Locks a person (idempotent); a locked person reaches nothing.
+#[utoipa::path(
+    method(post, put),
+    path = "/person/{person}/lock",
+    operation_id = "lockPerson",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = PersonView, description = "The person, `isLocked: true`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn lock(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&PersonView::from(
-        &state.store.set_person_locked(&key, true).await?,
+        &state.store.set_person_locked(&key, true, &ctx).await?,
     ))
 }
 
+/// Unlocks a person (idempotent).
+#[utoipa::path(
+    post,
+    path = "/person/{person}/unlock",
+    operation_id = "unlockPerson",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = PersonView, description = "The person, `isLocked: false`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn unlock(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&PersonView::from(
-        &state.store.set_person_locked(&key, false).await?,
+        &state.store.set_person_locked(&key, false, &ctx).await?,
     ))
 }
 
+/// `DELETE /person/:person/lock`: the same as `POST /person/:person/unlock`.
+#[utoipa::path(
+    delete,
+    path = "/person/{person}/lock",
+    operation_id = "unlockPersonByDelete",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = PersonView, description = "The person, `isLocked: false`"),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn unlock_by_delete(
+    state: web::Data<AppState>,
+    ctx: AuditContext,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    unlock(state, ctx, key).await
+}
+
+/// Deletes a locked person with their permissions and role memberships.
+#[utoipa::path(
+    delete,
+    path = "/person/{person}",
+    operation_id = "deletePerson",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "Deleted: `{}`"),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_person(&key).await?;
-    json_ok(&json!({}))
+    state.store.delete_person(&key, &ctx).await?;
+    json_ok(&EmptyObject {})
 }
 
+/// Resets a person's two-factor authentication (idempotent).
+#[utoipa::path(
+    delete,
+    path = "/person/{person}/two-factor",
+    operation_id = "resetTwoFactor",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "Reset: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn reset_two_factor(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.reset_two_factor(&key).await?;
-    json_ok(&json!({}))
+    state.store.reset_two_factor(&key, &ctx).await?;
+    json_ok(&EmptyObject {})
 }
 
+/// The roles a person belongs to.
+#[utoipa::path(
+    get,
+    path = "/person/{person}/role",
+    operation_id = "listPersonRoles",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = [RoleView], description = "The person's roles"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn roles(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -115,6 +269,18 @@ pub async fn roles(
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
 }
 
+/// A person's permissions, expired ones included.
+#[utoipa::path(
+    get,
+    path = "/person/{person}/permission",
+    operation_id = "listPersonPermissions",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = [PermissionView], description = "The person's permissions"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn permissions(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -123,14 +289,40 @@ pub async fn permissions(
     json_ok(&rows.iter().map(PermissionView::from).collect::<Vec<_>>())
 }
 
+/// Deletes all of a person's permissions.
+#[utoipa::path(
+    delete,
+    path = "/person/{person}/permission",
+    operation_id = "deletePersonPermissions",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = Count, description = "How many were deleted: `{\"count\": n}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn delete_permissions(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let count = state.store.delete_person_permissions(&key).await?;
-    json_ok(&json!({ "count": count }))
+    let count = state.store.delete_person_permissions(&key, &ctx).await?;
+    json_ok(&Count { count })
 }
 
+/// The data sources a person can reach now: through a role, or an active permission.
+#[utoipa::path(
+    get,
+    path = "/person/{person}/data-source",
+    operation_id = "listPersonDataSources",
+    tag = "people",
+    params(PersonKey),
+    responses(
+        (status = 200, body = [DataSourceView],
+            description = "Each reachable data source once, password removed; none when locked"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn data_sources(
     state: web::Data<AppState>,
     key: web::Path<String>,

@@ -1,27 +1,49 @@
 //! `/api/v2/role`: roles and their members (data sources and people).
 
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::args::Args;
 use super::data_source::DataSourceView;
 use super::error::ApiError;
-use super::json_ok;
-use super::person::people_json;
+use super::openapi::{
+    Conflict, DataSourceKey, NotFound, PayloadTooLarge, PersonKey, RoleKey, Timestamp,
+    UnsupportedMediaType,
+};
+use super::person::{people_json, PersonView};
+use super::{json_ok, EmptyObject};
 use crate::domain::{ids, role, time};
 use crate::startup::AppState;
-use crate::store::{Member, RoleRow};
+use crate::store::{AuditContext, Member, RoleRow};
 
-#[derive(Debug, Serialize)]
+/// The contract's Role object.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleView {
+    #[schema(pattern = "^R[0-9A-Za-z]{16}$", example = "RKm2x3dfX0b505iHy")]
     pub id: String,
+    /// Unique.
     pub name: String,
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
+    /// Moves when the role's members change.
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
+    /// Only in the roles of a data source: when it was added to the role.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<Timestamp>)]
     pub assigned_at: Option<String>,
+}
+
+/// The argument of `POST /role`, form-encoded or as a JSON object.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: `Args` reads the body
+pub struct CreateRole {
+    /// The role's name, unique; it names the role in paths.
+    #[schema(schema_with = super::openapi::role_name_schema)]
+    name: String,
 }
 
 impl From<&RoleRow> for RoleView {
@@ -36,28 +58,71 @@ impl From<&RoleRow> for RoleView {
     }
 }
 
-pub async fn create(state: web::Data<AppState>, args: Args) -> Result<HttpResponse, ApiError> {
+/// Creates a role.
+#[utoipa::path(
+    post,
+    path = "/role",
+    operation_id = "createRole",
+    tag = "roles",
+    request_body(content(
+        (CreateRole = "application/x-www-form-urlencoded"),
+        (CreateRole = "application/json"),
+    )),
+    responses(
+        (status = 200, body = RoleView, description = "The new role"),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    ctx: AuditContext,
+    args: Args,
+) -> Result<HttpResponse, ApiError> {
     let mut args = args.only(&["name"])?;
     let name = role::parse_name(&args.required("name", "the role's name")?)?;
-    let now = state.clock.now_millis();
     let row = state
         .store
-        .insert_role(RoleRow {
-            id: ids::new_role_id(),
-            name,
-            created_at: now,
-            updated_at: now,
-            assigned_at: None,
-        })
+        .insert_role(
+            RoleRow {
+                id: ids::new_role_id(),
+                name,
+                created_at: ctx.at,
+                updated_at: ctx.at,
+                assigned_at: None,
+            },
+            &ctx,
+        )
         .await?;
     json_ok(&RoleView::from(&row))
 }
 
+/// Lists every role, oldest first.
+#[utoipa::path(
+    get,
+    path = "/role",
+    operation_id = "listRoles",
+    tag = "roles",
+    responses((status = 200, body = [RoleView], description = "Every role, oldest first"))
+)]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let rows = state.store.list_roles().await?;
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
 }
 
+/// One role.
+#[utoipa::path(
+    get,
+    path = "/role/{role}",
+    operation_id = "getRole",
+    tag = "roles",
+    params(RoleKey),
+    responses(
+        (status = 200, body = RoleView, description = "The role"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -65,14 +130,39 @@ pub async fn retrieve(
     json_ok(&RoleView::from(&state.store.find_role(&key).await?))
 }
 
+/// Deletes a role with its memberships.
+#[utoipa::path(
+    delete,
+    path = "/role/{role}",
+    operation_id = "deleteRole",
+    tag = "roles",
+    params(RoleKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "Deleted: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_role(&key).await?;
-    json_ok(&json!({}))
+    state.store.delete_role(&key, &ctx).await?;
+    json_ok(&EmptyObject {})
 }
 
+/// The data sources in a role.
+#[utoipa::path(
+    get,
+    path = "/role/{role}/data-source",
+    operation_id = "listRoleDataSources",
+    tag = "roles",
+    params(RoleKey),
+    responses(
+        (status = 200, body = [DataSourceView], description = "The role's data sources, password removed"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn data_sources(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -86,6 +176,18 @@ pub async fn data_sources(
     )
 }
 
+/// The people in a role.
+#[utoipa::path(
+    get,
+    path = "/role/{role}/person",
+    operation_id = "listRolePeople",
+    tag = "roles",
+    params(RoleKey),
+    responses(
+        (status = 200, body = [PersonView], description = "The role's people"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn people(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -95,6 +197,7 @@ pub async fn people(
 
 async fn set_member(
     state: &AppState,
+    ctx: AuditContext,
     path: (String, String),
     kind: Member,
     member: bool,
@@ -102,46 +205,103 @@ async fn set_member(
     let (role_key, member_key) = path;
     state
         .store
-        .set_role_member(
-            &role_key,
-            kind,
-            &member_key,
-            member,
-            state.clock.now_millis(),
-        )
+        .set_role_member(&role_key, kind, &member_key, member, &ctx)
         .await?;
-    json_ok(&json!({}))
+    json_ok(&EmptyObject {})
 }
 
+/// Adds a data source to a role (idempotent).
+#[utoipa::path(
+    put,
+    path = "/role/{role}/data-source/{data_source}",
+    operation_id = "addRoleDataSource",
+    tag = "roles",
+    params(RoleKey, DataSourceKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "A member: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn add_data_source(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    set_member(&state, path.into_inner(), Member::DataSource, true).await
+    set_member(&state, ctx, path.into_inner(), Member::DataSource, true).await
 }
 
+/// Removes a data source from a role (idempotent).
+#[utoipa::path(
+    delete,
+    path = "/role/{role}/data-source/{data_source}",
+    operation_id = "removeRoleDataSource",
+    tag = "roles",
+    params(RoleKey, DataSourceKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "Not a member: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn remove_data_source(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    set_member(&state, path.into_inner(), Member::DataSource, false).await
+    set_member(&state, ctx, path.into_inner(), Member::DataSource, false).await
 }
 
+/// Adds a person to a role (idempotent).
+#[utoipa::path(
+    put,
+    path = "/role/{role}/person/{person}",
+    operation_id = "addRolePerson",
+    tag = "roles",
+    params(RoleKey, PersonKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "A member: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn add_person(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    set_member(&state, path.into_inner(), Member::Person, true).await
+    set_member(&state, ctx, path.into_inner(), Member::Person, true).await
 }
 
+/// Removes a person from a role (idempotent).
+#[utoipa::path(
+    delete,
+    path = "/role/{role}/person/{person}",
+    operation_id = "removeRolePerson",
+    tag = "roles",
+    params(RoleKey, PersonKey),
+    responses(
+        (status = 200, body = EmptyObject, description = "Not a member: `{}`"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn remove_person(
     state: web::Data<AppState>,
+    ctx: AuditContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    set_member(&state, path.into_inner(), Member::Person, false).await
+    set_member(&state, ctx, path.into_inner(), Member::Person, false).await
 }
 
 /// `GET /data-source/:ds/role`: the roles containing a data source, with `assignedAt`.
+#[utoipa::path(
+    get,
+    path = "/data-source/{data_source}/role",
+    operation_id = "listDataSourceRoles",
+    tag = "data sources",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = [RoleView], description = "The roles containing the data source, each with assignedAt"),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn of_data_source(
     state: web::Data<AppState>,
     key: web::Path<String>,

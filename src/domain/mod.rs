@@ -1,5 +1,6 @@
 //! Validated values of the API. Knows nothing of HTTP or SQL.
 
+pub mod audit;
 pub mod data_source;
 pub mod ids;
 pub mod permission;

@@ -2,12 +2,15 @@
 //! `synchronous=FULL` so a commit is on disk before its response is sent, and every call on a
 //! blocking thread so the async workers never wait on the disk.
 
+mod audit;
 mod migrations;
 mod people;
 mod permissions;
 mod roles;
+pub mod secrets;
 mod sqlite;
 
+pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow};
 pub use permissions::PermissionScope;
 pub use roles::Member;
 pub use sqlite::Store;

@@ -1,6 +1,9 @@
 //! People: unique usernames and (case-insensitive) emails, locking, and what they can reach.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::json;
+
+use super::audit::{record, AuditContext, AuditEvent};
 
 use super::permissions::{permission_from_row, PERMISSION_COLUMNS};
 use super::roles::{role_from_row, ROLE_COLUMNS};
@@ -35,18 +38,57 @@ pub(super) fn resolve_person(conn: &Connection, key: &str) -> Result<PersonRow, 
     .ok_or_else(|| StoreError::NotFound(Entity::Person, key.to_owned()))
 }
 
-fn set_locked(conn: &Connection, key: &str, locked: bool) -> Result<PersonRow, StoreError> {
+fn person_event(
+    action: &'static str,
+    person: &PersonRow,
+    changes: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        action,
+        object_type: "person",
+        object_id: person.id.clone(),
+        changes,
+    }
+}
+
+fn set_locked(
+    conn: &Connection,
+    key: &str,
+    locked: bool,
+    ctx: &AuditContext,
+) -> Result<PersonRow, StoreError> {
     let mut person = resolve_person(conn, key)?;
-    conn.execute(
-        "UPDATE person SET is_locked = ?2 WHERE id = ?1",
-        params![person.id, locked],
-    )?;
+    if person.is_locked != locked {
+        conn.execute(
+            "UPDATE person SET is_locked = ?2 WHERE id = ?1",
+            params![person.id, locked],
+        )?;
+        let action = if locked {
+            "person.lock"
+        } else {
+            "person.unlock"
+        };
+        record(
+            conn,
+            ctx,
+            &person_event(
+                action,
+                &person,
+                json!({"isLocked": {"from": !locked, "to": locked}}),
+            ),
+        )?;
+    }
     person.is_locked = locked;
     Ok(person)
 }
 
 impl Store {
-    pub async fn insert_person(&self, person: PersonRow) -> Result<PersonRow, StoreError> {
+    pub async fn insert_person(
+        &self,
+        person: PersonRow,
+        ctx: &AuditContext,
+    ) -> Result<PersonRow, StoreError> {
+        let ctx = ctx.clone();
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let taken = |field, value: &str| StoreError::Taken {
@@ -83,6 +125,15 @@ impl Store {
                 true => taken(Unique::Username, &person.username),
                 false => StoreError::Sqlite(e),
             })?;
+            record(
+                &tx,
+                &ctx,
+                &person_event(
+                    "person.create",
+                    &person,
+                    json!({"name": person.name, "email": person.email, "username": person.username}),
+                ),
+            )?;
             tx.commit()?;
             Ok(PersonRow {
                 is_locked: false,
@@ -114,14 +165,23 @@ impl Store {
         &self,
         key: &str,
         locked: bool,
+        ctx: &AuditContext,
     ) -> Result<PersonRow, StoreError> {
         let key = key.to_owned();
-        self.write(move |conn| set_locked(conn, &key, locked)).await
+        let ctx = ctx.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let person = set_locked(&tx, &key, locked, &ctx)?;
+            tx.commit()?;
+            Ok(person)
+        })
+        .await
     }
 
     /// Deletes a locked person with their memberships and permissions.
-    pub async fn delete_person(&self, key: &str) -> Result<(), StoreError> {
+    pub async fn delete_person(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
         let key = key.to_owned();
+        let ctx = ctx.clone();
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let person = resolve_person(&tx, &key)?;
@@ -129,20 +189,37 @@ impl Store {
                 return Err(StoreError::NotLocked(key));
             }
             tx.execute("DELETE FROM person WHERE id = ?1", [&person.id])?;
+            record(
+                &tx,
+                &ctx,
+                &person_event(
+                    "person.delete",
+                    &person,
+                    json!({"username": person.username}),
+                ),
+            )?;
             tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    pub async fn reset_two_factor(&self, key: &str) -> Result<(), StoreError> {
+    pub async fn reset_two_factor(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
         let key = key.to_owned();
+        let ctx = ctx.clone();
         self.write(move |conn| {
-            let person = resolve_person(conn, &key)?;
-            conn.execute(
+            let tx = conn.transaction()?;
+            let person = resolve_person(&tx, &key)?;
+            tx.execute(
                 "UPDATE person SET two_factor = 0 WHERE id = ?1",
                 [&person.id],
             )?;
+            record(
+                &tx,
+                &ctx,
+                &person_event("person.reset_two_factor", &person, json!({})),
+            )?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -181,11 +258,24 @@ impl Store {
         .await
     }
 
-    pub async fn delete_person_permissions(&self, key: &str) -> Result<usize, StoreError> {
+    pub async fn delete_person_permissions(
+        &self,
+        key: &str,
+        ctx: &AuditContext,
+    ) -> Result<usize, StoreError> {
         let key = key.to_owned();
+        let ctx = ctx.clone();
         self.write(move |conn| {
-            let person = resolve_person(conn, &key)?;
-            Ok(conn.execute("DELETE FROM permission WHERE person_id = ?1", [&person.id])?)
+            let tx = conn.transaction()?;
+            let person = resolve_person(&tx, &key)?;
+            let count = tx.execute("DELETE FROM permission WHERE person_id = ?1", [&person.id])?;
+            record(
+                &tx,
+                &ctx,
+                &person_event("permission.revoke_all", &person, json!({"count": count})),
+            )?;
+            tx.commit()?;
+            Ok(count)
         })
         .await
     }

@@ -2,6 +2,9 @@
 //! reused.
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use serde_json::json;
+
+use super::audit::{record, AuditContext, AuditEvent};
 
 use super::people::resolve_person;
 use super::sqlite::query_all;
@@ -60,10 +63,12 @@ impl Store {
         person_key: &str,
         starts_at: i64,
         expires_at: i64,
-        created_at: i64,
+        ctx: &AuditContext,
     ) -> Result<PermissionRow, StoreError> {
         let ds_key = ds_key.to_owned();
         let person_key = person_key.to_owned();
+        let ctx = ctx.clone();
+        let created_at = ctx.at;
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let ds = Store::resolve_data_source(&tx, &ds_key)?;
@@ -74,6 +79,21 @@ impl Store {
                 params![person.id, ds.id, starts_at, expires_at, created_at],
             )?;
             let id = tx.last_insert_rowid();
+            record(
+                &tx,
+                &ctx,
+                &AuditEvent {
+                    action: "permission.grant",
+                    object_type: "permission",
+                    object_id: id.to_string(),
+                    changes: json!({
+                        "personId": person.id,
+                        "dataSourceId": ds.id,
+                        "startsAt": crate::domain::time::render_millis(starts_at),
+                        "expiresAt": crate::domain::time::render_millis(expires_at),
+                    }),
+                },
+            )?;
             tx.commit()?;
             Ok(PermissionRow {
                 id,
@@ -111,12 +131,25 @@ impl Store {
         .await
     }
 
-    pub async fn delete_permission(&self, id: i64) -> Result<(), StoreError> {
+    pub async fn delete_permission(&self, id: i64, ctx: &AuditContext) -> Result<(), StoreError> {
+        let ctx = ctx.clone();
         self.write(move |conn| {
-            match conn.execute("DELETE FROM permission WHERE id = ?1", [id])? {
-                0 => Err(StoreError::NotFound(Entity::Permission, id.to_string())),
-                _ => Ok(()),
+            let tx = conn.transaction()?;
+            if tx.execute("DELETE FROM permission WHERE id = ?1", [id])? == 0 {
+                return Err(StoreError::NotFound(Entity::Permission, id.to_string()));
             }
+            record(
+                &tx,
+                &ctx,
+                &AuditEvent {
+                    action: "permission.revoke",
+                    object_type: "permission",
+                    object_id: id.to_string(),
+                    changes: json!({}),
+                },
+            )?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -141,13 +174,30 @@ impl Store {
     pub async fn delete_scoped_permissions(
         &self,
         scope: PermissionScope,
+        ctx: &AuditContext,
     ) -> Result<usize, StoreError> {
+        let ctx = ctx.clone();
         self.write(move |conn| {
-            let (filter, ids) = resolve_scope(conn, &scope)?;
-            Ok(conn.execute(
+            let tx = conn.transaction()?;
+            let (filter, ids) = resolve_scope(&tx, &scope)?;
+            let data_source_id = ids[0].clone();
+            let person_id = ids.get(1).cloned();
+            let count = tx.execute(
                 &format!("DELETE FROM permission WHERE {filter}"),
                 params_from_iter(ids),
-            )?)
+            )?;
+            record(
+                &tx,
+                &ctx,
+                &AuditEvent {
+                    action: "permission.revoke_all",
+                    object_type: "data_source",
+                    object_id: data_source_id,
+                    changes: json!({"count": count, "personId": person_id}),
+                },
+            )?;
+            tx.commit()?;
+            Ok(count)
         })
         .await
     }

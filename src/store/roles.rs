@@ -2,6 +2,9 @@
 //! idempotent and moves the role's `updated_at` only when something changed.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::json;
+
+use super::audit::{record, AuditContext, AuditEvent};
 
 use super::people::{person_from_row, resolve_person, PERSON_COLUMNS};
 use super::sqlite::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
@@ -31,6 +34,15 @@ fn resolve_role(conn: &Connection, key: &str) -> Result<RoleRow, StoreError> {
     .ok_or_else(|| StoreError::NotFound(Entity::Role, key.to_owned()))
 }
 
+fn role_event(action: &'static str, role_id: &str, changes: serde_json::Value) -> AuditEvent {
+    AuditEvent {
+        action,
+        object_type: "role",
+        object_id: role_id.to_owned(),
+        changes,
+    }
+}
+
 /// Which membership table a change is about.
 #[derive(Debug, Clone, Copy)]
 pub enum Member {
@@ -39,8 +51,14 @@ pub enum Member {
 }
 
 impl Store {
-    pub async fn insert_role(&self, role: RoleRow) -> Result<RoleRow, StoreError> {
+    pub async fn insert_role(
+        &self,
+        role: RoleRow,
+        ctx: &AuditContext,
+    ) -> Result<RoleRow, StoreError> {
+        let ctx = ctx.clone();
         self.write(move |conn| {
+            let conn = conn.transaction()?;
             let taken = || StoreError::Taken {
                 field: Unique::RoleName,
                 value: role.name.clone(),
@@ -62,6 +80,12 @@ impl Store {
                     StoreError::Sqlite(e)
                 }
             })?;
+            record(
+                &conn,
+                &ctx,
+                &role_event("role.create", &role.id, json!({"name": role.name})),
+            )?;
+            conn.commit()?;
             Ok(role)
         })
         .await
@@ -85,11 +109,19 @@ impl Store {
     }
 
     /// Deletes a role with its memberships.
-    pub async fn delete_role(&self, key: &str) -> Result<(), StoreError> {
+    pub async fn delete_role(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
         let key = key.to_owned();
+        let ctx = ctx.clone();
         self.write(move |conn| {
-            let role = resolve_role(conn, &key)?;
-            conn.execute("DELETE FROM role WHERE id = ?1", [&role.id])?;
+            let tx = conn.transaction()?;
+            let role = resolve_role(&tx, &key)?;
+            tx.execute("DELETE FROM role WHERE id = ?1", [&role.id])?;
+            record(
+                &tx,
+                &ctx,
+                &role_event("role.delete", &role.id, json!({"name": role.name})),
+            )?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -149,10 +181,12 @@ impl Store {
         kind: Member,
         member_key: &str,
         member: bool,
-        now: i64,
+        ctx: &AuditContext,
     ) -> Result<(), StoreError> {
         let role_key = role_key.to_owned();
         let member_key = member_key.to_owned();
+        let ctx = ctx.clone();
+        let now = ctx.at;
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let role = resolve_role(&tx, &role_key)?;
@@ -176,6 +210,13 @@ impl Store {
                     "UPDATE role SET updated_at = max(?2, updated_at + 1) WHERE id = ?1",
                     params![role.id, now],
                 )?;
+                let (action, field) = match (kind, member) {
+                    (Member::DataSource, true) => ("role.add_data_source", "dataSourceId"),
+                    (Member::DataSource, false) => ("role.remove_data_source", "dataSourceId"),
+                    (Member::Person, true) => ("role.add_person", "personId"),
+                    (Member::Person, false) => ("role.remove_person", "personId"),
+                };
+                record(&tx, &ctx, &role_event(action, &role.id, json!({ field: member_id })))?;
             }
             tx.commit()?;
             Ok(())

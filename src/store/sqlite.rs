@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 
+use super::audit::{self, AuditContext, AuditEvent};
 use super::migrations;
 use super::{ApiKeyRow, DataSourceRow, Entity, StoreError, Unique};
+use crate::domain::audit as domain_audit;
 
 const READERS: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -236,7 +238,9 @@ impl Store {
     pub async fn insert_data_source(
         &self,
         row: DataSourceRow,
+        ctx: &AuditContext,
     ) -> Result<DataSourceRow, StoreError> {
+        let ctx = ctx.clone();
         self.write(move |conn| {
             let tx = conn.transaction()?;
             if let Some(alias) = &row.alias {
@@ -267,6 +271,21 @@ impl Store {
                     },
                 _ => StoreError::Sqlite(e),
             })?;
+            audit::record(
+                &tx,
+                &ctx,
+                &AuditEvent {
+                    action: "data_source.create",
+                    object_type: "data_source",
+                    object_id: row.id.clone(),
+                    changes: domain_audit::data_source_created(
+                        &row.name,
+                        row.alias.as_deref(),
+                        &row.config_uri,
+                        row.password_enc.is_some(),
+                    ),
+                },
+            )?;
             tx.commit()?;
             Ok(row)
         })
@@ -298,6 +317,7 @@ impl Store {
     pub async fn update_data_source<E, F>(
         &self,
         key: &str,
+        ctx: &AuditContext,
         change: F,
     ) -> Result<Option<DataSourceRow>, E>
     where
@@ -305,6 +325,7 @@ impl Store {
         F: FnOnce(&DataSourceRow) -> Result<DataSourceRow, E> + Send + 'static,
     {
         let key = key.to_owned();
+        let ctx = ctx.clone();
         self.write(move |conn| {
             let tx = conn.transaction().map_err(StoreError::from)?;
             let Some(current) = find_data_source(&tx, &key).map_err(StoreError::from)? else {
@@ -337,6 +358,35 @@ impl Store {
                 ],
             )
             .map_err(StoreError::from)?;
+            let view = |row: &DataSourceRow| {
+                (
+                    row.name.clone(),
+                    row.alias.clone(),
+                    row.config_uri.clone(),
+                    row.password_enc.clone(),
+                )
+            };
+            let (before, after) = (view(&current), view(&next));
+            let changes = domain_audit::data_source_changes(
+                (
+                    &before.0,
+                    before.1.as_deref(),
+                    &before.2,
+                    before.3.as_deref(),
+                ),
+                (&after.0, after.1.as_deref(), &after.2, after.3.as_deref()),
+            );
+            audit::record(
+                &tx,
+                &ctx,
+                &AuditEvent {
+                    action: "data_source.update",
+                    object_type: "data_source",
+                    object_id: next.id.clone(),
+                    changes,
+                },
+            )
+            .map_err(StoreError::from)?;
             tx.commit().map_err(StoreError::from)?;
             Ok(Some(next))
         })
@@ -353,14 +403,29 @@ impl Store {
     }
 
     /// Deletes by id or alias; `false` when nothing matched.
-    pub async fn delete_data_source(&self, key: &str) -> Result<bool, StoreError> {
+    pub async fn delete_data_source(
+        &self,
+        key: &str,
+        ctx: &AuditContext,
+    ) -> Result<bool, StoreError> {
         let key = key.to_owned();
+        let ctx = ctx.clone();
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let Some(row) = find_data_source(&tx, &key)? else {
                 return Ok(false);
             };
             tx.execute("DELETE FROM data_source WHERE id = ?1", [&row.id])?;
+            audit::record(
+                &tx,
+                &ctx,
+                &AuditEvent {
+                    action: "data_source.delete",
+                    object_type: "data_source",
+                    object_id: row.id.clone(),
+                    changes: serde_json::json!({"name": row.name, "alias": row.alias}),
+                },
+            )?;
             tx.commit()?;
             Ok(true)
         })
@@ -439,6 +504,14 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn cli() -> AuditContext {
+        AuditContext {
+            api_key_id: None,
+            client_addr: None,
+            at: 1,
+        }
+    }
+
     fn row(id: &str, alias: Option<&str>) -> DataSourceRow {
         DataSourceRow {
             id: id.to_owned(),
@@ -484,10 +557,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).await.unwrap();
         store
-            .insert_data_source(row("D1", Some("a")))
+            .insert_data_source(row("D1", Some("a")), &cli())
             .await
             .unwrap();
-        let clash = store.insert_data_source(row("D2", Some("a"))).await;
+        let clash = store.insert_data_source(row("D2", Some("a")), &cli()).await;
         assert!(matches!(
             clash,
             Err(StoreError::Taken {
@@ -497,7 +570,7 @@ mod tests {
         ));
         assert_eq!(store.find_data_source("a").await.unwrap().unwrap().id, "D1");
         let updated = store
-            .update_data_source::<StoreError, _>("D1", |cur| {
+            .update_data_source::<StoreError, _>("D1", &cli(), |cur| {
                 Ok(DataSourceRow {
                     name: "m".into(),
                     ..cur.clone()
@@ -508,8 +581,8 @@ mod tests {
             .unwrap();
         assert_eq!(updated.name, "m");
         assert!(updated.updated_at > 1);
-        assert!(store.delete_data_source("a").await.unwrap());
-        assert!(!store.delete_data_source("a").await.unwrap());
+        assert!(store.delete_data_source("a", &cli()).await.unwrap());
+        assert!(!store.delete_data_source("a", &cli()).await.unwrap());
         assert!(store.list_data_sources().await.unwrap().is_empty());
     }
 }

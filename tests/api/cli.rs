@@ -1,11 +1,14 @@
 //! The real `jackal` binary: `api-key create/list/revoke`, and `serve` as a process.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::helpers::USER_AGENT;
 
-fn jackal(dir: &std::path::Path) -> Command {
+pub(crate) fn jackal(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
     cmd.current_dir(dir)
         .env("JACKAL_STORE", dir.join("jackal.db"))
@@ -17,7 +20,7 @@ fn jackal(dir: &std::path::Path) -> Command {
     cmd
 }
 
-fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -28,8 +31,9 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Kills the server when the test ends, pass or fail.
-struct Server(Child, u16);
+/// Kills the server when the test ends, pass or fail. Holds its port and the file its log
+/// (stderr) goes to.
+pub(crate) struct Server(Child, pub(crate) u16, pub(crate) PathBuf);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -40,25 +44,25 @@ impl Drop for Server {
 
 /// Starts `jackal serve` on port 0, reads the bound port from its log, and returns what it
 /// printed on stdout before serving (the first-key banner, if any).
-fn serve(mut cmd: Command, dir: &std::path::Path) -> (Server, String) {
-    let stdout_path = dir.join(format!("stdout-{}.txt", uuid::Uuid::new_v4()));
-    let stdout = std::fs::File::create(&stdout_path).unwrap();
-    let mut child = cmd.stdout(stdout).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut port = None;
-    for line in stderr.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line
-            .split("serving the JackDB v2 API at http://127.0.0.1:")
-            .nth(1)
-        {
-            port = Some(rest.split('/').next().unwrap().parse().unwrap());
-            break;
+pub(crate) fn serve(mut cmd: Command, dir: &Path) -> (Server, String) {
+    let run_id = uuid::Uuid::new_v4();
+    let stdout_path = dir.join(format!("stdout-{run_id}.txt"));
+    let log_path = dir.join(format!("stderr-{run_id}.txt"));
+    let stdout = File::create(&stdout_path).unwrap();
+    let stderr = File::create(&log_path).unwrap();
+    let child = cmd.stdout(stdout).stderr(stderr).spawn().unwrap();
+    let mut server = Server(child, 0, log_path);
+    let started = Instant::now();
+    while server.1 == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the server never logged its address");
+        let log = std::fs::read_to_string(&server.2).unwrap();
+        if let Some(rest) = log.split("serving the JackDB v2 API at http://127.0.0.1:").nth(1) {
+            server.1 = rest.split('/').next().unwrap().parse().unwrap();
+        } else {
+            assert!(server.0.try_wait().unwrap().is_none(), "the server exited: {log}");
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
-    // Keep reading its log so the server never writes into a closed pipe.
-    std::thread::spawn(move || stderr.for_each(drop));
-    let server = Server(child, port.expect("the server logged its address"));
     (server, std::fs::read_to_string(stdout_path).unwrap())
 }
 

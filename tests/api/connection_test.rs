@@ -232,6 +232,8 @@ async fn a_flood_of_hanging_tests_neither_blocks_crud_nor_outlives_its_deadline(
         s.test.max_concurrent = 4;
         s.test.timeout = 1.0;
         s.server.workers = 2;
+        // The flood is deliberate: above the per-key default burst of 10.
+        s.limits.tests_burst = 40;
     })
     .await;
     let app = Arc::new(app);

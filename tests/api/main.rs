@@ -1,14 +1,19 @@
 //! Black-box tests: the real server on port 0, a fresh store each, real HTTP.
 
+mod audit;
 mod bad_inputs;
 mod cli;
 mod connection_test;
 mod conventions;
 mod data_source;
 mod helpers;
+mod https;
+mod limits;
+mod openapi;
 mod permission;
 mod person;
 mod restart;
 mod role;
+mod rotation;
 mod secrets_at_rest;
 mod story;

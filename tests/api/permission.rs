@@ -703,3 +703,66 @@ async fn deleting_a_data_source_removes_its_permissions() {
         json!([])
     );
 }
+
+/// Found by schemathesis (scripts/schemathesis): a window reaching past 9999-12-31 or before
+/// 0000-01-01 rendered as `+10009-…` or `-0001-…`, outside the contract's timestamp format.
+#[tokio::test]
+async fn windows_outside_the_years_0000_to_9999_are_refused() {
+    let app = spawn_app().await;
+    add_ds(&app, "ledger").await;
+    add_person(&app, "ann").await;
+    let path = grant_path("ledger", "ann");
+    for body in [
+        format!("startsAt=9999-12-31T23%3A59%3A59Z&duration={TEN_YEARS}"),
+        "startsAt=9999-12-31T23%3A59%3A59.999Z&duration=1".to_owned(),
+        "startsAt=0000-01-01T00%3A00%3A00%2B00%3A01&duration=3600".to_owned(),
+    ] {
+        let res = app.form(Method::POST, &path, &body).await;
+        let err = error_json(res, 400, "invalid_argument").await;
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("0000 to 9999"),
+            "{err}"
+        );
+    }
+    assert_eq!(get(&app, "/permission").await, json!([]));
+    // The edges themselves are fine.
+    let last = grant(
+        &app,
+        "ledger",
+        "ann",
+        "startsAt=9999-12-31T23%3A59%3A58.999Z&duration=1",
+    )
+    .await;
+    assert_eq!(last["expiresAt"], "9999-12-31T23:59:59.999Z");
+    let first = grant(
+        &app,
+        "ledger",
+        "ann",
+        "startsAt=0000-01-01T00%3A00%3A00Z&duration=1",
+    )
+    .await;
+    assert_eq!(first["startsAt"], "0000-01-01T00:00:00.000Z");
+}
+
+/// Found by schemathesis: JSON `3600.0` is the whole number 3600, as JSON Schema's `integer`
+/// says, but was read as the text "3600.0" and refused.
+#[tokio::test]
+async fn a_json_duration_written_with_a_zero_fraction_is_whole_seconds() {
+    let app = spawn_app().await;
+    add_ds(&app, "ledger").await;
+    add_person(&app, "ann").await;
+    let body = json!({"duration": 3600.0, "startsAt": "2030-01-01T00:00:00Z"});
+    let p = grant_json(&app, "ledger", "ann", body).await;
+    assert_eq!(p["expiresAt"], "2030-01-01T01:00:00.000Z");
+    let res = app
+        .json(
+            Method::POST,
+            &grant_path("ledger", "ann"),
+            &json!({"duration": 1.5}),
+        )
+        .await;
+    error_json(res, 400, "invalid_argument").await;
+}

@@ -1,0 +1,176 @@
+//! The audit trail over HTTP: `GET /api/v2/audit` (an extension), and the extractor that tells
+//! handlers who is acting, from where and when.
+
+use std::collections::HashMap;
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::ApiError;
+use super::json_ok;
+use super::openapi::Timestamp;
+use crate::auth::Caller;
+use crate::domain::{permission, time};
+use crate::startup::AppState;
+use crate::store::{AuditContext, AuditFilter, AuditRow};
+
+pub const DEFAULT_LIMIT: usize = 1000;
+pub const MAX_LIMIT: usize = 10_000;
+
+impl FromRequest for AuditContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ready(Err(ApiError::internal("application state missing")));
+        };
+        ready(Ok(AuditContext {
+            api_key_id: req.extensions().get::<Caller>().map(|c| c.key_id.clone()),
+            client_addr: req.peer_addr().map(|a| a.ip().to_canonical().to_string()),
+            at: state.clock.now_millis(),
+        }))
+    }
+}
+
+/// One audit event: who changed or read what, from where and when; secrets removed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    /// An integer, rendered as a string; increases with every event.
+    #[schema(pattern = "^[0-9]+$", example = "2")]
+    pub id: String,
+    #[schema(value_type = Timestamp)]
+    pub at: String,
+    /// The API key that acted; `null` for the command line.
+    #[schema(required = true)]
+    pub api_key_id: Option<String>,
+    /// The client's address; `null` when unknown.
+    #[schema(required = true, example = "127.0.0.1")]
+    pub client_address: Option<String>,
+    /// For example `data_source.update`, `permission.grant`, `connection.test`.
+    #[schema(example = "data_source.update")]
+    pub action: String,
+    #[schema(example = "data_source")]
+    pub object_type: String,
+    pub object_id: String,
+    /// What changed, never a secret's value.
+    #[schema(value_type = Object)]
+    pub changes: Value,
+}
+
+/// The query of `GET /audit`; any other parameter is a 400.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // documentation only: `parse_filter` reads the query
+pub struct AuditQuery {
+    /// Only events at or after this RFC 3339 timestamp.
+    #[param(format = DateTime, example = "2026-11-01T00:00:00Z")]
+    since: Option<String>,
+    /// Only events before this RFC 3339 timestamp.
+    #[param(format = DateTime)]
+    until: Option<String>,
+    /// Only events about this object (a data source, person, role or permission id).
+    object_id: Option<String>,
+    /// Only events with a larger id (a cursor).
+    after: Option<i64>,
+    /// At most this many events (default 1000).
+    #[param(minimum = 1, maximum = 10_000)]
+    limit: Option<i64>,
+}
+
+impl From<&AuditRow> for AuditView {
+    fn from(row: &AuditRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            at: time::render_millis(row.at),
+            api_key_id: row.api_key_id.clone(),
+            client_address: row.client_addr.clone(),
+            action: row.action.clone(),
+            object_type: row.object_type.clone(),
+            object_id: row.object_id.clone(),
+            changes: row.changes.clone(),
+        }
+    }
+}
+
+/// The query of `GET /audit`, checked: unknown parameters and bad values are 400s.
+fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError> {
+    const ACCEPTED: &[&str] = &["since", "until", "objectId", "limit", "after"];
+    if let Some(name) = query.keys().find(|k| !ACCEPTED.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(
+            "unknown_argument",
+            format!(
+                "unknown query parameter {name:?}: accepted are {}",
+                ACCEPTED.join(", ")
+            ),
+        ));
+    }
+    let timestamp = |name: &'static str| -> Result<Option<i64>, ApiError> {
+        query
+            .get(name)
+            .map(|raw| {
+                permission::parse_starts_at(raw).map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_argument",
+                        format!("{name} must be an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let limit = match query.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_argument",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let after_id = query
+        .get("after")
+        .map(|raw| {
+            raw.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_argument",
+                    "after must be an audit event id (a whole number)",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(AuditFilter {
+        since: timestamp("since")?,
+        until: timestamp("until")?,
+        object_id: query.get("objectId").cloned(),
+        after_id,
+        limit,
+        newest: false,
+    })
+}
+
+/// The audit trail, oldest first (an extension).
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "listAudit",
+    tag = "audit",
+    params(AuditQuery),
+    responses((status = 200, body = [AuditView], description = "The matching events, oldest first"))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = parse_filter(&query)?;
+    let rows = state.store.list_audit(filter).await?;
+    json_ok(&rows.iter().map(AuditView::from).collect::<Vec<_>>())
+}
