@@ -109,7 +109,7 @@ pub async fn grant(
     let expires_at = starts_at + duration * 1000;
     // Timestamps render as YYYY-MM-DDTHH:MM:SS.mmmZ, which has room for the years 0000-9999
     // only: from 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
-    if false && (starts_at < -62_167_219_200_000 || expires_at > 253_402_300_799_999) {
+    if starts_at < -62_167_219_200_000 || expires_at > 253_402_300_799_999 {
         return Err(ApiError::bad_request(
             "invalid_argument",
             "startsAt and startsAt + duration must fall within the years 0000 to 9999 (UTC)",

@@ -54,12 +54,21 @@ pub(crate) fn serve(mut cmd: Command, dir: &Path) -> (Server, String) {
     let mut server = Server(child, 0, log_path);
     let started = Instant::now();
     while server.1 == 0 {
-        assert!(started.elapsed() < Duration::from_secs(20), "the server never logged its address");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server never logged its address"
+        );
         let log = std::fs::read_to_string(&server.2).unwrap();
-        if let Some(rest) = log.split("serving the JackDB v2 API at http://127.0.0.1:").nth(1) {
+        if let Some(rest) = log
+            .split("serving the JackDB v2 API at http://127.0.0.1:")
+            .nth(1)
+        {
             server.1 = rest.split('/').next().unwrap().parse().unwrap();
         } else {
-            assert!(server.0.try_wait().unwrap().is_none(), "the server exited: {log}");
+            assert!(
+                server.0.try_wait().unwrap().is_none(),
+                "the server exited: {log}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

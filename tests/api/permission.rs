@@ -704,8 +704,9 @@ async fn deleting_a_data_source_removes_its_permissions() {
     );
 }
 
-/// Found by schemathesis (scripts/schemathesis): a window reaching past 9999-12-31 or before
-/// 0000-01-01 rendered as `+10009-…` or `-0001-…`, outside the contract's timestamp format.
+/// Found while checking the OpenAPI document's timestamp pattern against the server: a window
+/// reaching past 9999-12-31 or before 0000-01-01 rendered as `+10009-…` or `-0001-…`, outside
+/// the contract's timestamp format.
 #[tokio::test]
 async fn windows_outside_the_years_0000_to_9999_are_refused() {
     let app = spawn_app().await;
@@ -747,8 +748,8 @@ async fn windows_outside_the_years_0000_to_9999_are_refused() {
     assert_eq!(first["startsAt"], "0000-01-01T00:00:00.000Z");
 }
 
-/// Found by schemathesis: JSON `3600.0` is the whole number 3600, as JSON Schema's `integer`
-/// says, but was read as the text "3600.0" and refused.
+/// Found by schemathesis (scripts/schemathesis): JSON `3600.0` is the whole number 3600, an
+/// `integer` to JSON Schema, but was read as the text "3600.0" and refused.
 #[tokio::test]
 async fn a_json_duration_written_with_a_zero_fraction_is_whole_seconds() {
     let app = spawn_app().await;
