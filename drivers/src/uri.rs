@@ -531,17 +531,17 @@ impl ConnectionSpec {
     ) -> Result<ConnectionSpec, UriError> {
         // `url` takes the *last* `@` as the end of the userinfo, so a second
         // one would silently move part of the password into the user.
-        match authority.matches('@').count() {
-            0 => {
-                // The authority ended before its `@`: whatever ended it (`/`
-                // or `?`) was written unencoded inside the userinfo.
-                if after_authority.contains('@') {
-                    let cut = after_authority.chars().next().unwrap_or('/');
-                    return Err(unencoded(cut));
-                }
-            }
-            1 => {}
-            _ => return Err(unencoded('@')),
+        if authority.matches('@').count() > 1 {
+            return Err(unencoded('@'));
+        }
+        // An `@` after the authority means a `/` or `?` in the userinfo ended
+        // the authority early (`u:p/x@host`, or `u:t0p@s3c/x@host`, where the
+        // first `@` makes a wrong host out of the rest of the password). Either
+        // way the real host would be taken from the password: refuse it, and an
+        // `@` in a database name or option value must be written %40 anyway.
+        if after_authority.contains('@') {
+            let cut = after_authority.chars().next().unwrap_or('/');
+            return Err(unencoded(cut));
         }
         let host_port = authority.rsplit('@').next().unwrap_or(authority);
         // `url` accepts `host:` as "no port"; an empty port is a typo.
@@ -1658,5 +1658,23 @@ mod tests {
         let spec: ConnectionSpec = "mariadb://h/db".parse().unwrap();
         assert_eq!(spec.kind(), Kind::Mysql);
         assert_eq!(Kind::Mysql.to_string(), "mysql");
+    }
+
+    /// Found by the config_uri fuzz target: a password with an `@` followed by `/` or `?`
+    /// used to be split at its own `@`, making a host of the rest of the password.
+    #[test]
+    fn password_with_at_then_slash_or_question_is_refused_not_split() {
+        for uri in [
+            "postgresql://someuser:t0p@s3cret/x@somedb.example.com",
+            "mysql://u:Tr0ub4dor@3?horse@somedb.example.com:5432/some-db",
+            "postgres://:@s/@somedb.example.com",
+        ] {
+            let err = ConnectionSpec::parse(uri).unwrap_err();
+            let text = err.to_string();
+            assert_eq!(err.code(), "unencoded_character", "{uri}: {text}");
+            for fragment in ["s3cret", "horse", "Tr0ub4dor"] {
+                assert!(!text.contains(fragment), "{uri}: {text}");
+            }
+        }
     }
 }

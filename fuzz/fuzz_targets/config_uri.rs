@@ -229,22 +229,21 @@ fn check_text(text: &str) {
 fn check_pieces(pieces: &Pieces) {
     let Assembled { uri, password_span } = pieces.assemble();
     note(format!("as pieces: {pieces:?}"));
-    note(format!("assembled: {uri:?} (password at {password_span:?})"));
+    note(format!(
+        "assembled: {uri:?} (password at {password_span:?})"
+    ));
     let result = ConnectionSpec::parse(&uri);
     match &result {
         Ok(spec) => check_spec(spec),
         Err(e) => {
             let mut oracle = Oracle::default();
-            match (password_span, &pieces.password) {
-                (Some((start, end)), Some(password)) => {
-                    let written = &uri[start..end];
-                    oracle.secret(&password.text);
-                    oracle.secret(written);
-                    oracle.secret(&jackal_fuzz::decode_lossy(written));
-                    oracle.other(&uri[..start]);
-                    oracle.other(&uri[end..]);
-                }
-                _ => {}
+            if let (Some((start, end)), Some(password)) = (password_span, &pieces.password) {
+                let written = &uri[start..end];
+                oracle.secret(&password.text);
+                oracle.secret(written);
+                oracle.secret(&jackal_fuzz::decode_lossy(written));
+                oracle.other(&uri[..start]);
+                oracle.other(&uri[end..]);
             }
             check_uri_error(&oracle, e);
         }
@@ -265,15 +264,32 @@ fn check_pieces(pieces: &Pieces) {
     // The same URI with the password's letters and digits changed must behave the same,
     // apart from the password itself: an error reads identically, a spec differs only in it.
     if let Some((start, end)) = password_span {
-        let rotated = format!("{}{}{}", &uri[..start], rotate(&uri[start..end]), &uri[end..]);
+        let rotated = format!(
+            "{}{}{}",
+            &uri[..start],
+            rotate(&uri[start..end]),
+            &uri[end..]
+        );
         note(format!("rotated:   {rotated:?}"));
         match (&result, ConnectionSpec::parse(&rotated)) {
             (Err(a), Err(b)) => {
-                assert_eq!(a.to_string(), b.to_string(), "the error depends on the password");
-                assert_eq!(format!("{a:?}"), format!("{b:?}"), "the error depends on the password");
+                assert_eq!(
+                    a.to_string(),
+                    b.to_string(),
+                    "the error depends on the password"
+                );
+                assert_eq!(
+                    format!("{a:?}"),
+                    format!("{b:?}"),
+                    "the error depends on the password"
+                );
             }
             (Ok(a), Ok(b)) => {
-                assert_eq!(a.without_password(), b.without_password(), "the spec depends on the password");
+                assert_eq!(
+                    a.without_password(),
+                    b.without_password(),
+                    "the spec depends on the password"
+                );
                 assert_eq!(a.to_redacted_uri(), b.to_redacted_uri());
             }
             (a, b) => panic!(
@@ -297,7 +313,11 @@ fn check_pieces(pieces: &Pieces) {
         }
         if let Some(user) = &pieces.user {
             let expected = Some(user.text.as_str()).filter(|u| !u.is_empty());
-            assert_eq!(spec.user(), expected, "the user was not decoded to what was written");
+            assert_eq!(
+                spec.user(),
+                expected,
+                "the user was not decoded to what was written"
+            );
         }
     }
 }

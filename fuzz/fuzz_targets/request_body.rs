@@ -19,8 +19,8 @@ use jackal::api::error::ApiError;
 use jackal::domain::data_source;
 use jackal_drivers::ConnectionSpec;
 use jackal_fuzz::{
-    begin_input, check_spec, check_uri_error, normalize, note, uri_error_templates,
-    url_passwords, Oracle,
+    begin_input, check_spec, check_uri_error, note, templates_of, uri_error_samples, url_passwords,
+    Oracle,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -45,7 +45,11 @@ struct Created {
     spec: ConnectionSpec,
 }
 
-fn pipeline(content_type: Option<&str>, body: &[u8], config_uri: &mut Option<String>) -> Result<Created, ApiError> {
+fn pipeline(
+    content_type: Option<&str>,
+    body: &[u8],
+    config_uri: &mut Option<String>,
+) -> Result<Created, ApiError> {
     let args = Args::parse(content_type, body)?;
     let mut args = args.only(ARGUMENTS)?;
     let name = data_source::parse_name(&args.required("name", "the data source's display name")?)
@@ -82,6 +86,7 @@ fn templates() -> &'static str {
             (None, b"x".to_vec()),
             (Some("%%"), b"x".to_vec()),
             (Some("text/plain"), b"x".to_vec()),
+            (Some("a/b"), b"x".to_vec()),
             (form, b"name=%FF".to_vec()),
             (form, b"name=a&name=b".to_vec()),
             (form, b"x=1".to_vec()),
@@ -98,27 +103,52 @@ fn templates() -> &'static str {
         ];
         // serde_json's messages: one sample per error it can give on a Value.
         for bad in [
-            "", "{", "{\"a\"", "{\"a\":", "{\"a\":1", "[", "[1", "\"", "\"\\x\"", "\"\\u12\"",
-            "\"\\uD800\"", "\"\\uD800\\u0041\"", "\"\\uDC00\"", "\"\u{1}\"", "{1:2}", "[1,]",
-            "{\"a\":1,}", "1 2", "1e999", "-", "tru", "nul", "x", "{\"a\" 1}", "[1 2]",
-            "{\"a\":1 \"b\":2}", "\"\\uZZZZ\"",
+            "",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "{\"a\":1",
+            "[",
+            "[1",
+            "\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"\\uD800\"",
+            "\"\\uD800\\u0041\"",
+            "\"\\uDC00\"",
+            "\"\u{1}\"",
+            "{1:2}",
+            "[1,]",
+            "{\"a\":1,}",
+            "1 2",
+            "1e999",
+            "-",
+            "tru",
+            "nul",
+            "x",
+            "{\"a\" 1}",
+            "[1 2]",
+            "{\"a\":1 \"b\":2}",
+            "\"\\uZZZZ\"",
         ] {
             samples.push((json, bad.as_bytes().to_vec()));
         }
         samples.push((json, "[".repeat(200).into_bytes()));
-        let mut out = String::new();
-        for (content_type, body) in &samples {
-            if let Err(e) = pipeline(*content_type, body, &mut None) {
-                out.push_str(&e.message);
-                out.push('\0');
-            }
-        }
-        let mut out = normalize(&out);
-        out.push('\0');
+        let mut errors: Vec<ApiError> = samples
+            .iter()
+            .filter_map(|(content_type, body)| pipeline(*content_type, body, &mut None).err())
+            .collect();
         // Every UriError, as the HTTP layer words it.
-        out.push_str(&normalize("configUri: "));
-        out.push_str(uri_error_templates());
-        out
+        errors.extend(uri_error_samples().into_iter().map(ApiError::from));
+        let mut messages: Vec<String> = Vec::new();
+        for e in &errors {
+            messages.push(e.message.clone());
+            messages.push(e.to_string());
+            // As `unsupported_media_type` messages are checked: without the Content-Type.
+            messages.push(e.message.replace("a/b", ""));
+            messages.push(e.to_string().replace("a/b", ""));
+        }
+        templates_of(messages.iter().map(String::as_str))
     })
 }
 
@@ -146,12 +176,12 @@ fn config_uris(content_type: Option<&str>, body: &[u8], oracle: &mut Oracle) -> 
         }
         Some("application/json") => {
             if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) {
-        for (name, value) in map {
-            match value {
-                serde_json::Value::String(s) => record(&name, &s, oracle),
-                other => record(&name, &other.to_string(), oracle),
-            }
-        }
+                for (name, value) in map {
+                    match value {
+                        serde_json::Value::String(s) => record(&name, &s, oracle),
+                        other => record(&name, &other.to_string(), oracle),
+                    }
+                }
             }
         }
         _ => {}
@@ -227,8 +257,25 @@ fuzz_target!(|data: &[u8]| {
             for uri in &uris {
                 url_passwords(uri, &mut oracle);
             }
-            oracle.assert_absent("the ApiError's message", &e.message, templates());
-            oracle.assert_absent("the ApiError's Display", &e.to_string(), templates());
+            let (mut message, mut display) = (e.message.clone(), e.to_string());
+            if e.code == "unsupported_media_type" {
+                // It names the Content-Type (a header, unquoted when it parsed); the body is
+                // not read. Remove the header's spellings, as in the templates.
+                if let Some(ct) = content_type.as_deref().filter(|ct| !ct.is_empty()) {
+                    let essence = ct
+                        .parse::<mime::Mime>()
+                        .map(|m| m.essence_str().to_owned())
+                        .unwrap_or_default();
+                    for spelled in [ct, essence.as_str()] {
+                        if !spelled.is_empty() {
+                            message = message.replace(spelled, "");
+                            display = display.replace(spelled, "");
+                        }
+                    }
+                }
+            }
+            oracle.assert_absent("the ApiError's message", &message, templates());
+            oracle.assert_absent("the ApiError's Display", &display, templates());
         }
     }
 });
