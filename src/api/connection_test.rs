@@ -301,10 +301,9 @@ pub async fn test_unsaved(
         "configUri",
         "the connection URI to test, e.g. postgresql://user:password@host:5432/database",
     )?;
-    let redacted = ConnectionSpec::parse(&raw)
-        .ok()
-        .map(|spec| spec.to_redacted_uri());
-    let report = match ConnectionSpec::parse(&raw) {
+    let parsed = ConnectionSpec::parse(&raw);
+    let redacted = parsed.as_ref().ok().map(ConnectionSpec::to_redacted_uri);
+    let report = match parsed {
         Ok(spec) => state.probes.test(spec).await,
         Err(e) => ProbeReport {
             outcome: Err(ProbeFailure::new(
