@@ -273,3 +273,43 @@ async fn no_response_log_line_or_audit_record_but_detail_holds_a_stored_password
         "the API key secret in the server log"
     );
 }
+
+/// Test records skip the disk flush (see `Store::record_test_audit`), but a record that was
+/// answered must still survive SIGKILL of the server.
+#[tokio::test]
+async fn connection_test_records_survive_a_killed_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let secret = "audit-kill-secret-0123456789";
+    let mut cmd = jackal(dir.path());
+    cmd.env("JACKDB_API_KEY_ID", &id)
+        .env("JACKDB_API_KEY_SECRET", secret);
+    let (server, _) = serve(cmd, dir.path());
+    let client = reqwest::Client::new();
+    const TESTS: usize = 5;
+    for i in 0..TESTS {
+        // An unsupported scheme fails before any I/O, and is recorded like any other test.
+        let body = serde_urlencoded::to_string([("configUri", format!("nope{i}://x"))]).unwrap();
+        let res = client
+            .post(format!(
+                "http://127.0.0.1:{}/api/v2/connection-test",
+                server.1
+            ))
+            .header("User-Agent", USER_AGENT)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .basic_auth(format!("{id}@api"), Some(secret))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    // Child::kill is SIGKILL: no shutdown code runs.
+    drop(server);
+    let out = run(jackal(dir.path()).args(["audit", "tail", "-n", "100"]));
+    assert_eq!(
+        out.matches("connection.test").count(),
+        TESTS,
+        "every answered test is in the trail after SIGKILL: {out}"
+    );
+}
