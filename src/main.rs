@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use jackal::auth;
 use jackal::config::Settings;
 use jackal::domain::time;
+use jackal::secrets::rotation::Outcome;
 use jackal::startup::Application;
-use jackal::store::{AuditFilter, Store};
+use jackal::store::{AuditContext, AuditEvent, AuditFilter, Store};
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(
@@ -176,6 +178,32 @@ async fn secrets(settings: Settings, command: SecretsCommand) -> anyhow::Result<
             println!("re-sealed {done} of {of} passwords");
         })
         .await?;
+    // A rotation touches every stored password: it belongs in the trail with the API's changes.
+    let outcome = match &report.outcome {
+        Outcome::NothingToDo => None,
+        Outcome::Stopped { remaining } => {
+            Some(json!({"outcome": "stopped", "remaining": remaining}))
+        }
+        Outcome::Finished { .. } => Some(json!({"outcome": "finished"})),
+    };
+    if let Some(mut changes) = outcome {
+        changes["resealed"] = json!(report.resealed);
+        changes["legacyUpgraded"] = json!(report.legacy_upgraded);
+        changes["resumed"] = json!(report.resumed);
+        changes["newKeyFile"] = json!(report.new_key_file.display().to_string());
+        let ctx = AuditContext {
+            api_key_id: None,
+            client_addr: None,
+            at: time::now_millis(),
+        };
+        let event = AuditEvent {
+            action: "secrets.rotate",
+            object_type: "secret_key",
+            object_id: report.key_file.display().to_string(),
+            changes,
+        };
+        store.record_audit(ctx, event).await?;
+    }
     print!("{report}");
     Ok(())
 }

@@ -74,6 +74,36 @@ pub enum Outcome {
     },
 }
 
+/// `<store>.rotate.lock`, locked: two rotations of one store at once would each install
+/// their own key file over the other's.
+pub fn lock_path(store: &Path) -> PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".rotate.lock");
+    PathBuf::from(name)
+}
+
+fn lock(store: &Path) -> anyhow::Result<std::fs::File> {
+    let path = lock_path(store);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the rotation lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `jackal secrets rotate` is running on the store {} (it holds {}): wait for \
+             it to finish, then run this again if it was stopped",
+            store.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// Rotates the store's secret key to the key in `options.new_key_file` (created if absent).
 /// `progress(done, to_do)` is called every hundred passwords.
 pub async fn rotate(
@@ -95,6 +125,8 @@ pub async fn rotate(
             new_key_file.display()
         );
     }
+    // Held until this function returns; the kernel releases it if the process dies.
+    let _lock = lock(store.path())?;
     let meta = store.key_meta().await?;
     let Some(key_check) = meta.key_check.clone() else {
         anyhow::bail!(
@@ -204,7 +236,7 @@ pub async fn rotate(
         after = done.seq;
         report.resealed += 1;
         report.legacy_upgraded += u64::from(done.note);
-        if report.resealed % PROGRESS_EVERY == 0 {
+        if report.resealed.is_multiple_of(PROGRESS_EVERY) {
             progress(report.resealed, to_do);
         }
     }

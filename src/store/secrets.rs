@@ -4,9 +4,8 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::sqlite::query_all;
 use super::{Store, StoreError};
@@ -15,9 +14,6 @@ use super::{Store, StoreError};
 const KEY_CHECK: &str = "key_check";
 const ROTATION_KEY_FILE: &str = "rotation_key_file";
 const ROTATION_KEY_CHECK: &str = "rotation_key_check";
-
-/// How long the short-lived connection of `key_meta_blocking` waits for a lock.
-const BLOCKING_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The store's key check and the rotation in progress, if any, read together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,15 +84,10 @@ impl Store {
         self.read(read_key_meta).await
     }
 
-    /// As `key_meta`, from synchronous code (the secret box checks it before sealing), on a
-    /// short-lived read-only connection of its own.
+    /// As `key_meta`, from synchronous code (the secret box checks it before sealing), on one
+    /// of the store's reader connections. The caller is on a blocking thread already.
     pub fn key_meta_blocking(&self) -> Result<KeyMeta, StoreError> {
-        let conn = Connection::open_with_flags(
-            self.path(),
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BLOCKING_BUSY_TIMEOUT)?;
-        read_key_meta(&conn)
+        self.read_blocking(read_key_meta)
     }
 
     /// Records that a rotation to `pending` has started (replacing any record of one).

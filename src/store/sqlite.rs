@@ -181,16 +181,23 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
-            let conn = inner.readers[i]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            f(&conn)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// `read` for a caller already on a blocking thread.
+    pub(super) fn read_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError>,
+    {
+        let inner = &self.inner;
+        let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+        let conn = inner.readers[i]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&conn)
     }
 
     pub(super) async fn write<T, E, F>(&self, f: F) -> Result<T, E>

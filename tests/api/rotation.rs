@@ -217,6 +217,24 @@ async fn rotation_re_encrypts_every_password_and_installs_the_new_key() {
     assert!(out.contains("Nothing to do"), "{out}");
     assert_eq!(old_key_files(dir.path()).len(), 1);
 
+    // The finished rotation is in the audit trail once (the no-op run adds nothing), with
+    // counts and paths but no key.
+    let trail = jackal(dir.path())
+        .args(["audit", "tail", "-n", "1000"])
+        .output()
+        .unwrap();
+    let trail = String::from_utf8(trail.stdout).unwrap();
+    let rotations: Vec<&str> = trail
+        .lines()
+        .filter(|l| l.contains("secrets.rotate"))
+        .collect();
+    assert_eq!(rotations.len(), 1, "{trail}");
+    assert!(
+        rotations[0].contains("finished") && rotations[0].contains("\"resealed\":3"),
+        "{trail}"
+    );
+    assert!(!trail.contains(old_key.trim()) && !trail.contains(new_key.trim()));
+
     // The old key is no longer accepted.
     std::fs::write(key_file(dir.path()), &old_key).unwrap();
     let err = Application::build(&settings_in(dir.path()), Some(&key))
@@ -224,6 +242,36 @@ async fn rotation_re_encrypts_every_password_and_installs_the_new_key() {
         .err()
         .expect("the old key is refused");
     assert!(format!("{err:#}").contains("not the key"), "{err:#}");
+}
+
+#[tokio::test]
+async fn a_second_rotation_at_the_same_time_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let made = make_sources(&app).await;
+    let (dir, key) = app.stop().await;
+    let old_key = read(&key_file(dir.path()));
+    let new_key_file = dir.path().join("new.key");
+
+    // Another rotation holds the lock (a second open file description, as another process).
+    let lock_path = jackal::secrets::rotation::lock_path(&dir.path().join("jackal.db"));
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.try_lock().unwrap();
+    let err = rotate_err(dir.path(), &new_key_file, &[]).await;
+    assert!(
+        err.contains("another `jackal secrets rotate` is running")
+            && err.contains(lock_path.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(!new_key_file.exists(), "the refused run created no key");
+    assert_eq!(read(&key_file(dir.path())), old_key);
+    assert!(old_key_files(dir.path()).is_empty());
+
+    // Released (or its process gone), the rotation runs.
+    drop(held);
+    let out = rotate_ok(dir.path(), &new_key_file, &[]).await;
+    assert!(out.contains("Finished"), "{out}");
+    let app = spawn_app_in(dir, key).await;
+    assert_details(&app, &made, "after the rotation").await;
 }
 
 #[tokio::test]
