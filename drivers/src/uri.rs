@@ -480,7 +480,7 @@ impl ConnectionSpec {
         };
 
         match kind {
-            Kind::Sqlite => Self::parse_sqlite(authority, path, query),
+            Kind::Sqlite => Self::parse_sqlite(authority, after, path, query),
             Kind::Postgresql | Kind::Mysql => {
                 Self::parse_network(kind, uri, authority, after, path, query)
             }
@@ -489,9 +489,17 @@ impl ConnectionSpec {
 
     fn parse_sqlite(
         authority: &str,
+        after_authority: &str,
         path: &str,
         query: Option<&str>,
     ) -> Result<ConnectionSpec, UriError> {
+        // As for network URIs: a raw `@` after the authority means a `/` or `?` in a userinfo
+        // ended it early, and the text after that `?` may be a password, which the options
+        // message below would echo (found by the config_uri fuzz target).
+        if after_authority.contains('@') {
+            let cut = after_authority.chars().next().unwrap_or('/');
+            return Err(unencoded(cut));
+        }
         if !authority.is_empty() {
             return Err(if authority.contains(['@', ':']) {
                 UriError::SqliteAuthority
@@ -1668,6 +1676,9 @@ mod tests {
             "postgresql://someuser:t0p@s3cret/x@somedb.example.com",
             "mysql://u:Tr0ub4dor@3?horse@somedb.example.com:5432/some-db",
             "postgres://:@s/@somedb.example.com",
+            // The fuzz target's SQLite case: the user's `?` starts a query holding the password.
+            "sqlite://?-:horse/:/@[6666:733f:6c73:703a:7373:6f61:746f:6b43]:0",
+            "sqlite:///tmp/x?u:s3cret@h",
         ] {
             let err = ConnectionSpec::parse(uri).unwrap_err();
             let text = err.to_string();
