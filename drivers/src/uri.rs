@@ -514,7 +514,14 @@ impl ConnectionSpec {
         if path.is_empty() {
             return Err(UriError::RelativeSqlitePath);
         }
-        if path.ends_with('/') {
+        // Checked on the decoded path: `%2F` at the end names a directory too, and `%00` (or
+        // any control character) cannot be in a file name SQLite is given (both found by the
+        // config_uri fuzz target, as paths that did not survive to_uri then parse).
+        let decoded = decode(path)?;
+        if decoded.chars().any(char::is_control) {
+            return Err(UriError::ControlCharacter);
+        }
+        if decoded.ends_with('/') {
             return Err(UriError::SqliteNotAFile);
         }
         Ok(ConnectionSpec {
@@ -524,7 +531,7 @@ impl ConnectionSpec {
             host: None,
             port: None,
             database: None,
-            sqlite_path: Some(decode(path)?),
+            sqlite_path: Some(decoded),
             options: Vec::new(),
         })
     }
@@ -1670,6 +1677,24 @@ mod tests {
 
     /// Found by the config_uri fuzz target: a password with an `@` followed by `/` or `?`
     /// used to be split at its own `@`, making a host of the rest of the password.
+    #[test]
+    fn sqlite_path_is_checked_after_decoding() {
+        for (uri, code) in [
+            (
+                "sqlite://///////////////////////%2F%2F",
+                "sqlite_not_a_file",
+            ),
+            ("sqlite:///tmp/dir%2F", "sqlite_not_a_file"),
+            ("sqlite:///!%00%00%00%00%2F", "control_character"),
+            ("sqlite:///tmp/a%0Ab.db", "control_character"),
+        ] {
+            let err = ConnectionSpec::parse(uri).unwrap_err();
+            assert_eq!(err.code(), code, "{uri}: {err}");
+        }
+        let spec = ConnectionSpec::parse("sqlite:///tmp/a%20b.db").unwrap();
+        assert_eq!(ConnectionSpec::parse(&spec.to_uri()).unwrap(), spec);
+    }
+
     #[test]
     fn password_with_at_then_slash_or_question_is_refused_not_split() {
         for uri in [
