@@ -273,6 +273,16 @@ fn echo(input: &str) -> String {
     out
 }
 
+/// A raw `@` after the authority means a `/` or `?` in the userinfo ended the authority early:
+/// the error names that character, whose escape is the fix.
+fn refuse_at_after_authority(after_authority: &str) -> Result<(), UriError> {
+    if after_authority.contains('@') {
+        let cut = after_authority.chars().next().unwrap_or('/');
+        return Err(unencoded(cut));
+    }
+    Ok(())
+}
+
 fn decode(raw: &str) -> Result<String, UriError> {
     percent_decode_str(raw)
         .decode_utf8()
@@ -496,10 +506,7 @@ impl ConnectionSpec {
         // As for network URIs: a raw `@` after the authority means a `/` or `?` in a userinfo
         // ended it early, and the text after that `?` may be a password, which the options
         // message below would echo (found by the config_uri fuzz target).
-        if after_authority.contains('@') {
-            let cut = after_authority.chars().next().unwrap_or('/');
-            return Err(unencoded(cut));
-        }
+        refuse_at_after_authority(after_authority)?;
         if !authority.is_empty() {
             return Err(if authority.contains(['@', ':']) {
                 UriError::SqliteAuthority
@@ -554,10 +561,7 @@ impl ConnectionSpec {
         // first `@` makes a wrong host out of the rest of the password). Either
         // way the real host would be taken from the password: refuse it, and an
         // `@` in a database name or option value must be written %40 anyway.
-        if after_authority.contains('@') {
-            let cut = after_authority.chars().next().unwrap_or('/');
-            return Err(unencoded(cut));
-        }
+        refuse_at_after_authority(after_authority)?;
         let host_port = authority.rsplit('@').next().unwrap_or(authority);
         // `url` accepts `host:` as "no port"; an empty port is a typo.
         if host_port.ends_with(':') {
