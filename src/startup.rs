@@ -160,6 +160,10 @@ impl Application {
     }
 }
 
+/// Blocking threads per HTTP worker: the store's connections (one writer, four readers) plus
+/// one for a password seal.
+const BLOCKING_THREADS_PER_WORKER: usize = 6;
+
 /// Serves on `listener`: HTTPS when `tls` is given, else plain HTTP.
 pub fn run(
     listener: TcpListener,
@@ -190,5 +194,10 @@ pub fn run(
     if workers > 0 {
         server = server.workers(workers);
     }
+    // Blocking threads only wait on the store's five SQLite connections and the occasional
+    // password seal; actix's default (512 / cores per worker) let the pools grow to dozens of
+    // threads under load, each with its own stack and malloc arena, so memory crept up for
+    // the whole 10-minute load test instead of levelling off.
+    server = server.worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER);
     Ok(server.run())
 }

@@ -2,6 +2,8 @@
 
 use rusqlite::Connection;
 
+use super::sqlite::begin_write;
+
 /// Migration N (1-based) brings the schema from version N-1 to N.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
@@ -18,7 +20,7 @@ pub fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// Applies every migration above `current`, each in its own transaction with its version bump.
 pub fn apply(conn: &mut Connection, current: i64) -> rusqlite::Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
+        let tx = begin_write(conn)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;

@@ -1,6 +1,8 @@
 //! People: unique usernames and (case-insensitive) emails, locking, and what they can reach.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::sqlite::begin_write;
 use serde_json::json;
 
 use super::audit::{record, AuditContext, AuditEvent};
@@ -90,7 +92,7 @@ impl Store {
     ) -> Result<PersonRow, StoreError> {
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let taken = |field, value: &str| StoreError::Taken {
                 field,
                 value: value.to_owned(),
@@ -170,7 +172,7 @@ impl Store {
         let key = key.to_owned();
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let person = set_locked(&tx, &key, locked, &ctx)?;
             tx.commit()?;
             Ok(person)
@@ -183,7 +185,7 @@ impl Store {
         let key = key.to_owned();
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let person = resolve_person(&tx, &key)?;
             if !person.is_locked {
                 return Err(StoreError::NotLocked(key));
@@ -208,7 +210,7 @@ impl Store {
         let key = key.to_owned();
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let person = resolve_person(&tx, &key)?;
             tx.execute(
                 "UPDATE person SET two_factor = 0 WHERE id = ?1",
@@ -266,7 +268,7 @@ impl Store {
         let key = key.to_owned();
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let person = resolve_person(&tx, &key)?;
             let count = tx.execute("DELETE FROM permission WHERE person_id = ?1", [&person.id])?;
             record(

@@ -2,6 +2,8 @@
 //! reused.
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use super::sqlite::begin_write;
 use serde_json::json;
 
 use super::audit::{record, AuditContext, AuditEvent};
@@ -70,7 +72,7 @@ impl Store {
         let ctx = ctx.clone();
         let created_at = ctx.at;
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let ds = Store::resolve_data_source(&tx, &ds_key)?;
             let person = resolve_person(&tx, &person_key)?;
             tx.execute(
@@ -134,7 +136,7 @@ impl Store {
     pub async fn delete_permission(&self, id: i64, ctx: &AuditContext) -> Result<(), StoreError> {
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             if tx.execute("DELETE FROM permission WHERE id = ?1", [id])? == 0 {
                 return Err(StoreError::NotFound(Entity::Permission, id.to_string()));
             }
@@ -178,7 +180,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let (filter, ids) = resolve_scope(&tx, &scope)?;
             let data_source_id = ids[0].clone();
             let person_id = ids.get(1).cloned();

@@ -2,6 +2,8 @@
 //! idempotent and moves the role's `updated_at` only when something changed.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::sqlite::begin_write;
 use serde_json::json;
 
 use super::audit::{record, AuditContext, AuditEvent};
@@ -58,7 +60,7 @@ impl Store {
     ) -> Result<RoleRow, StoreError> {
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let conn = conn.transaction()?;
+            let conn = begin_write(conn)?;
             let taken = || StoreError::Taken {
                 field: Unique::RoleName,
                 value: role.name.clone(),
@@ -113,7 +115,7 @@ impl Store {
         let key = key.to_owned();
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let role = resolve_role(&tx, &key)?;
             tx.execute("DELETE FROM role WHERE id = ?1", [&role.id])?;
             record(
@@ -188,7 +190,7 @@ impl Store {
         let ctx = ctx.clone();
         let now = ctx.at;
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let role = resolve_role(&tx, &role_key)?;
             let (table, column, member_id) = match kind {
                 Member::DataSource => ("role_data_source", "data_source_id", Store::resolve_data_source(&tx, &member_key)?.id),

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::sqlite::begin_write;
+
 use super::sqlite::query_all;
 use super::{Store, StoreError};
 
@@ -93,7 +95,7 @@ impl Store {
     /// Records that a rotation to `pending` has started (replacing any record of one).
     pub async fn set_pending_rotation(&self, pending: PendingRotation) -> Result<(), StoreError> {
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let upsert = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
                           ON CONFLICT (key) DO UPDATE SET value = excluded.value";
             tx.execute(

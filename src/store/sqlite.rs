@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use rusqlite::{
+    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction,
+    TransactionBehavior,
+};
 
 use super::audit::{self, AuditContext, AuditEvent};
 use super::migrations;
@@ -14,6 +17,15 @@ use crate::domain::audit as domain_audit;
 const READERS: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 const KEY_CHECK: &str = "key_check";
+
+/// Begins a transaction that takes the write lock at once. A deferred transaction that reads
+/// and then writes must upgrade its lock, and SQLite does not call the busy handler for that
+/// upgrade: if anything holds the write lock at that moment (another process on the file such as
+/// `jackal secrets rotate`, or a reader repairing a torn WAL-index read, which takes it briefly),
+/// the change fails at once with "database is locked" instead of waiting up to the busy timeout.
+pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
 
 /// A handle to the store; cheap to clone.
 #[derive(Clone, Debug)]
@@ -249,7 +261,7 @@ impl Store {
     ) -> Result<DataSourceRow, StoreError> {
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             if let Some(alias) = &row.alias {
                 if alias_used_by_other(&tx, alias, &row.id)? {
                     return Err(StoreError::Taken {
@@ -334,7 +346,7 @@ impl Store {
         let key = key.to_owned();
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(StoreError::from)?;
+            let tx = begin_write(conn).map_err(StoreError::from)?;
             let Some(current) = find_data_source(&tx, &key).map_err(StoreError::from)? else {
                 return Ok(None);
             };
@@ -418,7 +430,7 @@ impl Store {
         let key = key.to_owned();
         let ctx = ctx.clone();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = begin_write(conn)?;
             let Some(row) = find_data_source(&tx, &key)? else {
                 return Ok(false);
             };

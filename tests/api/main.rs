@@ -16,4 +16,5 @@ mod restart;
 mod role;
 mod rotation;
 mod secrets_at_rest;
+mod store_lock;
 mod story;
