@@ -16,6 +16,7 @@ use crate::api;
 use crate::auth::{self, Bootstrap, KeyCredentials};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::probe_pool::ProbePool;
 use crate::secrets::SecretBox;
 use crate::store::Store;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub secrets: SecretBox,
     pub probes: Arc<ProbePool>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
 }
 
 /// How connection tests resolve, where they may go and how long they may take.
@@ -98,7 +100,9 @@ impl Application {
                  serve HTTPS."
             );
         }
+        let metrics = Metrics::new();
         let store = Store::open(&settings.store.path).await?;
+        store.instrument(metrics.store_latency());
         let secrets = load_secrets(&settings.key_file(), &store).await?;
         let bootstrap = auth::bootstrap(&store, supplied_key).await?;
         let listener = TcpListener::bind(settings.server.listen)
@@ -117,6 +121,7 @@ impl Application {
                 secrets,
                 probes,
                 clock,
+                metrics,
             },
             limits,
             settings.server.workers,

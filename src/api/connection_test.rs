@@ -205,6 +205,10 @@ async fn audit(
     report: &ProbeReport,
 ) -> Result<(), ApiError> {
     let (object_type, object_id) = object;
+    state.metrics.count_test(match &report.outcome {
+        Ok(_) => "success",
+        Err(f) => f.code.as_str(),
+    });
     let outcome = match &report.outcome {
         Ok(v) => {
             json!({"success": true, "productName": v.product_name, "productVersion": v.product_version})

@@ -8,6 +8,7 @@ pub mod data_source;
 pub mod error;
 pub mod limits;
 pub mod openapi;
+pub mod operations;
 pub mod permission;
 pub mod person;
 pub mod request_log;
@@ -45,6 +46,16 @@ pub fn json_ok(value: &impl Serialize) -> Result<HttpResponse, ApiError> {
 fn resource(path: &str, allow: &'static str, routes: Vec<Route>) -> actix_web::Resource {
     #[cfg(test)]
     openapi::tests::record_route(path, allow);
+    undocumented_resource(path, allow, routes)
+}
+
+/// `resource` for the operations endpoints, which live outside the OpenAPI document's
+/// `/api/v2` server.
+fn undocumented_resource(
+    path: &str,
+    allow: &'static str,
+    routes: Vec<Route>,
+) -> actix_web::Resource {
     let mut resource = web::resource(path);
     for route in routes {
         resource = resource.route(route);
@@ -237,5 +248,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 delete().to(permission::delete),
             ],
         ));
-    cfg.service(api);
+    cfg.service(api)
+        .service(undocumented_resource(
+            "/healthz",
+            "GET",
+            vec![get().to(operations::healthz)],
+        ))
+        .service(undocumented_resource(
+            "/readyz",
+            "GET",
+            vec![get().to(operations::readyz)],
+        ))
+        .service(undocumented_resource(
+            "/metrics",
+            "GET",
+            vec![get().to(operations::metrics)],
+        ));
 }

@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
 use rusqlite::{
     params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction,
@@ -39,6 +40,18 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Where operations are timed, once the server has set it (`instrument`).
+    latency: OnceLock<prometheus::HistogramVec>,
+}
+
+impl Inner {
+    fn observe(&self, operation: &str, started: Instant) {
+        if let Some(latency) = self.latency.get() {
+            latency
+                .with_label_values(&[operation])
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
 }
 
 pub(super) const DATA_SOURCE_COLUMNS: &str =
@@ -180,8 +193,24 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                latency: OnceLock::new(),
             }),
         })
+    }
+
+    /// Times every read and write into `latency` (label `operation`), from the wait for a
+    /// connection to the end of the work. Set once; later calls are ignored.
+    pub fn instrument(&self, latency: prometheus::HistogramVec) {
+        let _ = self.inner.latency.set(latency);
+    }
+
+    /// Whether the store answers a query: a read of the schema version's table.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM meta", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
     }
 
     pub fn path(&self) -> &Path {
@@ -205,11 +234,14 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T, StoreError>,
     {
         let inner = &self.inner;
+        let started = Instant::now();
         let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
         let conn = inner.readers[i]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        f(&conn)
+        let result = f(&conn);
+        inner.observe("read", started);
+        result
     }
 
     pub(super) async fn write<T, E, F>(&self, f: F) -> Result<T, E>
@@ -220,8 +252,11 @@ impl Store {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
             let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn)
+            let result = f(&mut conn);
+            inner.observe("write", started);
+            result
         })
         .await
         .map_err(|e| E::from(StoreError::Task(e.to_string())))?

@@ -173,3 +173,68 @@ async fn serve_prints_a_first_key_on_an_empty_store_and_honours_the_environment(
         401
     );
 }
+
+/// SIGTERM (what `docker stop` and a load balancer's drain send) lets a request in flight
+/// finish with its real answer, then the process exits successfully on its own.
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let secret = "sigterm-test-secret-0123456789ab";
+    let mut cmd = jackal(dir.path());
+    cmd.env("JACKDB_API_KEY_ID", &id)
+        .env("JACKDB_API_KEY_SECRET", secret);
+    let (mut server, _) = serve(cmd, dir.path());
+
+    // Accepts TCP and never says a word, so the test below hangs until its connectTimeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{}/api/v2/connection-test", server.1);
+    let secret_owned = secret.to_owned();
+    let key = format!("{id}@api");
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .header("User-Agent", USER_AGENT)
+            .basic_auth(key, Some(secret_owned))
+            .form(&[(
+                "configUri",
+                format!("postgresql://u:p@127.0.0.1:{silent_port}/db?ssl=false&connectTimeout=2"),
+            )])
+            .send()
+            .await
+    });
+    // The request is in flight once the probe has dialled the silent listener.
+    let (_held, _) = tokio::task::spawn_blocking(move || silent.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let term = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight was answered");
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["errorCode"], "timeout", "{body}");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = std::fs::read_to_string(&server.2).unwrap();
+    assert!(status.success(), "exit {status}; log: {log}");
+}

@@ -10,6 +10,7 @@ mod helpers;
 mod https;
 mod limits;
 mod openapi;
+mod operations;
 mod permission;
 mod person;
 mod restart;

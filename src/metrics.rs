@@ -1,0 +1,106 @@
+//! Prometheus metrics for `GET /metrics`: requests by route and status, connection tests by
+//! outcome, store latency. One registry per server, so servers in one process (the tests) do not
+//! share counts.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// Request latency buckets, seconds: from a cached GET (well under 1 ms) to a connection test
+/// that runs into its deadline (10 s by default).
+const HTTP_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Store latency buckets, seconds: an indexed read is tens of microseconds, a durable commit a
+/// few milliseconds, and the busy timeout is 5 s.
+const STORE_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0,
+];
+
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http: HistogramVec,
+    tests: IntCounterVec,
+    store: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let http = HistogramVec::new(
+            HistogramOpts::new(
+                "jackal_http_request_duration_seconds",
+                "HTTP requests by route pattern, method and status, and how long they took",
+            )
+            .buckets(HTTP_BUCKETS.to_vec()),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let tests = IntCounterVec::new(
+            Opts::new(
+                "jackal_connection_tests_total",
+                "Connection tests by outcome: success, or the errorCode they failed with",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let store = HistogramVec::new(
+            HistogramOpts::new(
+                "jackal_store_operation_duration_seconds",
+                "Store operations (read, write), including the wait for a connection",
+            )
+            .buckets(STORE_BUCKETS.to_vec()),
+            &["operation"],
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(http.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(tests.clone()),
+            Box::new(store.clone()),
+        ] {
+            registry.register(metric).expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            http,
+            tests,
+            store,
+        }
+    }
+
+    /// `route` must be a route pattern or a fixed word, never a raw path: every distinct value
+    /// is a new time series.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.http
+            .with_label_values(&[route, method, &status.to_string()])
+            .observe(seconds);
+    }
+
+    pub fn count_test(&self, outcome: &str) {
+        self.tests.with_label_values(&[outcome]).inc();
+    }
+
+    /// The histogram the store times its operations into.
+    pub fn store_latency(&self) -> HistogramVec {
+        self.store.clone()
+    }
+
+    /// The Prometheus text exposition format, and its content type.
+    pub fn render(&self) -> (Vec<u8>, String) {
+        let encoder = TextEncoder::new();
+        let mut body = Vec::new();
+        // Encoding into a Vec fails only for malformed metric families, which `new` rules out.
+        encoder
+            .encode(&self.registry.gather(), &mut body)
+            .expect("metrics encode");
+        (body, encoder.format_type().to_owned())
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
