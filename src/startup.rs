@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, NormalizePath, TrailingSlash};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use jackal_drivers::{EgressPolicy, ProbeContext, SystemResolver};
@@ -188,7 +188,7 @@ pub fn run(
             // Wrapped last runs first: log, refuse plain HTTP where TLS is required, normalize
             // the trailing slash, then the conventions.
             .wrap(from_fn(api::conventions::enforce))
-            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(from_fn(api::path_normalize::normalize_path))
             .wrap(from_fn(api::limits::require_tls))
             .wrap(from_fn(api::request_log::log_request))
     });

@@ -14,7 +14,7 @@ use super::{json_ok, EmptyObject};
 use crate::domain::{data_source, ids, time};
 use crate::secrets::SecretBox;
 use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent, DataSourceRow};
+use crate::store::{AuditContext, AuditEvent, DataSourceRow, Page};
 
 const ARGUMENTS: &[&str] = &["name", "alias", "configUri"];
 
@@ -201,11 +201,12 @@ pub async fn create(
     path = "/data-source",
     operation_id = "listDataSources",
     tag = "data sources",
+    params(super::page::PageQuery),
     responses((status = 200, body = [DataSourceView],
         description = "Every data source, oldest first, password removed from every configUri"))
 )]
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.list_data_sources().await?;
+pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
+    let rows = state.store.list_data_sources(page).await?;
     json_ok(
         &rows
             .iter()

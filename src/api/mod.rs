@@ -9,6 +9,8 @@ pub mod error;
 pub mod limits;
 pub mod openapi;
 pub mod operations;
+pub mod page;
+pub mod path_normalize;
 pub mod permission;
 pub mod person;
 pub mod request_log;
@@ -47,7 +49,13 @@ fn resource(path: &str, allow: &'static str, routes: Vec<Route>) -> actix_web::R
     #[cfg(test)]
     openapi::tests::record_route(path, allow);
     undocumented_resource(path, allow, routes)
+        .app_data(RoutePattern(format!("{}{path}", conventions::API_PREFIX)))
 }
+
+/// The route pattern a request matched (`/api/v2/data-source/{data_source}`), for `/metrics`.
+/// Resource data, so the request log reads it after routing instead of matching the path
+/// against every pattern again (`HttpRequest::match_pattern` runs the route regexes anew).
+pub struct RoutePattern(pub String);
 
 /// `resource` for the operations endpoints, which live outside the OpenAPI document's
 /// `/api/v2` server.
@@ -248,20 +256,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 delete().to(permission::delete),
             ],
         ));
-    cfg.service(api)
-        .service(undocumented_resource(
-            "/healthz",
-            "GET",
-            vec![get().to(operations::healthz)],
-        ))
-        .service(undocumented_resource(
-            "/readyz",
-            "GET",
-            vec![get().to(operations::readyz)],
-        ))
-        .service(undocumented_resource(
-            "/metrics",
-            "GET",
-            vec![get().to(operations::metrics)],
-        ));
+    cfg.service(api);
+    for (path, handler) in [
+        ("/healthz", get().to(operations::healthz)),
+        ("/readyz", get().to(operations::readyz)),
+        ("/metrics", get().to(operations::metrics)),
+    ] {
+        cfg.service(
+            undocumented_resource(path, "GET", vec![handler])
+                .app_data(RoutePattern(path.to_owned())),
+        );
+    }
 }

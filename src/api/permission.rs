@@ -13,7 +13,7 @@ use super::openapi::{
 use super::{json_ok, Count, EmptyObject};
 use crate::domain::{permission, time};
 use crate::startup::AppState;
-use crate::store::{AuditContext, Entity, PermissionRow, PermissionScope};
+use crate::store::{AuditContext, Entity, Page, PermissionRow, PermissionScope};
 
 /// The contract's Permission object: one person may use one data source from `startsAt`
 /// until `expiresAt` (active while `startsAt <= now < expiresAt`).
@@ -128,10 +128,11 @@ pub async fn grant(
     path = "/permission",
     operation_id = "listPermissions",
     tag = "permissions",
+    params(super::page::PageQuery),
     responses((status = 200, body = [PermissionView], description = "Every permission, oldest first"))
 )]
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    permissions_json(&state.store.list_permissions().await?)
+pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
+    permissions_json(&state.store.list_permissions(page).await?)
 }
 
 /// One permission.

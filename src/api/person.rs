@@ -16,7 +16,7 @@ use super::role::RoleView;
 use super::{json_ok, Count, EmptyObject};
 use crate::domain::{ids, person, time};
 use crate::startup::AppState;
-use crate::store::{AuditContext, PersonRow};
+use crate::store::{AuditContext, Page, PersonRow};
 
 /// The contract's Person object.
 #[derive(Debug, Serialize, ToSchema)]
@@ -117,10 +117,11 @@ pub async fn create(
     path = "/person",
     operation_id = "listPeople",
     tag = "people",
+    params(super::page::PageQuery),
     responses((status = 200, body = [PersonView], description = "Every person, oldest first"))
 )]
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    people_json(&state.store.list_people().await?)
+pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
+    people_json(&state.store.list_people(page).await?)
 }
 
 /// One person.

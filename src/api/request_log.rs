@@ -9,6 +9,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use super::RoutePattern;
 use crate::startup::AppState;
 
 /// The method as a metric label: the standard ones, anything else as "other", so a client
@@ -43,10 +44,10 @@ pub async fn log_request(
         // The pattern (`/api/v2/data-source/{data_source}`), never the path: paths are
         // unbounded, and an unknown one would be a new series for every probe of a scanner.
         let request = res.request();
-        let route = request.match_pattern();
+        let route = request.app_data::<RoutePattern>();
         if let Some(state) = request.app_data::<web::Data<AppState>>() {
             state.metrics.observe_request(
-                route.as_deref().unwrap_or("unmatched"),
+                route.map_or("unmatched", |r| r.0.as_str()),
                 method_label(&method),
                 status,
                 elapsed,

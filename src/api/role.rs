@@ -15,7 +15,7 @@ use super::person::{people_json, PersonView};
 use super::{json_ok, EmptyObject};
 use crate::domain::{ids, role, time};
 use crate::startup::AppState;
-use crate::store::{AuditContext, Member, RoleRow};
+use crate::store::{AuditContext, Member, Page, RoleRow};
 
 /// The contract's Role object.
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,10 +104,11 @@ pub async fn create(
     path = "/role",
     operation_id = "listRoles",
     tag = "roles",
+    params(super::page::PageQuery),
     responses((status = 200, body = [RoleView], description = "Every role, oldest first"))
 )]
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.list_roles().await?;
+pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
+    let rows = state.store.list_roles(page).await?;
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
 }
 

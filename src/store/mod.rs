@@ -64,6 +64,27 @@ impl std::fmt::Display for Unique {
     }
 }
 
+/// A slice of a list, oldest first (`?limit=&offset=`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Page {
+    /// At most this many; `None` is all.
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+impl Page {
+    pub const ALL: Page = Page {
+        limit: None,
+        offset: 0,
+    };
+
+    /// The values for `LIMIT ? OFFSET ?`: SQLite reads a negative LIMIT as no limit.
+    pub(crate) fn sql(self) -> (i64, i64) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        (self.limit.map_or(-1, clamp), clamp(self.offset))
+    }
+}
+
 /// The kinds of object a path can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {

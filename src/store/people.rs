@@ -10,7 +10,9 @@ use super::audit::{record, AuditContext, AuditEvent};
 use super::permissions::{permission_from_row, PERMISSION_COLUMNS};
 use super::roles::{role_from_row, ROLE_COLUMNS};
 use super::sqlite::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
-use super::{DataSourceRow, Entity, PermissionRow, PersonRow, RoleRow, Store, StoreError, Unique};
+use super::{
+    DataSourceRow, Entity, Page, PermissionRow, PersonRow, RoleRow, Store, StoreError, Unique,
+};
 
 pub(super) const PERSON_COLUMNS: &str = "id, name, email, username, is_locked, created_at";
 
@@ -145,12 +147,12 @@ impl Store {
         .await
     }
 
-    pub async fn list_people(&self) -> Result<Vec<PersonRow>, StoreError> {
-        self.read(|conn| {
+    pub async fn list_people(&self, page: Page) -> Result<Vec<PersonRow>, StoreError> {
+        self.read(move |conn| {
             query_all(
                 conn,
-                &format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY seq"),
-                [],
+                &format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY seq LIMIT ?1 OFFSET ?2"),
+                page.sql(),
                 person_from_row,
             )
         })

@@ -10,7 +10,7 @@ use super::audit::{record, AuditContext, AuditEvent};
 
 use super::people::resolve_person;
 use super::sqlite::query_all;
-use super::{Entity, PermissionRow, Store, StoreError};
+use super::{Entity, Page, PermissionRow, Store, StoreError};
 
 pub(super) const PERMISSION_COLUMNS: &str =
     "id, person_id, data_source_id, starts_at, expires_at, created_at";
@@ -109,12 +109,14 @@ impl Store {
         .await
     }
 
-    pub async fn list_permissions(&self) -> Result<Vec<PermissionRow>, StoreError> {
-        self.read(|conn| {
+    pub async fn list_permissions(&self, page: Page) -> Result<Vec<PermissionRow>, StoreError> {
+        self.read(move |conn| {
             query_all(
                 conn,
-                &format!("SELECT {PERMISSION_COLUMNS} FROM permission ORDER BY id"),
-                [],
+                &format!(
+                    "SELECT {PERMISSION_COLUMNS} FROM permission ORDER BY id LIMIT ?1 OFFSET ?2"
+                ),
+                page.sql(),
                 permission_from_row,
             )
         })

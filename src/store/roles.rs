@@ -10,7 +10,7 @@ use super::audit::{record, AuditContext, AuditEvent};
 
 use super::people::{person_from_row, resolve_person, PERSON_COLUMNS};
 use super::sqlite::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
-use super::{DataSourceRow, Entity, PersonRow, RoleRow, Store, StoreError, Unique};
+use super::{DataSourceRow, Entity, Page, PersonRow, RoleRow, Store, StoreError, Unique};
 
 pub(super) const ROLE_COLUMNS: &str = "r.id, r.name, r.created_at, r.updated_at";
 
@@ -93,12 +93,14 @@ impl Store {
         .await
     }
 
-    pub async fn list_roles(&self) -> Result<Vec<RoleRow>, StoreError> {
-        self.read(|conn| {
+    pub async fn list_roles(&self, page: Page) -> Result<Vec<RoleRow>, StoreError> {
+        self.read(move |conn| {
             query_all(
                 conn,
-                &format!("SELECT {ROLE_COLUMNS}, NULL FROM role r ORDER BY r.seq"),
-                [],
+                &format!(
+                    "SELECT {ROLE_COLUMNS}, NULL FROM role r ORDER BY r.seq LIMIT ?1 OFFSET ?2"
+                ),
+                page.sql(),
                 role_from_row,
             )
         })

@@ -130,6 +130,14 @@ async fn trailing_slash_is_tolerated() {
     let app = spawn_app().await;
     ok_json(app.get("/data-source/").await).await;
     ok_json(app.get("/whoami/").await).await;
+    // Repeated slashes are merged, and the query survives the rewrite.
+    app.create(&[("name", "a"), ("configUri", "postgresql://u:p@h/db")])
+        .await;
+    app.create(&[("name", "b"), ("configUri", "postgresql://u:p@h/db")])
+        .await;
+    let page = ok_json(app.get("//data-source//?limit=1&offset=1").await).await;
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    assert_eq!(page[0]["name"], "b");
 }
 
 #[tokio::test]

@@ -392,3 +392,57 @@ async fn whoami_names_the_calling_key() {
         json!({"id": app.key.id, "name": "from JACKDB_API_KEY_ID", "type": "token"})
     );
 }
+
+/// `?limit=&offset=` (the contract's list extension) slice the list, oldest first; without them
+/// the list is whole; bad values are 400s that name the parameter.
+#[tokio::test]
+async fn lists_take_limit_and_offset() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.create(&[
+            ("name", &format!("ds{i}")),
+            ("configUri", "postgresql://u:p@h/db"),
+        ])
+        .await;
+    }
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = names(ok_json(app.get("/data-source").await).await);
+    assert_eq!(all, ["ds0", "ds1", "ds2", "ds3", "ds4"]);
+    let cases: [(&str, &[&str]); 5] = [
+        ("?limit=2", &["ds0", "ds1"]),
+        ("?limit=2&offset=2", &["ds2", "ds3"]),
+        ("?offset=4", &["ds4"]),
+        ("?offset=9", &[]),
+        ("?limit=0", &[]),
+    ];
+    for (query, expected) in cases {
+        let got = names(ok_json(app.get(&format!("/data-source{query}")).await).await);
+        assert_eq!(got, expected, "{query}");
+    }
+    for list in ["/person", "/role", "/permission"] {
+        ok_json(app.get(&format!("{list}?limit=1&offset=0")).await).await;
+    }
+    for (query, name) in [
+        ("?limit=-1", "limit"),
+        ("?offset=x", "offset"),
+        ("?limit=", "limit"),
+    ] {
+        let body = error_json(
+            app.get(&format!("/data-source{query}")).await,
+            400,
+            "invalid_argument",
+        )
+        .await;
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{name} must be a whole number")),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! `?limit=N&offset=M` on the top-level lists, an extension the contract allows (§2 "Lists").
+//! Without them a list is every object, oldest first, as the contract's default.
+
+use std::collections::HashMap;
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::ApiError;
+use crate::store::Page;
+
+/// The paging parameters, for the OpenAPI document; `Page` reads the query itself so that a bad
+/// value gets a message naming the parameter.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only
+pub struct PageQuery {
+    /// At most this many objects (an extension; default: all).
+    #[param(minimum = 0)]
+    limit: Option<u64>,
+    /// Skip this many objects first, counted oldest first (an extension; default 0).
+    #[param(minimum = 0)]
+    offset: Option<u64>,
+}
+
+fn parse(query: &HashMap<String, String>) -> Result<Page, ApiError> {
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        query
+            .get(name)
+            .map(|raw| {
+                raw.parse::<u64>()
+                    .ok()
+                    .filter(|n| i64::try_from(*n).is_ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_argument",
+                            format!(
+                                "{name} must be a whole number from 0 up, e.g. {name}=100; got {raw:?}"
+                            ),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    Ok(Page {
+        limit: number("limit")?,
+        offset: number("offset")?.unwrap_or(0),
+    })
+}
+
+impl FromRequest for Page {
+    type Error = ApiError;
+    type Future = Ready<Result<Page, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let query = web::Query::<HashMap<String, String>>::from_query(req.query_string());
+        ready(match query {
+            Ok(query) => parse(&query),
+            Err(_) => Err(ApiError::bad_request(
+                "invalid_argument",
+                "the query string is not valid form encoding (name=value&name=value)",
+            )),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(pairs: &[(&str, &str)]) -> Result<Page, ApiError> {
+        parse(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn limit_and_offset_are_read_and_bad_values_refused() {
+        let p = page(&[("limit", "10"), ("offset", "20")]).unwrap();
+        assert_eq!((p.limit, p.offset), (Some(10), 20));
+        let p = page(&[]).unwrap();
+        assert_eq!((p.limit, p.offset), (None, 0));
+        for bad in ["-1", "ten", "", "1.5", "18446744073709551615"] {
+            let e = page(&[("limit", bad)]).unwrap_err();
+            assert!(
+                e.to_string().contains("limit must be a whole number"),
+                "{bad}: {e}"
+            );
+        }
+    }
+}
