@@ -119,8 +119,11 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
-    /// SQLite file holding everything Jackal stores.
+    /// SQLite file holding everything Jackal stores (the default store).
     pub path: PathBuf,
+    /// A PostgreSQL store shared by several servers, `postgresql://user:password@host/db` with
+    /// the data-source options `ssl`, `validateSsl` and `sslRootCert`. Set, it replaces `path`.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -154,6 +157,7 @@ impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             path: PathBuf::from("./jackal.db"),
+            url: None,
         }
     }
 }
@@ -277,7 +281,21 @@ impl Settings {
             })?;
         }
         if let Some(value) = lookup("JACKAL_STORE").filter(|v| !v.is_empty()) {
-            self.store.path = PathBuf::from(value);
+            // One variable for both kinds of store, as `[store] path` and `url` are one choice.
+            if is_postgres_url(&value) {
+                self.store.url = Some(value);
+            } else if value.contains("://") {
+                // The scheme only: the rest of a URL may hold a password.
+                let scheme = value.split("://").next().unwrap_or_default();
+                return Err(ConfigError::Env {
+                    name: "JACKAL_STORE",
+                    value: format!("{scheme}://…"),
+                    message: "expected an SQLite file path or a postgresql:// URL".to_owned(),
+                });
+            } else {
+                self.store.path = PathBuf::from(value);
+                self.store.url = None;
+            }
         }
         if let Some(value) = lookup("JACKAL_SECRET_KEY_FILE").filter(|v| !v.is_empty()) {
             self.secrets.key_file = Some(PathBuf::from(value));
@@ -285,14 +303,23 @@ impl Settings {
         Ok(())
     }
 
-    /// The key file actually used: the configured one, else `<store>.key` beside the store.
+    /// The key file actually used: the configured one, else `<store>.key` beside an SQLite
+    /// store, else `./jackal.key` for a PostgreSQL store (every server sharing it needs a copy).
     pub fn key_file(&self) -> PathBuf {
+        if self.store.url.is_some() && self.secrets.key_file.is_none() {
+            return PathBuf::from("./jackal.key");
+        }
         self.secrets.key_file.clone().unwrap_or_else(|| {
             let mut name = self.store.path.as_os_str().to_owned();
             name.push(".key");
             PathBuf::from(name)
         })
     }
+}
+
+/// Whether `value` names a PostgreSQL store rather than an SQLite file.
+pub fn is_postgres_url(value: &str) -> bool {
+    value.starts_with("postgresql://") || value.starts_with("postgres://")
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let scheme = app.scheme();
     tracing::info!(
         %listen,
-        store = %settings.store.path.display(),
+        store = %store_location(&settings.store),
         "serving the JackDB v2 API at {scheme}://{listen}/api/v2"
     );
     app.run_until_stopped().await?;
@@ -131,7 +131,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn audit_tail(settings: Settings, lines: usize, follow: bool) -> anyhow::Result<()> {
-    let store = Store::open(&settings.store.path).await?;
+    let store = Store::connect(&settings.store).await?;
     let mut filter = AuditFilter {
         limit: lines.clamp(1, 10_000),
         newest: true,
@@ -168,7 +168,7 @@ async fn secrets(settings: Settings, command: SecretsCommand) -> anyhow::Result<
         new_key_file,
         limit,
     } = command;
-    let store = Store::open(&settings.store.path).await?;
+    let store = Store::connect(&settings.store).await?;
     let options = jackal::secrets::rotation::RotateOptions {
         new_key_file,
         limit,
@@ -209,7 +209,7 @@ async fn secrets(settings: Settings, command: SecretsCommand) -> anyhow::Result<
 }
 
 async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<()> {
-    let store = Store::open(&settings.store.path).await?;
+    let store = Store::connect(&settings.store).await?;
     match command {
         ApiKeyCommand::Create { name } => {
             let name = jackal::domain::text::parse_label("name", &name)?;
@@ -244,4 +244,14 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// Where the store is, for the log: the SQLite file, or the PostgreSQL URL without a password.
+fn store_location(store: &jackal::config::StoreSettings) -> String {
+    match &store.url {
+        Some(url) => jackal_drivers::ConnectionSpec::parse(url)
+            .map(|spec| spec.to_redacted_uri())
+            .unwrap_or_else(|_| "(a PostgreSQL URL that does not parse)".to_owned()),
+        None => store.path.display().to_string(),
+    }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use sealed::{Fingerprint, Key, Parsed};
 
-use crate::store::secrets::KeyMeta;
+use crate::store::KeyMeta;
 use crate::store::{Store, StoreError};
 
 /// How often a server's box looks for a rotation on its own.
@@ -300,7 +300,7 @@ impl SecretBox {
     /// store's key meta changes or a value names a key it does not hold.
     pub async fn load(key_file: &Path, store: &Store) -> Result<Self, SecretError> {
         let meta = store.key_meta().await?;
-        let keys = Found::read(key_file, &meta)?.check(key_file, store.path(), &meta)?;
+        let keys = Found::read(key_file, &meta)?.check(key_file, store.location(), &meta)?;
         Ok(Self {
             ring: Arc::new(Ring {
                 keys: RwLock::new(keys),

@@ -101,7 +101,7 @@ impl Application {
             );
         }
         let metrics = Metrics::new();
-        let store = Store::open(&settings.store.path).await?;
+        let store = Store::connect(&settings.store).await?;
         store.instrument(metrics.store_latency());
         let secrets = load_secrets(&settings.key_file(), &store).await?;
         let bootstrap = auth::bootstrap(&store, supplied_key).await?;

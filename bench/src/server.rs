@@ -45,8 +45,11 @@ impl Limits {
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub binary: PathBuf,
-    /// Holds `jackal.db` (and its `-wal`/`-shm`), `jackal.db.key` and `config.toml`.
+    /// Holds `jackal.db` (and its `-wal`/`-shm`), `jackal.db.key` and `config.toml`; with a
+    /// PostgreSQL store, `jackal.key` and `config.toml`.
     pub dir: PathBuf,
+    /// A `postgresql://` store (an existing database) instead of the SQLite file in `dir`.
+    pub store_url: Option<String>,
     pub key_id: String,
     /// `[test] timeout`, seconds.
     pub test_timeout_secs: u32,
@@ -64,6 +67,7 @@ impl Launch {
             // Absolute, since the process runs in `dir`.
             binary: std::fs::canonicalize(binary).unwrap_or_else(|_| binary.to_owned()),
             dir: dir.to_owned(),
+            store_url: None,
             key_id: uuid::Uuid::new_v4().to_string(),
             test_timeout_secs: 10,
             max_concurrent: 64,
@@ -72,8 +76,16 @@ impl Launch {
         }
     }
 
+    /// The SQLite store file; unused when `store_url` is set.
     pub fn store(&self) -> PathBuf {
         self.dir.join("jackal.db")
+    }
+
+    /// What `JACKAL_STORE` is set to: the URL when there is one, else the file.
+    fn store_env(&self) -> std::ffi::OsString {
+        self.store_url
+            .as_ref()
+            .map_or_else(|| self.store().into_os_string(), Into::into)
     }
 
     /// Starts Jackal and waits for the line naming its address. The first start tries the
@@ -100,6 +112,8 @@ impl Launch {
         self.spawn(false).map_err(|e| e.to_string().into())
     }
 
+    /// `[store] path` is always written: with a PostgreSQL store, `JACKAL_STORE` sets the URL,
+    /// which replaces the path, and the key file defaults to `./jackal.key` in `dir`.
     fn write_config(&self, limits: bool) -> std::io::Result<PathBuf> {
         let path = self.dir.join("config.toml");
         let mut text = format!(
@@ -126,7 +140,7 @@ impl Launch {
             .arg("--config")
             .arg(&config)
             .current_dir(&self.dir)
-            .env("JACKAL_STORE", self.store())
+            .env("JACKAL_STORE", self.store_env())
             .env("JACKAL_LISTEN", "127.0.0.1:0")
             .env("JACKDB_API_KEY_ID", &self.key_id)
             .env("JACKDB_API_KEY_SECRET", SECRET)
@@ -294,8 +308,17 @@ impl Server {
     /// Starts Jackal on a fresh store in a temporary directory (`[test] timeout = 10`,
     /// `max_concurrent = 64`, test rate limits lifted when the build has them).
     pub fn start_temp(binary: &Path) -> Result<Self> {
+        Self::start_temp_on(binary, None)
+    }
+
+    /// As [`Server::start_temp`], on the PostgreSQL database `store_url` names when given (it
+    /// must exist; Jackal creates its tables), the key file and config still in a temporary
+    /// directory.
+    pub fn start_temp_on(binary: &Path, store_url: Option<&str>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut server = Launch::new(binary, dir.path()).start()?;
+        let mut launch = Launch::new(binary, dir.path());
+        launch.store_url = store_url.map(str::to_owned);
+        let mut server = launch.start()?;
         server._dir = Some(dir);
         Ok(server)
     }

@@ -99,3 +99,12 @@ pub use report::{
 };
 pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use uri::{ConnectionSpec, Kind, Password, UriError};
+
+/// The rustls client configuration a spec's `ssl`, `validateSsl` and `sslRootCert` ask for,
+/// for connections other than tests (Jackal's own PostgreSQL store): the same rules, so a
+/// store URL means what the same data-source URI would.
+pub fn tls_client_config(
+    spec: &ConnectionSpec,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, ProbeFailure> {
+    tls::client_config(spec)
+}

@@ -26,7 +26,7 @@ use anyhow::Context;
 
 use super::sealed::{self, Key};
 use super::{Found, SecretBox, SecretError};
-use crate::store::secrets::PendingRotation;
+use crate::store::PendingRotation;
 use crate::store::Store;
 
 /// Progress is reported every this many passwords.
@@ -74,33 +74,19 @@ pub enum Outcome {
     },
 }
 
-/// `<store>.rotate.lock`, locked: two rotations of one store at once would each install
-/// their own key file over the other's.
-pub fn lock_path(store: &Path) -> PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push(".rotate.lock");
-    PathBuf::from(name)
-}
+pub use crate::store::rotation_lock_path as lock_path;
 
-fn lock(store: &Path) -> anyhow::Result<std::fs::File> {
-    let path = lock_path(store);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open the rotation lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+/// The store's rotation lock: two rotations of one store at once would each install their own
+/// key file over the other's. A file beside an SQLite store, an advisory lock on PostgreSQL.
+async fn lock(store: &Store) -> anyhow::Result<crate::store::ExclusiveLock> {
+    match store.try_rotation_lock().await? {
+        Some(lock) => Ok(lock),
+        None => anyhow::bail!(
             "another `jackal secrets rotate` is running on the store {} (it holds {}): wait for \
              it to finish, then run this again if it was stopped",
-            store.display(),
-            path.display()
+            store.location().display(),
+            store.rotation_lock_name()
         ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
     }
 }
 
@@ -126,13 +112,13 @@ pub async fn rotate(
         );
     }
     // Held until this function returns; the kernel releases it if the process dies.
-    let _lock = lock(store.path())?;
+    let _lock = lock(store).await?;
     let meta = store.key_meta().await?;
     let Some(key_check) = meta.key_check.clone() else {
         anyhow::bail!(
             "the store {} has no secret key yet, so there is nothing to rotate: start the server \
              once (it creates {}), or point JACKAL_STORE at the store to rotate",
-            store.path().display(),
+            store.location().display(),
             key_file.display()
         );
     };
@@ -141,7 +127,7 @@ pub async fn rotate(
             anyhow::bail!(
                 "a key rotation of the store {} to {} is pending: finish it first with \
                  `jackal secrets rotate --new-key-file {}`",
-                store.path().display(),
+                store.location().display(),
                 pending.key_file.display(),
                 pending.key_file.display()
             );
@@ -154,7 +140,7 @@ pub async fn rotate(
         None if meta.pending.is_some() => {
             return Err(SecretError::RotationKeyMissing {
                 path: new_key_file,
-                store: store.path().to_owned(),
+                store: store.location().to_owned(),
             }
             .into())
         }
@@ -177,13 +163,13 @@ pub async fn rotate(
         .configured
         .as_ref()
         .is_some_and(|k| k.fingerprint() == new_key.fingerprint());
-    let current = current.check(key_file, store.path(), &meta)?;
+    let current = current.check(key_file, store.location(), &meta)?;
     let ring = SecretBox::fixed(current).with_sealing_key(new_key.clone());
 
     let prefix = new_key.fingerprint().header().to_vec();
     let counts = store.sealed_counts(prefix.clone()).await?;
     let mut report = RotationReport {
-        store: store.path().to_owned(),
+        store: store.location().to_owned(),
         key_file: key_file.to_owned(),
         new_key_file: new_key_file.clone(),
         created_new_key_file,

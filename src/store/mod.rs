@@ -1,21 +1,23 @@
-//! Persistence. SQLite through rusqlite: one writer connection and a few readers, WAL,
-//! `synchronous=FULL` so a commit is on disk before its response is sent, and every call on a
-//! blocking thread so the async workers never wait on the disk.
+//! Persistence, behind one interface with two backends: an SQLite file (the default, one
+//! server) and a PostgreSQL database (several servers sharing one store). `Store` is that
+//! interface: each method runs on whichever backend the store was opened on, and both give the
+//! same answers, errors and audit records.
 
-mod audit;
-mod migrations;
-mod people;
-mod permissions;
-mod roles;
-pub mod secrets;
+mod model;
+mod postgres;
 mod sqlite;
 
-pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow};
-pub use permissions::PermissionScope;
-pub use roles::Member;
-pub use sqlite::Store;
+pub use model::{
+    ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
+    Member, Page, PendingRotation, PermissionRow, PermissionScope, PersonRow, Resealed, RoleRow,
+    SealedCounts, Unique,
+};
+pub use postgres::PgStore;
+pub use sqlite::{rotation_lock_path, SqliteStore};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::config::StoreSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -24,6 +26,8 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot open the PostgreSQL store {location}: {message}")]
+    OpenPostgres { location: String, message: String },
     #[error("{path} is not a Jackal store (it is not an SQLite database, or it holds other tables): point JACKAL_STORE at a Jackal store or at a new file")]
     NotAStore { path: PathBuf },
     #[error("the store {path} was written by a newer Jackal (schema version {found}; this build knows up to {known}): run a newer Jackal, or point JACKAL_STORE at another file. The store was left untouched")]
@@ -40,120 +44,437 @@ pub enum StoreError {
     NotLocked(String),
     #[error("store query failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("store query failed: {}", postgres::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("no store connection: {0}")]
+    Pool(String),
     #[error("store task failed: {0}")]
     Task(String),
 }
 
-/// A value that must be unique among its kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unique {
-    Alias,
-    Username,
-    Email,
-    RoleName,
+/// A handle to the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
 }
 
-impl std::fmt::Display for Unique {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Unique::Alias => "alias",
-            Unique::Username => "username",
-            Unique::Email => "email",
-            Unique::RoleName => "role name",
-        })
-    }
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
-/// A slice of a list, oldest first (`?limit=&offset=`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Page {
-    /// At most this many; `None` is all.
-    pub limit: Option<u64>,
-    pub offset: u64,
-}
-
-impl Page {
-    pub const ALL: Page = Page {
-        limit: None,
-        offset: 0,
+/// Runs the same call on whichever backend `$store` is: `dispatch!(self, s => s.method(..))`.
+macro_rules! dispatch {
+    ($store:expr, $s:ident => $call:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($s) => $call,
+            Backend::Postgres($s) => $call,
+        }
     };
+}
 
-    /// The values for `LIMIT ? OFFSET ?`: SQLite reads a negative LIMIT as no limit.
-    pub(crate) fn sql(self) -> (i64, i64) {
-        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        (self.limit.map_or(-1, clamp), clamp(self.offset))
+/// Held while a secret-key rotation runs, so two rotations of one store cannot interleave.
+/// Released when dropped, or by the system if the process dies.
+#[derive(Debug)]
+pub enum ExclusiveLock {
+    /// A locked file beside the SQLite store.
+    File(std::fs::File),
+    /// A PostgreSQL session advisory lock, held by a connection of its own.
+    Postgres(postgres::AdvisoryLock),
+}
+
+impl Store {
+    /// Opens the store `settings` name: the PostgreSQL database in `url` when set, else the
+    /// SQLite file at `path`.
+    pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
+        match &settings.url {
+            Some(url) => Ok(Store {
+                backend: Backend::Postgres(PgStore::open(url).await?),
+            }),
+            None => Store::open(&settings.path).await,
+        }
     }
-}
 
-/// The kinds of object a path can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entity {
-    DataSource,
-    Person,
-    Role,
-    Permission,
-}
-
-impl std::fmt::Display for Entity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Entity::DataSource => "data source",
-            Entity::Person => "person",
-            Entity::Role => "role",
-            Entity::Permission => "permission",
+    /// Opens (creating if absent) and migrates the SQLite store at `path`.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Sqlite(SqliteStore::open(path).await?),
         })
     }
-}
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PersonRow {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub username: String,
-    pub is_locked: bool,
-    pub created_at: i64,
-}
+    /// Where the store is, for messages: the SQLite file, or the PostgreSQL URL without its
+    /// password.
+    pub fn location(&self) -> &Path {
+        dispatch!(self, s => s.location())
+    }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleRow {
-    pub id: String,
-    pub name: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// When listed as a role containing a data source: when it was added.
-    pub assigned_at: Option<i64>,
-}
+    /// The SQLite file, when the store is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite(s) => Some(s.location()),
+            Backend::Postgres(_) => None,
+        }
+    }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PermissionRow {
-    pub id: i64,
-    pub person_id: String,
-    pub data_source_id: String,
-    pub starts_at: i64,
-    pub expires_at: i64,
-    pub created_at: i64,
-}
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgresql",
+        }
+    }
 
-/// A data source as stored. `config_uri` never holds the password; `password_enc` is the
-/// sealed password (see `crate::secrets`), bound to `id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataSourceRow {
-    pub id: String,
-    pub name: String,
-    pub alias: Option<String>,
-    pub kind: String,
-    pub config_uri: String,
-    pub password_enc: Option<Vec<u8>>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
+    /// Takes the store-wide rotation lock; `Ok(None)` when someone else holds it.
+    pub async fn try_rotation_lock(&self) -> Result<Option<ExclusiveLock>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => Ok(s.try_rotation_lock()?.map(ExclusiveLock::File)),
+            Backend::Postgres(p) => Ok(p.try_rotation_lock().await?.map(ExclusiveLock::Postgres)),
+        }
+    }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKeyRow {
-    pub id: String,
-    pub name: String,
-    pub secret_sha256: Vec<u8>,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+    /// What a locked rotation lock is, for the message that says who holds it.
+    pub fn rotation_lock_name(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(s) => s.rotation_lock_path().display().to_string(),
+            Backend::Postgres(_) => "a PostgreSQL advisory lock on the store".to_owned(),
+        }
+    }
+
+    /// Times every read and write into `latency` (label `operation`). Set once.
+    pub fn instrument(&self, latency: prometheus::HistogramVec) {
+        dispatch!(self, s => s.instrument(latency))
+    }
+
+    /// Whether the store answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    // ---- meta and secret keys ----
+
+    pub async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, s => s.key_check().await)
+    }
+
+    pub async fn set_key_check(&self, value: Vec<u8>) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_key_check(value).await)
+    }
+
+    /// The key check and any pending rotation.
+    pub async fn key_meta(&self) -> Result<KeyMeta, StoreError> {
+        dispatch!(self, s => s.key_meta().await)
+    }
+
+    /// As `key_meta`, for synchronous code (the secret box checks it before sealing).
+    pub fn key_meta_blocking(&self) -> Result<KeyMeta, StoreError> {
+        dispatch!(self, s => s.key_meta_blocking())
+    }
+
+    pub async fn set_pending_rotation(&self, pending: PendingRotation) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_pending_rotation(pending).await)
+    }
+
+    pub async fn clear_pending_rotation(
+        &self,
+        expected: PendingRotation,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.clear_pending_rotation(expected).await)
+    }
+
+    pub async fn sealed_counts(&self, prefix: Vec<u8>) -> Result<SealedCounts, StoreError> {
+        dispatch!(self, s => s.sealed_counts(prefix).await)
+    }
+
+    /// See `SqliteStore::reseal_next_password`.
+    pub async fn reseal_next_password<T, E, F>(
+        &self,
+        after_seq: i64,
+        prefix: Vec<u8>,
+        reseal: F,
+    ) -> Result<Option<Resealed<T>>, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&str, &[u8]) -> Result<(Vec<u8>, T), E> + Send + 'static,
+    {
+        dispatch!(self, s => s.reseal_next_password(after_seq, prefix, reseal).await)
+    }
+
+    /// See `SqliteStore::complete_rotation`.
+    pub async fn complete_rotation<T, E, F>(
+        &self,
+        prefix: Vec<u8>,
+        key_check: Vec<u8>,
+        reseal: F,
+    ) -> Result<Vec<Resealed<T>>, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnMut(&str, &[u8]) -> Result<(Vec<u8>, T), E> + Send + 'static,
+    {
+        dispatch!(self, s => s.complete_rotation(prefix, key_check, reseal).await)
+    }
+
+    pub async fn passwords_sealed_with(
+        &self,
+        prefix: Vec<u8>,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        dispatch!(self, s => s.passwords_sealed_with(prefix).await)
+    }
+
+    pub async fn replace_sealed_password(
+        &self,
+        id: &str,
+        old: Vec<u8>,
+        new: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.replace_sealed_password(id, old, new).await)
+    }
+
+    // ---- data sources ----
+
+    pub async fn insert_data_source(
+        &self,
+        row: DataSourceRow,
+        ctx: &AuditContext,
+    ) -> Result<DataSourceRow, StoreError> {
+        dispatch!(self, s => s.insert_data_source(row, ctx).await)
+    }
+
+    pub async fn list_data_sources(&self, page: Page) -> Result<Vec<DataSourceRow>, StoreError> {
+        dispatch!(self, s => s.list_data_sources(page).await)
+    }
+
+    /// Finds a data source by id, else by alias.
+    pub async fn find_data_source(&self, key: &str) -> Result<Option<DataSourceRow>, StoreError> {
+        dispatch!(self, s => s.find_data_source(key).await)
+    }
+
+    /// Reads the current row and writes what `change` makes of it, in one transaction.
+    /// `Ok(None)` when nothing is named `key`.
+    pub async fn update_data_source<E, F>(
+        &self,
+        key: &str,
+        ctx: &AuditContext,
+        change: F,
+    ) -> Result<Option<DataSourceRow>, E>
+    where
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&DataSourceRow) -> Result<DataSourceRow, E> + Send + 'static,
+    {
+        dispatch!(self, s => s.update_data_source(key, ctx, change).await)
+    }
+
+    /// Deletes by id or alias; `false` when nothing matched.
+    pub async fn delete_data_source(
+        &self,
+        key: &str,
+        ctx: &AuditContext,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delete_data_source(key, ctx).await)
+    }
+
+    // ---- API keys ----
+
+    pub async fn insert_api_key(&self, row: ApiKeyRow) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_api_key(row).await)
+    }
+
+    pub async fn replace_api_key_secret(
+        &self,
+        id: &str,
+        secret_sha256: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.replace_api_key_secret(id, secret_sha256).await)
+    }
+
+    pub async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        dispatch!(self, s => s.find_api_key(id).await)
+    }
+
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        dispatch!(self, s => s.list_api_keys().await)
+    }
+
+    /// Marks a key revoked; `false` when no such key is active.
+    pub async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.revoke_api_key(id, at).await)
+    }
+
+    // ---- people ----
+
+    pub async fn insert_person(
+        &self,
+        person: PersonRow,
+        ctx: &AuditContext,
+    ) -> Result<PersonRow, StoreError> {
+        dispatch!(self, s => s.insert_person(person, ctx).await)
+    }
+
+    pub async fn list_people(&self, page: Page) -> Result<Vec<PersonRow>, StoreError> {
+        dispatch!(self, s => s.list_people(page).await)
+    }
+
+    pub async fn find_person(&self, key: &str) -> Result<PersonRow, StoreError> {
+        dispatch!(self, s => s.find_person(key).await)
+    }
+
+    /// Locks or unlocks; doing it twice is the same as once.
+    pub async fn set_person_locked(
+        &self,
+        key: &str,
+        locked: bool,
+        ctx: &AuditContext,
+    ) -> Result<PersonRow, StoreError> {
+        dispatch!(self, s => s.set_person_locked(key, locked, ctx).await)
+    }
+
+    /// Deletes a locked person with their memberships and permissions.
+    pub async fn delete_person(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_person(key, ctx).await)
+    }
+
+    pub async fn reset_two_factor(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
+        dispatch!(self, s => s.reset_two_factor(key, ctx).await)
+    }
+
+    pub async fn person_roles(&self, key: &str) -> Result<Vec<RoleRow>, StoreError> {
+        dispatch!(self, s => s.person_roles(key).await)
+    }
+
+    pub async fn person_permissions(&self, key: &str) -> Result<Vec<PermissionRow>, StoreError> {
+        dispatch!(self, s => s.person_permissions(key).await)
+    }
+
+    pub async fn delete_person_permissions(
+        &self,
+        key: &str,
+        ctx: &AuditContext,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.delete_person_permissions(key, ctx).await)
+    }
+
+    /// The data sources `key` can reach at `now`, each once, oldest first.
+    pub async fn reachable_data_sources(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Vec<DataSourceRow>, StoreError> {
+        dispatch!(self, s => s.reachable_data_sources(key, now).await)
+    }
+
+    // ---- roles ----
+
+    pub async fn insert_role(
+        &self,
+        role: RoleRow,
+        ctx: &AuditContext,
+    ) -> Result<RoleRow, StoreError> {
+        dispatch!(self, s => s.insert_role(role, ctx).await)
+    }
+
+    pub async fn list_roles(&self, page: Page) -> Result<Vec<RoleRow>, StoreError> {
+        dispatch!(self, s => s.list_roles(page).await)
+    }
+
+    pub async fn find_role(&self, key: &str) -> Result<RoleRow, StoreError> {
+        dispatch!(self, s => s.find_role(key).await)
+    }
+
+    /// Deletes a role with its memberships.
+    pub async fn delete_role(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_role(key, ctx).await)
+    }
+
+    pub async fn role_data_sources(&self, key: &str) -> Result<Vec<DataSourceRow>, StoreError> {
+        dispatch!(self, s => s.role_data_sources(key).await)
+    }
+
+    pub async fn role_people(&self, key: &str) -> Result<Vec<PersonRow>, StoreError> {
+        dispatch!(self, s => s.role_people(key).await)
+    }
+
+    /// The roles containing a data source, each with when it was added.
+    pub async fn data_source_roles(&self, key: &str) -> Result<Vec<RoleRow>, StoreError> {
+        dispatch!(self, s => s.data_source_roles(key).await)
+    }
+
+    /// Adds (`member = true`) or removes a data source or person; idempotent.
+    pub async fn set_role_member(
+        &self,
+        role_key: &str,
+        kind: Member,
+        member_key: &str,
+        member: bool,
+        ctx: &AuditContext,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_role_member(role_key, kind, member_key, member, ctx).await)
+    }
+
+    // ---- permissions ----
+
+    /// Grants `person_key` the data source `ds_key` from `starts_at` to `expires_at`.
+    pub async fn insert_permission(
+        &self,
+        ds_key: &str,
+        person_key: &str,
+        starts_at: i64,
+        expires_at: i64,
+        ctx: &AuditContext,
+    ) -> Result<PermissionRow, StoreError> {
+        dispatch!(self, s => s.insert_permission(ds_key, person_key, starts_at, expires_at, ctx).await)
+    }
+
+    pub async fn list_permissions(&self, page: Page) -> Result<Vec<PermissionRow>, StoreError> {
+        dispatch!(self, s => s.list_permissions(page).await)
+    }
+
+    pub async fn find_permission(&self, id: i64) -> Result<PermissionRow, StoreError> {
+        dispatch!(self, s => s.find_permission(id).await)
+    }
+
+    pub async fn delete_permission(&self, id: i64, ctx: &AuditContext) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_permission(id, ctx).await)
+    }
+
+    pub async fn scoped_permissions(
+        &self,
+        scope: PermissionScope,
+    ) -> Result<Vec<PermissionRow>, StoreError> {
+        dispatch!(self, s => s.scoped_permissions(scope).await)
+    }
+
+    /// Deletes every permission in `scope`; how many were deleted.
+    pub async fn delete_scoped_permissions(
+        &self,
+        scope: PermissionScope,
+        ctx: &AuditContext,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.delete_scoped_permissions(scope, ctx).await)
+    }
+
+    // ---- audit ----
+
+    /// Records an event that goes with no change (a password read, a connection test).
+    pub async fn record_audit(
+        &self,
+        ctx: AuditContext,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_audit(ctx, event).await)
+    }
+
+    /// Records a connection test's outcome without waiting for the disk flush (tests are
+    /// observations that come in volume; see the backends).
+    pub async fn record_test_audit(
+        &self,
+        ctx: AuditContext,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_test_audit(ctx, event).await)
+    }
+
+    pub async fn list_audit(&self, filter: AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self, s => s.list_audit(filter).await)
+    }
 }

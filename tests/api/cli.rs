@@ -1,4 +1,5 @@
-//! The real `jackal` binary: `api-key create/list/revoke`, and `serve` as a process.
+//! The real `jackal` binary: `api-key create/list/revoke`, and `serve` as a process. Under
+//! JACKAL_TEST_STORE each test's processes share a fresh PostgreSQL database of their own.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -6,17 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::USER_AGENT;
+use crate::helpers::{store_env, USER_AGENT};
 
 pub(crate) fn jackal(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
     cmd.current_dir(dir)
-        .env("JACKAL_STORE", dir.join("jackal.db"))
         .env("JACKAL_LISTEN", "127.0.0.1:0")
         .env_remove("JACKDB_API_KEY_ID")
         .env_remove("JACKDB_API_KEY_SECRET")
-        .env_remove("JACKAL_SECRET_KEY_FILE")
         .env("RUST_LOG", "info");
+    // The SQLite file `dir/jackal.db`, or under JACKAL_TEST_STORE the PostgreSQL database of
+    // `dir` with the key file `dir/jackal.db.key`.
+    store_env(&mut cmd, dir);
     cmd
 }
 

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use jackal::startup::Application;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
-use crate::helpers::{error_json, ok_json, settings_in, spawn_app_with, test_key, USER_AGENT};
+use crate::helpers::{
+    error_json, ok_json, settings_in, spawn_app_with, store_env, test_key, USER_AGENT,
+};
 
 /// A test CA, and a server certificate it signed for 127.0.0.1 and localhost.
 struct Pki {
@@ -238,13 +240,13 @@ async fn the_binary_logs_an_https_address_and_serves_it() {
     )
     .unwrap();
     let key = test_key();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jackal"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
+    store_env(&mut cmd, dir.path());
+    let mut child = cmd
         .current_dir(dir.path())
-        .env("JACKAL_STORE", dir.path().join("jackal.db"))
         .env("JACKAL_LISTEN", "127.0.0.1:0")
         .env("JACKDB_API_KEY_ID", &key.id)
         .env("JACKDB_API_KEY_SECRET", &key.secret)
-        .env_remove("JACKAL_SECRET_KEY_FILE")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

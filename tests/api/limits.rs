@@ -221,7 +221,7 @@ async fn connection_tests_are_limited_per_key_and_refill_at_the_rate() {
     too_many(res, "rate_limited").await;
 
     // Another API key has its own bucket.
-    let store = jackal::store::Store::open(&app.dir.path().join("jackal.db"))
+    let store = jackal::store::Store::connect(&settings_in(app.dir.path()).store)
         .await
         .unwrap();
     let second = jackal::auth::create(&store, "second key").await.unwrap();

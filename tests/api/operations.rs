@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 
-use crate::helpers::{error_json, ok_json, spawn_app, TestApp};
+use crate::helpers::{error_json, ok_json, pg_store, spawn_app, TestApp};
 
 /// A bare GET: no User-Agent, no Accept, no credentials.
 async fn bare_get(app: &TestApp, path: &str) -> reqwest::Response {
@@ -37,8 +37,15 @@ async fn healthz_and_readyz_answer_without_credentials() {
 #[tokio::test]
 async fn readyz_is_503_when_the_store_fails() {
     let app = spawn_app().await;
-    let conn = rusqlite::Connection::open(app.dir.path().join("jackal.db")).unwrap();
-    conn.execute_batch("DROP TABLE meta").unwrap();
+    if let Some(client) = pg_store(app.dir.path()).await {
+        client
+            .batch_execute("DROP TABLE meta CASCADE")
+            .await
+            .unwrap();
+    } else {
+        let conn = rusqlite::Connection::open(app.dir.path().join("jackal.db")).unwrap();
+        conn.execute_batch("DROP TABLE meta").unwrap();
+    }
     let res = bare_get(&app, "/readyz").await;
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();

@@ -1,6 +1,7 @@
 //! `jackal secrets rotate`: every stored password re-encrypted with a new key, resumably, while
 //! a server keeps answering.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,10 @@ use jackal::store::Store;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{ok_json, settings_in, spawn_app, spawn_app_in, TestApp};
+use crate::helpers::{
+    holds, key_file_in, ok_json, pg_store, settings_in, spawn_app, spawn_app_in, store_backend,
+    store_contents, store_env, TestApp,
+};
 
 /// A data source the test made, and the configUri `/detail` must give back for it.
 struct Made {
@@ -24,9 +28,8 @@ struct Made {
 
 fn jackal(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
+    store_env(&mut cmd, dir);
     cmd.current_dir(dir)
-        .env("JACKAL_STORE", dir.join("jackal.db"))
-        .env_remove("JACKAL_SECRET_KEY_FILE")
         .env_remove("JACKDB_API_KEY_ID")
         .env_remove("JACKDB_API_KEY_SECRET");
     cmd
@@ -65,7 +68,12 @@ async fn rotate_err(dir: &Path, new_key: &Path, extra: &[&str]) -> String {
 }
 
 fn key_file(dir: &Path) -> PathBuf {
-    dir.join("jackal.db.key")
+    key_file_in(dir)
+}
+
+/// The store of `dir`, as a server opens it.
+async fn open_store(dir: &Path) -> Store {
+    Store::connect(&settings_in(dir).store).await.unwrap()
 }
 
 fn read(path: &Path) -> String {
@@ -138,28 +146,11 @@ async fn assert_details(app: &TestApp, made: &[Made], when: &str) {
     }
 }
 
-/// Every file the store wrote (database, WAL, shared memory), not the key files.
-fn store_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("jackal.db") && !name.contains(".key")
-        })
-        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
-        .collect()
-}
-
-fn assert_no_plaintext(dir: &Path, made: &[Made]) {
-    let files = store_files(dir);
-    assert!(files.iter().any(|(name, _)| name.ends_with("jackal.db")));
-    for (name, bytes) in &files {
+/// No password is in the store at rest (see `store_contents`).
+async fn assert_no_plaintext(dir: &Path, made: &[Made]) {
+    for (name, bytes) in &store_contents(dir).await {
         for password in made.iter().filter_map(|m| m.password.as_deref()) {
-            let found = bytes
-                .windows(password.len())
-                .any(|w| w == password.as_bytes());
-            assert!(!found, "{name} holds {password:?}");
+            assert!(!holds(bytes, password), "{name} holds {password:?}");
         }
     }
 }
@@ -205,7 +196,7 @@ async fn rotation_re_encrypts_every_password_and_installs_the_new_key() {
     for file in [&key_file(dir.path()), &kept[0], &new_key_file] {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
-    assert_no_plaintext(dir.path(), &made);
+    assert_no_plaintext(dir.path(), &made).await;
 
     // The server starts on the configured key file and gives every password back.
     let app = spawn_app_in(dir, key).await;
@@ -252,14 +243,22 @@ async fn a_second_rotation_at_the_same_time_is_refused_and_changes_nothing() {
     let old_key = read(&key_file(dir.path()));
     let new_key_file = dir.path().join("new.key");
 
-    // Another rotation holds the lock (a second open file description, as another process).
-    let lock_path = jackal::secrets::rotation::lock_path(&dir.path().join("jackal.db"));
-    let held = std::fs::File::create(&lock_path).unwrap();
-    held.try_lock().unwrap();
+    // Another rotation holds the lock: on SQLite a second open file description of the lock
+    // file, as another process; on PostgreSQL the store's advisory lock, from a session of
+    // its own.
+    let (held, lock_name): (Box<dyn std::any::Any>, String) = if store_backend() == "postgresql" {
+        let store = open_store(dir.path()).await;
+        let lock = store.try_rotation_lock().await.unwrap().expect("lock free");
+        (Box::new((lock, store.clone())), store.rotation_lock_name())
+    } else {
+        let lock_path = jackal::secrets::rotation::lock_path(&dir.path().join("jackal.db"));
+        let held = std::fs::File::create(&lock_path).unwrap();
+        held.try_lock().unwrap();
+        (Box::new(held), lock_path.display().to_string())
+    };
     let err = rotate_err(dir.path(), &new_key_file, &[]).await;
     assert!(
-        err.contains("another `jackal secrets rotate` is running")
-            && err.contains(lock_path.to_str().unwrap()),
+        err.contains("another `jackal secrets rotate` is running") && err.contains(&lock_name),
         "{err}"
     );
     assert!(!new_key_file.exists(), "the refused run created no key");
@@ -336,7 +335,7 @@ async fn a_running_server_keeps_answering_during_and_after_a_rotation() {
     assert_details(&app, &made, "after a write after").await;
 
     let (dir, key) = app.stop().await;
-    assert_no_plaintext(dir.path(), &made);
+    assert_no_plaintext(dir.path(), &made).await;
     // Only the configured key file is needed now.
     std::fs::remove_file(&new_key_file).unwrap();
     let app = spawn_app_in(dir, key).await;
@@ -404,14 +403,21 @@ async fn template(app: &TestApp, dir: &Path) -> Template {
         ])
         .await;
     let id = created["id"].as_str().unwrap();
-    let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
-    let stored: String = conn
-        .query_row(
+    let stored: String = if let Some(client) = pg_store(dir).await {
+        client
+            .query_one("SELECT config_uri FROM data_source WHERE id = $1", &[&id])
+            .await
+            .unwrap()
+            .get(0)
+    } else {
+        let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
+        conn.query_row(
             "SELECT config_uri FROM data_source WHERE id = ?1",
             [id],
             |r| r.get(0),
         )
-        .unwrap();
+        .unwrap()
+    };
     Template {
         stored,
         detail: created["configUri"].as_str().unwrap().to_owned(),
@@ -436,13 +442,95 @@ fn legacy_seal(key_file: &Path, plaintext: &[u8], id: &str) -> Vec<u8> {
     [nonce.as_slice(), &body].concat()
 }
 
+/// Inserts data sources `(id, name, stored configUri, sealed password)` straight into the
+/// store, in one transaction.
+async fn insert_rows(dir: &Path, rows: &[(String, String, String, Vec<u8>)]) {
+    const INSERT: &str = "INSERT INTO data_source (id, name, alias, type, config_uri, \
+        password_enc, created_at, updated_at) VALUES ($1, $2, NULL, 'postgresql', $3, $4, 1, 1)";
+    if let Some(mut client) = pg_store(dir).await {
+        let tx = client.transaction().await.unwrap();
+        let insert = tx.prepare(INSERT).await.unwrap();
+        for (id, name, stored, sealed) in rows {
+            tx.execute(&insert, &[id, name, stored, sealed])
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    } else {
+        let mut conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        for (id, name, stored, sealed) in rows {
+            tx.execute(
+                &INSERT.replace('$', "?"),
+                rusqlite::params![id, name, stored, sealed],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+}
+
+/// The sealed password of every data source that has one, by id, as stored.
+async fn sealed_passwords(dir: &Path) -> HashMap<String, Vec<u8>> {
+    const SELECT: &str = "SELECT id, password_enc FROM data_source WHERE password_enc IS NOT NULL";
+    if let Some(client) = pg_store(dir).await {
+        let rows = client.query(SELECT, &[]).await.unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    } else {
+        let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
+        let mut select = conn.prepare(SELECT).unwrap();
+        let rows = select
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+}
+
+/// Every sealed password in the store, and the key check.
+async fn all_sealed(dir: &Path) -> (Vec<Vec<u8>>, Vec<u8>) {
+    const PASSWORDS: &str = "SELECT password_enc FROM data_source WHERE password_enc IS NOT NULL";
+    const CHECK: &str = "SELECT value FROM meta WHERE key = 'key_check'";
+    if let Some(client) = pg_store(dir).await {
+        let sealed = client
+            .query(PASSWORDS, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let check = client.query_one(CHECK, &[]).await.unwrap().get(0);
+        (sealed, check)
+    } else {
+        let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
+        let sealed = conn
+            .prepare(PASSWORDS)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let check = conn.query_row(CHECK, [], |r| r.get(0)).unwrap();
+        (sealed, check)
+    }
+}
+
+/// Replaces the stored key check.
+async fn set_key_check(dir: &Path, value: &[u8]) {
+    const UPDATE: &str = "UPDATE meta SET value = $1 WHERE key = 'key_check'";
+    if let Some(client) = pg_store(dir).await {
+        assert_eq!(client.execute(UPDATE, &[&value]).await.unwrap(), 1);
+    } else {
+        let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
+        assert_eq!(conn.execute(&UPDATE.replace('$', "?"), [value]).unwrap(), 1);
+    }
+}
+
 /// Inserts `count` data sources with passwords straight into the store, half of them in the
 /// legacy format, in one transaction.
-fn insert_many(dir: &Path, template: &Template, count: usize) -> Vec<Made> {
+async fn insert_many(dir: &Path, template: &Template, count: usize) -> Vec<Made> {
     let key_file = key_file(dir);
     let current = SecretBox::read_key_file(&key_file).unwrap().unwrap();
-    let mut conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
-    let tx = conn.transaction().unwrap();
+    let mut rows = Vec::new();
     let mut made = Vec::new();
     for i in 0..count {
         let id = jackal::domain::ids::new_data_source_id();
@@ -452,36 +540,29 @@ fn insert_many(dir: &Path, template: &Template, count: usize) -> Vec<Made> {
         } else {
             current.seal(password.as_bytes(), id.as_bytes())
         };
-        tx.execute(
-            "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, \
-             created_at, updated_at) VALUES (?1, ?2, NULL, 'postgresql', ?3, ?4, 1, 1)",
-            rusqlite::params![id, format!("bulk {i}"), template.stored, sealed],
-        )
-        .unwrap();
+        rows.push((
+            id.clone(),
+            format!("bulk {i}"),
+            template.stored.clone(),
+            sealed,
+        ));
         made.push(Made {
             detail: template.detail.replace(TEMPLATE_PASSWORD, &password),
             id,
             password: Some(password),
         });
     }
-    tx.commit().unwrap();
+    insert_rows(dir, &rows).await;
     made
 }
 
 /// Opens every password with the keys a server would load now.
 async fn assert_all_open(dir: &Path, made: &[Made]) {
-    let store = Store::open(&dir.join("jackal.db")).await.unwrap();
+    let store = open_store(dir).await;
     let secrets = load_secrets(&key_file(dir), &store).await.unwrap();
-    let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
+    let sealed = sealed_passwords(dir).await;
     for m in made {
-        let sealed: Vec<u8> = conn
-            .query_row(
-                "SELECT password_enc FROM data_source WHERE id = ?1",
-                [&m.id],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let plain = secrets.open(&sealed, m.id.as_bytes()).unwrap();
+        let plain = secrets.open(&sealed[&m.id], m.id.as_bytes()).unwrap();
         assert_eq!(
             Some(String::from_utf8(plain).unwrap()),
             m.password,
@@ -496,7 +577,7 @@ async fn a_rotation_killed_mid_way_on_2000_passwords_loses_nothing() {
     let app = spawn_app().await;
     let template = template(&app, app.dir.path()).await;
     let (dir, key) = app.stop().await;
-    let made = insert_many(dir.path(), &template, 2000);
+    let made = insert_many(dir.path(), &template, 2000).await;
     let new_key_file = dir.path().join("new.key");
 
     // Kill -9 once it has re-sealed a hundred.
@@ -629,15 +710,9 @@ async fn legacy_values_are_read_and_upgraded() {
     let (dir, key) = app.stop().await;
     let d = dir.path();
     // A store as the previous Jackal wrote it: legacy passwords and a legacy key check.
-    let made = insert_many(d, &template, 4);
+    let made = insert_many(d, &template, 4).await;
     let legacy_check = legacy_seal(&key_file(d), b"jackal key check v1", "key-check");
-    let conn = rusqlite::Connection::open(d.join("jackal.db")).unwrap();
-    conn.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'key_check'",
-        [&legacy_check],
-    )
-    .unwrap();
-    drop(conn);
+    set_key_check(d, &legacy_check).await;
 
     let app = spawn_app_in(dir, key).await;
     assert_details(&app, &made, "legacy values").await;
@@ -649,24 +724,11 @@ async fn legacy_values_are_read_and_upgraded() {
     // The template's password and the four bulk ones; every other bulk one was legacy.
     assert_eq!(field_count(&out, "re-sealed now:"), 5, "{out}");
     assert_eq!(field_count(&out, "of which"), 2, "{out}");
-    let conn = rusqlite::Connection::open(d.join("jackal.db")).unwrap();
-    let sealed: Vec<Vec<u8>> = conn
-        .prepare("SELECT password_enc FROM data_source WHERE password_enc IS NOT NULL")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let check: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let (sealed, check) = all_sealed(d).await;
     for value in sealed.iter().chain([&check]) {
         assert!(value.starts_with(b"jks\x01"), "upgraded: {value:?}");
         assert_eq!(&value[..12], &check[..12], "all under one key");
     }
-    drop(conn);
     let app = spawn_app_in(dir, key).await;
     assert_details(&app, &made, "upgraded").await;
 }
@@ -679,7 +741,7 @@ async fn a_write_racing_the_end_of_a_rotation_is_re_sealed_by_the_server() {
     let template = template(&app, app.dir.path()).await;
     let (dir, _) = app.stop().await;
     let d = dir.path();
-    let store = Store::open(&d.join("jackal.db")).await.unwrap();
+    let store = open_store(d).await;
     // As a server loads it, without the background task, so the test drives the refreshes.
     let server = SecretBox::load(&key_file(d), &store).await.unwrap();
 
@@ -687,16 +749,18 @@ async fn a_write_racing_the_end_of_a_rotation_is_re_sealed_by_the_server() {
     let late_sealed = server.seal(b"Late-pw-1", late_id.as_bytes());
     let out = rotate_ok(d, &d.join("new.key"), &[]).await;
     assert!(out.contains("Finished"), "{out}");
-    let conn = rusqlite::Connection::open(d.join("jackal.db")).unwrap();
-    conn.execute(
-        "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, created_at, \
-         updated_at) VALUES (?1, 'late', NULL, 'postgresql', ?2, ?3, 1, 1)",
-        rusqlite::params![late_id, template.stored, late_sealed],
+    insert_rows(
+        d,
+        &[(
+            late_id.clone(),
+            "late".to_owned(),
+            template.stored.clone(),
+            late_sealed.clone(),
+        )],
     )
-    .unwrap();
-    drop(conn);
+    .await;
     let restarted = || async {
-        let store = Store::open(&d.join("jackal.db")).await.unwrap();
+        let store = open_store(d).await;
         load_secrets(&key_file(d), &store).await.unwrap()
     };
     assert!(
@@ -710,9 +774,8 @@ async fn a_write_racing_the_end_of_a_rotation_is_re_sealed_by_the_server() {
     // The server's next refresh notices the rotation and re-seals what it wrote.
     assert_eq!(server.refresh_now().await, 1);
     assert_eq!(server.refresh_now().await, 0);
-    let after = Store::open(&d.join("jackal.db"))
+    let after = open_store(d)
         .await
-        .unwrap()
         .find_data_source(&late_id)
         .await
         .unwrap()

@@ -5,31 +5,17 @@ use std::os::unix::fs::PermissionsExt;
 use jackal::startup::Application;
 use reqwest::Method;
 
-use crate::helpers::{ok_json, settings_in, spawn_app, spawn_app_in, test_key};
+use crate::helpers::{
+    database_name, holds, key_file_in, ok_json, pg_store, settings_in, spawn_app, spawn_app_in,
+    store_contents, test_key,
+};
 
 const PASSWORDS: [&str; 3] = ["Plaintext-Pw-1", "second pw with spaces", "p@ss/w:rd?#%"];
 
-/// Every file the store wrote (database, WAL, shared memory), not the key file.
-fn store_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("jackal.db") && !name.ends_with(".key")
-        })
-        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
-        .collect()
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test]
-async fn the_sqlite_files_hold_no_plaintext_password() {
+/// On SQLite every file the store wrote (database, WAL, shared memory); on PostgreSQL every row
+/// of every table of the store's database.
+async fn the_store_holds_no_plaintext_password() {
     let app = spawn_app().await;
     let encode = |pw: &str| {
         percent_encoding::utf8_percent_encode(pw, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -70,15 +56,24 @@ async fn the_sqlite_files_hold_no_plaintext_password() {
         .contains(&encode(PASSWORDS[1])));
 
     let (dir, _) = app.stop().await;
-    let files = store_bytes(dir.path());
-    assert!(files.iter().any(|(name, _)| name.ends_with("jackal.db")));
-    for (name, bytes) in &files {
+    let places = store_contents(dir.path()).await;
+    for (name, bytes) in &places {
         for pw in PASSWORDS {
-            assert!(!contains(bytes, pw), "{name} holds {pw:?}");
-            assert!(!contains(bytes, &encode(pw)), "{name} holds {pw:?} encoded");
+            assert!(!holds(bytes, pw), "{name} holds {pw:?}");
+            assert!(!holds(bytes, &encode(pw)), "{name} holds {pw:?} encoded");
         }
     }
-    let key_file = dir.path().join("jackal.db.key");
+    // The check can see a password where there is one: the configUri without it is stored.
+    assert!(
+        places.iter().any(|(_, bytes)| holds(bytes, "mysql://u@h")),
+        "{}",
+        places
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let key_file = key_file_in(dir.path());
     let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "key file readable by its owner only");
 }
@@ -126,14 +121,27 @@ async fn a_wrong_key_file_stops_start_up_and_names_the_file() {
 async fn a_store_from_a_newer_schema_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jackal.db");
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 1000).unwrap();
-    drop(conn);
+    // Where the message must point: the SQLite file, or the PostgreSQL database.
+    let location = if let Some(client) = pg_store(dir.path()).await {
+        // The PostgreSQL store records its schema version in the table jackal_schema.
+        client
+            .batch_execute(
+                "CREATE TABLE jackal_schema (version BIGINT NOT NULL); \
+                 INSERT INTO jackal_schema (version) VALUES (1000)",
+            )
+            .await
+            .unwrap();
+        database_name(dir.path())
+    } else {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 1000).unwrap();
+        path.display().to_string()
+    };
     let err = Application::build(&settings_in(dir.path()), Some(&test_key()))
         .await
         .err()
         .expect("refused");
     let message = format!("{err:#}");
     assert!(message.contains("newer Jackal"), "{message}");
-    assert!(message.contains(path.to_str().unwrap()), "{message}");
+    assert!(message.contains(&location), "{message}");
 }

@@ -2,16 +2,18 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::sqlite::begin_write;
+use super::begin_write;
 use serde_json::json;
 
-use super::audit::{record, AuditContext, AuditEvent};
+use super::audit::record;
+use crate::store::{AuditContext, AuditEvent};
 
 use super::permissions::{permission_from_row, PERMISSION_COLUMNS};
 use super::roles::{role_from_row, ROLE_COLUMNS};
-use super::sqlite::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
-use super::{
-    DataSourceRow, Entity, Page, PermissionRow, PersonRow, RoleRow, Store, StoreError, Unique,
+use super::SqliteStore;
+use super::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
+use crate::store::{
+    DataSourceRow, Entity, Page, PermissionRow, PersonRow, RoleRow, StoreError, Unique,
 };
 
 pub(super) const PERSON_COLUMNS: &str = "id, name, email, username, is_locked, created_at";
@@ -86,7 +88,7 @@ fn set_locked(
     Ok(person)
 }
 
-impl Store {
+impl SqliteStore {
     pub async fn insert_person(
         &self,
         person: PersonRow,

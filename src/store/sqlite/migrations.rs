@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-use super::sqlite::begin_write;
+use super::begin_write;
 
 /// Migration N (1-based) brings the schema from version N-1 to N.
 const MIGRATIONS: &[&str] = &[

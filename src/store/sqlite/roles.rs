@@ -3,14 +3,16 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::sqlite::begin_write;
+use super::begin_write;
 use serde_json::json;
 
-use super::audit::{record, AuditContext, AuditEvent};
+use super::audit::record;
+use crate::store::{AuditContext, AuditEvent};
 
 use super::people::{person_from_row, resolve_person, PERSON_COLUMNS};
-use super::sqlite::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
-use super::{DataSourceRow, Entity, Page, PersonRow, RoleRow, Store, StoreError, Unique};
+use super::SqliteStore;
+use super::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
+use crate::store::{DataSourceRow, Entity, Member, Page, PersonRow, RoleRow, StoreError, Unique};
 
 pub(super) const ROLE_COLUMNS: &str = "r.id, r.name, r.created_at, r.updated_at";
 
@@ -45,14 +47,7 @@ fn role_event(action: &'static str, role_id: &str, changes: serde_json::Value) -
     }
 }
 
-/// Which membership table a change is about.
-#[derive(Debug, Clone, Copy)]
-pub enum Member {
-    DataSource,
-    Person,
-}
-
-impl Store {
+impl SqliteStore {
     pub async fn insert_role(
         &self,
         role: RoleRow,
@@ -169,7 +164,7 @@ impl Store {
     pub async fn data_source_roles(&self, key: &str) -> Result<Vec<RoleRow>, StoreError> {
         let key = key.to_owned();
         self.read(move |conn| {
-            let ds = Store::resolve_data_source(conn, &key)?;
+            let ds = SqliteStore::resolve_data_source(conn, &key)?;
             query_all(conn, &format!(
                 "SELECT {ROLE_COLUMNS}, m.assigned_at FROM role r \
                  JOIN role_data_source m ON m.role_id = r.id WHERE m.data_source_id = ?1 ORDER BY r.seq"
@@ -195,7 +190,7 @@ impl Store {
             let tx = begin_write(conn)?;
             let role = resolve_role(&tx, &role_key)?;
             let (table, column, member_id) = match kind {
-                Member::DataSource => ("role_data_source", "data_source_id", Store::resolve_data_source(&tx, &member_key)?.id),
+                Member::DataSource => ("role_data_source", "data_source_id", SqliteStore::resolve_data_source(&tx, &member_key)?.id),
                 Member::Person => ("role_person", "person_id", resolve_person(&tx, &member_key)?.id),
             };
             let changed = if member {

@@ -4,50 +4,9 @@
 use rusqlite::{params, Connection, Row};
 use serde_json::Value;
 
-use super::sqlite::query_all;
-use super::{Store, StoreError};
-
-/// Who acts, from where, and when; passed to every store method that changes something.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditContext {
-    /// `None` for the command line.
-    pub api_key_id: Option<String>,
-    pub client_addr: Option<String>,
-    pub at: i64,
-}
-
-/// One thing that happened to one object. `changes` never holds a secret.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEvent {
-    pub action: &'static str,
-    pub object_type: &'static str,
-    pub object_id: String,
-    pub changes: Value,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRow {
-    pub id: i64,
-    pub at: i64,
-    pub api_key_id: Option<String>,
-    pub client_addr: Option<String>,
-    pub action: String,
-    pub object_type: String,
-    pub object_id: String,
-    pub changes: Value,
-}
-
-/// Which events to read: a time window, one object, after a known id; at most `limit`.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub object_id: Option<String>,
-    pub after_id: Option<i64>,
-    pub limit: usize,
-    /// The newest `limit` events (still listed oldest first) instead of the oldest.
-    pub newest: bool,
-}
+use super::query_all;
+use super::SqliteStore;
+use crate::store::{AuditContext, AuditEvent, AuditFilter, AuditRow, StoreError};
 
 pub(super) fn record(
     conn: &Connection,
@@ -84,7 +43,7 @@ fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Records an event that goes with no change (a password read, a connection test).
     pub async fn record_audit(
         &self,
@@ -155,7 +114,7 @@ mod tests {
     #[tokio::test]
     async fn events_cannot_be_changed_or_deleted() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
         let ctx = AuditContext {
             api_key_id: Some("k".into()),
             client_addr: Some("127.0.0.1".into()),
@@ -191,7 +150,7 @@ mod tests {
     #[tokio::test]
     async fn test_records_leave_the_writer_fully_durable() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
         let synchronous = || {
             store.write(|conn| {
                 Ok::<i64, StoreError>(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?)

@@ -3,14 +3,16 @@
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::sqlite::begin_write;
+use super::begin_write;
 use serde_json::json;
 
-use super::audit::{record, AuditContext, AuditEvent};
+use super::audit::record;
+use crate::store::{AuditContext, AuditEvent};
 
 use super::people::resolve_person;
-use super::sqlite::query_all;
-use super::{Entity, Page, PermissionRow, Store, StoreError};
+use super::query_all;
+use super::SqliteStore;
+use crate::store::{Entity, Page, PermissionRow, PermissionScope, StoreError};
 
 pub(super) const PERMISSION_COLUMNS: &str =
     "id, person_id, data_source_id, starts_at, expires_at, created_at";
@@ -26,13 +28,6 @@ pub(super) fn permission_from_row(row: &Row<'_>) -> rusqlite::Result<PermissionR
     })
 }
 
-/// Which permissions a list or bulk delete is about.
-#[derive(Debug, Clone)]
-pub enum PermissionScope {
-    DataSource(String),
-    Pair { data_source: String, person: String },
-}
-
 /// The WHERE clause and its parameters for `scope`, with the keys resolved to ids.
 fn resolve_scope(
     conn: &Connection,
@@ -40,14 +35,14 @@ fn resolve_scope(
 ) -> Result<(&'static str, Vec<String>), StoreError> {
     Ok(match scope {
         PermissionScope::DataSource(ds) => {
-            let ds = Store::resolve_data_source(conn, ds)?;
+            let ds = SqliteStore::resolve_data_source(conn, ds)?;
             ("data_source_id = ?1", vec![ds.id])
         }
         PermissionScope::Pair {
             data_source,
             person,
         } => {
-            let ds = Store::resolve_data_source(conn, data_source)?;
+            let ds = SqliteStore::resolve_data_source(conn, data_source)?;
             let person = resolve_person(conn, person)?;
             (
                 "data_source_id = ?1 AND person_id = ?2",
@@ -57,7 +52,7 @@ fn resolve_scope(
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Grants `person_key` the data source `ds_key` from `starts_at` to `expires_at`.
     pub async fn insert_permission(
         &self,
@@ -73,7 +68,7 @@ impl Store {
         let created_at = ctx.at;
         self.write(move |conn| {
             let tx = begin_write(conn)?;
-            let ds = Store::resolve_data_source(&tx, &ds_key)?;
+            let ds = SqliteStore::resolve_data_source(&tx, &ds_key)?;
             let person = resolve_person(&tx, &person_key)?;
             tx.execute(
                 "INSERT INTO permission (person_id, data_source_id, starts_at, expires_at, created_at) \

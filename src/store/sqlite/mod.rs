@@ -1,4 +1,13 @@
-//! The SQLite store.
+//! The SQLite store: one writer connection and a few readers, WAL, `synchronous=FULL` so a
+//! commit is on disk before its response is sent, and every call on a blocking thread so the
+//! async workers never wait on the disk.
+
+mod audit;
+mod migrations;
+mod people;
+mod permissions;
+mod roles;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,10 +19,10 @@ use rusqlite::{
     TransactionBehavior,
 };
 
-use super::audit::{self, AuditContext, AuditEvent};
-use super::migrations;
-use super::{ApiKeyRow, DataSourceRow, Entity, Page, StoreError, Unique};
 use crate::domain::audit as domain_audit;
+use crate::store::{
+    ApiKeyRow, AuditContext, AuditEvent, DataSourceRow, Entity, Page, StoreError, Unique,
+};
 
 const READERS: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -21,7 +30,7 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// already holds the file; a large private cache on each of the five connections only fills up
 /// slowly with audit pages, so the server's memory crept up for minutes under load.
 const CACHE_KIB: i64 = 512;
-const KEY_CHECK: &str = "key_check";
+use crate::store::model::{data_source_changes, KEY_CHECK};
 
 /// Begins a transaction that takes the write lock at once. A deferred transaction that reads
 /// and then writes must upgrade its lock, and SQLite does not call the busy handler for that
@@ -32,9 +41,17 @@ pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Transaction
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
+/// `<store>.rotate.lock`, locked while `jackal secrets rotate` runs: two rotations of one store
+/// at once would each install their own key file over the other's.
+pub fn rotation_lock_path(store: &Path) -> PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".rotate.lock");
+    PathBuf::from(name)
+}
+
 /// A handle to the store; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
@@ -125,17 +142,17 @@ fn alias_used_by_other(conn: &Connection, alias: &str, id: &str) -> rusqlite::Re
         .exists(params![alias, id])
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if absent) and migrates the store at `path`. A file that is not a Jackal
     /// store, or one from a newer schema, is refused before anything is written to it.
-    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let path = path.to_owned();
         tokio::task::spawn_blocking(move || Self::open_blocking(&path))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    pub fn open_blocking(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_blocking(path: &Path) -> Result<SqliteStore, StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -195,7 +212,7 @@ impl Store {
             })
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(open_err)?;
-        Ok(Store {
+        Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
@@ -221,8 +238,37 @@ impl Store {
         .await
     }
 
-    pub fn path(&self) -> &Path {
+    pub fn location(&self) -> &Path {
         &self.inner.path
+    }
+
+    pub fn rotation_lock_path(&self) -> PathBuf {
+        rotation_lock_path(&self.inner.path)
+    }
+
+    /// Locks `rotation_lock_path`; `Ok(None)` when another process holds it. The kernel
+    /// releases the lock when the file is closed or the process dies.
+    pub fn try_rotation_lock(&self) -> Result<Option<std::fs::File>, StoreError> {
+        let path = self.rotation_lock_path();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                StoreError::Task(format!(
+                    "cannot open the rotation lock file {}: {e}",
+                    path.display()
+                ))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Task(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
     }
 
     pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -449,24 +495,7 @@ impl Store {
                 ],
             )
             .map_err(StoreError::from)?;
-            let view = |row: &DataSourceRow| {
-                (
-                    row.name.clone(),
-                    row.alias.clone(),
-                    row.config_uri.clone(),
-                    row.password_enc.clone(),
-                )
-            };
-            let (before, after) = (view(&current), view(&next));
-            let changes = domain_audit::data_source_changes(
-                (
-                    &before.0,
-                    before.1.as_deref(),
-                    &before.2,
-                    before.3.as_deref(),
-                ),
-                (&after.0, after.1.as_deref(), &after.2, after.3.as_deref()),
-            );
+            let changes = data_source_changes(&current, &next);
             audit::record(
                 &tx,
                 &ctx,
@@ -625,7 +654,7 @@ mod tests {
             conn.pragma_update(None, "user_version", 99).unwrap();
         }
         let before = std::fs::read(&path).unwrap();
-        let err = Store::open(&path).await.unwrap_err();
+        let err = SqliteStore::open(&path).await.unwrap_err();
         assert!(
             matches!(err, StoreError::NewerSchema { found: 99, .. }),
             "{err}"
@@ -639,14 +668,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         std::fs::write(&path, vec![b'x'; 4096]).unwrap();
-        let err = Store::open(&path).await.unwrap_err();
+        let err = SqliteStore::open(&path).await.unwrap_err();
         assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
     }
 
     #[tokio::test]
     async fn alias_lookup_update_and_delete() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
         store
             .insert_data_source(row("D1", Some("a")), &cli())
             .await
@@ -674,10 +703,6 @@ mod tests {
         assert!(updated.updated_at > 1);
         assert!(store.delete_data_source("a", &cli()).await.unwrap());
         assert!(!store.delete_data_source("a", &cli()).await.unwrap());
-        assert!(store
-            .list_data_sources(super::Page::ALL)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.list_data_sources(Page::ALL).await.unwrap().is_empty());
     }
 }

@@ -7,47 +7,12 @@ use std::path::PathBuf;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::sqlite::begin_write;
+use super::begin_write;
 
-use super::sqlite::query_all;
-use super::{Store, StoreError};
-
-/// The same meta row `Store::key_check` reads.
-const KEY_CHECK: &str = "key_check";
-const ROTATION_KEY_FILE: &str = "rotation_key_file";
-const ROTATION_KEY_CHECK: &str = "rotation_key_check";
-
-/// The store's key check and the rotation in progress, if any, read together.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyMeta {
-    pub key_check: Option<Vec<u8>>,
-    pub pending: Option<PendingRotation>,
-}
-
-/// A rotation to the key in `key_file` has started and not finished: passwords may be sealed
-/// with either key. `key_check` is a check value sealed with the new key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingRotation {
-    pub key_file: PathBuf,
-    pub key_check: Vec<u8>,
-}
-
-/// A password the rotation re-sealed, and what the re-sealing said about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resealed<T> {
-    pub seq: i64,
-    pub id: String,
-    pub note: T,
-}
-
-/// Counts of data sources by what their password is sealed with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SealedCounts {
-    pub data_sources: u64,
-    pub with_password: u64,
-    /// Passwords whose sealed value starts with the prefix asked about.
-    pub with_prefix: u64,
-}
+use super::query_all;
+use super::SqliteStore;
+use crate::store::model::{KEY_CHECK, ROTATION_KEY_CHECK, ROTATION_KEY_FILE};
+use crate::store::{KeyMeta, PendingRotation, Resealed, SealedCounts, StoreError};
 
 fn read_key_meta(conn: &Connection) -> Result<KeyMeta, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT key, value FROM meta WHERE key IN (?1, ?2, ?3)")?;
@@ -80,7 +45,7 @@ fn prefix_matches(prefix: &[u8]) -> String {
     format!("substr(password_enc, 1, {}) = ?", prefix.len())
 }
 
-impl Store {
+impl SqliteStore {
     /// The key check and any pending rotation.
     pub async fn key_meta(&self) -> Result<KeyMeta, StoreError> {
         self.read(read_key_meta).await
@@ -310,9 +275,9 @@ mod tests {
     use super::*;
     use crate::store::DataSourceRow;
 
-    async fn store_with(passwords: &[Option<&[u8]>]) -> (tempfile::TempDir, Store) {
+    async fn store_with(passwords: &[Option<&[u8]>]) -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
         store.set_key_check(b"check".to_vec()).await.unwrap();
         let passwords = passwords_owned(passwords);
         store

@@ -1,0 +1,231 @@
+//! What the store holds and is asked for, the same for every backend.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// The meta rows the secret-key handling keeps.
+pub(crate) const KEY_CHECK: &str = "key_check";
+pub(crate) const ROTATION_KEY_FILE: &str = "rotation_key_file";
+pub(crate) const ROTATION_KEY_CHECK: &str = "rotation_key_check";
+
+/// A value that must be unique among its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    Alias,
+    Username,
+    Email,
+    RoleName,
+}
+
+impl std::fmt::Display for Unique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unique::Alias => "alias",
+            Unique::Username => "username",
+            Unique::Email => "email",
+            Unique::RoleName => "role name",
+        })
+    }
+}
+
+/// A slice of a list, oldest first (`?limit=&offset=`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Page {
+    /// At most this many; `None` is all.
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+impl Page {
+    pub const ALL: Page = Page {
+        limit: None,
+        offset: 0,
+    };
+
+    /// The values for PostgreSQL's `LIMIT $n OFFSET $m`: a NULL limit is no limit.
+    pub(crate) fn pg(self) -> (Option<i64>, i64) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        (self.limit.map(clamp), clamp(self.offset))
+    }
+
+    /// The values for `LIMIT ? OFFSET ?`: SQLite reads a negative LIMIT as no limit.
+    pub(crate) fn sql(self) -> (i64, i64) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        (self.limit.map_or(-1, clamp), clamp(self.offset))
+    }
+}
+
+/// The kinds of object a path can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    DataSource,
+    Person,
+    Role,
+    Permission,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::DataSource => "data source",
+            Entity::Person => "person",
+            Entity::Role => "role",
+            Entity::Permission => "permission",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub username: String,
+    pub is_locked: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When listed as a role containing a data source: when it was added.
+    pub assigned_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionRow {
+    pub id: i64,
+    pub person_id: String,
+    pub data_source_id: String,
+    pub starts_at: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// A data source as stored. `config_uri` never holds the password; `password_enc` is the
+/// sealed password (see `crate::secrets`), bound to `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSourceRow {
+    pub id: String,
+    pub name: String,
+    pub alias: Option<String>,
+    pub kind: String,
+    pub config_uri: String,
+    pub password_enc: Option<Vec<u8>>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub secret_sha256: Vec<u8>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Who acts, from where, and when; passed to every store method that changes something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditContext {
+    /// `None` for the command line.
+    pub api_key_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub at: i64,
+}
+
+/// One thing that happened to one object. `changes` never holds a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub action: &'static str,
+    pub object_type: &'static str,
+    pub object_id: String,
+    pub changes: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub api_key_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub changes: Value,
+}
+
+/// Which events to read: a time window, one object, after a known id; at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub object_id: Option<String>,
+    pub after_id: Option<i64>,
+    pub limit: usize,
+    /// The newest `limit` events (still listed oldest first) instead of the oldest.
+    pub newest: bool,
+}
+
+/// The store's key check and the rotation in progress, if any, read together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyMeta {
+    pub key_check: Option<Vec<u8>>,
+    pub pending: Option<PendingRotation>,
+}
+
+/// A rotation to the key in `key_file` has started and not finished: passwords may be sealed
+/// with either key. `key_check` is a check value sealed with the new key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRotation {
+    pub key_file: PathBuf,
+    pub key_check: Vec<u8>,
+}
+
+/// A password the rotation re-sealed, and what the re-sealing said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resealed<T> {
+    pub seq: i64,
+    pub id: String,
+    pub note: T,
+}
+
+/// Counts of data sources by what their password is sealed with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SealedCounts {
+    pub data_sources: u64,
+    pub with_password: u64,
+    /// Passwords whose sealed value starts with the prefix asked about.
+    pub with_prefix: u64,
+}
+
+/// Which membership table a change is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Member {
+    DataSource,
+    Person,
+}
+
+/// Which permissions a list or bulk delete is about.
+#[derive(Debug, Clone)]
+pub enum PermissionScope {
+    DataSource(String),
+    Pair { data_source: String, person: String },
+}
+
+/// What an update of a data source changed, for the audit trail (secrets removed).
+pub(crate) fn data_source_changes(before: &DataSourceRow, after: &DataSourceRow) -> Value {
+    fn view(row: &DataSourceRow) -> (&str, Option<&str>, &str, Option<&[u8]>) {
+        (
+            row.name.as_str(),
+            row.alias.as_deref(),
+            row.config_uri.as_str(),
+            row.password_enc.as_deref(),
+        )
+    }
+    crate::domain::audit::data_source_changes(view(before), view(after))
+}
