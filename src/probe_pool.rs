@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jackal_drivers::{ConnectionSpec, ErrorCode, ProbeContext, ProbeFailure, ProbeReport};
+use jackal_drivers::{
+    ConnectionSpec, ErrorCode, IntrospectionReport, ProbeContext, ProbeFailure, ProbeReport,
+};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -63,32 +65,68 @@ impl ProbePool {
     /// Tests `spec`. The deadline counts from now and covers waiting for a slot, so the answer
     /// never comes later than the test's budget (plus scheduling slack).
     pub async fn test(&self, spec: ConnectionSpec) -> ProbeReport {
+        self.bounded(
+            spec,
+            |spec, context, started, deadline| async move {
+                jackal_drivers::probe_until(&spec, &context, started, deadline).await
+            },
+            failed_report,
+        )
+        .await
+    }
+
+    /// Lists `spec`'s schemas, tables and columns, on the same slots and deadline as a test.
+    pub async fn introspect(&self, spec: ConnectionSpec) -> IntrospectionReport {
+        self.bounded(
+            spec,
+            |spec, context, started, deadline| async move {
+                jackal_drivers::introspect_until(&spec, &context, started, deadline).await
+            },
+            failed_introspection,
+        )
+        .await
+    }
+
+    /// Runs `work` on the pool's runtime once a slot is free, within `spec`'s budget from now.
+    /// `failed` makes the report of a test that never ran (no slot in time, or a bug).
+    async fn bounded<R, F, Fut>(
+        &self,
+        spec: ConnectionSpec,
+        work: F,
+        failed: fn(Instant, ErrorCode, String) -> R,
+    ) -> R
+    where
+        R: Send + 'static,
+        F: FnOnce(ConnectionSpec, Arc<ProbeContext>, Instant, Instant) -> Fut,
+        Fut: std::future::Future<Output = R> + Send + 'static,
+    {
         let started = Instant::now();
         let budget = self.context.budget(&spec);
         let deadline = started + budget;
         let slots = self.slots.clone();
-        let context = self.context.clone();
         let max_concurrent = self.max_concurrent;
         let runtime = self
             .runtime
             .as_ref()
             .expect("runtime lives as long as the pool");
+        let work = work(spec, self.context.clone(), started, deadline);
         let task = runtime.spawn(async move {
             let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline, slots.acquire_owned()).await
             else {
-                return queued_too_long(started, budget, max_concurrent);
+                let (code, message) = queued_too_long(budget, max_concurrent);
+                return failed(started, code, message);
             };
-            jackal_drivers::probe_until(&spec, &context, started, deadline).await
+            work.await
         });
         // The task stops itself at the deadline; this bound only guards against a bug there.
         match tokio::time::timeout_at(deadline + Duration::from_millis(250), task).await {
             Ok(Ok(report)) => report,
-            Ok(Err(join_error)) => failed_report(
+            Ok(Err(join_error)) => failed(
                 started,
                 ErrorCode::ServerError,
                 format!("the connection test failed inside Jackal: {join_error}"),
             ),
-            Err(_) => failed_report(
+            Err(_) => failed(
                 started,
                 ErrorCode::Timeout,
                 format!(
@@ -110,9 +148,18 @@ fn failed_report(started: Instant, code: ErrorCode, message: String) -> ProbeRep
     }
 }
 
-fn queued_too_long(started: Instant, budget: Duration, max_concurrent: usize) -> ProbeReport {
-    failed_report(
-        started,
+fn failed_introspection(started: Instant, code: ErrorCode, message: String) -> IntrospectionReport {
+    IntrospectionReport {
+        outcome: Err(ProbeFailure::new(code, message)),
+        duration: started.elapsed(),
+        phases: Vec::new(),
+        address: None,
+        tls: None,
+    }
+}
+
+fn queued_too_long(budget: Duration, max_concurrent: usize) -> (ErrorCode, String) {
+    (
         ErrorCode::Timeout,
         format!(
             "Jackal was already running {max_concurrent} connection tests, and this one waited its whole {} s deadline for a free slot: try again later, or raise [test] max_concurrent",

@@ -88,16 +88,19 @@ mod postgres;
 pub mod probe;
 pub mod report;
 pub mod resolve;
+pub mod schema;
 mod sqlite;
 mod tls;
 pub mod uri;
 
 pub use egress::EgressPolicy;
-pub use probe::{probe, probe_until, ProbeContext};
+pub use probe::{introspect, introspect_until, probe, probe_until, ProbeContext};
 pub use report::{
-    ErrorCode, Phase, PhaseRecord, ProbeFailure, ProbeReport, ServerVersion, TlsReport,
+    ErrorCode, IntrospectionReport, Phase, PhaseRecord, ProbeFailure, ProbeReport, ServerVersion,
+    TlsReport,
 };
 pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
+pub use schema::{Column, Schema, SchemaSnapshot, Table, TableKind};
 pub use uri::{ConnectionSpec, Kind, Password, UriError};
 
 /// The rustls client configuration a spec's `ssl`, `validateSsl` and `sslRootCert` ask for,

@@ -14,6 +14,8 @@
 //!   is recorded, because we could not time it honestly.
 //! - `query`: `SELECT VERSION()`, and with TLS the server's own view of the session's TLS
 //!   version (`SHOW SESSION STATUS LIKE 'Ssl_version'`).
+//! - `introspect` (introspection only): the schemas, tables and columns, from
+//!   `information_schema`.
 //!
 //! # Addresses and TLS names
 //!
@@ -33,11 +35,14 @@ use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts, TlsError};
+use mysql_async::{
+    Conn, DriverError, IoError, Opts, OptsBuilder, Params, Row, SslOpts, TlsError, Value,
+};
 use rustls::pki_types::ServerName;
 
-use crate::probe::{classify_dial_error, Attempt, Target};
+use crate::probe::{classify_dial_error, Attempt, Found, Target, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
+use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls::{self, classify_handshake_error};
 use crate::uri::{ConnectionSpec, Kind};
 
@@ -95,7 +100,8 @@ pub(crate) async fn probe(
     spec: &ConnectionSpec,
     target: &Target,
     attempt: &mut Attempt,
-) -> Result<ServerVersion, ProbeFailure> {
+    work: Work,
+) -> Result<Found, ProbeFailure> {
     // probe::run refuses a network configUri without a user before calling a backend.
     let user = spec.user().unwrap_or_default();
     use_ring_for_mysql_async();
@@ -164,6 +170,14 @@ pub(crate) async fn probe(
             Ok((text, protocol))
         })
         .await;
+    let snapshot = match (&queried, work) {
+        (Ok(_), Work::Schema) => Some(
+            attempt
+                .run(Phase::Introspect, list_schemas(&mut conn, &dial, spec))
+                .await,
+        ),
+        _ => None,
+    };
     // Closing is courtesy, not part of the test: it runs in the background, bounded, so the
     // answer never waits for it and never passes the deadline because of it.
     tokio::spawn(async move {
@@ -173,7 +187,133 @@ pub(crate) async fn probe(
     if let Some(tls) = attempt.tls.as_mut() {
         tls.protocol = protocol;
     }
-    Ok(server_version(&text))
+    let snapshot = snapshot.transpose()?;
+    Ok((server_version(&text), snapshot))
+}
+
+/// The databases MySQL and MariaDB keep for themselves, left out when configUri names none.
+const SYSTEM_SCHEMAS: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
+
+/// Tables and views; `SYSTEM VERSIONED` is a MariaDB table with history, `SYSTEM VIEW` what
+/// `information_schema` itself holds (listed only when configUri names it). Sequences
+/// (MariaDB) and temporary tables are left out.
+const TABLE_TYPES: &str = "('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW', 'SYSTEM VIEW')";
+
+/// The configUri's database, or every database but the system ones: schemas, then their
+/// tables and views, then the columns of those, three statements on the one connection.
+///
+/// Three listings rather than a join: `information_schema` tables are materialized by the
+/// server, and joining them (in MariaDB at least) is far slower than reading each once. Rows
+/// are read one at a time into the snapshot; columns find their table through a hash index.
+async fn list_schemas(
+    conn: &mut Conn,
+    dial: &Dial<'_>,
+    spec: &ConnectionSpec,
+) -> Result<SchemaSnapshot, ProbeFailure> {
+    // The database name is a parameter (a prepared statement), never spliced into the text.
+    let (only, params) = match spec.database() {
+        Some(database) => (
+            "= ?".to_owned(),
+            Params::Positional(vec![Value::from(database)]),
+        ),
+        None => (format!("NOT IN {SYSTEM_SCHEMAS}"), Params::Empty),
+    };
+    let schemas = format!(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA \
+         WHERE SCHEMA_NAME {only} ORDER BY SCHEMA_NAME"
+    );
+    let tables = format!(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA {only} AND TABLE_TYPE IN {TABLE_TYPES} \
+         ORDER BY TABLE_SCHEMA, TABLE_NAME"
+    );
+    let columns = format!(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA {only} \
+         ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+    );
+    let failed = |e: mysql_async::Error| listing_failure(&e, dial, spec);
+    let mut builder = Builder::new();
+    // A row the server should never send (a NULL name) is skipped rather than failing all.
+    conn.exec_iter(schemas, params.clone())
+        .await
+        .map_err(failed)?
+        .for_each_and_drop(|row| {
+            if let Some(name) = text(&row, 0) {
+                builder.schema(&name);
+            }
+        })
+        .await
+        .map_err(failed)?;
+    conn.exec_iter(tables, params.clone())
+        .await
+        .map_err(failed)?
+        .for_each_and_drop(|row| {
+            if let (Some(schema), Some(name), Some(kind)) =
+                (text(&row, 0), text(&row, 1), text(&row, 2))
+            {
+                let kind = match kind.as_str() {
+                    "VIEW" | "SYSTEM VIEW" => TableKind::View,
+                    _ => TableKind::Table,
+                };
+                builder.table(&schema, &name, kind);
+            }
+        })
+        .await
+        .map_err(failed)?;
+    conn.exec_iter(columns, params)
+        .await
+        .map_err(failed)?
+        .for_each_and_drop(|row| {
+            if let (Some(schema), Some(table), Some(name), Some(data_type)) =
+                (text(&row, 0), text(&row, 1), text(&row, 2), text(&row, 3))
+            {
+                let column = Column {
+                    name,
+                    data_type,
+                    nullable: text(&row, 4).is_some_and(|n| n.eq_ignore_ascii_case("YES")),
+                };
+                // Columns of a table created after the table listing, or of a sequence, have
+                // no table to go to.
+                builder.column(&schema, &table, column);
+            }
+        })
+        .await
+        .map_err(failed)?;
+    Ok(builder.finish())
+}
+
+/// Column `i` of `row` as text: `information_schema` answers in strings (bytes on the wire,
+/// decoded leniently so that a name in another encoding still shows); `None` for NULL.
+fn text(row: &Row, i: usize) -> Option<String> {
+    match row.as_ref(i)? {
+        Value::NULL => None,
+        Value::Bytes(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        other => Some(other.as_sql(true)),
+    }
+}
+
+/// A failed listing. The server's own refusal (say, a privilege missing) is a server error
+/// after a successful login; anything else (a lost connection) is classified like any other
+/// error of the connection.
+fn listing_failure(
+    err: &mysql_async::Error,
+    dial: &Dial<'_>,
+    spec: &ConnectionSpec,
+) -> ProbeFailure {
+    match err {
+        mysql_async::Error::Server(e) => scrub(
+            ProbeFailure::new(
+                ErrorCode::ServerError,
+                format!(
+                    "the server at {} logged in but refused to list its tables: error {} ({}): {}",
+                    dial.addr, e.code, e.state, e.message
+                ),
+            ),
+            spec,
+        ),
+        _ => classify(err, dial, spec),
+    }
 }
 
 /// `mysql_async` builds its rustls configuration with `ClientConfig::builder()`, which uses the
@@ -364,7 +504,11 @@ fn rustls_error(err: &io::Error) -> Option<&rustls::Error> {
 /// text, when quoted, is scrubbed of the password (a server has no business echoing it, but the
 /// message must never hold it whatever the server sends).
 fn classify(err: &mysql_async::Error, dial: &Dial<'_>, spec: &ConnectionSpec) -> ProbeFailure {
-    let mut failure = classify_unscrubbed(err, dial);
+    scrub(classify_unscrubbed(err, dial), spec)
+}
+
+/// `failure` with every occurrence of the password in its message replaced.
+fn scrub(mut failure: ProbeFailure, spec: &ConnectionSpec) -> ProbeFailure {
     if let Some(password) = spec
         .password()
         .map(|p| p.expose())

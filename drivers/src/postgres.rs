@@ -1,6 +1,6 @@
 //! PostgreSQL probe: TCP connect, then (with `ssl=true`) the SSLRequest and a rustls handshake
 //! done here, then startup and authentication through tokio-postgres over that stream, then
-//! `SELECT version()`, then a clean close.
+//! `SELECT version()`, then (introspection only) one catalog query, then a clean close.
 //!
 //! Failures are classified from typed data only: the server's answer byte to the SSLRequest,
 //! rustls errors (in [`crate::tls`]), SQLSTATE codes and `io::Error`s. No message ever holds
@@ -10,15 +10,17 @@
 use std::error::Error as _;
 use std::net::SocketAddr;
 
+use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_rustls::client::TlsStream;
 
-use crate::probe::{Attempt, Target};
+use crate::probe::{Attempt, Found, Target, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
+use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls;
 use crate::uri::ConnectionSpec;
 
@@ -36,7 +38,8 @@ pub(crate) async fn probe(
     spec: &ConnectionSpec,
     target: &Target,
     attempt: &mut Attempt,
-) -> Result<ServerVersion, ProbeFailure> {
+    work: Work,
+) -> Result<Found, ProbeFailure> {
     // probe::run refuses a network configUri without a user before calling a backend.
     let user = spec.user().unwrap_or_default();
 
@@ -100,14 +103,22 @@ pub(crate) async fn probe(
                 .map_err(|e| query_failure(&e, spec, addr))
         })
         .await;
+    let snapshot = match (&description, work) {
+        (Ok(_), Work::Schema) => Some(
+            attempt
+                .run(Phase::Introspect, list_schemas(&client, spec, addr))
+                .await,
+        ),
+        _ => None,
+    };
 
     // Dropping the client makes the connection task send Terminate and end on its own; the
     // answer does not wait for the server to close its side (a round trip, and a risk of
     // turning a success into a timeout at the very end of the deadline).
     drop(client);
-    let description = match description {
-        Ok(description) => description,
-        Err(failure) => {
+    let (description, snapshot) = match (description, snapshot.transpose()) {
+        (Ok(description), Ok(snapshot)) => (description, snapshot),
+        (Err(failure), _) | (_, Err(failure)) => {
             task.abort();
             return Err(failure);
         }
@@ -120,11 +131,81 @@ pub(crate) async fn probe(
             .unwrap_or(&description)
             .to_owned()
     });
-    Ok(ServerVersion::from_text(
-        "PostgreSQL",
-        &version_text,
-        description,
+    Ok((
+        ServerVersion::from_text("PostgreSQL", &version_text, description),
+        snapshot,
     ))
+}
+
+/// Every user schema of the connected database (system ones aside), each with its tables,
+/// views, materialized views and foreign tables and their columns: one row per column, one
+/// row for a relation without columns, one row for a schema without relations, ordered so
+/// that the rows of a relation are contiguous. From `pg_catalog`, which answers for 10,000
+/// tables in a fraction of the time `information_schema` takes.
+const SCHEMA_QUERY: &str = r"SELECT n.nspname, c.relname, c.relkind,
+       a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull
+FROM pg_catalog.pg_namespace n
+LEFT JOIN pg_catalog.pg_class c
+       ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+LEFT JOIN pg_catalog.pg_attribute a
+       ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp_)'
+ORDER BY n.nspname, c.relname, a.attnum";
+
+/// Runs [`SCHEMA_QUERY`] and builds the snapshot from its rows as they arrive.
+///
+/// The simple-query protocol sends it in one round trip (no prepare), and the rows are read
+/// from the stream one by one into the snapshot, never held as a whole result first.
+async fn list_schemas(
+    client: &Client,
+    spec: &ConnectionSpec,
+    addr: SocketAddr,
+) -> Result<SchemaSnapshot, ProbeFailure> {
+    let failed = |e: tokio_postgres::Error| listing_failure(&e, spec, addr);
+    let malformed = |what: &str| {
+        ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!("the server at {addr} answered the table listing with {what}"),
+        )
+    };
+    let stream = client
+        .simple_query_raw(SCHEMA_QUERY)
+        .await
+        .map_err(failed)?;
+    let mut stream = std::pin::pin!(stream);
+    let mut builder = Builder::new();
+    while let Some(message) = stream.next().await {
+        let SimpleQueryMessage::Row(row) = message.map_err(failed)? else {
+            continue;
+        };
+        let text = |i: usize| row.try_get(i).map_err(failed);
+        let schema = text(0)?.ok_or_else(|| malformed("a row without a schema name"))?;
+        let table = match (text(1)?, text(2)?) {
+            (Some(name), Some(relkind)) => {
+                let kind = match relkind {
+                    "r" | "p" => TableKind::Table,
+                    "v" => TableKind::View,
+                    "m" => TableKind::MaterializedView,
+                    "f" => TableKind::ForeignTable,
+                    other => return Err(malformed(&format!("the unknown relkind {other:?}"))),
+                };
+                Some((name, kind))
+            }
+            _ => None,
+        };
+        let column = match (text(3)?, text(4)?, text(5)?) {
+            (Some(name), Some(data_type), Some(not_null)) => Some(Column {
+                name: name.to_owned(),
+                data_type: data_type.to_owned(),
+                // Booleans come as text in the simple-query protocol.
+                nullable: not_null != "t",
+            }),
+            _ => None,
+        };
+        builder.row(schema, table, column);
+    }
+    Ok(builder.finish())
 }
 
 /// Sends the SSLRequest and, when the server answers 'S', runs the TLS handshake.
@@ -286,6 +367,26 @@ fn login_failure(
             ),
         ),
     }
+}
+
+/// A failed table listing (the login and the version query worked).
+fn listing_failure(
+    err: &tokio_postgres::Error,
+    spec: &ConnectionSpec,
+    addr: SocketAddr,
+) -> ProbeFailure {
+    let message = match err.as_db_error() {
+        Some(db) => format!(
+            "the server at {addr} logged in but refused to list its tables: {} (SQLSTATE {})",
+            scrub(db.message(), spec),
+            db.code().code()
+        ),
+        None => format!(
+            "the server at {addr} logged in but listing its tables failed: {}",
+            scrub(&describe(err), spec)
+        ),
+    };
+    ProbeFailure::new(ErrorCode::ServerError, message)
 }
 
 /// A failed `SELECT version()`.

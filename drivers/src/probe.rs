@@ -1,5 +1,10 @@
 //! One connection test: resolve → policy check → TCP connect → TLS → authenticate → version
 //! query → close, each phase timed, the whole bounded by one deadline.
+//!
+//! Introspection is the same test with one more phase before the close: listing schemas,
+//! tables, views and their columns ([`introspect`]). It goes through exactly the same code up
+//! to the version query, so the egress policy, TLS rules, deadline and failure classification
+//! are those of the test.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -11,9 +16,11 @@ use tokio::time::Instant;
 
 use crate::egress::EgressPolicy;
 use crate::report::{
-    ErrorCode, Phase, PhaseRecord, ProbeFailure, ProbeReport, ServerVersion, TlsReport,
+    ErrorCode, IntrospectionReport, Phase, PhaseRecord, ProbeFailure, ProbeReport, ServerVersion,
+    TlsReport,
 };
 use crate::resolve::{ResolveError, Resolver, SystemResolver};
+use crate::schema::SchemaSnapshot;
 use crate::uri::{ConnectionSpec, Kind};
 use crate::{mysql, postgres, sqlite};
 
@@ -45,6 +52,18 @@ impl ProbeContext {
         spec.connect_timeout().unwrap_or(self.default_timeout)
     }
 }
+
+/// What a backend does once logged in and the version is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Work {
+    /// Nothing more: a connection test.
+    Version,
+    /// List schemas, tables, views and columns, in a [`Phase::Introspect`].
+    Schema,
+}
+
+/// What a backend found: the version, and the schemas when [`Work::Schema`] asked for them.
+pub(crate) type Found = (ServerVersion, Option<SchemaSnapshot>);
 
 /// Where a network test goes: the host as written (for TLS names and messages) and the
 /// addresses it resolved to, every one already allowed by the egress policy.
@@ -138,6 +157,13 @@ impl Attempt {
             ),
             Phase::Query => format!(
                 "the server at {at} logged in but did not answer a version query within {within}: it may be overloaded"
+            ),
+            Phase::Introspect if self.kind == Kind::Sqlite => format!(
+                "{} was opened but listing its tables did not finish within {within}: it may be very large or locked; raise connectTimeout (up to 300 s) to allow more time",
+                self.destination
+            ),
+            Phase::Introspect => format!(
+                "the server at {at} logged in but did not finish listing its tables within {within}: it may be overloaded or the database very large; raise connectTimeout (up to 300 s) to allow more time"
             ),
         };
         ProbeFailure::new(ErrorCode::Timeout, message)
@@ -274,6 +300,64 @@ pub async fn probe_until(
     started: Instant,
     deadline: Instant,
 ) -> ProbeReport {
+    let (outcome, attempt) = attempt_until(spec, ctx, started, deadline, Work::Version).await;
+    ProbeReport {
+        outcome: outcome.map(|(version, _)| version),
+        duration: started.elapsed(),
+        phases: attempt.phases,
+        address: attempt.address,
+        tls: attempt.tls,
+    }
+}
+
+/// Lists the schemas, tables, views and columns of `spec`'s database, with the deadline its
+/// `connectTimeout` (or the default) gives, from now.
+pub async fn introspect(spec: &ConnectionSpec, ctx: &ProbeContext) -> IntrospectionReport {
+    let now = Instant::now();
+    introspect_until(spec, ctx, now, now + ctx.budget(spec)).await
+}
+
+/// Lists the schemas, tables, views and columns of `spec`'s database in one connection,
+/// counting from `started` and stopping at `deadline` whatever happens: the phases of
+/// [`probe_until`], then [`Phase::Introspect`].
+///
+/// What is listed: for PostgreSQL every schema of the connected database but the system ones
+/// (`pg_catalog`, `information_schema`, `pg_toast*`, `pg_temp*`), with its tables,
+/// partitioned tables, views, materialized views and foreign tables; for MySQL/MariaDB the
+/// configUri's database when it names one, else every database but `mysql`,
+/// `information_schema`, `performance_schema` and `sys`, with tables and views; for SQLite the
+/// file's `main` schema, with tables and views but not SQLite's own `sqlite_*` tables.
+pub async fn introspect_until(
+    spec: &ConnectionSpec,
+    ctx: &ProbeContext,
+    started: Instant,
+    deadline: Instant,
+) -> IntrospectionReport {
+    let (outcome, attempt) = attempt_until(spec, ctx, started, deadline, Work::Schema).await;
+    let outcome = outcome.and_then(|(version, snapshot)| match snapshot {
+        Some(snapshot) => Ok((version, snapshot)),
+        None => Err(ProbeFailure::new(
+            ErrorCode::ServerError,
+            "introspection ended without listing any table",
+        )),
+    });
+    IntrospectionReport {
+        outcome,
+        duration: started.elapsed(),
+        phases: attempt.phases,
+        address: attempt.address,
+        tls: attempt.tls,
+    }
+}
+
+/// One attempt at `work`, bounded by `deadline`.
+async fn attempt_until(
+    spec: &ConnectionSpec,
+    ctx: &ProbeContext,
+    started: Instant,
+    deadline: Instant,
+    work: Work,
+) -> (Result<Found, ProbeFailure>, Attempt) {
     let destination = match (spec.host(), spec.effective_port()) {
         (Some(host), Some(port)) if host.contains(':') => format!("[{host}]:{port}"),
         (Some(host), Some(port)) => format!("{host}:{port}"),
@@ -284,26 +368,22 @@ pub async fn probe_until(
     };
     let mut attempt = Attempt::new(spec.kind(), destination, started, deadline);
     // A safety net over the per-phase deadlines: nothing may outlive the deadline.
-    let outcome = match tokio::time::timeout_at(deadline, run(spec, ctx, &mut attempt)).await {
+    let outcome = match tokio::time::timeout_at(deadline, run(spec, ctx, &mut attempt, work)).await
+    {
         Ok(outcome) => outcome,
         Err(_) => Err(attempt.timeout_failure(attempt.current.unwrap_or(Phase::Connect))),
     };
-    ProbeReport {
-        outcome,
-        duration: started.elapsed(),
-        phases: attempt.phases,
-        address: attempt.address,
-        tls: attempt.tls,
-    }
+    (outcome, attempt)
 }
 
 async fn run(
     spec: &ConnectionSpec,
     ctx: &ProbeContext,
     attempt: &mut Attempt,
-) -> Result<ServerVersion, ProbeFailure> {
+    work: Work,
+) -> Result<Found, ProbeFailure> {
     if spec.kind() == Kind::Sqlite {
-        return sqlite::probe(spec, ctx, attempt).await;
+        return sqlite::probe(spec, ctx, attempt, work).await;
     }
     let (Some(host), Some(port)) = (spec.host(), spec.effective_port()) else {
         return Err(ProbeFailure::new(
@@ -329,8 +409,51 @@ async fn run(
         addrs,
     };
     match spec.kind() {
-        Kind::Postgresql => postgres::probe(spec, &target, attempt).await,
-        Kind::Mysql => mysql::probe(spec, &target, attempt).await,
+        Kind::Postgresql => postgres::probe(spec, &target, attempt, work).await,
+        Kind::Mysql => mysql::probe(spec, &target, attempt, work).await,
         Kind::Sqlite => unreachable!("handled above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_introspection_cut_short_says_the_listing_did_not_finish() {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(10);
+        let mut attempt = Attempt::new(
+            Kind::Postgresql,
+            "db.example.test:5432".to_owned(),
+            started,
+            deadline,
+        );
+        attempt.address = Some("192.0.2.7:5432".parse().unwrap());
+        let failure = attempt.timeout_failure(Phase::Introspect);
+        assert_eq!(failure.code, ErrorCode::Timeout);
+        assert!(
+            failure.message.starts_with(
+                "the server at 192.0.2.7:5432 logged in but did not finish listing its tables within 10 s: "
+            ),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("connectTimeout"),
+            "{}",
+            failure.message
+        );
+
+        let attempt = Attempt::new(Kind::Sqlite, "/data/shop.db".to_owned(), started, deadline);
+        let failure = attempt.timeout_failure(Phase::Introspect);
+        assert_eq!(failure.code, ErrorCode::Timeout);
+        assert!(
+            failure.message.starts_with(
+                "/data/shop.db was opened but listing its tables did not finish within 10 s: "
+            ),
+            "{}",
+            failure.message
+        );
     }
 }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::schema::SchemaSnapshot;
+
 /// Why a test failed, from the contract's list. Classified from typed data (SQLSTATE, MySQL
 /// error numbers, `io::ErrorKind`, rustls errors, resolver errors), never from message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,6 +68,8 @@ pub enum Phase {
     Auth,
     /// Asking the server for its version.
     Query,
+    /// Listing schemas, tables, views and their columns (introspection only).
+    Introspect,
 }
 
 impl Phase {
@@ -76,6 +80,7 @@ impl Phase {
             Phase::Tls => "tls",
             Phase::Auth => "auth",
             Phase::Query => "query",
+            Phase::Introspect => "introspect",
         }
     }
 }
@@ -152,6 +157,19 @@ pub struct ProbeReport {
     pub outcome: Result<ServerVersion, ProbeFailure>,
     pub duration: Duration,
     /// The phases reached, in order; the last one failed when the test did.
+    pub phases: Vec<PhaseRecord>,
+    /// The address actually dialled.
+    pub address: Option<SocketAddr>,
+    pub tls: Option<TlsReport>,
+}
+
+/// The result of introspection: as a [`ProbeReport`], with the schemas listed on success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntrospectionReport {
+    pub outcome: Result<(ServerVersion, SchemaSnapshot), ProbeFailure>,
+    pub duration: Duration,
+    /// The phases reached, in order (a success ends with [`Phase::Introspect`]); the last one
+    /// failed when introspection did.
     pub phases: Vec<PhaseRecord>,
     /// The address actually dialled.
     pub address: Option<SocketAddr>,

@@ -2,7 +2,7 @@
 //! 200 either way (a failed test is a result, not a server error).
 
 use actix_web::{web, HttpResponse};
-use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeFailure, ProbeReport};
+use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeFailure, ProbeReport, ServerVersion};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -52,7 +52,7 @@ pub struct TestResult {
 }
 
 /// The database server's product and version.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionView {
     /// `PostgreSQL`, `MySQL`, `MariaDB` or `SQLite`.
@@ -122,6 +122,8 @@ pub enum PhaseName {
     Tls,
     Auth,
     Query,
+    /// Listing schemas, tables and columns (`POST /data-source/:ds/schema`).
+    Introspect,
 }
 
 impl From<Phase> for PhaseName {
@@ -132,6 +134,7 @@ impl From<Phase> for PhaseName {
             Phase::Tls => Self::Tls,
             Phase::Auth => Self::Auth,
             Phase::Query => Self::Query,
+            Phase::Introspect => Self::Introspect,
         }
     }
 }
@@ -146,20 +149,21 @@ pub struct TlsView {
     pub protocol: Option<String>,
 }
 
+pub fn version_view(v: &ServerVersion) -> VersionView {
+    VersionView {
+        product_name: v.product_name.clone(),
+        product_version: v.product_version.clone(),
+        major: v.major,
+        minor: v.minor,
+        patch: v.patch,
+        description: v.description.clone(),
+    }
+}
+
 /// The contract's §5 shape, with its extension fields.
 pub fn render(report: &ProbeReport) -> TestResult {
     let (version, failure) = match &report.outcome {
-        Ok(v) => (
-            Some(VersionView {
-                product_name: v.product_name.clone(),
-                product_version: v.product_version.clone(),
-                major: v.major,
-                minor: v.minor,
-                patch: v.patch,
-                description: v.description.clone(),
-            }),
-            None,
-        ),
+        Ok(v) => (Some(version_view(v)), None),
         Err(failure) => (None, Some(failure)),
     };
     TestResult {

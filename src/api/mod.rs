@@ -15,6 +15,7 @@ pub mod permission;
 pub mod person;
 pub mod request_log;
 pub mod role;
+pub mod schema;
 pub mod whoami;
 
 use actix_web::http::{header, StatusCode};
@@ -137,6 +138,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/data-source/{data_source}/test",
             "POST",
             vec![post().to(connection_test::test_data_source)],
+        ))
+        .service(resource(
+            "/data-source/{data_source}/schema",
+            "GET, POST",
+            vec![get().to(schema::retrieve), post().to(schema::refresh)],
         ))
         .service(resource(
             "/data-source/{data_source}/role",

@@ -19,7 +19,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response};
 use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 
 use super::error::{ErrorBody, JSON_CONTENT_TYPE};
-use super::{audit, connection_test, data_source, permission, person, role, whoami};
+use super::{audit, connection_test, data_source, permission, person, role, schema, whoami};
 
 /// The document's own path, relative to `/api/v2`; served without any vendor header.
 pub const PATH: &str = "/openapi.json";
@@ -62,6 +62,8 @@ JSON body, and every failure answers `{\"error\": {\"message\", \"code\"}}`. Tim
         data_source::delete,
         data_source::detail,
         connection_test::test_data_source,
+        schema::refresh,
+        schema::retrieve,
         role::of_data_source,
         permission::of_data_source,
         permission::delete_of_data_source,

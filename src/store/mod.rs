@@ -10,7 +10,7 @@ mod sqlite;
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
     Member, Page, PendingRotation, PermissionRow, PermissionScope, PersonRow, Resealed, RoleRow,
-    SealedCounts, Unique,
+    SchemaSnapshotRow, SealedCounts, Unique,
 };
 pub use postgres::PgStore;
 pub use sqlite::{rotation_lock_path, SqliteStore};
@@ -451,6 +451,30 @@ impl Store {
         ctx: &AuditContext,
     ) -> Result<usize, StoreError> {
         dispatch!(self, s => s.delete_scoped_permissions(scope, ctx).await)
+    }
+
+    // ---- schema snapshots ----
+
+    /// Replaces the schema snapshot of the data source `key` names; `NotFound` if it is gone.
+    pub async fn put_schema_snapshot(
+        &self,
+        key: &str,
+        row: SchemaSnapshotRow,
+    ) -> Result<SchemaSnapshotRow, StoreError> {
+        dispatch!(self, s => s.put_schema_snapshot(key, row).await)
+    }
+
+    /// The snapshot of the data source `key` names; `Ok(None)` when it has none yet.
+    pub async fn find_schema_snapshot(
+        &self,
+        key: &str,
+    ) -> Result<Option<SchemaSnapshotRow>, StoreError> {
+        dispatch!(self, s => s.find_schema_snapshot(key).await)
+    }
+
+    /// Removes the snapshot of the data source `key` names; whether there was one.
+    pub async fn delete_schema_snapshot(&self, key: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delete_schema_snapshot(key).await)
     }
 
     // ---- audit ----

@@ -217,6 +217,15 @@ pub enum PermissionScope {
     Pair { data_source: String, person: String },
 }
 
+/// The last schema snapshot of a data source: `snapshot` is the JSON the API serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaSnapshotRow {
+    pub data_source_id: String,
+    pub fetched_at: i64,
+    pub duration_ms: i64,
+    pub snapshot: String,
+}
+
 /// What an update of a data source changed, for the audit trail (secrets removed).
 pub(crate) fn data_source_changes(before: &DataSourceRow, after: &DataSourceRow) -> Value {
     fn view(row: &DataSourceRow) -> (&str, Option<&str>, &str, Option<&[u8]>) {

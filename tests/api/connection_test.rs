@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::{error_json, ok_json, spawn_app, spawn_app_with, test_key, TestApp};
 
 #[path = "../../drivers/tests/common/mod.rs"]
-mod live;
+pub mod live;
 
 /// A host that never answers (see `live::silent_listener`).
 struct SilentListener {

@@ -17,6 +17,7 @@ mod races;
 mod restart;
 mod role;
 mod rotation;
+mod schema;
 mod secrets_at_rest;
 mod store_lock;
 mod story;

@@ -58,7 +58,13 @@ const CONTRACT: &[&str] = &[
     "DELETE /permission/:permission",
 ];
 
-const EXTENSIONS: &[&str] = &["POST /connection-test", "GET /audit", "GET /openapi.json"];
+const EXTENSIONS: &[&str] = &[
+    "POST /connection-test",
+    "GET /audit",
+    "GET /openapi.json",
+    "GET /data-source/:data-source/schema",
+    "POST /data-source/:data-source/schema",
+];
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",

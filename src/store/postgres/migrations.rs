@@ -8,7 +8,10 @@ use super::connection;
 use crate::store::StoreError;
 
 /// Migration N (1-based) brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_schema_snapshot.sql"),
+];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 

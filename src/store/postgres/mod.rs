@@ -16,6 +16,7 @@ mod migrations;
 mod people;
 mod permissions;
 mod roles;
+mod schema_snapshots;
 mod secrets;
 
 use std::future::Future;

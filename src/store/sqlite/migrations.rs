@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_people_roles_permissions.sql"),
     include_str!("migrations/0003_audit.sql"),
+    include_str!("migrations/0004_schema_snapshot.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

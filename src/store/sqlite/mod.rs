@@ -7,6 +7,7 @@ mod migrations;
 mod people;
 mod permissions;
 mod roles;
+mod schema_snapshots;
 mod secrets;
 
 use std::path::{Path, PathBuf};

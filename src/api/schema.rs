@@ -1,0 +1,332 @@
+//! `POST` and `GET /data-source/:ds/schema` (an extension): what is inside a connected
+//! database. POST lists its schemas, tables, views and columns live, under the same deadline,
+//! egress policy, TLS rules, test slots and per-key test rate as `/test`, and keeps the result
+//! as the data source's snapshot; GET returns the last snapshot, filtered by `?schema=` and
+//! `?table=`.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use jackal_drivers::{IntrospectionReport, ProbeFailure, ProbeReport, SchemaSnapshot, TableKind};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::connection_test::{render, version_view, TestResult, VersionView};
+use super::data_source::stored_spec_with_password;
+use super::error::ApiError;
+use super::json_ok;
+use super::limits::TestAllowance;
+use super::openapi::{DataSourceKey, NotFound};
+use crate::domain::time::render_millis;
+use crate::startup::AppState;
+use crate::store::{AuditContext, AuditEvent, SchemaSnapshotRow};
+
+/// A data source's schema snapshot: when it was taken, how long it took, what it holds.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaView {
+    /// Always `true`: a snapshot is only kept when introspection worked.
+    pub success: bool,
+    pub data_source_id: String,
+    /// When the snapshot was taken.
+    #[schema(example = "2026-11-23T17:00:00.000Z")]
+    pub fetched_at: String,
+    /// How long connecting and listing took, in milliseconds.
+    #[schema(minimum = 0)]
+    pub duration_ms: i64,
+    /// The server's product and version at the time.
+    pub version: VersionView,
+    /// Counts of what this answer holds (after `?schema=` and `?table=`).
+    pub counts: SchemaCounts,
+    /// Schemas by name, each with its tables and views by name.
+    pub schemas: Vec<SchemaEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaCounts {
+    pub schemas: usize,
+    /// Tables, partitioned and foreign tables.
+    pub tables: usize,
+    /// Views and materialized views.
+    pub views: usize,
+    pub columns: usize,
+}
+
+/// A PostgreSQL schema, a MySQL/MariaDB database, or SQLite's `main`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaEntry {
+    pub name: String,
+    pub tables: Vec<TableEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TableEntry {
+    pub name: String,
+    pub kind: TableKindView,
+    /// In declaration order.
+    pub columns: Vec<ColumnEntry>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKindView {
+    Table,
+    View,
+    MaterializedView,
+    ForeignTable,
+}
+
+impl From<TableKind> for TableKindView {
+    fn from(kind: TableKind) -> Self {
+        match kind {
+            TableKind::Table => Self::Table,
+            TableKind::View => Self::View,
+            TableKind::MaterializedView => Self::MaterializedView,
+            TableKind::ForeignTable => Self::ForeignTable,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnEntry {
+    pub name: String,
+    /// As the server writes it: `integer`, `numeric(10,2)`, `varchar(40)`; for SQLite the
+    /// declared type, empty when none was declared.
+    pub data_type: String,
+    pub nullable: bool,
+}
+
+/// What the store keeps: the version and the snapshot, as the drivers report them.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    version: VersionView,
+    #[serde(flatten)]
+    snapshot: SchemaSnapshot,
+}
+
+/// `?schema=` and `?table=`: exact names; a table filter alone looks in every schema.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only: `filter` reads the query string
+pub struct SchemaQuery {
+    /// Only the schema of this name.
+    schema: Option<String>,
+    /// Only tables and views of this name.
+    table: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Filter {
+    schema: Option<String>,
+    table: Option<String>,
+}
+
+fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
+    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_argument",
+                "the query string is not valid form encoding (name=value&name=value)",
+            )
+        })?
+        .into_inner();
+    if let Some(unknown) = query.keys().find(|k| *k != "schema" && *k != "table") {
+        return Err(ApiError::bad_request(
+            "invalid_argument",
+            format!("unknown query parameter {unknown:?}: the schema takes ?schema= and ?table="),
+        ));
+    }
+    Ok(Filter {
+        schema: query.get("schema").cloned(),
+        table: query.get("table").cloned(),
+    })
+}
+
+fn view(row: &SchemaSnapshotRow, stored: Stored, filter: &Filter) -> SchemaView {
+    let mut counts = SchemaCounts {
+        schemas: 0,
+        tables: 0,
+        views: 0,
+        columns: 0,
+    };
+    let schemas: Vec<SchemaEntry> = stored
+        .snapshot
+        .schemas
+        .into_iter()
+        .filter(|s| filter.schema.as_ref().is_none_or(|name| *name == s.name))
+        .filter_map(|s| {
+            let tables: Vec<TableEntry> = s
+                .tables
+                .into_iter()
+                .filter(|t| filter.table.as_ref().is_none_or(|name| *name == t.name))
+                .map(|t| {
+                    if t.kind.is_view() {
+                        counts.views += 1;
+                    } else {
+                        counts.tables += 1;
+                    }
+                    counts.columns += t.columns.len();
+                    TableEntry {
+                        name: t.name,
+                        kind: t.kind.into(),
+                        columns: t
+                            .columns
+                            .into_iter()
+                            .map(|c| ColumnEntry {
+                                name: c.name,
+                                data_type: c.data_type,
+                                nullable: c.nullable,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            // With a table filter, a schema without that table is left out.
+            (filter.table.is_none() || !tables.is_empty()).then_some(SchemaEntry {
+                name: s.name,
+                tables,
+            })
+        })
+        .collect();
+    counts.schemas = schemas.len();
+    SchemaView {
+        success: true,
+        data_source_id: row.data_source_id.clone(),
+        fetched_at: render_millis(row.fetched_at),
+        duration_ms: row.duration_ms,
+        version: stored.version,
+        counts,
+        schemas,
+    }
+}
+
+/// A failed introspection in `/test`'s shape: what failed and how to fix it.
+fn failure(report: &IntrospectionReport, failure: &ProbeFailure) -> TestResult {
+    render(&ProbeReport {
+        outcome: Err(failure.clone()),
+        duration: report.duration,
+        phases: report.phases.clone(),
+        address: report.address,
+        tls: report.tls.clone(),
+    })
+}
+
+/// Lists the data source's schemas, tables, views and columns live and keeps them as its
+/// snapshot (an extension).
+#[utoipa::path(
+    post,
+    path = "/data-source/{data_source}/schema",
+    operation_id = "refreshDataSourceSchema",
+    tag = "data sources",
+    params(DataSourceKey),
+    responses(
+        (status = 200, body = SchemaView,
+            description = "The new snapshot (`success: true`), or, when the database could not \
+                be introspected, a failed test's result (`success: false`, `errorCode`, \
+                `message`); a failure keeps the previous snapshot"),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn refresh(
+    _allowed: TestAllowance,
+    state: web::Data<AppState>,
+    ctx: AuditContext,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = state
+        .store
+        .find_data_source(&key)
+        .await?
+        .ok_or_else(|| ApiError::data_source_not_found(&key))?;
+    let spec = stored_spec_with_password(&row, &state.secrets)?;
+    let fetched_at = ctx.at;
+    let report = state.probes.introspect(spec).await;
+    let outcome = match &report.outcome {
+        Ok((_, snapshot)) => json!({
+            "success": true,
+            "schemas": snapshot.schemas.len(),
+            "tables": snapshot.table_count(),
+            "views": snapshot.view_count(),
+            "columns": snapshot.column_count(),
+        }),
+        Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
+    };
+    state.metrics.count_test(match &report.outcome {
+        Ok(_) => "success",
+        Err(f) => f.code.as_str(),
+    });
+    let event = AuditEvent {
+        action: "data_source.introspect",
+        object_type: "data_source",
+        object_id: row.id.clone(),
+        changes: outcome,
+    };
+    state.store.record_test_audit(ctx, event).await?;
+    let (version, snapshot) = match &report.outcome {
+        Ok(found) => found.clone(),
+        Err(f) => {
+            tracing::info!(data_source = %row.id, error_code = f.code.as_str(), "introspection failed");
+            return json_ok(&failure(&report, f));
+        }
+    };
+    let stored = Stored {
+        version: version_view(&version),
+        snapshot,
+    };
+    let text = serde_json::to_string(&stored).map_err(ApiError::internal)?;
+    let saved = state
+        .store
+        .put_schema_snapshot(
+            &row.id,
+            SchemaSnapshotRow {
+                data_source_id: row.id.clone(),
+                fetched_at,
+                duration_ms: i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX),
+                snapshot: text,
+            },
+        )
+        .await?;
+    json_ok(&view(&saved, stored, &Filter::default()))
+}
+
+/// The data source's last schema snapshot (an extension); 404 `schema_not_fetched` when there
+/// is none yet.
+#[utoipa::path(
+    get,
+    path = "/data-source/{data_source}/schema",
+    operation_id = "getDataSourceSchema",
+    tag = "data sources",
+    params(DataSourceKey, SchemaQuery),
+    responses(
+        (status = 200, body = SchemaView, description = "The last snapshot, filtered"),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn retrieve(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let filter = filter(&req)?;
+    let key = key.into_inner();
+    let Some(row) = state.store.find_schema_snapshot(&key).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "schema_not_fetched",
+            format!(
+                "the data source {key:?} has no schema snapshot yet: POST \
+                 /api/v2/data-source/{key}/schema to fetch one"
+            ),
+        ));
+    };
+    let stored: Stored = serde_json::from_str(&row.snapshot).map_err(|e| {
+        ApiError::internal(format_args!(
+            "stored schema snapshot of {} does not parse: {e}",
+            row.data_source_id
+        ))
+    })?;
+    json_ok(&view(&row, stored, &filter))
+}
