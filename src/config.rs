@@ -17,7 +17,38 @@ pub struct Settings {
     pub egress: EgressSettings,
     pub drivers: DriverSettings,
     pub limits: LimitSettings,
+    pub mode: ModeSettings,
 }
+
+/// The Mode dialect (`/api/{workspace}/data_sources`, Mode's data-source API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModeSettings {
+    /// The workspace name Mode scripts put in their paths; any other answers 404.
+    pub workspace: String,
+}
+
+impl Default for ModeSettings {
+    fn default() -> Self {
+        Self {
+            workspace: "jackal".to_owned(),
+        }
+    }
+}
+
+/// Whether `name` can be the Mode workspace: a path segment of letters, digits, `_` and `-`,
+/// other than `v2` (the JackDB API's own prefix).
+fn valid_workspace(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name != "v2"
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+const WORKSPACE_RULE: &str =
+    "1-64 letters, digits, '_' or '-', and not \"v2\" (the JackDB API's own path)";
 
 /// Abuse limits: failed authentications per client address, connection tests per API key.
 #[derive(Debug, Clone, Deserialize)]
@@ -192,7 +223,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
 
 impl Settings {
     /// Reads `explicit` (which must exist) or `./config.toml` (if it exists), then applies
-    /// `JACKAL_LISTEN`, `JACKAL_STORE` and `JACKAL_SECRET_KEY_FILE`.
+    /// `JACKAL_LISTEN`, `JACKAL_STORE`, `JACKAL_SECRET_KEY_FILE` and `JACKAL_MODE_WORKSPACE`.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
         let mut settings = match explicit {
             Some(path) => Self::from_file(path)?,
@@ -265,6 +296,9 @@ impl Settings {
         if limits.tests_per_minute == 0 || limits.tests_burst == 0 {
             return Err("[limits] tests_per_minute and tests_burst must be at least 1".to_owned());
         }
+        if !valid_workspace(&self.mode.workspace) {
+            return Err(format!("[mode] workspace must be {WORKSPACE_RULE}"));
+        }
         Ok(())
     }
 
@@ -299,6 +333,16 @@ impl Settings {
         }
         if let Some(value) = lookup("JACKAL_SECRET_KEY_FILE").filter(|v| !v.is_empty()) {
             self.secrets.key_file = Some(PathBuf::from(value));
+        }
+        if let Some(value) = lookup("JACKAL_MODE_WORKSPACE").filter(|v| !v.is_empty()) {
+            if !valid_workspace(&value) {
+                return Err(ConfigError::Env {
+                    name: "JACKAL_MODE_WORKSPACE",
+                    value,
+                    message: format!("expected {WORKSPACE_RULE}"),
+                });
+            }
+            self.mode.workspace = value;
         }
         Ok(())
     }
@@ -352,6 +396,7 @@ mod tests {
         assert_eq!(p.auth_failure_window, d.auth_failure_window);
         assert_eq!(p.tests_per_minute, d.tests_per_minute);
         assert_eq!(p.tests_burst, d.tests_burst);
+        assert_eq!(parsed.mode.workspace, defaults.mode.workspace);
     }
 
     #[test]
@@ -373,6 +418,9 @@ mod tests {
             ("[limits]\nauth_failure_window = 0\n", "window"),
             ("[limits]\ntests_per_minute = 0\n", "tests_per_minute"),
             ("[limits]\ntests_burst = 0\n", "tests_burst"),
+            ("[mode]\nworkspace = \"v2\"\n", "workspace"),
+            ("[mode]\nworkspace = \"a/b\"\n", "workspace"),
+            ("[mode]\nworkspace = \"\"\n", "workspace"),
         ] {
             let err = Settings::from_toml(text).unwrap_err();
             assert!(
@@ -394,6 +442,20 @@ mod tests {
             .unwrap();
         assert_eq!(settings.server.listen.port(), 0);
         assert_eq!(settings.key_file(), PathBuf::from("/tmp/x.db.key"));
+    }
+
+    #[test]
+    fn mode_workspace_comes_from_the_environment_and_is_checked() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.mode.workspace, "jackal");
+        settings
+            .apply_env(|name| (name == "JACKAL_MODE_WORKSPACE").then(|| "acme-data".to_owned()))
+            .unwrap();
+        assert_eq!(settings.mode.workspace, "acme-data");
+        let err = settings
+            .apply_env(|name| (name == "JACKAL_MODE_WORKSPACE").then(|| "v2".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("JACKAL_MODE_WORKSPACE"), "{err}");
     }
 
     #[test]

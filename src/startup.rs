@@ -29,6 +29,8 @@ pub struct AppState {
     pub probes: Arc<ProbePool>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
+    /// The Mode dialect's workspace name (`[mode] workspace`).
+    pub mode_workspace: String,
 }
 
 /// How connection tests resolve, where they may go and how long they may take.
@@ -122,6 +124,7 @@ impl Application {
                 probes,
                 clock,
                 metrics,
+                mode_workspace: settings.mode.workspace.clone(),
             },
             limits,
             settings.server.workers,

@@ -277,6 +277,11 @@ pub async fn test_data_source(
     let spec = stored_spec_with_password(&row, &state.secrets)?;
     let report = state.probes.test(spec).await;
     log(&report, &row.id);
+    // Gone meanwhile (deleted while the test ran): nothing to record it on.
+    state
+        .store
+        .record_test_outcome(&row.id, report.outcome.is_ok(), state.clock.now_millis())
+        .await?;
     audit(&state, ctx, ("data_source", row.id.clone()), None, &report).await?;
     json_ok(&render(&report))
 }

@@ -1,6 +1,7 @@
 //! The checks every `/api/v2` request passes, in the contract's order: User-Agent, Accept,
 //! authentication, and only then routing, so an unauthenticated caller learns nothing about
-//! which paths exist.
+//! which paths exist. Mode dialect paths (`/api/<workspace>/...`, see `mode`) pass
+//! authentication only, Mode's way, before routing.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -32,13 +33,23 @@ pub async fn enforce(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // The OpenAPI document is an operation that needs no vendor headers (contract §6).
     let public = req.path().strip_prefix(API_PREFIX) == Some(super::openapi::PATH);
-    if !is_api_path(req.path()) || public {
+    let checked = if super::mode::is_mode_path(req.path()) {
+        // The Mode dialect has no vendor headers: authentication (Mode's `key:secret`), then
+        // routing, with failures in Mode's error shape.
+        super::limits::limit_auth_failures_as(
+            &req,
+            super::mode::authenticate(&req),
+            super::mode::render_error,
+        )
+        .await
+    } else if !is_api_path(req.path()) || public {
         return Ok(next.call(req).await?.map_into_boxed_body());
-    }
-    let checked = match check_headers(&req) {
-        // Repeated failures from one address are slowed, then refused (429) for a while.
-        Ok(()) => super::limits::limit_auth_failures(&req, authenticate(&req)).await,
-        Err(e) => Err(e.error_response()),
+    } else {
+        match check_headers(&req) {
+            // Repeated failures from one address are slowed, then refused (429) for a while.
+            Ok(()) => super::limits::limit_auth_failures(&req, authenticate(&req)).await,
+            Err(e) => Err(e.error_response()),
+        }
     };
     match checked {
         Ok(caller) => {
@@ -90,6 +101,22 @@ fn accepts_json(accept: &str) -> bool {
     })
 }
 
+/// The user and password of an `Authorization: Basic base64(<user>:<password>)` header;
+/// `None` when there is none, or it is not Basic or not base64 of UTF-8 `user:password`.
+pub fn basic_user_and_password(req: &ServiceRequest) -> Option<(String, String)> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())?;
+    let (user, secret) = decoded.split_once(':')?;
+    Some((user.to_owned(), secret.to_owned()))
+}
+
 /// The key id and secret from `Authorization: Basic base64(<keyId>@api:<secret>)`.
 fn basic_credentials(req: &ServiceRequest) -> Result<(String, String), ApiError> {
     let missing = || {
@@ -97,22 +124,7 @@ fn basic_credentials(req: &ServiceRequest) -> Result<(String, String), ApiError>
             "authentication required: send HTTP Basic auth with the user <keyId>@api and the key's secret as the password (curl -u \"$ID@api:$SECRET\")",
         )
     };
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(missing)?
-        .to_str()
-        .map_err(|_| missing())?;
-    let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(missing)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(missing());
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(missing)?;
-    let (user, secret) = decoded.split_once(':').ok_or_else(missing)?;
+    let (user, secret) = basic_user_and_password(req).ok_or_else(missing)?;
     let (key_id, realm) = user.rsplit_once('@').ok_or_else(|| {
         ApiError::unauthorized("the Basic auth user must be <keyId>@api, e.g. 0b6f1c2e-...@api")
     })?;

@@ -16,7 +16,7 @@ use crate::secrets::SecretBox;
 use crate::startup::AppState;
 use crate::store::{AuditContext, AuditEvent, DataSourceRow, Page};
 
-const ARGUMENTS: &[&str] = &["name", "alias", "configUri"];
+const ARGUMENTS: &[&str] = &["name", "alias", "configUri", "description"];
 
 /// The contract's DataSource object.
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,6 +40,11 @@ pub struct DataSourceView {
     pub created_at: String,
     #[schema(value_type = Timestamp)]
     pub updated_at: String,
+    /// An extension: free text, present only when the data source has one, so the contract's
+    /// shape is unchanged for everyone who does not set it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(required = false, example = "The ledger of record")]
+    pub description: String,
 }
 
 /// The arguments of `POST /data-source`, form-encoded or as a JSON object.
@@ -60,6 +65,9 @@ pub struct CreateDataSource {
     /// Optional and unique. Empty or `null`: none.
     #[schema(schema_with = super::openapi::alias_schema)]
     alias: Option<String>,
+    /// An extension: free text, at most 4000 characters. Empty or `null`: none.
+    #[schema(max_length = 4000)]
+    description: Option<String>,
 }
 
 /// The arguments of a data source update: any of them, at least one.
@@ -77,6 +85,9 @@ pub struct UpdateDataSource {
     /// port and user are unchanged.
     #[schema(nullable = false, min_length = 1)]
     config_uri: Option<String>,
+    /// An extension: the new description; empty or `null` clears it.
+    #[schema(max_length = 4000)]
+    description: Option<String>,
 }
 
 impl DataSourceView {
@@ -94,6 +105,7 @@ impl DataSourceView {
             config_uri,
             created_at: time::render_millis(row.created_at),
             updated_at: time::render_millis(row.updated_at),
+            description: row.description.clone(),
         }
     }
 
@@ -124,7 +136,7 @@ pub fn stored_spec_with_password(
 }
 
 /// The stored (password-free) configUri parsed again; it was normalized on the way in.
-fn stored_spec(row: &DataSourceRow) -> Result<ConnectionSpec, ApiError> {
+pub fn stored_spec(row: &DataSourceRow) -> Result<ConnectionSpec, ApiError> {
     ConnectionSpec::parse(&row.config_uri).map_err(|e| {
         ApiError::internal(format_args!(
             "stored configUri of {} does not parse: {e}",
@@ -133,9 +145,19 @@ fn stored_spec(row: &DataSourceRow) -> Result<ConnectionSpec, ApiError> {
     })
 }
 
-fn seal_password(secrets: &SecretBox, spec: &ConnectionSpec, id: &str) -> Option<Vec<u8>> {
+/// The password of `spec` sealed for the data source `id`; `None` when it has none.
+pub fn seal_password(secrets: &SecretBox, spec: &ConnectionSpec, id: &str) -> Option<Vec<u8>> {
     spec.password()
         .map(|p| secrets.seal(p.expose().as_bytes(), id.as_bytes()))
+}
+
+/// Forgets the last test outcome when what it was a test of changed (the configUri or the
+/// password): it says nothing about the new settings.
+pub fn forget_stale_test_outcome(current: &DataSourceRow, next: &mut DataSourceRow) {
+    if next.config_uri != current.config_uri || next.password_enc != current.password_enc {
+        next.last_test_ok = None;
+        next.last_tested_at = None;
+    }
 }
 
 /// Creates a data source.
@@ -171,6 +193,11 @@ pub async fn create(
         "configUri",
         "the connection URI, e.g. postgresql://user:password@host:5432/database",
     )?)?;
+    let description = args
+        .take("description")
+        .map(|raw| data_source::parse_description(&raw))
+        .transpose()?
+        .unwrap_or_default();
     let id = ids::new_data_source_id();
     let now = ctx.at;
     // Sealing reads the store's key record (a rotation may have brought a new key), which
@@ -188,6 +215,10 @@ pub async fn create(
         alias,
         kind: spec.kind().as_str().to_owned(),
         config_uri: spec.to_redacted_uri(),
+        description,
+        last_test_ok: None,
+        last_tested_at: None,
+        seq: 0,
         created_at: now,
         updated_at: now,
     };
@@ -278,7 +309,7 @@ pub async fn detail(
     json_ok(&view)
 }
 
-/// Updates any of name, alias and configUri (POST, PUT and PATCH alike).
+/// Updates any of name, alias, configUri and description (POST, PUT and PATCH alike).
 #[utoipa::path(
     method(post, put, patch),
     path = "/data-source/{data_source}",
@@ -308,7 +339,7 @@ pub async fn update(
     if args.is_empty() {
         return Err(ApiError::bad_request(
             "missing_argument",
-            "nothing to update: send any of name, alias, configUri",
+            "nothing to update: send any of name, alias, configUri, description",
         ));
     }
     let name = args
@@ -323,6 +354,10 @@ pub async fn update(
         .take("configUri")
         .map(|raw| ConnectionSpec::parse(&raw))
         .transpose()?;
+    let description = args
+        .take("description")
+        .map(|raw| data_source::parse_description(&raw))
+        .transpose()?;
     let secrets = state.secrets.clone();
     let now = ctx.at;
     let updated = state
@@ -334,6 +369,9 @@ pub async fn update(
             }
             if let Some(alias) = alias {
                 next.alias = alias;
+            }
+            if let Some(description) = description {
+                next.description = description;
             }
             if let Some(spec) = spec {
                 next.password_enc = if spec.has_password() {
@@ -348,6 +386,7 @@ pub async fn update(
                 next.kind = spec.kind().as_str().to_owned();
                 next.config_uri = spec.to_redacted_uri();
             }
+            forget_stale_test_outcome(current, &mut next);
             next.updated_at = now;
             Ok::<_, ApiError>(next)
         })

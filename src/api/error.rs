@@ -91,6 +91,17 @@ impl ApiError {
         )
     }
 
+    /// This error with another dialect's body (the Mode dialect's), keeping its status and
+    /// headers.
+    pub fn response_with(&self, content_type: &'static str, body: String) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, content_type));
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), HeaderValue::from_static(value)));
+        }
+        response.body(body)
+    }
+
     /// An opaque 500; the cause goes to the log only, since it may name internals.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");

@@ -87,7 +87,7 @@ impl Limits {
         ))
     }
 
-    fn blocked_response(&self, retry_after: u64) -> HttpResponse {
+    fn blocked(&self, retry_after: u64) -> TooManyRequests {
         TooManyRequests::new(
             "too_many_auth_failures",
             format!(
@@ -98,7 +98,6 @@ impl Limits {
             ),
             retry_after,
         )
-        .error_response()
     }
 }
 
@@ -152,17 +151,30 @@ impl std::fmt::Display for TooManyRequests {
     }
 }
 
+impl TooManyRequests {
+    /// The error the 429 carries and the seconds to wait.
+    pub fn parts(&self) -> (&ApiError, u64) {
+        (&self.error, self.retry_after)
+    }
+
+    /// The 429 with the body `render` gives the error (a dialect's error shape), and
+    /// `Retry-After`.
+    pub fn render_with(&self, render: impl Fn(&ApiError) -> HttpResponse) -> HttpResponse {
+        let mut response = render(&self.error);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after));
+        response
+    }
+}
+
 impl ResponseError for TooManyRequests {
     fn status_code(&self) -> StatusCode {
         StatusCode::TOO_MANY_REQUESTS
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = self.error.error_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after));
-        response
+        self.render_with(ApiError::error_response)
     }
 }
 
@@ -173,12 +185,21 @@ pub async fn limit_auth_failures(
     req: &ServiceRequest,
     attempt: impl Future<Output = Result<Caller, ApiError>>,
 ) -> Result<Caller, HttpResponse> {
+    limit_auth_failures_as(req, attempt, ApiError::error_response).await
+}
+
+/// `limit_auth_failures` with errors rendered by `render` (a dialect's error shape).
+pub async fn limit_auth_failures_as(
+    req: &ServiceRequest,
+    attempt: impl Future<Output = Result<Caller, ApiError>>,
+    render: impl Fn(&ApiError) -> HttpResponse,
+) -> Result<Caller, HttpResponse> {
     let Some(limits) = req.app_data::<web::Data<Limits>>() else {
-        return attempt.await.map_err(|e| e.error_response());
+        return attempt.await.map_err(|e| render(&e));
     };
     let client = client_key(req.peer_addr().map(|a| a.ip()));
     if let Some(retry_after) = limits.auth.blocked(client, limits.clock.now_millis()) {
-        return Err(limits.blocked_response(retry_after));
+        return Err(limits.blocked(retry_after).render_with(render));
     }
     let error = match attempt.await {
         Ok(caller) => return Ok(caller),
@@ -187,7 +208,7 @@ pub async fn limit_auth_failures(
     if error.status != StatusCode::UNAUTHORIZED
         || !req.headers().contains_key(header::AUTHORIZATION)
     {
-        return Err(error.error_response());
+        return Err(render(&error));
     }
     match limits
         .auth
@@ -197,11 +218,11 @@ pub async fn limit_auth_failures(
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            Err(error.error_response())
+            Err(render(&error))
         }
         AfterFailure::Block { retry_after } => {
             tracing::warn!(%client, retry_after, "client blocked after repeated authentication failures");
-            Err(limits.blocked_response(retry_after))
+            Err(limits.blocked(retry_after).render_with(render))
         }
     }
 }

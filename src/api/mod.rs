@@ -7,6 +7,7 @@ pub mod conventions;
 pub mod data_source;
 pub mod error;
 pub mod limits;
+pub mod mode;
 pub mod openapi;
 pub mod operations;
 pub mod page;
@@ -263,6 +264,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ],
         ));
     cfg.service(api);
+    // The Mode dialect, after `/api/v2` so that the JackDB API keeps every path of its own.
+    cfg.service(mode::scope());
     for (path, handler) in [
         ("/healthz", get().to(operations::healthz)),
         ("/readyz", get().to(operations::readyz)),

@@ -21,7 +21,7 @@ use super::limits::TestAllowance;
 use super::openapi::{DataSourceKey, NotFound};
 use crate::domain::time::render_millis;
 use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent, SchemaSnapshotRow};
+use crate::store::{AuditContext, AuditEvent, DataSourceRow, SchemaSnapshotRow};
 
 /// A data source's schema snapshot: when it was taken, how long it took, what it holds.
 #[derive(Debug, Serialize, ToSchema)]
@@ -214,6 +214,98 @@ fn failure(report: &IntrospectionReport, failure: &ProbeFailure) -> TestResult {
     })
 }
 
+/// How one introspection of a stored data source ended.
+pub enum Introspected {
+    /// The new snapshot, now kept.
+    Fetched(SchemaView),
+    /// What failed and how to fix it, in `/test`'s shape; the previous snapshot is kept.
+    Failed(TestResult),
+}
+
+/// Lists the schemas, tables, views and columns of the data source `row` live (under the
+/// test deadline, egress policy and TLS rules) and keeps them as its snapshot. Records the
+/// outcome in the audit trail, the metrics and the data source's last test outcome. Shared by
+/// `POST /api/v2/data-source/:ds/schema` and the Mode dialect's `schema_updates`; the caller
+/// has spent a test from the key's allowance.
+pub async fn introspect(
+    state: &AppState,
+    ctx: AuditContext,
+    row: &DataSourceRow,
+) -> Result<Introspected, ApiError> {
+    let spec = stored_spec_with_password(row, &state.secrets)?;
+    let fetched_at = ctx.at;
+    let report = state.probes.introspect(spec).await;
+    let outcome = match &report.outcome {
+        Ok((_, snapshot)) => json!({
+            "success": true,
+            "schemas": snapshot.schemas.len(),
+            "tables": snapshot.table_count(),
+            "views": snapshot.view_count(),
+            "columns": snapshot.column_count(),
+        }),
+        Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
+    };
+    state.metrics.count_test(match &report.outcome {
+        Ok(_) => "success",
+        Err(f) => f.code.as_str(),
+    });
+    state
+        .store
+        .record_test_outcome(&row.id, report.outcome.is_ok(), state.clock.now_millis())
+        .await?;
+    let event = AuditEvent {
+        action: "data_source.introspect",
+        object_type: "data_source",
+        object_id: row.id.clone(),
+        changes: outcome,
+    };
+    state.store.record_test_audit(ctx, event).await?;
+    let (version, snapshot) = match &report.outcome {
+        Ok(found) => found.clone(),
+        Err(f) => {
+            tracing::info!(data_source = %row.id, error_code = f.code.as_str(), "introspection failed");
+            return Ok(Introspected::Failed(failure(&report, f)));
+        }
+    };
+    let stored = Stored {
+        version: version_view(&version),
+        snapshot,
+    };
+    let text = serde_json::to_string(&stored).map_err(ApiError::internal)?;
+    let saved = state
+        .store
+        .put_schema_snapshot(
+            &row.id,
+            SchemaSnapshotRow {
+                data_source_id: row.id.clone(),
+                fetched_at,
+                duration_ms: i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX),
+                snapshot: text,
+            },
+        )
+        .await?;
+    Ok(Introspected::Fetched(view(
+        &saved,
+        stored,
+        &Filter::default(),
+    )))
+}
+
+/// A kept snapshot as served, whole.
+pub fn stored_view(row: &SchemaSnapshotRow) -> Result<SchemaView, ApiError> {
+    filtered_view(row, &Filter::default())
+}
+
+fn filtered_view(row: &SchemaSnapshotRow, filter: &Filter) -> Result<SchemaView, ApiError> {
+    let stored: Stored = serde_json::from_str(&row.snapshot).map_err(|e| {
+        ApiError::internal(format_args!(
+            "stored schema snapshot of {} does not parse: {e}",
+            row.data_source_id
+        ))
+    })?;
+    Ok(view(row, stored, filter))
+}
+
 /// Lists the data source's schemas, tables, views and columns live and keeps them as its
 /// snapshot (an extension).
 #[utoipa::path(
@@ -241,55 +333,10 @@ pub async fn refresh(
         .find_data_source(&key)
         .await?
         .ok_or_else(|| ApiError::data_source_not_found(&key))?;
-    let spec = stored_spec_with_password(&row, &state.secrets)?;
-    let fetched_at = ctx.at;
-    let report = state.probes.introspect(spec).await;
-    let outcome = match &report.outcome {
-        Ok((_, snapshot)) => json!({
-            "success": true,
-            "schemas": snapshot.schemas.len(),
-            "tables": snapshot.table_count(),
-            "views": snapshot.view_count(),
-            "columns": snapshot.column_count(),
-        }),
-        Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
-    };
-    state.metrics.count_test(match &report.outcome {
-        Ok(_) => "success",
-        Err(f) => f.code.as_str(),
-    });
-    let event = AuditEvent {
-        action: "data_source.introspect",
-        object_type: "data_source",
-        object_id: row.id.clone(),
-        changes: outcome,
-    };
-    state.store.record_test_audit(ctx, event).await?;
-    let (version, snapshot) = match &report.outcome {
-        Ok(found) => found.clone(),
-        Err(f) => {
-            tracing::info!(data_source = %row.id, error_code = f.code.as_str(), "introspection failed");
-            return json_ok(&failure(&report, f));
-        }
-    };
-    let stored = Stored {
-        version: version_view(&version),
-        snapshot,
-    };
-    let text = serde_json::to_string(&stored).map_err(ApiError::internal)?;
-    let saved = state
-        .store
-        .put_schema_snapshot(
-            &row.id,
-            SchemaSnapshotRow {
-                data_source_id: row.id.clone(),
-                fetched_at,
-                duration_ms: i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX),
-                snapshot: text,
-            },
-        )
-        .await?;
-    json_ok(&view(&saved, stored, &Filter::default()))
+    match introspect(&state, ctx, &row).await? {
+        Introspected::Fetched(view) => json_ok(&view),
+        Introspected::Failed(result) => json_ok(&result),
+    }
 }
 
 /// The data source's last schema snapshot (an extension); 404 `schema_not_fetched` when there
@@ -322,11 +369,5 @@ pub async fn retrieve(
             ),
         ));
     };
-    let stored: Stored = serde_json::from_str(&row.snapshot).map_err(|e| {
-        ApiError::internal(format_args!(
-            "stored schema snapshot of {} does not parse: {e}",
-            row.data_source_id
-        ))
-    })?;
-    json_ok(&view(&row, stored, &filter))
+    json_ok(&filtered_view(&row, &filter)?)
 }

@@ -1,4 +1,5 @@
-//! The data source's own arguments: name and alias. The configUri lives in `jackal_drivers`.
+//! The data source's own arguments: name, alias and description. The configUri lives in
+//! `jackal_drivers`.
 
 use super::{ids, text, Invalid};
 
@@ -27,9 +28,45 @@ pub fn parse_alias(raw: &str) -> Result<Option<String>, Invalid> {
     Ok(Some(alias))
 }
 
+/// Longest description accepted, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+
+/// A description: free text, trimmed; empty clears it. Line breaks and tabs are kept, other
+/// control characters refused.
+pub fn parse_description(raw: &str) -> Result<String, Invalid> {
+    let trimmed = raw.trim();
+    if trimmed.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(Invalid::new(
+            "description",
+            format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Invalid::new(
+            "description",
+            "description must not contain control characters other than line breaks and tabs",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_are_trimmed_bounded_and_printable() {
+        assert_eq!(
+            parse_description("  Ledger\nof record ").unwrap(),
+            "Ledger\nof record"
+        );
+        assert_eq!(parse_description("").unwrap(), "");
+        assert!(parse_description("a\u{0}b").is_err());
+        assert!(parse_description(&"x".repeat(MAX_DESCRIPTION_CHARS + 1)).is_err());
+    }
 
     #[test]
     fn empty_alias_clears_it() {

@@ -477,6 +477,23 @@ impl Store {
         dispatch!(self, s => s.delete_schema_snapshot(key).await)
     }
 
+    /// Records how a connection test or introspection of the data source `id` ended (the Mode
+    /// dialect's `queryable`); `false` when it is gone. `updated_at` does not move.
+    pub async fn record_test_outcome(
+        &self,
+        id: &str,
+        ok: bool,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.record_test_outcome(id, ok, at).await)
+    }
+
+    /// Removes the schema snapshot and the last test outcome of the data source `key` names,
+    /// together: which of the two there were. `NotFound` when there is no such data source.
+    pub async fn purge_data_source_results(&self, key: &str) -> Result<(bool, bool), StoreError> {
+        dispatch!(self, s => s.purge_data_source_results(key).await)
+    }
+
     // ---- audit ----
 
     /// Records an event that goes with no change (a password read, a connection test).

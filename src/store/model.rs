@@ -110,12 +110,22 @@ pub struct PermissionRow {
 /// sealed password (see `crate::secrets`), bound to `id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataSourceRow {
+    /// The store's creation-order number (the Mode dialect's integer `id`); assigned by the
+    /// store on insert, whatever the row handed to it says.
+    pub seq: i64,
     pub id: String,
     pub name: String,
     pub alias: Option<String>,
     pub kind: String,
     pub config_uri: String,
     pub password_enc: Option<Vec<u8>>,
+    /// Free text; empty when none.
+    pub description: String,
+    /// How the last connection test or introspection ended; `None` when none is on record
+    /// (never tested, purged, or the destination or password changed since).
+    pub last_test_ok: Option<bool>,
+    /// When that test ended.
+    pub last_tested_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -236,5 +246,10 @@ pub(crate) fn data_source_changes(before: &DataSourceRow, after: &DataSourceRow)
             row.password_enc.as_deref(),
         )
     }
-    crate::domain::audit::data_source_changes(view(before), view(after))
+    let mut changes = crate::domain::audit::data_source_changes(view(before), view(after));
+    if before.description != after.description {
+        changes["description"] =
+            serde_json::json!({"from": before.description, "to": after.description});
+    }
+    changes
 }

@@ -9,6 +9,7 @@ mod data_source;
 mod helpers;
 mod https;
 mod limits;
+mod mode;
 mod openapi;
 mod operations;
 mod permission;

@@ -11,6 +11,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_schema_snapshot.sql"),
+    include_str!("migrations/0003_data_source_description_and_last_test.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

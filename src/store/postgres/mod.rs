@@ -189,8 +189,8 @@ pub(super) fn unique_violation(err: &StoreError) -> Option<&str> {
     }
 }
 
-pub(super) const DATA_SOURCE_COLUMNS: &str =
-    "id, name, alias, type, config_uri, password_enc, created_at, updated_at";
+pub(super) const DATA_SOURCE_COLUMNS: &str = "id, name, alias, type, config_uri, password_enc, \
+     created_at, updated_at, seq, description, last_test_ok, last_tested_at";
 
 pub(super) fn data_source_from_row(row: &Row) -> Result<DataSourceRow, StoreError> {
     Ok(DataSourceRow {
@@ -202,6 +202,10 @@ pub(super) fn data_source_from_row(row: &Row) -> Result<DataSourceRow, StoreErro
         password_enc: row.try_get(5)?,
         created_at: row.try_get(6)?,
         updated_at: row.try_get(7)?,
+        seq: row.try_get(8)?,
+        description: row.try_get(9)?,
+        last_test_ok: row.try_get(10)?,
+        last_tested_at: row.try_get(11)?,
     })
 }
 
@@ -497,15 +501,15 @@ impl PgStore {
     ) -> Result<DataSourceRow, StoreError> {
         let ctx = ctx.clone();
         self.run("write", |pool| async move {
+            let mut row = row;
             let mut client = connection(&pool).await?;
             let tx = client.transaction().await?;
             let db = Db::Tx(&tx);
             let inserted = db
-                .execute(
-                    &format!(
-                        "INSERT INTO data_source ({DATA_SOURCE_COLUMNS}) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                    ),
+                .query_opt(
+                    "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, \
+                     created_at, updated_at, description, last_test_ok, last_tested_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
                     &[
                         &row.id,
                         &row.name,
@@ -515,17 +519,22 @@ impl PgStore {
                         &row.password_enc,
                         &row.created_at,
                         &row.updated_at,
+                        &row.description,
+                        &row.last_test_ok,
+                        &row.last_tested_at,
                     ],
                 )
                 .await;
-            match (&inserted, &row.alias) {
+            row.seq = match (inserted, &row.alias) {
                 // Another server may have taken it a moment ago: the constraint decides.
                 (Err(e), Some(alias))
-                    if unique_violation(e) == Some("data_source_alias_unique") =>
+                    if unique_violation(&e) == Some("data_source_alias_unique") =>
                 {
                     return Err(alias_taken(alias))
                 }
-                _ => inserted?,
+                (inserted, _) => inserted?
+                    .ok_or_else(|| StoreError::Task("INSERT ... RETURNING gave no row".into()))?
+                    .try_get(0)?,
             };
             record(
                 db,
@@ -603,10 +612,12 @@ impl PgStore {
             next.id = current.id.clone();
             next.created_at = current.created_at;
             next.updated_at = next.updated_at.max(current.updated_at + 1);
+            next.seq = current.seq;
             let updated = db
                 .execute(
                     "UPDATE data_source SET name = $2, alias = $3, type = $4, config_uri = $5, \
-                     password_enc = $6, updated_at = $7 WHERE id = $1",
+                     password_enc = $6, updated_at = $7, description = $8, last_test_ok = $9, \
+                     last_tested_at = $10 WHERE id = $1",
                     &[
                         &next.id,
                         &next.name,
@@ -615,6 +626,9 @@ impl PgStore {
                         &next.config_uri,
                         &next.password_enc,
                         &next.updated_at,
+                        &next.description,
+                        &next.last_test_ok,
+                        &next.last_tested_at,
                     ],
                 )
                 .await;

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_people_roles_permissions.sql"),
     include_str!("migrations/0003_audit.sql"),
     include_str!("migrations/0004_schema_snapshot.sql"),
+    include_str!("migrations/0005_data_source_description_and_last_test.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

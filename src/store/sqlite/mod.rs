@@ -76,8 +76,8 @@ impl Inner {
     }
 }
 
-pub(super) const DATA_SOURCE_COLUMNS: &str =
-    "id, name, alias, type, config_uri, password_enc, created_at, updated_at";
+pub(super) const DATA_SOURCE_COLUMNS: &str = "id, name, alias, type, config_uri, password_enc, \
+     created_at, updated_at, seq, description, last_test_ok, last_tested_at";
 
 pub(super) fn data_source_from_row(row: &Row<'_>) -> rusqlite::Result<DataSourceRow> {
     Ok(DataSourceRow {
@@ -89,6 +89,10 @@ pub(super) fn data_source_from_row(row: &Row<'_>) -> rusqlite::Result<DataSource
         password_enc: row.get(5)?,
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
+        seq: row.get(8)?,
+        description: row.get(9)?,
+        last_test_ok: row.get(10)?,
+        last_tested_at: row.get(11)?,
     })
 }
 
@@ -378,6 +382,7 @@ impl SqliteStore {
     ) -> Result<DataSourceRow, StoreError> {
         let ctx = ctx.clone();
         self.write(move |conn| {
+            let mut row = row;
             let tx = begin_write(conn)?;
             if let Some(alias) = &row.alias {
                 if alias_used_by_other(&tx, alias, &row.id)? {
@@ -387,8 +392,10 @@ impl SqliteStore {
                     });
                 }
             }
-            tx.execute(
-                &format!("INSERT INTO data_source ({DATA_SOURCE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            tx.query_row(
+                "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, \
+                 created_at, updated_at, description, last_test_ok, last_tested_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING seq",
                 params![
                     row.id,
                     row.name,
@@ -397,14 +404,19 @@ impl SqliteStore {
                     row.config_uri,
                     row.password_enc,
                     row.created_at,
-                    row.updated_at
+                    row.updated_at,
+                    row.description,
+                    row.last_test_ok,
+                    row.last_tested_at
                 ],
+                |r| r.get::<_, i64>(0),
             )
+            .map(|seq| row.seq = seq)
             .map_err(|e| match (is_unique_violation(&e), &row.alias) {
                 (true, Some(alias)) => StoreError::Taken {
-                        field: Unique::Alias,
-                        value: alias.clone(),
-                    },
+                    field: Unique::Alias,
+                    value: alias.clone(),
+                },
                 _ => StoreError::Sqlite(e),
             })?;
             audit::record(
@@ -482,9 +494,11 @@ impl SqliteStore {
                     .into());
                 }
             }
+            next.seq = current.seq;
             tx.execute(
                 "UPDATE data_source SET name = ?2, alias = ?3, type = ?4, config_uri = ?5, \
-                 password_enc = ?6, updated_at = ?7 WHERE id = ?1",
+                 password_enc = ?6, updated_at = ?7, description = ?8, last_test_ok = ?9, \
+                 last_tested_at = ?10 WHERE id = ?1",
                 params![
                     next.id,
                     next.name,
@@ -492,7 +506,10 @@ impl SqliteStore {
                     next.kind,
                     next.config_uri,
                     next.password_enc,
-                    next.updated_at
+                    next.updated_at,
+                    next.description,
+                    next.last_test_ok,
+                    next.last_tested_at
                 ],
             )
             .map_err(StoreError::from)?;
@@ -641,6 +658,10 @@ mod tests {
             kind: "postgresql".to_owned(),
             config_uri: "postgresql://h".to_owned(),
             password_enc: None,
+            seq: 0,
+            description: String::new(),
+            last_test_ok: None,
+            last_tested_at: None,
             created_at: 1,
             updated_at: 1,
         }

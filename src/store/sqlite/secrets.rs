@@ -290,6 +290,10 @@ mod tests {
                         kind: "postgresql".into(),
                         config_uri: "postgresql://h".into(),
                         password_enc: pw,
+                        seq: 0,
+                        description: String::new(),
+                        last_test_ok: None,
+                        last_tested_at: None,
                         created_at: 1,
                         updated_at: 1,
                     };
