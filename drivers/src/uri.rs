@@ -80,8 +80,15 @@ impl fmt::Display for Kind {
 
 /// A decoded password. Its `Debug` output is redacted so that it cannot leak
 /// through `{:?}` in logs or panics; call [`Password::expose`] deliberately.
+/// Its memory is overwritten with zeros when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl Password {
     /// The password in clear text.

@@ -90,10 +90,11 @@ pub(crate) fn is_legacy(sealed: &[u8]) -> bool {
     matches!(parse(sealed), Parsed::Legacy)
 }
 
-/// A 256-bit key. `Debug` shows nothing of it.
+/// A 256-bit key. `Debug` shows nothing of it; the bytes and the cipher's round keys are
+/// overwritten with zeros when it is dropped (see the `aes` and `ghash` features in Cargo.toml).
 #[derive(Clone)]
 pub(crate) struct Key {
-    bytes: [u8; 32],
+    bytes: zeroize::Zeroizing<[u8; 32]>,
     fingerprint: Fingerprint,
     cipher: Aes256Gcm,
 }
@@ -111,7 +112,7 @@ impl Key {
             .chain_update(bytes)
             .finalize();
         Key {
-            bytes: *bytes,
+            bytes: zeroize::Zeroizing::new(*bytes),
             fingerprint: Fingerprint(digest[..FINGERPRINT_LEN].try_into().expect("8 bytes")),
             cipher: Aes256Gcm::new_from_slice(bytes).expect("a 256-bit key"),
         }
@@ -127,14 +128,15 @@ impl Key {
     }
 
     /// The key file's content: 64 hexadecimal characters and a newline.
-    fn file_text(&self) -> String {
-        format!("{}\n", hex::encode(self.bytes))
+    fn file_text(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(format!("{}\n", hex::encode(*self.bytes)))
     }
 
     /// Reads a key file. `Ok(None)` when it does not exist.
     pub(crate) fn read_file(path: &Path) -> Result<Option<Key>, SecretError> {
+        // Every copy of the key read here is wiped when it goes out of scope.
         let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+            Ok(text) => zeroize::Zeroizing::new(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => {
                 return Err(SecretError::Read {
@@ -146,8 +148,9 @@ impl Key {
         let malformed = || SecretError::Malformed {
             path: path.to_owned(),
         };
-        let bytes = hex::decode(text.trim()).map_err(|_| malformed())?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| malformed())?;
+        let decoded = zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|_| malformed())?);
+        let bytes: zeroize::Zeroizing<[u8; 32]> =
+            zeroize::Zeroizing::new(decoded.as_slice().try_into().map_err(|_| malformed())?);
         Ok(Some(Key::from_bytes(&bytes)))
     }
 
