@@ -3,6 +3,7 @@
 //! interface: each method runs on whichever backend the store was opened on, and both give the
 //! same answers, errors and audit records.
 
+mod events;
 mod model;
 mod postgres;
 mod sqlite;

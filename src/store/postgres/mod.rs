@@ -31,9 +31,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::model::{data_source_changes, KEY_CHECK};
+use super::model::KEY_CHECK;
 use super::{ApiKeyRow, AuditContext, AuditEvent, DataSourceRow, Entity, Page, StoreError, Unique};
-use crate::domain::audit as domain_audit;
+use crate::store::events;
 
 /// Connections per server. PostgreSQL's default `max_connections` is 100, shared by every
 /// server on the store and everything else using the database.
@@ -536,22 +536,7 @@ impl PgStore {
                     .ok_or_else(|| StoreError::Task("INSERT ... RETURNING gave no row".into()))?
                     .try_get(0)?,
             };
-            record(
-                db,
-                &ctx,
-                &AuditEvent {
-                    action: "data_source.create",
-                    object_type: "data_source",
-                    object_id: row.id.clone(),
-                    changes: domain_audit::data_source_created(
-                        &row.name,
-                        row.alias.as_deref(),
-                        &row.config_uri,
-                        row.password_enc.is_some(),
-                    ),
-                },
-            )
-            .await?;
+            record(db, &ctx, &events::data_source_created(&row)).await?;
             tx.commit().await?;
             Ok(row)
         })
@@ -640,17 +625,7 @@ impl PgStore {
                 }
                 _ => updated?,
             };
-            record(
-                db,
-                &ctx,
-                &AuditEvent {
-                    action: "data_source.update",
-                    object_type: "data_source",
-                    object_id: next.id.clone(),
-                    changes: data_source_changes(&current, &next),
-                },
-            )
-            .await?;
+            record(db, &ctx, &events::data_source_updated(&current, &next)).await?;
             tx.commit().await.map_err(StoreError::from)?;
             Ok(Some(next))
         })
@@ -673,17 +648,7 @@ impl PgStore {
             };
             db.execute("DELETE FROM data_source WHERE id = $1", &[&row.id])
                 .await?;
-            record(
-                db,
-                &ctx,
-                &AuditEvent {
-                    action: "data_source.delete",
-                    object_type: "data_source",
-                    object_id: row.id.clone(),
-                    changes: serde_json::json!({"name": row.name, "alias": row.alias}),
-                },
-            )
-            .await?;
+            record(db, &ctx, &events::data_source_deleted(&row)).await?;
             tx.commit().await?;
             Ok(true)
         })

@@ -1,7 +1,6 @@
 //! People on PostgreSQL: unique usernames and (case-insensitive) emails, locking, and what
 //! they can reach.
 
-use serde_json::json;
 use tokio_postgres::Row;
 
 use super::permissions::{permission_from_row, PERMISSION_COLUMNS};
@@ -10,9 +9,10 @@ use super::{
     connection, data_source_from_row, map_all, record, unique_violation, Db, PgStore,
     DATA_SOURCE_COLUMNS,
 };
+use crate::store::events;
 use crate::store::{
-    AuditContext, AuditEvent, DataSourceRow, Entity, Page, PermissionRow, PersonRow, RoleRow,
-    StoreError, Unique,
+    AuditContext, DataSourceRow, Entity, Page, PermissionRow, PersonRow, RoleRow, StoreError,
+    Unique,
 };
 
 pub(super) const PERSON_COLUMNS: &str = "id, name, email, username, is_locked, created_at";
@@ -50,19 +50,6 @@ pub(super) async fn resolve_person(
         .map(person_from_row)
         .transpose()?
         .ok_or_else(|| StoreError::NotFound(Entity::Person, key.to_owned()))
-}
-
-fn person_event(
-    action: &'static str,
-    person: &PersonRow,
-    changes: serde_json::Value,
-) -> AuditEvent {
-    AuditEvent {
-        action,
-        object_type: "person",
-        object_id: person.id.clone(),
-        changes,
-    }
 }
 
 impl PgStore {
@@ -123,11 +110,7 @@ impl PgStore {
             record(
                 db,
                 &ctx,
-                &person_event(
-                    "person.create",
-                    &person,
-                    json!({"name": person.name, "email": person.email, "username": person.username}),
-                ),
+                &events::person_created(&person),
             )
             .await?;
             tx.commit().await?;
@@ -182,21 +165,7 @@ impl PgStore {
                     &[&person.id, &locked],
                 )
                 .await?;
-                let action = if locked {
-                    "person.lock"
-                } else {
-                    "person.unlock"
-                };
-                record(
-                    db,
-                    &ctx,
-                    &person_event(
-                        action,
-                        &person,
-                        json!({"isLocked": {"from": !locked, "to": locked}}),
-                    ),
-                )
-                .await?;
+                record(db, &ctx, &events::person_locked(&person, locked)).await?;
             }
             tx.commit().await?;
             person.is_locked = locked;
@@ -218,16 +187,7 @@ impl PgStore {
             }
             db.execute("DELETE FROM person WHERE id = $1", &[&person.id])
                 .await?;
-            record(
-                db,
-                &ctx,
-                &person_event(
-                    "person.delete",
-                    &person,
-                    json!({"username": person.username}),
-                ),
-            )
-            .await?;
+            record(db, &ctx, &events::person_deleted(&person)).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -247,12 +207,7 @@ impl PgStore {
                 &[&person.id],
             )
             .await?;
-            record(
-                db,
-                &ctx,
-                &person_event("person.reset_two_factor", &person, json!({})),
-            )
-            .await?;
+            record(db, &ctx, &events::two_factor_reset(&person)).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -318,7 +273,7 @@ impl PgStore {
             record(
                 db,
                 &ctx,
-                &person_event("permission.revoke_all", &person, json!({"count": count})),
+                &events::person_permissions_revoked(&person, count),
             )
             .await?;
             tx.commit().await?;

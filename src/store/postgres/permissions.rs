@@ -1,14 +1,12 @@
 //! Permissions on PostgreSQL: one person, one data source, a window of time. Ids come from an
 //! identity column and are never reused.
 
-use serde_json::json;
 use tokio_postgres::Row;
 
 use super::people::resolve_person;
 use super::{connection, map_all, record, resolve_data_source, Db, PgStore};
-use crate::store::{
-    AuditContext, AuditEvent, Entity, Page, PermissionRow, PermissionScope, StoreError,
-};
+use crate::store::events;
+use crate::store::{AuditContext, Entity, Page, PermissionRow, PermissionScope, StoreError};
 
 pub(super) const PERMISSION_COLUMNS: &str =
     "id, person_id, data_source_id, starts_at, expires_at, created_at";
@@ -77,17 +75,7 @@ impl PgStore {
             record(
                 db,
                 &ctx,
-                &AuditEvent {
-                    action: "permission.grant",
-                    object_type: "permission",
-                    object_id: id.to_string(),
-                    changes: json!({
-                        "personId": person.id,
-                        "dataSourceId": ds.id,
-                        "startsAt": crate::domain::time::render_millis(starts_at),
-                        "expiresAt": crate::domain::time::render_millis(expires_at),
-                    }),
-                },
+                &events::permission_granted(id, &person.id, &ds.id, starts_at, expires_at),
             )
             .await?;
             tx.commit().await?;
@@ -151,17 +139,7 @@ impl PgStore {
             {
                 return Err(StoreError::NotFound(Entity::Permission, id.to_string()));
             }
-            record(
-                db,
-                &ctx,
-                &AuditEvent {
-                    action: "permission.revoke",
-                    object_type: "permission",
-                    object_id: id.to_string(),
-                    changes: json!({}),
-                },
-            )
-            .await?;
+            record(db, &ctx, &events::permission_revoked(id)).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -210,12 +188,7 @@ impl PgStore {
             record(
                 db,
                 &ctx,
-                &AuditEvent {
-                    action: "permission.revoke_all",
-                    object_type: "data_source",
-                    object_id: data_source_id,
-                    changes: json!({"count": count, "personId": person_id}),
-                },
+                &events::scoped_permissions_revoked(&data_source_id, person_id.as_deref(), count),
             )
             .await?;
             tx.commit().await?;

@@ -1,7 +1,6 @@
 //! Roles and their memberships on PostgreSQL. Adding or removing a member is idempotent and
 //! moves the role's `updated_at` only when something changed.
 
-use serde_json::json;
 use tokio_postgres::Row;
 
 use super::people::{person_from_row, resolve_person, PERSON_COLUMNS};
@@ -9,9 +8,9 @@ use super::{
     connection, data_source_from_row, map_all, record, resolve_data_source, unique_violation, Db,
     PgStore, DATA_SOURCE_COLUMNS,
 };
+use crate::store::events;
 use crate::store::{
-    AuditContext, AuditEvent, DataSourceRow, Entity, Member, Page, PersonRow, RoleRow, StoreError,
-    Unique,
+    AuditContext, DataSourceRow, Entity, Member, Page, PersonRow, RoleRow, StoreError, Unique,
 };
 
 pub(super) const ROLE_COLUMNS: &str = "r.id, r.name, r.created_at, r.updated_at";
@@ -42,15 +41,6 @@ async fn resolve_role(db: Db<'_>, key: &str, lock: bool) -> Result<RoleRow, Stor
         .ok_or_else(|| StoreError::NotFound(Entity::Role, key.to_owned()))
 }
 
-fn role_event(action: &'static str, role_id: &str, changes: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        object_type: "role",
-        object_id: role_id.to_owned(),
-        changes,
-    }
-}
-
 impl PgStore {
     pub async fn insert_role(
         &self,
@@ -77,12 +67,7 @@ impl PgStore {
                 }
                 _ => inserted?,
             };
-            record(
-                db,
-                &ctx,
-                &role_event("role.create", &role.id, json!({"name": role.name})),
-            )
-            .await?;
+            record(db, &ctx, &events::role_created(&role)).await?;
             tx.commit().await?;
             Ok(role)
         })
@@ -126,12 +111,7 @@ impl PgStore {
             let role = resolve_role(db, &key, true).await?;
             db.execute("DELETE FROM role WHERE id = $1", &[&role.id])
                 .await?;
-            record(
-                db,
-                &ctx,
-                &role_event("role.delete", &role.id, json!({"name": role.name})),
-            )
-            .await?;
+            record(db, &ctx, &events::role_deleted(&role)).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -254,16 +234,10 @@ impl PgStore {
                     &[&role.id, &now],
                 )
                 .await?;
-                let (action, field) = match (kind, member) {
-                    (Member::DataSource, true) => ("role.add_data_source", "dataSourceId"),
-                    (Member::DataSource, false) => ("role.remove_data_source", "dataSourceId"),
-                    (Member::Person, true) => ("role.add_person", "personId"),
-                    (Member::Person, false) => ("role.remove_person", "personId"),
-                };
                 record(
                     db,
                     &ctx,
-                    &role_event(action, &role.id, json!({ field: member_id })),
+                    &events::role_member_changed(&role.id, kind, member, &member_id),
                 )
                 .await?;
             }

@@ -20,10 +20,7 @@ use rusqlite::{
     TransactionBehavior,
 };
 
-use crate::domain::audit as domain_audit;
-use crate::store::{
-    ApiKeyRow, AuditContext, AuditEvent, DataSourceRow, Entity, Page, StoreError, Unique,
-};
+use crate::store::{ApiKeyRow, AuditContext, DataSourceRow, Entity, Page, StoreError, Unique};
 
 const READERS: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -31,7 +28,8 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// already holds the file; a large private cache on each of the five connections only fills up
 /// slowly with audit pages, so the server's memory crept up for minutes under load.
 const CACHE_KIB: i64 = 512;
-use crate::store::model::{data_source_changes, KEY_CHECK};
+use crate::store::events;
+use crate::store::model::KEY_CHECK;
 
 /// Begins a transaction that takes the write lock at once. A deferred transaction that reads
 /// and then writes must upgrade its lock, and SQLite does not call the busy handler for that
@@ -419,21 +417,7 @@ impl SqliteStore {
                 },
                 _ => StoreError::Sqlite(e),
             })?;
-            audit::record(
-                &tx,
-                &ctx,
-                &AuditEvent {
-                    action: "data_source.create",
-                    object_type: "data_source",
-                    object_id: row.id.clone(),
-                    changes: domain_audit::data_source_created(
-                        &row.name,
-                        row.alias.as_deref(),
-                        &row.config_uri,
-                        row.password_enc.is_some(),
-                    ),
-                },
-            )?;
+            audit::record(&tx, &ctx, &events::data_source_created(&row))?;
             tx.commit()?;
             Ok(row)
         })
@@ -513,18 +497,8 @@ impl SqliteStore {
                 ],
             )
             .map_err(StoreError::from)?;
-            let changes = data_source_changes(&current, &next);
-            audit::record(
-                &tx,
-                &ctx,
-                &AuditEvent {
-                    action: "data_source.update",
-                    object_type: "data_source",
-                    object_id: next.id.clone(),
-                    changes,
-                },
-            )
-            .map_err(StoreError::from)?;
+            audit::record(&tx, &ctx, &events::data_source_updated(&current, &next))
+                .map_err(StoreError::from)?;
             tx.commit().map_err(StoreError::from)?;
             Ok(Some(next))
         })
@@ -554,16 +528,7 @@ impl SqliteStore {
                 return Ok(false);
             };
             tx.execute("DELETE FROM data_source WHERE id = ?1", [&row.id])?;
-            audit::record(
-                &tx,
-                &ctx,
-                &AuditEvent {
-                    action: "data_source.delete",
-                    object_type: "data_source",
-                    object_id: row.id.clone(),
-                    changes: serde_json::json!({"name": row.name, "alias": row.alias}),
-                },
-            )?;
+            audit::record(&tx, &ctx, &events::data_source_deleted(&row))?;
             tx.commit()?;
             Ok(true)
         })

@@ -3,15 +3,15 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::begin_write;
-use serde_json::json;
 
 use super::audit::record;
-use crate::store::{AuditContext, AuditEvent};
+use crate::store::AuditContext;
 
 use super::permissions::{permission_from_row, PERMISSION_COLUMNS};
 use super::roles::{role_from_row, ROLE_COLUMNS};
 use super::SqliteStore;
 use super::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
+use crate::store::events;
 use crate::store::{
     DataSourceRow, Entity, Page, PermissionRow, PersonRow, RoleRow, StoreError, Unique,
 };
@@ -44,19 +44,6 @@ pub(super) fn resolve_person(conn: &Connection, key: &str) -> Result<PersonRow, 
     .ok_or_else(|| StoreError::NotFound(Entity::Person, key.to_owned()))
 }
 
-fn person_event(
-    action: &'static str,
-    person: &PersonRow,
-    changes: serde_json::Value,
-) -> AuditEvent {
-    AuditEvent {
-        action,
-        object_type: "person",
-        object_id: person.id.clone(),
-        changes,
-    }
-}
-
 fn set_locked(
     conn: &Connection,
     key: &str,
@@ -69,20 +56,7 @@ fn set_locked(
             "UPDATE person SET is_locked = ?2 WHERE id = ?1",
             params![person.id, locked],
         )?;
-        let action = if locked {
-            "person.lock"
-        } else {
-            "person.unlock"
-        };
-        record(
-            conn,
-            ctx,
-            &person_event(
-                action,
-                &person,
-                json!({"isLocked": {"from": !locked, "to": locked}}),
-            ),
-        )?;
+        record(conn, ctx, &events::person_locked(&person, locked))?;
     }
     person.is_locked = locked;
     Ok(person)
@@ -131,15 +105,7 @@ impl SqliteStore {
                 true => taken(Unique::Username, &person.username),
                 false => StoreError::Sqlite(e),
             })?;
-            record(
-                &tx,
-                &ctx,
-                &person_event(
-                    "person.create",
-                    &person,
-                    json!({"name": person.name, "email": person.email, "username": person.username}),
-                ),
-            )?;
+            record(&tx, &ctx, &events::person_created(&person))?;
             tx.commit()?;
             Ok(PersonRow {
                 is_locked: false,
@@ -195,15 +161,7 @@ impl SqliteStore {
                 return Err(StoreError::NotLocked(key));
             }
             tx.execute("DELETE FROM person WHERE id = ?1", [&person.id])?;
-            record(
-                &tx,
-                &ctx,
-                &person_event(
-                    "person.delete",
-                    &person,
-                    json!({"username": person.username}),
-                ),
-            )?;
+            record(&tx, &ctx, &events::person_deleted(&person))?;
             tx.commit()?;
             Ok(())
         })
@@ -220,11 +178,7 @@ impl SqliteStore {
                 "UPDATE person SET two_factor = 0 WHERE id = ?1",
                 [&person.id],
             )?;
-            record(
-                &tx,
-                &ctx,
-                &person_event("person.reset_two_factor", &person, json!({})),
-            )?;
+            record(&tx, &ctx, &events::two_factor_reset(&person))?;
             tx.commit()?;
             Ok(())
         })
@@ -278,7 +232,7 @@ impl SqliteStore {
             record(
                 &tx,
                 &ctx,
-                &person_event("permission.revoke_all", &person, json!({"count": count})),
+                &events::person_permissions_revoked(&person, count),
             )?;
             tx.commit()?;
             Ok(count)

@@ -4,14 +4,14 @@
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::begin_write;
-use serde_json::json;
 
 use super::audit::record;
-use crate::store::{AuditContext, AuditEvent};
+use crate::store::AuditContext;
 
 use super::people::resolve_person;
 use super::query_all;
 use super::SqliteStore;
+use crate::store::events;
 use crate::store::{Entity, Page, PermissionRow, PermissionScope, StoreError};
 
 pub(super) const PERMISSION_COLUMNS: &str =
@@ -79,17 +79,7 @@ impl SqliteStore {
             record(
                 &tx,
                 &ctx,
-                &AuditEvent {
-                    action: "permission.grant",
-                    object_type: "permission",
-                    object_id: id.to_string(),
-                    changes: json!({
-                        "personId": person.id,
-                        "dataSourceId": ds.id,
-                        "startsAt": crate::domain::time::render_millis(starts_at),
-                        "expiresAt": crate::domain::time::render_millis(expires_at),
-                    }),
-                },
+                &events::permission_granted(id, &person.id, &ds.id, starts_at, expires_at),
             )?;
             tx.commit()?;
             Ok(PermissionRow {
@@ -137,16 +127,7 @@ impl SqliteStore {
             if tx.execute("DELETE FROM permission WHERE id = ?1", [id])? == 0 {
                 return Err(StoreError::NotFound(Entity::Permission, id.to_string()));
             }
-            record(
-                &tx,
-                &ctx,
-                &AuditEvent {
-                    action: "permission.revoke",
-                    object_type: "permission",
-                    object_id: id.to_string(),
-                    changes: json!({}),
-                },
-            )?;
+            record(&tx, &ctx, &events::permission_revoked(id))?;
             tx.commit()?;
             Ok(())
         })
@@ -188,12 +169,7 @@ impl SqliteStore {
             record(
                 &tx,
                 &ctx,
-                &AuditEvent {
-                    action: "permission.revoke_all",
-                    object_type: "data_source",
-                    object_id: data_source_id,
-                    changes: json!({"count": count, "personId": person_id}),
-                },
+                &events::scoped_permissions_revoked(&data_source_id, person_id.as_deref(), count),
             )?;
             tx.commit()?;
             Ok(count)

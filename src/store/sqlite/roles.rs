@@ -4,14 +4,14 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::begin_write;
-use serde_json::json;
 
 use super::audit::record;
-use crate::store::{AuditContext, AuditEvent};
+use crate::store::AuditContext;
 
 use super::people::{person_from_row, resolve_person, PERSON_COLUMNS};
 use super::SqliteStore;
 use super::{data_source_from_row, is_unique_violation, query_all, DATA_SOURCE_COLUMNS};
+use crate::store::events;
 use crate::store::{DataSourceRow, Entity, Member, Page, PersonRow, RoleRow, StoreError, Unique};
 
 pub(super) const ROLE_COLUMNS: &str = "r.id, r.name, r.created_at, r.updated_at";
@@ -36,15 +36,6 @@ fn resolve_role(conn: &Connection, key: &str) -> Result<RoleRow, StoreError> {
     .query_row([key], role_from_row)
     .optional()?
     .ok_or_else(|| StoreError::NotFound(Entity::Role, key.to_owned()))
-}
-
-fn role_event(action: &'static str, role_id: &str, changes: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        object_type: "role",
-        object_id: role_id.to_owned(),
-        changes,
-    }
 }
 
 impl SqliteStore {
@@ -77,11 +68,7 @@ impl SqliteStore {
                     StoreError::Sqlite(e)
                 }
             })?;
-            record(
-                &conn,
-                &ctx,
-                &role_event("role.create", &role.id, json!({"name": role.name})),
-            )?;
+            record(&conn, &ctx, &events::role_created(&role))?;
             conn.commit()?;
             Ok(role)
         })
@@ -115,11 +102,7 @@ impl SqliteStore {
             let tx = begin_write(conn)?;
             let role = resolve_role(&tx, &key)?;
             tx.execute("DELETE FROM role WHERE id = ?1", [&role.id])?;
-            record(
-                &tx,
-                &ctx,
-                &role_event("role.delete", &role.id, json!({"name": role.name})),
-            )?;
+            record(&tx, &ctx, &events::role_deleted(&role))?;
             tx.commit()?;
             Ok(())
         })
@@ -209,13 +192,7 @@ impl SqliteStore {
                     "UPDATE role SET updated_at = max(?2, updated_at + 1) WHERE id = ?1",
                     params![role.id, now],
                 )?;
-                let (action, field) = match (kind, member) {
-                    (Member::DataSource, true) => ("role.add_data_source", "dataSourceId"),
-                    (Member::DataSource, false) => ("role.remove_data_source", "dataSourceId"),
-                    (Member::Person, true) => ("role.add_person", "personId"),
-                    (Member::Person, false) => ("role.remove_person", "personId"),
-                };
-                record(&tx, &ctx, &role_event(action, &role.id, json!({ field: member_id })))?;
+                record(&tx, &ctx, &events::role_member_changed(&role.id, kind, member, &member_id))?;
             }
             tx.commit()?;
             Ok(())
