@@ -1,7 +1,9 @@
 //! `jackal-bench`: measures a real `jackal` process against floors measured in the same run.
 //!
-//! 1. `POST /connection-test` against PostgreSQL, `ssl=false` and `ssl=true`, interleaved with
-//!    the same connect + `SELECT version()` + close done directly with tokio-postgres.
+//! 1. `POST /data-source/{id}/test` (the contract's test of a stored data source) and
+//!    `POST /connection-test` (the unsaved extension) against PostgreSQL, `ssl=false` and
+//!    `ssl=true`, interleaved with the same connect + `SELECT version()` + close done directly
+//!    with tokio-postgres.
 //! 2. `GET /data-source/{id}` latency while 500 connection tests hang on a silent listener,
 //!    against the same GETs measured before the flood.
 //!
@@ -22,9 +24,7 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -169,20 +169,9 @@ struct FloorSample {
     close: Duration,
 }
 
-/// How the floor opens its socket.
-#[derive(Clone, Copy, PartialEq)]
-enum Socket {
-    /// tokio-postgres's own `connect`, which sets TCP_NODELAY.
-    Standard,
-    /// A plain `TcpStream` (TCP_NODELAY off, the OS default) handed to `connect_raw`: the
-    /// socket set-up Jackal's probe uses. A diagnostic, not the floor.
-    NagleOn,
-}
-
 async fn floor_once(
     opts: &Options,
     tls: Option<&MakeRustlsConnect>,
-    socket: Socket,
 ) -> Result<(FloorSample, String)> {
     let mut config = tokio_postgres::Config::new();
     config
@@ -198,35 +187,27 @@ async fn floor_once(
             SslMode::Disable
         });
     let start = Instant::now();
-    let (client, task) = match (tls, socket) {
-        (None, Socket::Standard) => {
+    let (client, task) = match tls {
+        None => {
             let (client, connection) = config.connect(NoTls).await?;
             (client, tokio::spawn(connection))
         }
-        (Some(tls), Socket::Standard) => {
+        Some(tls) => {
             let (client, connection) = config.connect(tls.clone()).await?;
-            (client, tokio::spawn(connection))
-        }
-        (None, Socket::NagleOn) => {
-            let tcp = TcpStream::connect((opts.pg_host.as_str(), opts.pg_port)).await?;
-            tcp.set_nodelay(false)?;
-            let (client, connection) = config.connect_raw(tcp, NoTls).await?;
-            (client, tokio::spawn(connection))
-        }
-        (Some(tls), Socket::NagleOn) => {
-            let tcp = TcpStream::connect((opts.pg_host.as_str(), opts.pg_port)).await?;
-            tcp.set_nodelay(false)?;
-            let connector = <MakeRustlsConnect as MakeTlsConnect<TcpStream>>::make_tls_connect(
-                &mut tls.clone(),
-                &opts.pg_host,
-            )?;
-            let (client, connection) = config.connect_raw(tcp, connector).await?;
             (client, tokio::spawn(connection))
         }
     };
     let connected = Instant::now();
-    let row = client.query_one("SELECT version()", &[]).await?;
-    let version: String = row.try_get(0)?;
+    // One round trip, as Jackal's probe asks it (simple-query protocol, no prepare).
+    let version = client
+        .simple_query("SELECT version()")
+        .await?
+        .into_iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .ok_or("SELECT version() returned no row")?;
     let queried = Instant::now();
     drop(client);
     task.await??;
@@ -249,17 +230,31 @@ struct JackalSample {
     phases: Vec<(String, f64)>,
 }
 
+/// What a Jackal sample tests.
+enum Endpoint<'a> {
+    /// `POST /connection-test` with this configUri (an extension: nothing stored).
+    Unsaved(&'a str),
+    /// `POST /data-source/{id}/test` for this stored data source (the contract's endpoint).
+    Saved(&'a str),
+}
+
 async fn jackal_once(
     server: &Server,
     client: &reqwest::Client,
-    config_uri: &str,
+    endpoint: &Endpoint<'_>,
 ) -> Result<JackalSample> {
     let start = Instant::now();
-    let response = server
-        .request(client, reqwest::Method::POST, "/connection-test")
-        .form(&[("configUri", config_uri)])
-        .send()
-        .await?;
+    let request = match endpoint {
+        Endpoint::Unsaved(config_uri) => server
+            .request(client, reqwest::Method::POST, "/connection-test")
+            .form(&[("configUri", config_uri)]),
+        Endpoint::Saved(id) => server.request(
+            client,
+            reqwest::Method::POST,
+            &format!("/data-source/{id}/test"),
+        ),
+    };
+    let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     let rtt = start.elapsed();
@@ -268,7 +263,8 @@ async fn jackal_once(
         .map_err(|e| format!("HTTP {status}, body not JSON ({e}): {text}"))?;
     if !status.is_success() || json["success"] != Value::Bool(true) {
         return Err(format!(
-            "POST /connection-test with configUri={config_uri} did not succeed: HTTP {status}: {text}"
+            "{} did not succeed: HTTP {status}: {text}",
+            endpoint.describe()
         )
         .into());
     }
@@ -292,12 +288,44 @@ async fn jackal_once(
     })
 }
 
+impl Endpoint<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Endpoint::Unsaved(uri) => format!("POST /connection-test with configUri={uri}"),
+            Endpoint::Saved(id) => format!("POST /data-source/{id}/test"),
+        }
+    }
+}
+
+/// Creates a data source through the API; its id.
+async fn create_data_source(
+    server: &Server,
+    api: &reqwest::Client,
+    name: &str,
+    config_uri: &str,
+) -> Result<String> {
+    let created = server
+        .request(api, reqwest::Method::POST, "/data-source")
+        .form(&[("name", name), ("configUri", config_uri)])
+        .send()
+        .await?;
+    let status = created.status();
+    let body = created.text().await?;
+    let json: Value = serde_json::from_str(&body)
+        .map_err(|e| format!("POST /data-source: HTTP {status}, body not JSON ({e}): {body}"))?;
+    Ok(json["id"]
+        .as_str()
+        .ok_or_else(|| format!("POST /data-source: HTTP {status}, no id: {body}"))?
+        .to_owned())
+}
+
 #[derive(Default)]
 struct Series {
+    /// `POST /connection-test`.
     jackal: Vec<JackalSample>,
+    /// `POST /data-source/{id}/test`.
+    saved: Vec<JackalSample>,
     floor: Vec<FloorSample>,
-    /// The diagnostic floor with Jackal's socket set-up (TCP_NODELAY off).
-    nagle: Vec<FloorSample>,
 }
 
 /// Median of each Jackal phase, in the order the phases appear.
@@ -390,11 +418,15 @@ async fn run() -> Result<bool> {
         )
     };
     let uris = [uri(false), uri(true)];
+    let saved_ids = [
+        create_data_source(&server, &api, "bench-test-plain", &uris[0]).await?,
+        create_data_source(&server, &api, "bench-test-tls", &uris[1]).await?,
+    ];
 
     // ---- Part 1 -------------------------------------------------------------------------
     eprintln!(
         "part 1: warm-up {} + {} interleaved iterations \
-         (jackal / floor / diagnostic floor × ssl=false/true)",
+         (connection-test / floor / data-source test × ssl=false/true)",
         opts.warmup, opts.iterations
     );
     // Every order of the three sides, cycled, so each goes first, second and last equally.
@@ -417,26 +449,31 @@ async fn run() -> Result<bool> {
         for &mode in &ssl_order {
             let tls_opt = (mode == 1).then_some(&tls);
             for side in ORDERS[i % 6] {
-                if side == 0 {
-                    let s = jackal_once(&server, &api, &uris[mode]).await?;
-                    if measured {
-                        series[mode].jackal.push(s);
+                match side {
+                    0 | 2 => {
+                        let endpoint = if side == 0 {
+                            Endpoint::Unsaved(&uris[mode])
+                        } else {
+                            Endpoint::Saved(&saved_ids[mode])
+                        };
+                        let s = jackal_once(&server, &api, &endpoint).await?;
+                        if measured {
+                            let to = if side == 0 {
+                                &mut series[mode].jackal
+                            } else {
+                                &mut series[mode].saved
+                            };
+                            to.push(s);
+                        }
                     }
-                    continue;
-                }
-                let socket = if side == 1 {
-                    Socket::Standard
-                } else {
-                    Socket::NagleOn
-                };
-                let (s, version) = floor_once(&opts, tls_opt, socket)
-                    .await
-                    .map_err(|e| format!("floor (ssl={}) failed: {e}", mode == 1))?;
-                pg_version = version;
-                if measured {
-                    match socket {
-                        Socket::Standard => series[mode].floor.push(s),
-                        Socket::NagleOn => series[mode].nagle.push(s),
+                    _ => {
+                        let (s, version) = floor_once(&opts, tls_opt)
+                            .await
+                            .map_err(|e| format!("floor (ssl={}) failed: {e}", mode == 1))?;
+                        pg_version = version;
+                        if measured {
+                            series[mode].floor.push(s);
+                        }
                     }
                 }
             }
@@ -466,28 +503,7 @@ async fn run() -> Result<bool> {
         })
     };
 
-    let created = server
-        .request(&api, reqwest::Method::POST, "/data-source")
-        .form(&[
-            ("name", "bench"),
-            (
-                "configUri",
-                &format!(
-                    "postgresql://postgres@{}:{}/postgres",
-                    opts.pg_host, opts.pg_port
-                ),
-            ),
-        ])
-        .send()
-        .await?;
-    let status = created.status();
-    let body = created.text().await?;
-    let json: Value = serde_json::from_str(&body)
-        .map_err(|e| format!("POST /data-source: HTTP {status}, body not JSON ({e}): {body}"))?;
-    let id = json["id"]
-        .as_str()
-        .ok_or_else(|| format!("POST /data-source: HTTP {status}, no id: {body}"))?
-        .to_owned();
+    let id = create_data_source(&server, &api, "bench", &uris[0]).await?;
 
     // Warm the GET path (and the pooled connection) before either measurement.
     get_latencies(&server, &api, &id, 50).await?;
@@ -537,59 +553,65 @@ async fn run() -> Result<bool> {
         opts.iterations, opts.warmup, part1_secs
     );
     println!(
-        "Floor: tokio-postgres connect + `SELECT version()` + close, in this process \
+        "Floor: tokio-postgres connect + `SELECT version()` (simple query, one round trip, as Jackal asks it) + close, in this process \
          (ssl=true: sslmode=require, rustls/ring, any certificate accepted, no session resumption). \
          Jackal: HTTP round trip of a keep-alive client.\n"
     );
-    println!("| ssl | jackal p50 ms | floor p50 ms | p50 ratio | jackal p95 ms | floor p95 ms | p95 ratio | target p50 ratio ≤ {TEST_P50_RATIO_TARGET} |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("| ssl | Jackal endpoint | jackal p50 ms | floor p50 ms | p50 ratio | jackal p95 ms | floor p95 ms | p95 ratio | target p50 ratio ≤ {TEST_P50_RATIO_TARGET} |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
     let mut all_ok = true;
     for (mode, s) in series.iter().enumerate() {
-        let j = sorted(s.jackal.iter().map(|x| x.rtt).collect());
         let f = sorted(s.floor.iter().map(|x| x.total).collect());
-        let (j50, f50, j95, f95) = (pct(&j, 50.0), pct(&f, 50.0), pct(&j, 95.0), pct(&f, 95.0));
-        let ok = j50 / f50 <= TEST_P50_RATIO_TARGET;
-        all_ok &= ok;
-        println!(
-            "| {} | {j50:.2} | {f50:.2} | {:.2} | {j95:.2} | {f95:.2} | {:.2} | {} |",
-            mode == 1,
-            j50 / f50,
-            j95 / f95,
-            verdict(ok)
-        );
+        for (label, samples) in [
+            ("`POST /data-source/{id}/test`", &s.saved),
+            ("`POST /connection-test`", &s.jackal),
+        ] {
+            let j = sorted(samples.iter().map(|x| x.rtt).collect());
+            let (j50, f50, j95, f95) = (pct(&j, 50.0), pct(&f, 50.0), pct(&j, 95.0), pct(&f, 95.0));
+            let ok = j50 / f50 <= TEST_P50_RATIO_TARGET;
+            all_ok &= ok;
+            println!(
+                "| {} | {label} | {j50:.2} | {f50:.2} | {:.2} | {j95:.2} | {f95:.2} | {:.2} | {} |",
+                mode == 1,
+                j50 / f50,
+                j95 / f95,
+                verdict(ok)
+            );
+        }
     }
     println!();
     println!("Where the time goes (medians in ms; all rows measured interleaved in this run):\n");
-    println!("| ssl | measured | p50 ms | p95 ms | jackal p50 / this p50 | median breakdown, ms |");
+    println!("| ssl | measured | p50 ms | p95 ms | `/connection-test` p50 / this p50 | median breakdown, ms |");
     println!("|---|---|---:|---:|---:|---|");
     for (mode, s) in series.iter().enumerate() {
         let ssl = mode == 1;
-        let j = sorted(s.jackal.iter().map(|x| x.rtt).collect());
-        let j50 = pct(&j, 50.0);
-        let dur = pctf(
-            &sortedf(s.jackal.iter().map(|x| x.duration_ms).collect()),
-            50.0,
-        );
-        let overhead = pctf(
-            &sortedf(s.jackal.iter().map(|x| ms(x.rtt) - x.duration_ms).collect()),
-            50.0,
-        );
-        let phases: Vec<String> = phase_medians(&s.jackal)
-            .into_iter()
-            .map(|(n, v)| format!("{n} {v:.1}"))
-            .collect();
-        println!(
-            "| {ssl} | Jackal `POST /connection-test` | {j50:.2} | {:.2} | 1.00 | server durationMs {dur:.1} ({}); HTTP + handler (RTT − durationMs) {overhead:.2} |",
-            pct(&j, 95.0),
-            phases.join(", ")
-        );
+        let j50 = pct(&sorted(s.jackal.iter().map(|x| x.rtt).collect()), 50.0);
         for (label, samples) in [
-            ("floor: tokio-postgres `connect` (TCP_NODELAY on)", &s.floor),
-            (
-                "diagnostic: same over a plain TcpStream, TCP_NODELAY off (Jackal's socket set-up)",
-                &s.nagle,
-            ),
+            ("Jackal `POST /connection-test`", &s.jackal),
+            ("Jackal `POST /data-source/{id}/test`", &s.saved),
         ] {
+            let j = sorted(samples.iter().map(|x| x.rtt).collect());
+            let dur = pctf(
+                &sortedf(samples.iter().map(|x| x.duration_ms).collect()),
+                50.0,
+            );
+            let overhead = pctf(
+                &sortedf(samples.iter().map(|x| ms(x.rtt) - x.duration_ms).collect()),
+                50.0,
+            );
+            let phases: Vec<String> = phase_medians(samples)
+                .into_iter()
+                .map(|(n, v)| format!("{n} {v:.1}"))
+                .collect();
+            println!(
+                "| {ssl} | {label} | {:.2} | {:.2} | {:.2} | server durationMs {dur:.1} ({}); HTTP + handler (RTT − durationMs) {overhead:.2} |",
+                pct(&j, 50.0),
+                pct(&j, 95.0),
+                j50 / pct(&j, 50.0),
+                phases.join(", ")
+            );
+        }
+        for (label, samples) in [("floor: tokio-postgres `connect` (TCP_NODELAY on)", &s.floor)] {
             let total = sorted(samples.iter().map(|x| x.total).collect());
             let part = |f: fn(&FloorSample) -> Duration| {
                 pct(&sorted(samples.iter().map(f).collect()), 50.0)

@@ -93,14 +93,26 @@ pub(crate) async fn probe(
         }
     });
 
+    // The simple-query protocol: one round trip, where a prepared `query_one` takes two (parse,
+    // then bind and execute). On a remote server that is one network round trip less per test.
     let description = attempt
         .run(Phase::Query, async {
-            let row = client
-                .query_one("SELECT version()", &[])
+            let messages = client
+                .simple_query("SELECT version()")
                 .await
                 .map_err(|e| query_failure(&e, spec, addr))?;
-            row.try_get::<_, String>(0)
-                .map_err(|e| query_failure(&e, spec, addr))
+            messages
+                .iter()
+                .find_map(|m| match m {
+                    SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    ProbeFailure::new(
+                        ErrorCode::ServerError,
+                        format!("the server at {addr} logged in but its answer to SELECT version() had no version in it: is this a PostgreSQL server?"),
+                    )
+                })
         })
         .await;
     let snapshot = match (&description, work) {

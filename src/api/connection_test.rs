@@ -14,7 +14,7 @@ use super::json_ok;
 use super::limits::TestAllowance;
 use super::openapi::{DataSourceKey, NotFound, PayloadTooLarge, UnsupportedMediaType};
 use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent};
+use crate::store::{AuditContext, AuditEvent, TestOutcome};
 
 fn millis(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
@@ -200,13 +200,15 @@ pub struct TestUnsaved {
     config_uri: String,
 }
 
-/// Records the test in the audit trail: what was tested and how it ended, never a password.
-async fn audit(
+/// Records the test in the audit trail (what was tested and how it ended, never a password)
+/// and, for a saved data source, its outcome on the data source (`saved`).
+async fn record(
     state: &AppState,
     ctx: AuditContext,
     object: (&'static str, String),
     config_uri: Option<String>,
     report: &ProbeReport,
+    saved: Option<TestOutcome>,
 ) -> Result<(), ApiError> {
     let (object_type, object_id) = object;
     state.metrics.count_test(match &report.outcome {
@@ -230,7 +232,7 @@ async fn audit(
         object_id,
         changes,
     };
-    Ok(state.store.record_test_audit(ctx, event).await?)
+    Ok(state.store.record_test(ctx, event, saved).await?)
 }
 
 fn log(report: &ProbeReport, subject: &str) {
@@ -277,12 +279,13 @@ pub async fn test_data_source(
     let spec = stored_spec_with_password(&row, &state.secrets)?;
     let report = state.probes.test(spec).await;
     log(&report, &row.id);
-    // Gone meanwhile (deleted while the test ran): nothing to record it on.
-    state
-        .store
-        .record_test_outcome(&row.id, report.outcome.is_ok(), state.clock.now_millis())
-        .await?;
-    audit(&state, ctx, ("data_source", row.id.clone()), None, &report).await?;
+    let outcome = TestOutcome {
+        data_source_id: row.id.clone(),
+        ok: report.outcome.is_ok(),
+        at: state.clock.now_millis(),
+    };
+    let object = ("data_source", row.id.clone());
+    record(&state, ctx, object, None, &report, Some(outcome)).await?;
     json_ok(&render(&report))
 }
 
@@ -333,6 +336,14 @@ pub async fn test_unsaved(
     let subject = redacted
         .clone()
         .unwrap_or_else(|| "invalid configUri".to_owned());
-    audit(&state, ctx, ("connection_test", subject), redacted, &report).await?;
+    record(
+        &state,
+        ctx,
+        ("connection_test", subject),
+        redacted,
+        &report,
+        None,
+    )
+    .await?;
     json_ok(&render(&report))
 }

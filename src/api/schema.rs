@@ -21,7 +21,7 @@ use super::limits::TestAllowance;
 use super::openapi::{DataSourceKey, NotFound};
 use crate::domain::time::render_millis;
 use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent, DataSourceRow, SchemaSnapshotRow};
+use crate::store::{AuditContext, AuditEvent, DataSourceRow, SchemaSnapshotRow, TestOutcome};
 
 /// A data source's schema snapshot: when it was taken, how long it took, what it holds.
 #[derive(Debug, Serialize, ToSchema)]
@@ -249,17 +249,18 @@ pub async fn introspect(
         Ok(_) => "success",
         Err(f) => f.code.as_str(),
     });
-    state
-        .store
-        .record_test_outcome(&row.id, report.outcome.is_ok(), state.clock.now_millis())
-        .await?;
+    let saved = TestOutcome {
+        data_source_id: row.id.clone(),
+        ok: report.outcome.is_ok(),
+        at: state.clock.now_millis(),
+    };
     let event = AuditEvent {
         action: "data_source.introspect",
         object_type: "data_source",
         object_id: row.id.clone(),
         changes: outcome,
     };
-    state.store.record_test_audit(ctx, event).await?;
+    state.store.record_test(ctx, event, Some(saved)).await?;
     let (version, snapshot) = match &report.outcome {
         Ok(found) => found.clone(),
         Err(f) => {

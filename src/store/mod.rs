@@ -11,7 +11,7 @@ mod sqlite;
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
     Member, Page, PendingRotation, PermissionRow, PermissionScope, PersonRow, Resealed, RoleRow,
-    SchemaSnapshotRow, SealedCounts, Unique,
+    SchemaSnapshotRow, SealedCounts, TestOutcome, Unique,
 };
 pub use postgres::PgStore;
 pub use sqlite::{rotation_lock_path, SqliteStore};
@@ -478,17 +478,6 @@ impl Store {
         dispatch!(self, s => s.delete_schema_snapshot(key).await)
     }
 
-    /// Records how a connection test or introspection of the data source `id` ended (the Mode
-    /// dialect's `queryable`); `false` when it is gone. `updated_at` does not move.
-    pub async fn record_test_outcome(
-        &self,
-        id: &str,
-        ok: bool,
-        at: i64,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.record_test_outcome(id, ok, at).await)
-    }
-
     /// Removes the schema snapshot and the last test outcome of the data source `key` names,
     /// together: which of the two there were. `NotFound` when there is no such data source.
     pub async fn purge_data_source_results(&self, key: &str) -> Result<(bool, bool), StoreError> {
@@ -506,14 +495,17 @@ impl Store {
         dispatch!(self, s => s.record_audit(ctx, event).await)
     }
 
-    /// Records a connection test's outcome without waiting for the disk flush (tests are
-    /// observations that come in volume; see the backends).
-    pub async fn record_test_audit(
+    /// Records a connection test or introspection in the audit trail and, for a saved data
+    /// source, its outcome on the data source's row: one transaction, committed without waiting
+    /// for the disk flush (tests are observations that come in volume; see the backends). A
+    /// data source deleted while its test ran gets the audit record only.
+    pub async fn record_test(
         &self,
         ctx: AuditContext,
         event: AuditEvent,
+        outcome: Option<TestOutcome>,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.record_test_audit(ctx, event).await)
+        dispatch!(self, s => s.record_test(ctx, event, outcome).await)
     }
 
     pub async fn list_audit(&self, filter: AuditFilter) -> Result<Vec<AuditRow>, StoreError> {

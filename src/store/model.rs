@@ -157,6 +157,15 @@ pub struct AuditEvent {
     pub changes: Value,
 }
 
+/// How a test or introspection of a saved data source ended, kept on its row (the Mode
+/// dialect's `queryable`). Not a change of the data source: `updated_at` stays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    pub data_source_id: String,
+    pub ok: bool,
+    pub at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRow {
     pub id: i64,

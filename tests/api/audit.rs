@@ -274,7 +274,7 @@ async fn no_response_log_line_or_audit_record_but_detail_holds_a_stored_password
     );
 }
 
-/// Test records skip the disk flush (see `Store::record_test_audit`), but a record that was
+/// Test records skip the disk flush (see `Store::record_test`), but a record that was
 /// answered must still survive SIGKILL of the server.
 #[tokio::test]
 async fn connection_test_records_survive_a_killed_server() {

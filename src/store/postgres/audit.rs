@@ -5,7 +5,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use super::{connection, map_all, record, Db, PgStore};
-use crate::store::{AuditContext, AuditEvent, AuditFilter, AuditRow, StoreError};
+use crate::store::{AuditContext, AuditEvent, AuditFilter, AuditRow, StoreError, TestOutcome};
 
 fn audit_from_row(row: &Row) -> Result<AuditRow, StoreError> {
     let changes: String = row.try_get(7)?;
@@ -37,17 +37,27 @@ impl PgStore {
     /// Records a connection test's outcome without waiting for the WAL flush
     /// (`synchronous_commit = off` for this transaction only), as the SQLite store does: a
     /// crash of the database server within a fraction of a second may lose the record; every
-    /// change and password read stays fully durable.
-    pub async fn record_test_audit(
+    /// change and password read stays fully durable. A saved data source's outcome goes in the
+    /// same transaction.
+    pub async fn record_test(
         &self,
         ctx: AuditContext,
         event: AuditEvent,
+        outcome: Option<TestOutcome>,
     ) -> Result<(), StoreError> {
         self.run("write", |pool| async move {
             let mut client = connection(&pool).await?;
             let tx = client.transaction().await?;
             tx.batch_execute("SET LOCAL synchronous_commit = off")
                 .await?;
+            if let Some(o) = &outcome {
+                Db::Tx(&tx)
+                    .execute(
+                        "UPDATE data_source SET last_test_ok = $2, last_tested_at = $3 WHERE id = $1",
+                        &[&o.data_source_id, &o.ok, &o.at],
+                    )
+                    .await?;
+            }
             record(Db::Tx(&tx), &ctx, &event).await?;
             tx.commit().await?;
             Ok(())

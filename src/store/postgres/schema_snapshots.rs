@@ -80,26 +80,6 @@ impl PgStore {
         .await
     }
 
-    pub async fn record_test_outcome(
-        &self,
-        id: &str,
-        ok: bool,
-        at: i64,
-    ) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run("write", |pool| async move {
-            let client = connection(&pool).await?;
-            Ok(Db::Client(&client)
-                .execute(
-                    "UPDATE data_source SET last_test_ok = $2, last_tested_at = $3 WHERE id = $1",
-                    &[&id, &ok, &at],
-                )
-                .await?
-                > 0)
-        })
-        .await
-    }
-
     pub async fn purge_data_source_results(&self, key: &str) -> Result<(bool, bool), StoreError> {
         let key = key.to_owned();
         self.run("write", |pool| async move {

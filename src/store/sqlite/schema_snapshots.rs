@@ -79,26 +79,6 @@ impl SqliteStore {
         .await
     }
 
-    /// Records how a connection test or introspection of the data source `id` ended, at `at`;
-    /// `false` when the data source is gone. Not a change of the data source: `updated_at`
-    /// stays, and the audit trail has the test already.
-    pub async fn record_test_outcome(
-        &self,
-        id: &str,
-        ok: bool,
-        at: i64,
-    ) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.write(move |conn| {
-            let updated = conn.execute(
-                "UPDATE data_source SET last_test_ok = ?2, last_tested_at = ?3 WHERE id = ?1",
-                params![id, ok, at],
-            )?;
-            Ok(updated > 0)
-        })
-        .await
-    }
-
     /// Drops what tests and introspections left about the data source `key` names: its schema
     /// snapshot and its last test outcome, in one transaction. What there was:
     /// `(snapshot, test outcome)`; `NotFound` when there is no such data source.
