@@ -85,12 +85,27 @@ enum ApiKeyCommand {
     Revoke { id: String },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before the runtime starts any thread: glibc reads the arena limit only at start-up (see
+    // malloc_arenas). On success this does not return.
+    let arenas = match cli.command {
+        None | Some(Command::Serve) => jackal::malloc_arenas::limit().err(),
+        _ => None,
+    };
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run(cli, arenas)),
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, arenas: Option<String>) -> ExitCode {
     let result = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
+            Command::Serve => serve(settings, arenas).await,
             Command::ApiKey(command) => api_key(settings, command).await,
             Command::Audit(AuditCommand::Tail { lines, follow }) => {
                 audit_tail(settings, lines, follow).await
@@ -108,8 +123,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings, arenas: Option<String>) -> anyhow::Result<()> {
     jackal::telemetry::init(&settings.log.level);
+    if let Some(why) = arenas {
+        tracing::warn!("malloc arenas are not limited, so memory may creep under load: {why}; set MALLOC_ARENA_MAX=2 in the environment instead");
+    }
     let supplied = auth::credentials_from_env(|name| std::env::var(name).ok())?;
     let app = Application::build(&settings, supplied.as_ref()).await?;
     if let Some(key) = app.created_key() {

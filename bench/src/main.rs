@@ -611,22 +611,20 @@ async fn run() -> Result<bool> {
                 phases.join(", ")
             );
         }
-        for (label, samples) in [("floor: tokio-postgres `connect` (TCP_NODELAY on)", &s.floor)] {
-            let total = sorted(samples.iter().map(|x| x.total).collect());
-            let part = |f: fn(&FloorSample) -> Duration| {
-                pct(&sorted(samples.iter().map(f).collect()), 50.0)
-            };
-            let t50 = pct(&total, 50.0);
-            println!(
-                "| {ssl} | {label} | {t50:.2} | {:.2} | {:.2} | connect (TCP{} + startup/auth) {:.2}, query {:.2}, close {:.2} |",
-                pct(&total, 95.0),
-                j50 / t50,
-                if ssl { " + TLS" } else { "" },
-                part(|x| x.connect),
-                part(|x| x.query),
-                part(|x| x.close),
-            );
-        }
+        let samples = &s.floor;
+        let total = sorted(samples.iter().map(|x| x.total).collect());
+        let part =
+            |f: fn(&FloorSample) -> Duration| pct(&sorted(samples.iter().map(f).collect()), 50.0);
+        let t50 = pct(&total, 50.0);
+        println!(
+            "| {ssl} | floor: tokio-postgres `connect` (TCP_NODELAY on) | {t50:.2} | {:.2} | {:.2} | connect (TCP{} + startup/auth) {:.2}, query {:.2}, close {:.2} |",
+            pct(&total, 95.0),
+            j50 / t50,
+            if ssl { " + TLS" } else { "" },
+            part(|x| x.connect),
+            part(|x| x.query),
+            part(|x| x.close),
+        );
     }
     println!();
 
