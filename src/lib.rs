@@ -7,7 +7,6 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
-pub mod malloc_arenas;
 pub mod metrics;
 pub mod probe_pool;
 pub mod secrets;

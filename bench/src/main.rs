@@ -548,7 +548,7 @@ async fn run() -> Result<bool> {
     println!();
 
     println!(
-        "## 1. `POST /connection-test` vs direct tokio-postgres floor \
+        "## 1. Connection tests vs direct tokio-postgres floor \
          ({} interleaved iterations after {} warm-up, {:.1} s)\n",
         opts.iterations, opts.warmup, part1_secs
     );
