@@ -2,6 +2,7 @@
 //! outcome, store latency. One registry per server, so servers in one process (the tests) do not
 //! share counts.
 
+use jackal_drivers::ProbeFailure;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -78,8 +79,14 @@ impl Metrics {
             .observe(seconds);
     }
 
-    pub fn count_test(&self, outcome: &str) {
-        self.tests.with_label_values(&[outcome]).inc();
+    /// Counts a connection test or introspection by how it ended: `success`, or its error
+    /// code (a fixed list, so a bounded set of series).
+    pub fn count_test<T>(&self, outcome: &Result<T, ProbeFailure>) {
+        let label = match outcome {
+            Ok(_) => "success",
+            Err(f) => f.code.as_str(),
+        };
+        self.tests.with_label_values(&[label]).inc();
     }
 
     /// The histogram the store times its operations into.

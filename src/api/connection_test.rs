@@ -211,10 +211,7 @@ async fn record(
     saved: Option<TestOutcome>,
 ) -> Result<(), ApiError> {
     let (object_type, object_id) = object;
-    state.metrics.count_test(match &report.outcome {
-        Ok(_) => "success",
-        Err(f) => f.code.as_str(),
-    });
+    state.metrics.count_test(&report.outcome);
     let outcome = match &report.outcome {
         Ok(v) => {
             json!({"success": true, "productName": v.product_name, "productVersion": v.product_version})

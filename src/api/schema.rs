@@ -245,10 +245,7 @@ pub async fn introspect(
         }),
         Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
     };
-    state.metrics.count_test(match &report.outcome {
-        Ok(_) => "success",
-        Err(f) => f.code.as_str(),
-    });
+    state.metrics.count_test(&report.outcome);
     let saved = TestOutcome {
         data_source_id: row.id.clone(),
         ok: report.outcome.is_ok(),
