@@ -1,6 +1,8 @@
 //! What the benchmark binaries share: starting a real `jackal` process and talking to it,
 //! percentiles, a small seeded random generator and facts about the machine.
 
+pub mod floor;
+pub mod pg_floor;
 pub mod server;
 pub mod stats;
 

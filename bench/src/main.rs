@@ -3,12 +3,18 @@
 //! 1. `POST /data-source/{id}/test` (the contract's test of a stored data source) and
 //!    `POST /connection-test` (the unsaved extension) against PostgreSQL, `ssl=false` and
 //!    `ssl=true`, interleaved with the same connect + `SELECT version()` + close done directly
-//!    with tokio-postgres.
+//!    with tokio-postgres (the floor), and with that floor run in the handler of a bare
+//!    actix-web server, `jackal-bench-floor` (the HTTP floor: what answering over HTTP adds on
+//!    this machine, whatever the server does).
 //! 2. `GET /data-source/{id}` latency while 500 connection tests hang on a silent listener,
 //!    against the same GETs measured before the flood.
 //!
 //! Usage: `jackal-bench --jackal target/release/jackal [--iterations 300] [--warmup 20]
-//! [--gets 1000] [--flood 500] [--pg-host 127.0.0.1] [--pg-port 5432]`
+//! [--gets 1000] [--flood 500] [--pg-host 127.0.0.1] [--pg-port 5432] [--compare OTHER_JACKAL]`
+//!
+//! `--compare` runs a second build beside the first and interleaves its
+//! `POST /data-source/{id}/test` with the other sides, so two builds are compared in one run
+//! (on this machine, runs minutes apart differ by more than most changes do).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,17 +22,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jackal_bench::server::Server;
+use jackal_bench::floor::Floor;
+use jackal_bench::pg_floor::{floor_once, floor_tls, FloorSample};
+use jackal_bench::server::{Api, Server};
 use jackal_bench::stats::{ms, pct, pctf, sorted, sortedf};
 use jackal_bench::{machine_facts, Result};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use serde_json::Value;
-use tokio_postgres::config::SslMode;
-use tokio_postgres::NoTls;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Targets stated in the brief.
 const TEST_P50_RATIO_TARGET: f64 = 1.15;
@@ -34,6 +35,8 @@ const CRUD_P99_TARGET_MS: f64 = 20.0;
 
 struct Options {
     jackal: PathBuf,
+    floor: PathBuf,
+    compare: Option<PathBuf>,
     iterations: usize,
     warmup: usize,
     gets: usize,
@@ -46,6 +49,8 @@ impl Options {
     fn parse() -> Result<Self> {
         let mut opts = Options {
             jackal: PathBuf::new(),
+            floor: PathBuf::new(),
+            compare: None,
             iterations: 300,
             warmup: 20,
             gets: 1000,
@@ -62,6 +67,8 @@ impl Options {
             };
             match arg.as_str() {
                 "--jackal" => opts.jackal = PathBuf::from(value()?),
+                "--compare" => opts.compare = Some(PathBuf::from(value()?)),
+                "--floor" => opts.floor = PathBuf::from(value()?),
                 "--iterations" => opts.iterations = value()?.parse()?,
                 "--warmup" => opts.warmup = value()?.parse()?,
                 "--gets" => opts.gets = value()?.parse()?,
@@ -71,7 +78,8 @@ impl Options {
                 "-h" | "--help" => {
                     println!(
                         "usage: jackal-bench --jackal PATH [--iterations N] [--warmup N] \
-                         [--gets N] [--flood N] [--pg-host H] [--pg-port P]"
+                         [--gets N] [--flood N] [--pg-host H] [--pg-port P] [--compare PATH] \
+                         [--floor PATH (default: jackal-bench-floor beside this program)]"
                     );
                     std::process::exit(0);
                 }
@@ -80,6 +88,9 @@ impl Options {
         }
         if opts.jackal.as_os_str().is_empty() {
             return Err("--jackal PATH (the jackal binary) is required".into());
+        }
+        if opts.floor.as_os_str().is_empty() {
+            opts.floor = std::env::current_exe()?.with_file_name("jackal-bench-floor");
         }
         if opts.iterations == 0 || opts.gets == 0 {
             return Err("--iterations and --gets must be at least 1".into());
@@ -99,130 +110,6 @@ fn verdict(ok: bool) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Part 1: /connection-test against the direct tokio-postgres floor
 
-#[derive(Debug)]
-struct AnyCert(Arc<CryptoProvider>);
-
-/// Accepts any certificate but checks handshake signatures, as Jackal's `validateSsl=false`.
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn floor_tls() -> Result<MakeRustlsConnect> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
-        .with_no_client_auth();
-    // Jackal builds a fresh ClientConfig per test, so it never resumes a session: neither
-    // does the floor, which does a full handshake every time.
-    config.resumption = rustls::client::Resumption::disabled();
-    Ok(MakeRustlsConnect::new(config))
-}
-
-/// One floor sample: total, and its connect (TCP + TLS + startup/auth), query and close parts.
-struct FloorSample {
-    total: Duration,
-    connect: Duration,
-    query: Duration,
-    close: Duration,
-}
-
-async fn floor_once(
-    opts: &Options,
-    tls: Option<&MakeRustlsConnect>,
-) -> Result<(FloorSample, String)> {
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host(&opts.pg_host)
-        .port(opts.pg_port)
-        .user("postgres")
-        .dbname("postgres")
-        .application_name("jackal-bench-floor")
-        .connect_timeout(Duration::from_secs(10))
-        .ssl_mode(if tls.is_some() {
-            SslMode::Require
-        } else {
-            SslMode::Disable
-        });
-    let start = Instant::now();
-    let (client, task) = match tls {
-        None => {
-            let (client, connection) = config.connect(NoTls).await?;
-            (client, tokio::spawn(connection))
-        }
-        Some(tls) => {
-            let (client, connection) = config.connect(tls.clone()).await?;
-            (client, tokio::spawn(connection))
-        }
-    };
-    let connected = Instant::now();
-    // One round trip, as Jackal's probe asks it (simple-query protocol, no prepare).
-    let version = client
-        .simple_query("SELECT version()")
-        .await?
-        .into_iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-            _ => None,
-        })
-        .ok_or("SELECT version() returned no row")?;
-    let queried = Instant::now();
-    drop(client);
-    task.await??;
-    let end = Instant::now();
-    Ok((
-        FloorSample {
-            total: end - start,
-            connect: connected - start,
-            query: queried - connected,
-            close: end - queried,
-        },
-        version,
-    ))
-}
-
 /// One Jackal sample: the HTTP round trip, and the server's own report of the test.
 struct JackalSample {
     rtt: Duration,
@@ -236,10 +123,12 @@ enum Endpoint<'a> {
     Unsaved(&'a str),
     /// `POST /data-source/{id}/test` for this stored data source (the contract's endpoint).
     Saved(&'a str),
+    /// `jackal-bench-floor`'s `POST /pg-floor/{plain|tls}`: the floor run in an HTTP handler.
+    HttpFloor(&'a str),
 }
 
 async fn jackal_once(
-    server: &Server,
+    server: &Api,
     client: &reqwest::Client,
     endpoint: &Endpoint<'_>,
 ) -> Result<JackalSample> {
@@ -253,6 +142,9 @@ async fn jackal_once(
             reqwest::Method::POST,
             &format!("/data-source/{id}/test"),
         ),
+        Endpoint::HttpFloor(mode) => {
+            server.request(client, reqwest::Method::POST, &format!("/pg-floor/{mode}"))
+        }
     };
     let response = request.send().await?;
     let status = response.status();
@@ -293,6 +185,7 @@ impl Endpoint<'_> {
         match self {
             Endpoint::Unsaved(uri) => format!("POST /connection-test with configUri={uri}"),
             Endpoint::Saved(id) => format!("POST /data-source/{id}/test"),
+            Endpoint::HttpFloor(mode) => format!("jackal-bench-floor POST /pg-floor/{mode}"),
         }
     }
 }
@@ -325,7 +218,22 @@ struct Series {
     jackal: Vec<JackalSample>,
     /// `POST /data-source/{id}/test`.
     saved: Vec<JackalSample>,
+    /// `POST /data-source/{id}/test` on the `--compare` build.
+    compared: Vec<JackalSample>,
+    /// The floor run in `jackal-bench-floor`'s HTTP handler.
+    http_floor: Vec<JackalSample>,
     floor: Vec<FloorSample>,
+}
+
+/// The order of the sides in iteration `i`: rotated by one each iteration and reversed every
+/// other cycle, so each side is first, in the middle and last equally often (for three sides,
+/// all six orders).
+fn side_order(i: usize, sides: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sides).map(|k| (i + k) % sides).collect();
+    if (i / sides) % 2 == 1 {
+        order.reverse();
+    }
+    order
 }
 
 /// Median of each Jackal phase, in the order the phases appear.
@@ -422,6 +330,34 @@ async fn run() -> Result<bool> {
         create_data_source(&server, &api, "bench-test-plain", &uris[0]).await?,
         create_data_source(&server, &api, "bench-test-tls", &uris[1]).await?,
     ];
+    // The HTTP floor: the direct floor run inside a bare actix-web handler, with the same
+    // credentials checked byte for byte.
+    let authorization = server
+        .request(&api, reqwest::Method::GET, "/whoami")
+        .build()?
+        .headers()[reqwest::header::AUTHORIZATION]
+        .to_str()?
+        .to_owned();
+    let http_floor = Floor::start(
+        &opts.floor,
+        &authorization,
+        &[
+            "--pg".into(),
+            format!("{}:{}", opts.pg_host, opts.pg_port).into(),
+        ],
+    )?;
+    let http_floor_api = server.api().with_base(http_floor.base.clone());
+    let compared = match &opts.compare {
+        Some(binary) => {
+            let other = Server::start_temp(binary)?;
+            let ids = [
+                create_data_source(&other, &api, "bench-test-plain", &uris[0]).await?,
+                create_data_source(&other, &api, "bench-test-tls", &uris[1]).await?,
+            ];
+            Some((other, ids))
+        }
+        None => None,
+    };
 
     // ---- Part 1 -------------------------------------------------------------------------
     eprintln!(
@@ -429,18 +365,10 @@ async fn run() -> Result<bool> {
          (connection-test / floor / data-source test × ssl=false/true)",
         opts.warmup, opts.iterations
     );
-    // Every order of the three sides, cycled, so each goes first, second and last equally.
-    const ORDERS: [[usize; 3]; 6] = [
-        [0, 1, 2],
-        [1, 0, 2],
-        [2, 0, 1],
-        [0, 2, 1],
-        [1, 2, 0],
-        [2, 1, 0],
-    ];
     let mut series = [Series::default(), Series::default()];
     let mut pg_version = String::new();
     let part1_start = Instant::now();
+    let sides = if compared.is_some() { 5 } else { 4 };
     for i in 0..opts.warmup + opts.iterations {
         let measured = i >= opts.warmup;
         // Alternate the order of the sides and of the ssl modes, so drift and ordering
@@ -448,33 +376,38 @@ async fn run() -> Result<bool> {
         let ssl_order: [usize; 2] = if (i / 6) % 2 == 0 { [0, 1] } else { [1, 0] };
         for &mode in &ssl_order {
             let tls_opt = (mode == 1).then_some(&tls);
-            for side in ORDERS[i % 6] {
-                match side {
-                    0 | 2 => {
-                        let endpoint = if side == 0 {
-                            Endpoint::Unsaved(&uris[mode])
-                        } else {
-                            Endpoint::Saved(&saved_ids[mode])
-                        };
-                        let s = jackal_once(&server, &api, &endpoint).await?;
-                        if measured {
-                            let to = if side == 0 {
-                                &mut series[mode].jackal
-                            } else {
-                                &mut series[mode].saved
-                            };
-                            to.push(s);
-                        }
+            for side in side_order(i, sides) {
+                if side == 1 {
+                    let (s, version) = floor_once(&opts.pg_host, opts.pg_port, tls_opt)
+                        .await
+                        .map_err(|e| format!("floor (ssl={}) failed: {e}", mode == 1))?;
+                    pg_version = version;
+                    if measured {
+                        series[mode].floor.push(s);
                     }
-                    _ => {
-                        let (s, version) = floor_once(&opts, tls_opt)
-                            .await
-                            .map_err(|e| format!("floor (ssl={}) failed: {e}", mode == 1))?;
-                        pg_version = version;
-                        if measured {
-                            series[mode].floor.push(s);
-                        }
+                    continue;
+                }
+                let (on, endpoint) = match (side, &compared) {
+                    (0, _) => (server.api(), Endpoint::Unsaved(&uris[mode])),
+                    (2, _) => (server.api(), Endpoint::Saved(&saved_ids[mode])),
+                    (3, _) => (
+                        &http_floor_api,
+                        Endpoint::HttpFloor(if mode == 1 { "tls" } else { "plain" }),
+                    ),
+                    (_, Some((other, other_ids))) => {
+                        (other.api(), Endpoint::Saved(&other_ids[mode]))
                     }
+                    (_, None) => unreachable!("side 4 only with --compare"),
+                };
+                let s = jackal_once(on, &api, &endpoint).await?;
+                if measured {
+                    let to = match side {
+                        0 => &mut series[mode].jackal,
+                        2 => &mut series[mode].saved,
+                        3 => &mut series[mode].http_floor,
+                        _ => &mut series[mode].compared,
+                    };
+                    to.push(s);
                 }
             }
         }
@@ -483,6 +416,10 @@ async fn run() -> Result<bool> {
         }
     }
     let part1_secs = part1_start.elapsed().as_secs_f64();
+    if let Some((mut other, _)) = compared {
+        other.kill();
+    }
+    drop(http_floor);
 
     // ---- Part 2 -------------------------------------------------------------------------
     eprintln!(
@@ -555,31 +492,70 @@ async fn run() -> Result<bool> {
     println!(
         "Floor: tokio-postgres connect + `SELECT version()` (simple query, one round trip, as Jackal asks it) + close, in this process \
          (ssl=true: sslmode=require, rustls/ring, any certificate accepted, no session resumption). \
-         Jackal: HTTP round trip of a keep-alive client.\n"
+         Jackal: HTTP round trip of a keep-alive client. \
+         HTTP floor: the same client calling `jackal-bench-floor`, a bare actix-web server that \
+         checks the Authorization header and runs the floor in its handler (no store, no audit, \
+         no separate test runtime): what any HTTP service adds to the floor on this machine.\n"
     );
     println!("| ssl | Jackal endpoint | jackal p50 ms | floor p50 ms | p50 ratio | jackal p95 ms | floor p95 ms | p95 ratio | target p50 ratio ≤ {TEST_P50_RATIO_TARGET} |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
     let mut all_ok = true;
     for (mode, s) in series.iter().enumerate() {
         let f = sorted(s.floor.iter().map(|x| x.total).collect());
-        for (label, samples) in [
-            ("`POST /data-source/{id}/test`", &s.saved),
-            ("`POST /connection-test`", &s.jackal),
+        // The last two rows are for comparison; the verdict is this build's.
+        for (label, samples, counted) in [
+            ("`POST /data-source/{id}/test`", &s.saved, true),
+            ("`POST /connection-test`", &s.jackal, true),
+            (
+                "`POST /data-source/{id}/test`, `--compare` build",
+                &s.compared,
+                false,
+            ),
+            (
+                "HTTP floor: `jackal-bench-floor` running the floor in its handler",
+                &s.http_floor,
+                false,
+            ),
         ] {
+            if samples.is_empty() {
+                continue;
+            }
             let j = sorted(samples.iter().map(|x| x.rtt).collect());
             let (j50, f50, j95, f95) = (pct(&j, 50.0), pct(&f, 50.0), pct(&j, 95.0), pct(&f, 95.0));
             let ok = j50 / f50 <= TEST_P50_RATIO_TARGET;
-            all_ok &= ok;
+            if counted {
+                all_ok &= ok;
+            }
             println!(
                 "| {} | {label} | {j50:.2} | {f50:.2} | {:.2} | {j95:.2} | {f95:.2} | {:.2} | {} |",
                 mode == 1,
                 j50 / f50,
                 j95 / f95,
-                verdict(ok)
+                if counted { verdict(ok) } else { "(reference)" }
             );
         }
     }
     println!();
+    // Beside the target: how far Jackal is from what any HTTP service costs here.
+    let p50 =
+        |samples: &[JackalSample]| pct(&sorted(samples.iter().map(|x| x.rtt).collect()), 50.0);
+    let against_http_floor: Vec<String> = series
+        .iter()
+        .enumerate()
+        .map(|(mode, s)| {
+            let h = p50(&s.http_floor);
+            format!(
+                "ssl={}: `/data-source/{{id}}/test` {:.2}, `/connection-test` {:.2}",
+                mode == 1,
+                p50(&s.saved) / h,
+                p50(&s.jackal) / h
+            )
+        })
+        .collect();
+    println!(
+        "Jackal p50 / HTTP floor p50 (for reference, not the target): {}.\n",
+        against_http_floor.join("; ")
+    );
     println!("Where the time goes (medians in ms; all rows measured interleaved in this run):\n");
     println!("| ssl | measured | p50 ms | p95 ms | `/connection-test` p50 / this p50 | median breakdown, ms |");
     println!("|---|---|---:|---:|---:|---|");
@@ -589,7 +565,15 @@ async fn run() -> Result<bool> {
         for (label, samples) in [
             ("Jackal `POST /connection-test`", &s.jackal),
             ("Jackal `POST /data-source/{id}/test`", &s.saved),
+            (
+                "`--compare` build `POST /data-source/{id}/test`",
+                &s.compared,
+            ),
+            ("HTTP floor (`jackal-bench-floor`)", &s.http_floor),
         ] {
+            if samples.is_empty() {
+                continue;
+            }
             let j = sorted(samples.iter().map(|x| x.rtt).collect());
             let dur = pctf(
                 &sortedf(samples.iter().map(|x| x.duration_ms).collect()),

@@ -279,6 +279,14 @@ pub struct Api {
 }
 
 impl Api {
+    /// The same credentials sent to another server (`base` as in [`Api::base`]).
+    pub fn with_base(&self, base: String) -> Api {
+        Api {
+            base,
+            key_id: self.key_id.clone(),
+        }
+    }
+
     /// A request with the User-Agent, Accept and Basic auth every call needs.
     pub fn request(
         &self,

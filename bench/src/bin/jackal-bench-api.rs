@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jackal_bench::floor::Floor;
 use jackal_bench::server::{proc_sample, Launch, Server, ACCEPT};
 use jackal_bench::stats::{pctf, sortedf};
 use jackal_bench::{load_average, machine_facts, Args, Result};
@@ -380,39 +381,6 @@ async fn wait_ready(server: &Server, client: &reqwest::Client) -> Result<()> {
     }
 }
 
-struct Floor {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Floor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_floor(binary: &Path, authorization: &str, routes: &[(String, PathBuf)]) -> Result<Floor> {
-    use std::io::BufRead;
-    let mut cmd = Command::new(binary);
-    cmd.arg("--authorization").arg(authorization);
-    for (route, file) in routes {
-        cmd.arg("--route").arg(route).arg(file);
-    }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
-    let port = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("floor printed {line:?}"))?
-        .to_owned();
-    Ok(Floor {
-        child,
-        base: format!("http://127.0.0.1:{port}/api/v2"),
-    })
-}
-
 /// One endpoint at one concurrency, on Jackal and on the floor.
 #[derive(Debug, Clone, Copy)]
 struct Measured {
@@ -590,7 +558,11 @@ async fn floor_for(
         std::fs::write(&file, body)?;
         routes.push((route, file));
     }
-    start_floor(&opts.floor, auth, &routes)
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    for (route, file) in routes {
+        args.extend(["--route".into(), route.into(), file.into()]);
+    }
+    Floor::start(&opts.floor, auth, &args)
 }
 
 /// Every scenario at every concurrency, warming both servers first, then floor and Jackal back
