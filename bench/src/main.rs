@@ -226,8 +226,7 @@ struct Series {
 }
 
 /// The order of the sides in iteration `i`: rotated by one each iteration and reversed every
-/// other cycle, so each side is first, in the middle and last equally often (for three sides,
-/// all six orders).
+/// other cycle, so over `2 × sides` iterations each side takes each position equally often.
 fn side_order(i: usize, sides: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..sides).map(|k| (i + k) % sides).collect();
     if (i / sides) % 2 == 1 {
@@ -362,7 +361,8 @@ async fn run() -> Result<bool> {
     // ---- Part 1 -------------------------------------------------------------------------
     eprintln!(
         "part 1: warm-up {} + {} interleaved iterations \
-         (connection-test / floor / data-source test × ssl=false/true)",
+         (connection-test / floor / data-source test / HTTP floor [/ --compare build] \
+         × ssl=false/true)",
         opts.warmup, opts.iterations
     );
     let mut series = [Series::default(), Series::default()];
