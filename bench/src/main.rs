@@ -225,6 +225,11 @@ struct Series {
     floor: Vec<FloorSample>,
 }
 
+/// The round trips of `samples`, sorted for percentiles.
+fn sorted_rtts(samples: &[JackalSample]) -> Vec<Duration> {
+    sorted(samples.iter().map(|x| x.rtt).collect())
+}
+
 /// The order of the sides in iteration `i`: rotated by one each iteration and reversed every
 /// other cycle, so over `2 × sides` iterations each side takes each position equally often.
 fn side_order(i: usize, sides: usize) -> Vec<usize> {
@@ -387,26 +392,28 @@ async fn run() -> Result<bool> {
                     }
                     continue;
                 }
-                let (on, endpoint) = match (side, &compared) {
-                    (0, _) => (server.api(), Endpoint::Unsaved(&uris[mode])),
-                    (2, _) => (server.api(), Endpoint::Saved(&saved_ids[mode])),
+                let to = &mut series[mode];
+                let (on, endpoint, to) = match (side, &compared) {
+                    (0, _) => (server.api(), Endpoint::Unsaved(&uris[mode]), &mut to.jackal),
+                    (2, _) => (
+                        server.api(),
+                        Endpoint::Saved(&saved_ids[mode]),
+                        &mut to.saved,
+                    ),
                     (3, _) => (
                         &http_floor_api,
                         Endpoint::HttpFloor(if mode == 1 { "tls" } else { "plain" }),
+                        &mut to.http_floor,
                     ),
-                    (_, Some((other, other_ids))) => {
-                        (other.api(), Endpoint::Saved(&other_ids[mode]))
-                    }
+                    (_, Some((other, other_ids))) => (
+                        other.api(),
+                        Endpoint::Saved(&other_ids[mode]),
+                        &mut to.compared,
+                    ),
                     (_, None) => unreachable!("side 4 only with --compare"),
                 };
                 let s = jackal_once(on, &api, &endpoint).await?;
                 if measured {
-                    let to = match side {
-                        0 => &mut series[mode].jackal,
-                        2 => &mut series[mode].saved,
-                        3 => &mut series[mode].http_floor,
-                        _ => &mut series[mode].compared,
-                    };
                     to.push(s);
                 }
             }
@@ -520,7 +527,7 @@ async fn run() -> Result<bool> {
             if samples.is_empty() {
                 continue;
             }
-            let j = sorted(samples.iter().map(|x| x.rtt).collect());
+            let j = sorted_rtts(samples);
             let (j50, f50, j95, f95) = (pct(&j, 50.0), pct(&f, 50.0), pct(&j, 95.0), pct(&f, 95.0));
             let ok = j50 / f50 <= TEST_P50_RATIO_TARGET;
             if counted {
@@ -537,8 +544,7 @@ async fn run() -> Result<bool> {
     }
     println!();
     // Beside the target: how far Jackal is from what any HTTP service costs here.
-    let p50 =
-        |samples: &[JackalSample]| pct(&sorted(samples.iter().map(|x| x.rtt).collect()), 50.0);
+    let p50 = |samples: &[JackalSample]| pct(&sorted_rtts(samples), 50.0);
     let against_http_floor: Vec<String> = series
         .iter()
         .enumerate()
@@ -561,7 +567,7 @@ async fn run() -> Result<bool> {
     println!("|---|---|---:|---:|---:|---|");
     for (mode, s) in series.iter().enumerate() {
         let ssl = mode == 1;
-        let j50 = pct(&sorted(s.jackal.iter().map(|x| x.rtt).collect()), 50.0);
+        let j50 = pct(&sorted_rtts(&s.jackal), 50.0);
         for (label, samples) in [
             ("Jackal `POST /connection-test`", &s.jackal),
             ("Jackal `POST /data-source/{id}/test`", &s.saved),
@@ -574,7 +580,7 @@ async fn run() -> Result<bool> {
             if samples.is_empty() {
                 continue;
             }
-            let j = sorted(samples.iter().map(|x| x.rtt).collect());
+            let j = sorted_rtts(samples);
             let dur = pctf(
                 &sortedf(samples.iter().map(|x| x.duration_ms).collect()),
                 50.0,
