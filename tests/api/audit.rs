@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::cli::{jackal, run, serve};
+use crate::cli::{jackal, jackal_with_key, run, serve};
 use crate::helpers::{error_json, ok_json, spawn_app, TestApp, USER_AGENT};
 
 const PASSWORD: &str = "Aud1t-S3cret-pw";
@@ -186,10 +186,8 @@ async fn no_response_log_line_or_audit_record_but_detail_holds_a_stored_password
     let dir = tempfile::tempdir().unwrap();
     let id = uuid::Uuid::new_v4().to_string();
     let secret = "audit-sweep-secret-0123456789";
-    let mut cmd = jackal(dir.path());
-    cmd.env("JACKDB_API_KEY_ID", &id)
-        .env("JACKDB_API_KEY_SECRET", secret)
-        .env("RUST_LOG", "debug");
+    let mut cmd = jackal_with_key(dir.path(), &id, secret);
+    cmd.env("RUST_LOG", "debug");
     let (server, _) = serve(cmd, dir.path());
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}/api/v2", server.1);
@@ -281,10 +279,7 @@ async fn connection_test_records_survive_a_killed_server() {
     let dir = tempfile::tempdir().unwrap();
     let id = uuid::Uuid::new_v4().to_string();
     let secret = "audit-kill-secret-0123456789";
-    let mut cmd = jackal(dir.path());
-    cmd.env("JACKDB_API_KEY_ID", &id)
-        .env("JACKDB_API_KEY_SECRET", secret);
-    let (server, _) = serve(cmd, dir.path());
+    let (server, _) = serve(jackal_with_key(dir.path(), &id, secret), dir.path());
     let client = reqwest::Client::new();
     const TESTS: usize = 5;
     for i in 0..TESTS {

@@ -22,6 +22,14 @@ pub(crate) fn jackal(dir: &Path) -> Command {
     cmd
 }
 
+/// [`jackal`] with the API key `id` / `secret` supplied through the environment.
+pub(crate) fn jackal_with_key(dir: &Path, id: &str, secret: &str) -> Command {
+    let mut cmd = jackal(dir);
+    cmd.env("JACKDB_API_KEY_ID", id)
+        .env("JACKDB_API_KEY_SECRET", secret);
+    cmd
+}
+
 pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -163,9 +171,7 @@ async fn serve_prints_a_first_key_on_an_empty_store_and_honours_the_environment(
     // A key from the environment is ensured on start.
     let env_id = uuid::Uuid::new_v4().to_string();
     let env_secret = "compose-stack-secret-0123456789";
-    let mut cmd = jackal(dir.path());
-    cmd.env("JACKDB_API_KEY_ID", &env_id)
-        .env("JACKDB_API_KEY_SECRET", env_secret);
+    let cmd = jackal_with_key(dir.path(), &env_id, env_secret);
     let (server, _) = serve(cmd, dir.path());
     assert_eq!(whoami(server.1, &env_id, env_secret).await.status(), 200);
     assert_eq!(
@@ -183,10 +189,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits() {
     let dir = tempfile::tempdir().unwrap();
     let id = uuid::Uuid::new_v4().to_string();
     let secret = "sigterm-test-secret-0123456789ab";
-    let mut cmd = jackal(dir.path());
-    cmd.env("JACKDB_API_KEY_ID", &id)
-        .env("JACKDB_API_KEY_SECRET", secret);
-    let (mut server, _) = serve(cmd, dir.path());
+    let (mut server, _) = serve(jackal_with_key(dir.path(), &id, secret), dir.path());
 
     // Accepts TCP and never says a word, so the test below hangs until its connectTimeout.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -259,10 +262,7 @@ async fn serve_runs_jemalloc_with_its_background_purging_threads() {
     let dir = tempfile::tempdir().unwrap();
     let id = uuid::Uuid::new_v4().to_string();
     let secret = "allocator-test-secret-0123456789";
-    let mut cmd = jackal(dir.path());
-    cmd.env("JACKDB_API_KEY_ID", &id)
-        .env("JACKDB_API_KEY_SECRET", secret);
-    let (server, _) = serve(cmd, dir.path());
+    let (server, _) = serve(jackal_with_key(dir.path(), &id, secret), dir.path());
     assert_eq!(whoami(server.1, &id, secret).await.status(), 200);
     let names = thread_names(server.0.id());
     assert!(

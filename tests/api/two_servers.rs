@@ -11,7 +11,7 @@ use std::path::Path;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 
-use crate::cli::{jackal, serve, Server};
+use crate::cli::{jackal_with_key, serve, Server};
 use crate::helpers::{
     create_database, database_name, error_json, jackal_url, ok_json, pg_error, test_key,
     test_store_admin, USER_AGENT, VENDOR_ACCEPT,
@@ -87,11 +87,9 @@ async fn admin_creating(db: &str) -> Option<String> {
 
 /// Starts `jackal serve` on `url` with the shared key file and API key.
 fn start(dir: &Path, url: &str, id: &str, secret: &str) -> Node {
-    let mut cmd = jackal(dir);
+    let mut cmd = jackal_with_key(dir, id, secret);
     cmd.env("JACKAL_STORE", url)
-        .env("JACKAL_SECRET_KEY_FILE", dir.join("shared.key"))
-        .env("JACKDB_API_KEY_ID", id)
-        .env("JACKDB_API_KEY_SECRET", secret);
+        .env("JACKAL_SECRET_KEY_FILE", dir.join("shared.key"));
     let (server, _) = serve(cmd, dir);
     Node {
         base: format!("http://127.0.0.1:{}/api/v2", server.1),
