@@ -593,12 +593,17 @@ async fn run() -> Result<bool> {
                 .into_iter()
                 .map(|(n, v)| format!("{n} {v:.1}"))
                 .collect();
+            // The HTTP floor reports no phases: print none rather than an empty "()".
+            let phases = if phases.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", phases.join(", "))
+            };
             println!(
-                "| {ssl} | {label} | {:.2} | {:.2} | {:.2} | server durationMs {dur:.1} ({}); HTTP + handler (RTT − durationMs) {overhead:.2} |",
+                "| {ssl} | {label} | {:.2} | {:.2} | {:.2} | server durationMs {dur:.1}{phases}; HTTP + handler (RTT − durationMs) {overhead:.2} |",
                 pct(&j, 50.0),
                 pct(&j, 95.0),
                 j50 / pct(&j, 50.0),
-                phases.join(", ")
             );
         }
         let samples = &s.floor;
