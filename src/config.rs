@@ -86,6 +86,9 @@ pub struct TestSettings {
     pub timeout: f64,
     /// Connection tests running at once; more wait (within their deadline) for a free slot.
     pub max_concurrent: usize,
+    /// The share of `max_concurrent` one API key may hold at once (0 < share <= 1); a key
+    /// already running that many gets 429.
+    pub key_share: f64,
 }
 
 impl Default for TestSettings {
@@ -93,7 +96,15 @@ impl Default for TestSettings {
         Self {
             timeout: 10.0,
             max_concurrent: 64,
+            key_share: 0.5,
         }
+    }
+}
+
+impl TestSettings {
+    /// Tests one API key may run at once: its share of `max_concurrent`, at least one.
+    pub fn max_per_key(&self) -> usize {
+        ((self.max_concurrent as f64 * self.key_share).floor() as usize).max(1)
     }
 }
 
@@ -123,6 +134,14 @@ impl Default for EgressSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct DriverSettings {
     pub sqlite: SqliteSettings,
+    pub tls: DriverTlsSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriverTlsSettings {
+    /// Directories whose files a configUri's `sslRootCert` may name; empty allows none.
+    pub root_cert_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -145,6 +164,8 @@ pub struct ServerSettings {
     pub tls_key: Option<PathBuf>,
     /// Refuse plain HTTP (403 `tls_required`) from any peer that is not loopback.
     pub require_tls: bool,
+    /// Seconds a request body may take to arrive, from the first byte read; then 408.
+    pub body_timeout: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +201,7 @@ impl Default for ServerSettings {
             tls_cert: None,
             tls_key: None,
             require_tls: false,
+            body_timeout: 10.0,
         }
     }
 }
@@ -223,7 +245,8 @@ pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
 
 impl Settings {
     /// Reads `explicit` (which must exist) or `./config.toml` (if it exists), then applies
-    /// `JACKAL_LISTEN`, `JACKAL_STORE`, `JACKAL_SECRET_KEY_FILE` and `JACKAL_MODE_WORKSPACE`.
+    /// `JACKAL_LISTEN`, `JACKAL_STORE`, `JACKAL_SECRET_KEY_FILE`, `JACKAL_SSL_ROOT_CERT_DIRS`
+    /// and `JACKAL_MODE_WORKSPACE`.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
         let mut settings = match explicit {
             Some(path) => Self::from_file(path)?,
@@ -260,17 +283,28 @@ impl Settings {
         if self.test.max_concurrent == 0 {
             return Err("[test] max_concurrent must be at least 1".to_owned());
         }
-        if let Some(dir) = self
-            .drivers
-            .sqlite
-            .allowed_dirs
-            .iter()
-            .find(|d| !d.is_absolute())
-        {
-            return Err(format!(
-                "[drivers.sqlite] allowed_dirs must hold absolute paths; {} is relative",
-                dir.display()
-            ));
+        if !(self.test.key_share > 0.0 && self.test.key_share <= 1.0) {
+            return Err("[test] key_share must be above 0 and at most 1".to_owned());
+        }
+        if !(self.server.body_timeout > 0.0 && self.server.body_timeout <= 3_600.0) {
+            return Err("[server] body_timeout must be between 0 and 3600 seconds".to_owned());
+        }
+        for (setting, dirs) in [
+            (
+                "[drivers.sqlite] allowed_dirs",
+                &self.drivers.sqlite.allowed_dirs,
+            ),
+            (
+                "[drivers.tls] root_cert_dirs",
+                &self.drivers.tls.root_cert_dirs,
+            ),
+        ] {
+            if let Some(dir) = dirs.iter().find(|d| !d.is_absolute()) {
+                return Err(format!(
+                    "{setting} must hold absolute paths; {} is relative",
+                    dir.display()
+                ));
+            }
         }
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return Err(
@@ -334,6 +368,20 @@ impl Settings {
         if let Some(value) = lookup("JACKAL_SECRET_KEY_FILE").filter(|v| !v.is_empty()) {
             self.secrets.key_file = Some(PathBuf::from(value));
         }
+        if let Some(value) = lookup("JACKAL_SSL_ROOT_CERT_DIRS").filter(|v| !v.is_empty()) {
+            let dirs: Vec<PathBuf> = std::env::split_paths(&value).collect();
+            if let Some(dir) = dirs.iter().find(|d| !d.is_absolute()) {
+                return Err(ConfigError::Env {
+                    name: "JACKAL_SSL_ROOT_CERT_DIRS",
+                    value: value.clone(),
+                    message: format!(
+                        "expected absolute directories separated by ':'; {} is relative",
+                        dir.display()
+                    ),
+                });
+            }
+            self.drivers.tls.root_cert_dirs = dirs;
+        }
         if let Some(value) = lookup("JACKAL_MODE_WORKSPACE").filter(|v| !v.is_empty()) {
             if !valid_workspace(&value) {
                 return Err(ConfigError::Env {
@@ -387,6 +435,12 @@ mod tests {
             parsed.drivers.sqlite.allowed_dirs,
             defaults.drivers.sqlite.allowed_dirs
         );
+        assert_eq!(
+            parsed.drivers.tls.root_cert_dirs,
+            defaults.drivers.tls.root_cert_dirs
+        );
+        assert_eq!(parsed.test.key_share, defaults.test.key_share);
+        assert_eq!(parsed.server.body_timeout, defaults.server.body_timeout);
         assert_eq!(parsed.server.tls_cert, defaults.server.tls_cert);
         assert_eq!(parsed.server.tls_key, defaults.server.tls_key);
         assert_eq!(parsed.server.require_tls, defaults.server.require_tls);
@@ -404,6 +458,13 @@ mod tests {
         for (text, says) in [
             ("[test]\ntimeout = 0\n", "timeout"),
             ("[test]\nmax_concurrent = 0\n", "max_concurrent"),
+            ("[test]\nkey_share = 0\n", "key_share"),
+            ("[test]\nkey_share = 1.5\n", "key_share"),
+            ("[server]\nbody_timeout = 0\n", "body_timeout"),
+            (
+                "[drivers.tls]\nroot_cert_dirs = [\"certs\"]\n",
+                "root_cert_dirs",
+            ),
             ("[egress]\ndeny = [\"10.0.0.0/33\"]\n", "deny"),
             (
                 "[drivers.sqlite]\nallowed_dirs = [\"data\"]\n",
@@ -428,6 +489,17 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_holds_its_share_of_the_test_slots_and_at_least_one() {
+        let mut test = TestSettings::default();
+        assert_eq!(test.max_per_key(), 32);
+        test.key_share = 1.0;
+        assert_eq!(test.max_per_key(), 64);
+        test.max_concurrent = 1;
+        test.key_share = 0.1;
+        assert_eq!(test.max_per_key(), 1);
     }
 
     #[test]
@@ -456,6 +528,27 @@ mod tests {
             .apply_env(|name| (name == "JACKAL_MODE_WORKSPACE").then(|| "v2".to_owned()))
             .unwrap_err();
         assert!(err.to_string().contains("JACKAL_MODE_WORKSPACE"), "{err}");
+    }
+
+    #[test]
+    fn root_cert_dirs_come_from_the_environment_and_must_be_absolute() {
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| {
+                (name == "JACKAL_SSL_ROOT_CERT_DIRS").then(|| "/certs:/etc/ssl/db".to_owned())
+            })
+            .unwrap();
+        assert_eq!(
+            settings.drivers.tls.root_cert_dirs,
+            [PathBuf::from("/certs"), PathBuf::from("/etc/ssl/db")]
+        );
+        let err = settings
+            .apply_env(|name| (name == "JACKAL_SSL_ROOT_CERT_DIRS").then(|| "certs".to_owned()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("JACKAL_SSL_ROOT_CERT_DIRS"),
+            "{err}"
+        );
     }
 
     #[test]

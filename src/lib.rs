@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod metrics;
 pub mod probe_pool;
+pub mod protocol_errors;
 pub mod secrets;
 pub mod startup;
 pub mod store;

@@ -25,6 +25,7 @@ pub struct Metrics {
     http: HistogramVec,
     tests: IntCounterVec,
     store: HistogramVec,
+    protocol_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -56,10 +57,20 @@ impl Metrics {
             &["operation"],
         )
         .expect("valid metric");
+        let protocol_errors = IntCounterVec::new(
+            Opts::new(
+                "jackal_http_protocol_errors_total",
+                "Requests refused before routing because they were not valid HTTP/1.1 (400), \
+                 their head was too large (431) or too slow (408), by status",
+            ),
+            &["status"],
+        )
+        .expect("valid metric");
         for metric in [
             Box::new(http.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(tests.clone()),
             Box::new(store.clone()),
+            Box::new(protocol_errors.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -68,6 +79,7 @@ impl Metrics {
             http,
             tests,
             store,
+            protocol_errors,
         }
     }
 
@@ -87,6 +99,13 @@ impl Metrics {
             Err(f) => f.code.as_str(),
         };
         self.tests.with_label_values(&[label]).inc();
+    }
+
+    /// Counts a request the HTTP parser refused before routing (`status` is one of a few).
+    pub fn count_protocol_error(&self, status: u16) {
+        self.protocol_errors
+            .with_label_values(&[&status.to_string()])
+            .inc();
     }
 
     /// The histogram the store times its operations into.

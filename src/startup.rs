@@ -6,11 +6,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use std::future::ready;
+
+use actix_http::error::DispatchError;
+use actix_http::HttpService;
+use actix_service::{
+    fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt,
+};
+use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use anyhow::Context;
 use jackal_drivers::{EgressPolicy, ProbeContext, SystemResolver};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::api;
 use crate::auth::{self, Bootstrap, KeyCredentials};
@@ -18,6 +28,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::probe_pool::ProbePool;
+use crate::protocol_errors::JsonProtocolErrors;
 use crate::secrets::SecretBox;
 use crate::store::Store;
 
@@ -33,12 +44,37 @@ pub struct AppState {
     pub mode_workspace: String,
 }
 
+impl AppState {
+    /// Opens the store (creating or upgrading it), loads the secret keys and starts the test
+    /// pool, as `settings` say; "now" is `clock`.
+    pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        let metrics = Metrics::new();
+        let store = Store::connect(&settings.store).await?;
+        store.instrument(metrics.store_latency());
+        let secrets = load_secrets(&settings.key_file(), &store).await?;
+        let probes = Arc::new(ProbePool::new(
+            probe_context(settings),
+            settings.test.max_concurrent,
+            settings.test.max_per_key(),
+        )?);
+        Ok(AppState {
+            store,
+            secrets,
+            probes,
+            clock,
+            metrics,
+            mode_workspace: settings.mode.workspace.clone(),
+        })
+    }
+}
+
 /// How connection tests resolve, where they may go and how long they may take.
 pub fn probe_context(settings: &Settings) -> ProbeContext {
     ProbeContext {
         resolver: Arc::new(SystemResolver),
         egress: EgressPolicy::new(settings.egress.allow.clone(), settings.egress.deny.clone()),
         sqlite_allowed_dirs: settings.drivers.sqlite.allowed_dirs.clone(),
+        ssl_root_cert_dirs: settings.drivers.tls.root_cert_dirs.clone(),
         default_timeout: Duration::from_secs_f64(settings.test.timeout),
     }
 }
@@ -102,34 +138,14 @@ impl Application {
                  serve HTTPS."
             );
         }
-        let metrics = Metrics::new();
-        let store = Store::connect(&settings.store).await?;
-        store.instrument(metrics.store_latency());
-        let secrets = load_secrets(&settings.key_file(), &store).await?;
-        let bootstrap = auth::bootstrap(&store, supplied_key).await?;
+        let state = AppState::open(settings, clock.clone()).await?;
+        let bootstrap = auth::bootstrap(&state.store, supplied_key).await?;
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
-        let probes = Arc::new(ProbePool::new(
-            probe_context(settings),
-            settings.test.max_concurrent,
-        )?);
-        let limits = api::limits::Limits::new(settings, tls.is_some(), clock.clone());
+        let limits = api::limits::Limits::new(settings, tls.is_some(), clock);
         let serves_tls = tls.is_some();
-        let server = run(
-            listener,
-            AppState {
-                store,
-                secrets,
-                probes,
-                clock,
-                metrics,
-                mode_workspace: settings.mode.workspace.clone(),
-            },
-            limits,
-            settings.server.workers,
-            tls,
-        )?;
+        let server = run(listener, state, limits, settings.server.workers, tls)?;
         Ok(Application {
             port,
             server,
@@ -172,7 +188,77 @@ impl Application {
 /// one for a password seal.
 const BLOCKING_THREADS_PER_WORKER: usize = 6;
 
+/// actix-web's defaults for `HttpServer`, kept: an idle keep-alive connection is closed after
+/// 5 s, a request head must arrive within 5 s (else 408), a TLS handshake within 3 s.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The application: routes and middleware, over `state` and `limits`. The server runs one per
+/// worker; tests and fuzz targets can run it in process.
+pub fn app(
+    state: web::Data<AppState>,
+    limits: web::Data<api::limits::Limits>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(limits)
+        .configure(api::routes)
+        .default_service(web::to(api::route_not_found))
+        // Wrapped last runs first: log, refuse plain HTTP where TLS is required, then the
+        // gate (normalize the path, authenticate every request but the public ones).
+        .wrap(from_fn(api::gate::gate))
+        .wrap(from_fn(api::limits::require_tls))
+        .wrap(from_fn(api::request_log::log_request))
+}
+
+/// HTTP/1.1 over a connection's stream `T`, to a fresh `app` (one per worker).
+fn http<T: AsyncRead + AsyncWrite + Unpin + 'static>(
+    state: &web::Data<AppState>,
+    limits: &web::Data<api::limits::Limits>,
+    local_addr: std::net::SocketAddr,
+    shutdown: &actix_server::GracefulShutdownSignal,
+) -> impl ServiceFactory<
+    (T, Option<std::net::SocketAddr>),
+    Config = (),
+    Response = (),
+    Error = DispatchError,
+    InitError = (),
+> {
+    let app = app(state.clone(), limits.clone())
+        .into_factory()
+        .map_err(|err: actix_web::Error| err.error_response());
+    let shutdown = shutdown.clone();
+    HttpService::build()
+        // Idle keep-alive connections close when the server stops, instead of holding the
+        // graceful stop for their whole keep-alive time.
+        .graceful_shutdown_signal(move || {
+            let signal = shutdown.clone();
+            async move { signal.notified().await }
+        })
+        .keep_alive(KEEP_ALIVE)
+        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+        .local_addr(local_addr)
+        // Only the connection info's scheme and host come from this config, and no handler
+        // reads them.
+        .h1(map_config(app, |_| AppConfig::default()))
+}
+
 /// Serves on `listener`: HTTPS when `tls` is given, else plain HTTP.
+///
+/// This is what actix-web's `HttpServer` assembles, with one part more: each connection's
+/// stream is wrapped so that the answers actix-http writes itself (an unparsable request, an
+/// oversized or slow head) carry the contract's JSON body (see `protocol_errors`).
 pub fn run(
     listener: TcpListener,
     state: AppState,
@@ -180,32 +266,52 @@ pub fn run(
     workers: usize,
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
+    let local_addr = listener.local_addr()?;
+    let metrics = state.metrics.clone();
     let state = web::Data::new(state);
     let limits = web::Data::new(limits);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .app_data(limits.clone())
-            .configure(api::routes)
-            .default_service(web::to(api::route_not_found))
-            // Wrapped last runs first: log, refuse plain HTTP where TLS is required, normalize
-            // the trailing slash, then the conventions.
-            .wrap(from_fn(api::conventions::enforce))
-            .wrap(from_fn(api::path_normalize::normalize_path))
-            .wrap(from_fn(api::limits::require_tls))
-            .wrap(from_fn(api::request_log::log_request))
-    });
-    let mut server = match tls {
-        Some(config) => server.listen_rustls_0_23(listener, config)?,
-        None => server.listen(listener)?,
-    };
+    let mut builder = actix_server::Server::build()
+        // Blocking threads only wait on the store's five SQLite connections and the occasional
+        // password seal; actix's default (512 / cores per worker) let the pools grow to dozens
+        // of threads under load, each with its own stack and malloc arena, so memory crept up
+        // for the whole 10-minute load test instead of levelling off.
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER);
     if workers > 0 {
-        server = server.workers(workers);
+        builder = builder.workers(workers);
     }
-    // Blocking threads only wait on the store's five SQLite connections and the occasional
-    // password seal; actix's default (512 / cores per worker) let the pools grow to dozens of
-    // threads under load, each with its own stack and malloc arena, so memory crept up for
-    // the whole 10-minute load test instead of levelling off.
-    server = server.worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER);
-    Ok(server.run())
+    let shutdown = builder.graceful_shutdown_signal();
+    let builder = match tls {
+        None => builder.listen("jackal-http", listener, move || {
+            let metrics = metrics.clone();
+            fn_service(move |io: actix_web::rt::net::TcpStream| {
+                let peer = io.peer_addr().ok();
+                ready(Ok::<_, DispatchError>((
+                    JsonProtocolErrors::new(io, metrics.clone()),
+                    peer,
+                )))
+            })
+            .and_then(http(&state, &limits, local_addr, &shutdown))
+        })?,
+        Some(config) => builder.listen("jackal-https", listener, move || {
+            let metrics = metrics.clone();
+            let mut acceptor = Acceptor::new(config.clone());
+            acceptor.set_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+            acceptor
+                .map_err(|e| tracing::debug!(error = ?e, "TLS handshake failed"))
+                .and_then(fn_service(
+                    move |io: TlsStream<actix_web::rt::net::TcpStream>| {
+                        let peer = io.get_ref().0.peer_addr().ok();
+                        ready(Ok::<_, ()>((
+                            JsonProtocolErrors::new(io, metrics.clone()),
+                            peer,
+                        )))
+                    },
+                ))
+                .and_then(
+                    http(&state, &limits, local_addr, &shutdown)
+                        .map_err(|e| tracing::debug!(error = %e, "connection ended")),
+                )
+        })?,
+    };
+    Ok(builder.run())
 }

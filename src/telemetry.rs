@@ -2,17 +2,30 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing::{Level, Metadata};
+use tracing_subscriber::filter::{filter_fn, FilterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Whether `meta` is actix-http's ERROR about one connection: a peer that sent bytes that are
+/// not HTTP, a head too large, or went away. Anyone who reaches the port can cause those at
+/// will, so they would be log lines an unauthenticated client writes; they are answered with
+/// the contract's error and counted in `jackal_http_protocol_errors_total` instead (see
+/// `protocol_errors`).
+fn is_peer_noise(meta: &Metadata<'_>) -> bool {
+    *meta.level() == Level::ERROR && meta.target().starts_with("actix_http::h1")
+}
 
 /// Installs the global subscriber once; `RUST_LOG` overrides `default_filter`.
 pub fn init(default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    // A second init (tests) is harmless, so its error is ignored.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never in files or pipes.
         .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_filter(filter.and(filter_fn(|meta| !is_peer_noise(meta))));
+    // A second init (tests) is harmless, so its error is ignored.
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

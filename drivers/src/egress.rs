@@ -1,6 +1,10 @@
 //! Which addresses a connection test may dial. Every resolved address is checked, and only a
 //! checked address is dialled, so a DNS answer that changes between lookups (rebinding) cannot
 //! get around the policy.
+//!
+//! The unspecified addresses (`0.0.0.0/8`, `::`, and those written as IPv4-mapped IPv6) are
+//! refused whatever the policy says: they name no remote host, and the kernel delivers a
+//! connection to them to this machine itself, so `deny = ["127.0.0.0/8"]` would not stop them.
 
 use std::net::IpAddr;
 
@@ -40,6 +44,11 @@ impl EgressPolicy {
     pub fn check(&self, ip: IpAddr) -> Result<(), String> {
         // ::ffff:169.254.169.254 is 169.254.169.254 on the wire.
         let ip = ip.to_canonical();
+        if is_unspecified(ip) {
+            return Err(format!(
+                "{ip} is an unspecified address, which reaches the Jackal server itself rather than another host; it is never dialled, whatever [egress] says. Write the database server's own address or name"
+            ));
+        }
         if let Some(net) = self.deny.iter().find(|net| net.contains(&ip)) {
             return Err(format!(
                 "{ip} is denied by Jackal's egress policy ([egress] deny contains {net}); nothing was sent. An admin can change [egress] in config.toml"
@@ -51,6 +60,14 @@ impl EgressPolicy {
             ));
         }
         Ok(())
+    }
+}
+
+/// `0.0.0.0/8` ("this network", which Linux delivers locally) and `::`; `ip` is canonical.
+fn is_unspecified(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.octets()[0] == 0,
+        IpAddr::V6(v6) => v6.is_unspecified(),
     }
 }
 
@@ -90,5 +107,31 @@ mod tests {
         );
         let outside = policy.check(ip("10.0.0.1")).unwrap_err();
         assert!(outside.contains("[egress] allow"), "{outside}");
+    }
+
+    #[test]
+    fn unspecified_addresses_are_refused_whatever_the_policy() {
+        for policy in [
+            EgressPolicy::allow_all(),
+            EgressPolicy::default(),
+            EgressPolicy::new(
+                vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()],
+                vec![],
+            ),
+        ] {
+            for refused in [
+                "0.0.0.0",
+                "0.1.2.3",
+                "::",
+                "::ffff:0.0.0.0",
+                "::ffff:0.9.9.9",
+            ] {
+                let why = policy.check(ip(refused)).unwrap_err();
+                assert!(why.contains("unspecified"), "{refused}: {why}");
+            }
+            for allowed in ["1.0.0.0", "::2", "::ffff:1.2.3.4"] {
+                assert!(policy.check(ip(allowed)).is_ok(), "{allowed}");
+            }
+        }
     }
 }

@@ -83,6 +83,7 @@
 //! server or account it was not given for.
 
 pub mod egress;
+mod local_file;
 mod mysql;
 mod postgres;
 pub mod probe;
@@ -101,13 +102,15 @@ pub use report::{
 };
 pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use schema::{Column, Schema, SchemaSnapshot, Table, TableKind};
+pub use tls::MAX_ROOT_BUNDLE_BYTES;
 pub use uri::{ConnectionSpec, Kind, Password, UriError};
 
 /// The rustls client configuration a spec's `ssl`, `validateSsl` and `sslRootCert` ask for,
 /// for connections other than tests (Jackal's own PostgreSQL store): the same rules, so a
-/// store URL means what the same data-source URI would.
+/// store URL means what the same data-source URI would, except that its `sslRootCert`, from
+/// Jackal's own settings, may be in any directory. Reads that file (blocking).
 pub fn tls_client_config(
     spec: &ConnectionSpec,
 ) -> Result<std::sync::Arc<rustls::ClientConfig>, ProbeFailure> {
-    tls::client_config(spec)
+    tls::own_client_config(spec)
 }

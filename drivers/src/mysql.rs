@@ -40,7 +40,7 @@ use mysql_async::{
 };
 use rustls::pki_types::ServerName;
 
-use crate::probe::{classify_dial_error, Attempt, Found, Target, Work};
+use crate::probe::{classify_dial_error, Attempt, Found, ProbeContext, Target, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls::{self, classify_handshake_error};
@@ -98,6 +98,7 @@ struct Dial<'a> {
 
 pub(crate) async fn probe(
     spec: &ConnectionSpec,
+    ctx: &ProbeContext,
     target: &Target,
     attempt: &mut Attempt,
     work: Work,
@@ -110,7 +111,7 @@ pub(crate) async fn probe(
     // The first address is the one dialled first: a deadline hit while dialling it names it.
     attempt.address = target.addrs.first().copied();
     let connected = attempt
-        .run(Phase::Connect, connect(spec, target, user, &progress))
+        .run(Phase::Connect, connect(spec, ctx, target, user, &progress))
         .await;
     let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
     if progress.address.is_some() {
@@ -334,6 +335,7 @@ fn use_ring_for_mysql_async() {
 /// address could not be reached at all (nothing was sent to it).
 async fn connect(
     spec: &ConnectionSpec,
+    ctx: &ProbeContext,
     target: &Target,
     user: &str,
     progress: &Mutex<Progress>,
@@ -342,7 +344,10 @@ async fn connect(
         let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut p);
     };
-    let ssl_opts = match ssl_opts(spec, &target.host) {
+    let ssl_opts = match tls::trusted_roots(spec, &ctx.ssl_root_cert_dirs)
+        .await
+        .and_then(|roots| ssl_opts(spec, &target.host, &roots))
+    {
         Ok(opts) => opts,
         Err(failure) => {
             update(&|p| p.finished = true);
@@ -411,7 +416,11 @@ fn options(spec: &ConnectionSpec, user: &str, addr: SocketAddr, ssl_opts: Option
 
 /// TLS as `spec` asks: none (`ssl=false`); encrypted without verifying (`validateSsl=false`);
 /// or chain and host name verified against `sslRootCert`, else mysql_async's built-in roots.
-fn ssl_opts(spec: &ConnectionSpec, host: &str) -> Result<Option<SslOpts>, ProbeFailure> {
+fn ssl_opts(
+    spec: &ConnectionSpec,
+    host: &str,
+    roots: &tls::Roots,
+) -> Result<Option<SslOpts>, ProbeFailure> {
     if !spec.ssl() {
         return Ok(None);
     }
@@ -435,7 +444,8 @@ fn ssl_opts(spec: &ConnectionSpec, host: &str) -> Result<Option<SslOpts>, ProbeF
     }
     // The roots every driver trusts (sslRootCert, else the system's), instead of mysql_async's
     // built-in Mozilla list, so a CA trusted for PostgreSQL is trusted here too.
-    let roots = tls::root_certificates(spec)?
+    let roots = roots
+        .certificates()
         .into_iter()
         // DER buffers (mysql_async's `PathOrBuf` is not exported by name, only its `From`s).
         .map(|cert| cert.to_vec().into())
@@ -832,7 +842,7 @@ mod tests {
     fn the_checked_ip_is_dialled_and_the_written_host_is_verified() {
         let spec = spec("mysql://app:pw@db.example.com/shop?validateSsl=true");
         let addr: SocketAddr = "192.0.2.7:3307".parse().unwrap();
-        let ssl = ssl_opts(&spec, "db.example.com").unwrap();
+        let ssl = ssl_opts(&spec, "db.example.com", &tls::Roots::Bundle(Vec::new())).unwrap();
         let opts = options(&spec, "app", addr, ssl);
         assert_eq!(opts.ip_or_hostname(), "192.0.2.7");
         assert_eq!(opts.resolved_ips(), &Some(vec![addr.ip()]));
@@ -853,24 +863,18 @@ mod tests {
 
     #[test]
     fn tls_follows_ssl_and_validate_ssl() {
+        let roots = tls::Roots::Bundle(Vec::new());
         let plain = spec("mysql://app@db.example.com/shop?ssl=false");
-        assert!(ssl_opts(&plain, "db.example.com").unwrap().is_none());
+        assert!(ssl_opts(&plain, "db.example.com", &roots)
+            .unwrap()
+            .is_none());
 
         let encrypt_only = spec("mysql://app@db.example.com/shop");
-        let opts = ssl_opts(&encrypt_only, "db.example.com").unwrap().unwrap();
+        let opts = ssl_opts(&encrypt_only, "db.example.com", &roots)
+            .unwrap()
+            .unwrap();
         assert!(opts.accept_invalid_certs());
         assert!(opts.skip_domain_validation());
-
-        let missing = spec(
-            "mysql://app@db.example.com/shop?validateSsl=true&sslRootCert=/nonexistent/ca.pem",
-        );
-        let failure = ssl_opts(&missing, "db.example.com").unwrap_err();
-        assert_eq!(failure.code, ErrorCode::TlsFailed);
-        assert!(
-            failure.message.contains("/nonexistent/ca.pem"),
-            "{}",
-            failure.message
-        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_rustls::client::TlsStream;
 
-use crate::probe::{Attempt, Found, Target, Work};
+use crate::probe::{Attempt, Found, ProbeContext, Target, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls;
@@ -36,6 +36,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub(crate) async fn probe(
     spec: &ConnectionSpec,
+    ctx: &ProbeContext,
     target: &Target,
     attempt: &mut Attempt,
     work: Work,
@@ -50,7 +51,10 @@ pub(crate) async fn probe(
 
     let stream: Box<dyn Io> = if spec.ssl() {
         let (tls, report) = attempt
-            .run(Phase::Tls, start_tls(tcp, addr, &target.host, spec))
+            .run(Phase::Tls, async {
+                let roots = tls::trusted_roots(spec, &ctx.ssl_root_cert_dirs).await?;
+                start_tls(tcp, addr, &target.host, spec, &roots).await
+            })
             .await?;
         attempt.tls = Some(report);
         Box::new(tls)
@@ -231,6 +235,7 @@ async fn start_tls(
     addr: SocketAddr,
     host: &str,
     spec: &ConnectionSpec,
+    roots: &tls::Roots,
 ) -> Result<(TlsStream<TcpStream>, TlsReport), ProbeFailure> {
     let lost = |e: std::io::Error| {
         ProbeFailure::new(
@@ -257,7 +262,7 @@ async fn start_tls(
         ));
     }
     match answer[0] {
-        b'S' => tls::handshake(tcp, host, spec).await,
+        b'S' => tls::handshake(tcp, host, spec, roots).await,
         b'N' => Err(ProbeFailure::new(
             ErrorCode::TlsUnavailable,
             format!(

@@ -31,6 +31,8 @@ pub struct ProbeContext {
     pub egress: EgressPolicy,
     /// SQLite files may be opened only under these directories; empty denies all.
     pub sqlite_allowed_dirs: Vec<PathBuf>,
+    /// `sslRootCert` files may be read only under these directories; empty denies all.
+    pub ssl_root_cert_dirs: Vec<PathBuf>,
     /// The deadline when the configUri has no `connectTimeout`.
     pub default_timeout: Duration,
 }
@@ -41,6 +43,7 @@ impl Default for ProbeContext {
             resolver: Arc::new(SystemResolver),
             egress: EgressPolicy::default(),
             sqlite_allowed_dirs: Vec::new(),
+            ssl_root_cert_dirs: Vec::new(),
             default_timeout: Duration::from_secs(10),
         }
     }
@@ -409,8 +412,8 @@ async fn run(
         addrs,
     };
     match spec.kind() {
-        Kind::Postgresql => postgres::probe(spec, &target, attempt, work).await,
-        Kind::Mysql => mysql::probe(spec, &target, attempt, work).await,
+        Kind::Postgresql => postgres::probe(spec, ctx, &target, attempt, work).await,
+        Kind::Mysql => mysql::probe(spec, ctx, &target, attempt, work).await,
         Kind::Sqlite => unreachable!("handled above"),
     }
 }

@@ -1,11 +1,14 @@
-//! SQLite: a local file, opened read-only and never created, only under `allowed_dirs`.
+//! SQLite: a local file under `allowed_dirs`, opened read-only as immutable, so that nothing is
+//! ever created (no database, no `-wal` or `-shm` beside it), and decided on as opened (see
+//! [`crate::local_file`]): a link or a race cannot lead the test to another file.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rusqlite::{Connection, ErrorCode as SqliteCode, InterruptHandle, OpenFlags};
 
+use crate::local_file::{self, Opened, Refusal};
 use crate::probe::{Attempt, Found, ProbeContext, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
@@ -34,31 +37,83 @@ fn denied(path: &Path) -> ProbeFailure {
     )
 }
 
-/// Whether `path` lies under one of `dirs`, compared after resolving symbolic links, so a link
-/// inside an allowed directory cannot lead outside it. A missing file is checked lexically.
-fn is_allowed(path: &Path, dirs: &[PathBuf]) -> bool {
-    if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return false;
+/// Why `path` (as the configUri names it) could not be opened, as a test result.
+fn refused(path: &Path, refusal: Refusal) -> ProbeFailure {
+    let shown = path.display();
+    match refusal {
+        Refusal::Outside => denied(path),
+        Refusal::LeadsOutside => ProbeFailure::new(
+            ErrorCode::DeniedByPolicy,
+            format!("{shown} leads, through a symbolic link, to a file outside the directories of [drivers.sqlite] allowed_dirs; nothing was read. Name the database file itself"),
+        ),
+        Refusal::Missing => ProbeFailure::new(
+            ErrorCode::UnknownDatabase,
+            format!("no SQLite file exists at {shown}: check the path in configUri (Jackal never creates one)"),
+        ),
+        Refusal::NotRegular => ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!("{shown} is not a regular file (a directory, FIFO, socket or device): name an SQLite database file"),
+        ),
+        Refusal::TooLarge | Refusal::Unreadable(_) => ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!("{shown} could not be opened for reading: check that the Jackal server may read it"),
+        ),
     }
-    let real = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-    dirs.iter().any(|dir| {
-        let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-        real.starts_with(&dir)
-    })
 }
 
-/// Opens `path` read-only and asks its version. The connection is kept only for `work` that
-/// needs it (and otherwise closed on this blocking thread).
+/// A `file:` URI for `path` that asks SQLite to treat the file as `immutable`: no lock, no
+/// journal, no `-wal` or `-shm` file, nothing created beside it. A WAL database is read as its
+/// main file holds it (changes not yet checkpointed are not seen), which is all a test needs.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    // Everything but unreserved characters and `/` is escaped: `?`, `#` and `%` would end or
+    // change the path in a URI.
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    format!(
+        "file:{}?immutable=1",
+        percent_encoding::percent_encode(path.as_os_str().as_bytes(), PATH)
+    )
+}
+
+/// Opens the checked file read-only and asks its version. The connection is kept only for
+/// `work` that needs it (and otherwise closed on this blocking thread).
+///
+/// SQLite opens files by name. It is given the real path of the file that was opened and
+/// checked (no symbolic link in it, and `NOFOLLOW` so that one put there since is refused),
+/// and it must then hold a descriptor of that same file: one that did not exist before it
+/// opened. Anything else (a directory swapped for a link in between) is refused before a byte
+/// is read. The lock keeps any other open of this kind from adding descriptors meanwhile.
 fn open_and_query(
     path: &Path,
+    opened: &Opened,
     work: Work,
 ) -> Result<(ServerVersion, Option<Connection>), ProbeFailure> {
-    // READ_ONLY without CREATE: a missing file is an error, never a new empty database.
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| classify(path, &e))?;
+    let conn = {
+        let _lock = local_file::open_lock();
+        let before = opened.descriptors_of_same_file();
+        let conn = Connection::open_with_flags(
+            immutable_uri(opened.real_path()),
+            // READ_ONLY without CREATE: a missing file is an error, never a new empty database.
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(path, &e))?;
+        let after = opened.descriptors_of_same_file();
+        if after.is_subset(&before) {
+            return Err(ProbeFailure::new(
+                ErrorCode::DeniedByPolicy,
+                format!("{} changed while it was being opened (a file or directory was moved or replaced); nothing was read. Try again, and check who can write to that directory", path.display()),
+            ));
+        }
+        conn
+    };
     // Reading the schema proves the file is a database (opening alone reads nothing).
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
@@ -167,13 +222,12 @@ fn classify(path: &Path, err: &rusqlite::Error) -> ProbeFailure {
         _ => None,
     };
     match code {
-        Some(SqliteCode::CannotOpen) if !path.exists() => ProbeFailure::new(
-            ErrorCode::UnknownDatabase,
-            format!("no SQLite file exists at {}: check the path in configUri (Jackal never creates one)", path.display()),
-        ),
         Some(SqliteCode::CannotOpen) | Some(SqliteCode::PermissionDenied) => ProbeFailure::new(
             ErrorCode::ServerError,
-            format!("{} could not be opened for reading: check that the Jackal server may read it", path.display()),
+            format!(
+                "{} could not be opened for reading: check that the Jackal server may read it",
+                path.display()
+            ),
         ),
         Some(SqliteCode::NotADatabase) => ProbeFailure::new(
             ErrorCode::ServerError,
@@ -200,14 +254,13 @@ pub(crate) async fn probe(
     };
     let dirs = ctx.sqlite_allowed_dirs.clone();
     let checked = path.clone();
-    attempt
-        .run(Phase::Resolve, async move {
-            if is_allowed(&checked, &dirs) {
-                Ok(())
-            } else {
-                Err(denied(&checked))
-            }
-        })
+    let opened = attempt
+        .run(
+            Phase::Resolve,
+            blocking(move || {
+                Opened::open(&checked, Some(&dirs)).map_err(|refusal| refused(&checked, refusal))
+            }),
+        )
         .await?;
     attempt.tls = Some(TlsReport {
         enabled: false,
@@ -218,7 +271,7 @@ pub(crate) async fn probe(
     let (version, conn) = attempt
         .run(
             Phase::Connect,
-            blocking(move || open_and_query(&opened_path, work)),
+            blocking(move || open_and_query(&opened_path, &opened, work)),
         )
         .await?;
     let Some(conn) = conn else {
@@ -243,12 +296,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parent_components_and_outside_paths_are_not_allowed() {
-        let dir = std::env::temp_dir();
-        let dirs = vec![dir.clone()];
-        assert!(is_allowed(&dir.join("x.db"), &dirs));
-        assert!(!is_allowed(&dir.join("../etc/passwd"), &dirs));
-        assert!(!is_allowed(Path::new("/etc/passwd"), &dirs));
-        assert!(!is_allowed(&dir.join("x.db"), &[]));
+    fn immutable_uris_escape_what_would_end_the_path() {
+        assert_eq!(
+            immutable_uri(Path::new("/data/a b?#%.db")),
+            "file:/data/a%20b%3F%23%25.db?immutable=1"
+        );
     }
 }

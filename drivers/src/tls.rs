@@ -2,7 +2,9 @@
 //!
 //! `validateSsl=false` encrypts without checking who answers (the contract's default);
 //! `validateSsl=true` verifies the chain and host name against `sslRootCert` or the system roots.
+//! `sslRootCert` is read only under `[drivers.tls] root_cert_dirs` (see [`trusted_roots`]).
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -16,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::local_file::{Opened, Refusal};
 use crate::report::{ErrorCode, ProbeFailure, TlsReport};
 use crate::uri::ConnectionSpec;
 
@@ -93,60 +96,128 @@ fn system_roots() -> &'static (Vec<CertificateDer<'static>>, Arc<RootCertStore>)
     })
 }
 
-/// The usable certificates of the PEM bundle at `path`. A bad bundle gets a message about the
-/// bundle; a certificate rustls cannot use is skipped rather than failing the whole set.
-fn roots_from_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, ProbeFailure> {
-    let unusable = |why: String| {
-        ProbeFailure::new(
-            ErrorCode::TlsFailed,
-            format!("the CA bundle in sslRootCert ({}) could not be used: {why}; point sslRootCert at a PEM file of CA certificates readable by the Jackal server", path.display()),
-        )
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| unusable(e.to_string()))?
+/// The most a CA bundle named by `sslRootCert` may hold. A system bundle of every public CA is
+/// about 200 KiB.
+pub const MAX_ROOT_BUNDLE_BYTES: u64 = 1024 * 1024;
+
+/// The CA certificates `validateSsl=true` trusts: those of `sslRootCert`, else the operating
+/// system's. Every driver trusts exactly these, so a CA accepted for one is accepted for all.
+#[derive(Debug, Clone)]
+pub(crate) enum Roots {
+    System,
+    Bundle(Vec<CertificateDer<'static>>),
+}
+
+impl Roots {
+    pub(crate) fn certificates(&self) -> Vec<CertificateDer<'static>> {
+        match self {
+            Roots::System => system_roots().0.clone(),
+            Roots::Bundle(certs) => certs.clone(),
+        }
+    }
+
+    fn store(&self) -> Arc<RootCertStore> {
+        match self {
+            Roots::System => system_roots().1.clone(),
+            Roots::Bundle(certs) => {
+                let mut store = RootCertStore::empty();
+                store.add_parsable_certificates(certs.iter().cloned());
+                Arc::new(store)
+            }
+        }
+    }
+}
+
+/// What a test sees when `sslRootCert` cannot be used. One answer for a file that is missing, a
+/// directory, a device, unreadable, too large or not PEM, so that the test is no oracle for
+/// which files exist on the server; nothing of the file's content is ever quoted.
+fn unusable_bundle(path: &Path, dirs: &str) -> ProbeFailure {
+    ProbeFailure::new(
+        ErrorCode::TlsFailed,
+        format!(
+            "sslRootCert {} is not a usable CA bundle: it must be a regular PEM file of at most {} KiB{dirs}, readable by the Jackal server, holding at least one CA certificate",
+            path.display(),
+            MAX_ROOT_BUNDLE_BYTES / 1024
+        ),
+    )
+}
+
+/// The certificates rustls can use in a PEM bundle; `None` when there are none.
+fn usable_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+    let usable: Vec<_> = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| unusable(e.to_string()))?;
-    let usable: Vec<_> = certs
+        .ok()?
         .into_iter()
         .filter(|cert| RootCertStore::empty().add(cert.clone()).is_ok())
         .collect();
-    if usable.is_empty() {
-        return Err(unusable("it holds no usable certificate".to_owned()));
-    }
-    Ok(usable)
+    (!usable.is_empty()).then_some(usable)
 }
 
-/// The CA certificates `validateSsl=true` trusts: those in `sslRootCert`, else the operating
-/// system's. Every driver trusts exactly these, so a CA accepted for one is accepted for all.
-pub(crate) fn root_certificates(
-    spec: &ConnectionSpec,
+/// The bundle at `path`, opened and read as [`local_file`] does (a regular file, under `dirs`
+/// when given, at most [`MAX_ROOT_BUNDLE_BYTES`]). Blocking.
+fn read_bundle(
+    path: &Path,
+    dirs: Option<&[PathBuf]>,
 ) -> Result<Vec<CertificateDer<'static>>, ProbeFailure> {
-    match spec.ssl_root_cert() {
-        Some(path) => roots_from_file(path),
-        None => Ok(system_roots().0.clone()),
-    }
+    const UNDER_DIRS: &str = " under a directory of [drivers.tls] root_cert_dirs";
+    let where_ = if dirs.is_some() { UNDER_DIRS } else { "" };
+    let pem = Opened::open(path, dirs)
+        .and_then(|opened| opened.read_at_most(MAX_ROOT_BUNDLE_BYTES))
+        .map_err(|refusal| match refusal {
+            Refusal::Outside => ProbeFailure::new(
+                ErrorCode::DeniedByPolicy,
+                format!(
+                    "sslRootCert {} is not under a directory listed in [drivers.tls] root_cert_dirs of Jackal's config.toml; nothing was opened. An admin can add its directory there",
+                    path.display()
+                ),
+            ),
+            other => {
+                tracing::debug!(path = %path.display(), why = ?other, "sslRootCert refused");
+                unusable_bundle(path, where_)
+            }
+        })?;
+    usable_certificates(&pem).ok_or_else(|| unusable_bundle(path, where_))
 }
 
-fn root_store(spec: &ConnectionSpec) -> Result<Arc<RootCertStore>, ProbeFailure> {
-    match spec.ssl_root_cert() {
-        Some(path) => {
-            let mut store = RootCertStore::empty();
-            store.add_parsable_certificates(roots_from_file(path)?);
-            Ok(Arc::new(store))
+/// The roots `spec` asks for, read off the async workers: `sslRootCert` only under `dirs`.
+pub(crate) async fn trusted_roots(
+    spec: &ConnectionSpec,
+    dirs: &[PathBuf],
+) -> Result<Roots, ProbeFailure> {
+    if !spec.ssl() || !spec.validate_ssl() {
+        // Nothing is verified, so nothing is read.
+        return Ok(Roots::System);
+    }
+    let path = spec.ssl_root_cert().map(Path::to_owned);
+    let dirs = dirs.to_vec();
+    tokio::task::spawn_blocking(move || match path {
+        Some(path) => read_bundle(&path, Some(&dirs)).map(Roots::Bundle),
+        None => {
+            system_roots();
+            Ok(Roots::System)
         }
-        None => Ok(system_roots().1.clone()),
-    }
+    })
+    .await
+    .map_err(|e| {
+        ProbeFailure::new(
+            ErrorCode::ServerError,
+            format!("loading the trusted CA certificates failed inside Jackal: {e}"),
+        )
+    })?
 }
 
-/// The rustls configuration `spec` asks for. `alpn` is set by protocols that need it.
-pub(crate) fn client_config(spec: &ConnectionSpec) -> Result<Arc<ClientConfig>, ProbeFailure> {
+/// The rustls configuration `spec` asks for, trusting `roots` when it verifies.
+pub(crate) fn client_config(
+    spec: &ConnectionSpec,
+    roots: &Roots,
+) -> Result<Arc<ClientConfig>, ProbeFailure> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ProbeFailure::new(ErrorCode::TlsFailed, format!("TLS set-up failed: {e}")))?;
     let config = if spec.validate_ssl() {
         builder
-            .with_root_certificates(root_store(spec)?)
+            .with_root_certificates(roots.store())
             .with_no_client_auth()
     } else {
         builder
@@ -155,6 +226,16 @@ pub(crate) fn client_config(spec: &ConnectionSpec) -> Result<Arc<ClientConfig>, 
             .with_no_client_auth()
     };
     Ok(Arc::new(config))
+}
+
+/// [`client_config`] for a connection Jackal makes for itself (its PostgreSQL store), whose
+/// `sslRootCert` comes from Jackal's own settings, not from an API caller: any directory.
+pub(crate) fn own_client_config(spec: &ConnectionSpec) -> Result<Arc<ClientConfig>, ProbeFailure> {
+    let roots = match spec.ssl_root_cert() {
+        Some(path) => Roots::Bundle(read_bundle(path, None)?),
+        None => Roots::System,
+    };
+    client_config(spec, &roots)
 }
 
 fn protocol_name(version: rustls::ProtocolVersion) -> String {
@@ -170,11 +251,12 @@ pub(crate) async fn handshake<S>(
     stream: S,
     host: &str,
     spec: &ConnectionSpec,
+    roots: &Roots,
 ) -> Result<(TlsStream<S>, TlsReport), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let config = client_config(spec)?;
+    let config = client_config(spec, roots)?;
     let server_name = ServerName::try_from(host.to_owned()).map_err(|_| {
         ProbeFailure::new(
             ErrorCode::TlsFailed,

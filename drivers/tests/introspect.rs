@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    reachable, silent_listener, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, PG_MAIN,
-    PG_PLAIN, PG_TLS, USER,
+    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD,
+    PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
     introspect, Column, ConnectionSpec, EgressPolicy, ErrorCode, IntrospectionReport, Phase,
@@ -30,6 +30,7 @@ fn context() -> ProbeContext {
         resolver: Arc::new(StaticResolver::new().answer("localhost", &[LOOPBACK])),
         egress: EgressPolicy::allow_all(),
         sqlite_allowed_dirs: Vec::new(),
+        ssl_root_cert_dirs: vec![ca_dir()],
         default_timeout: Duration::from_secs(10),
     }
 }

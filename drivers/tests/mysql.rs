@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{reachable, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, USER};
+use common::{ca_dir, reachable, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, USER};
 use jackal_drivers::{
     probe, ConnectionSpec, EgressPolicy, ErrorCode, Phase, ProbeContext, ProbeReport,
     StaticResolver,
@@ -28,6 +28,7 @@ fn ctx() -> ProbeContext {
         ),
         egress: EgressPolicy::default(),
         sqlite_allowed_dirs: Vec::new(),
+        ssl_root_cert_dirs: vec![ca_dir()],
         default_timeout: Duration::from_secs(5),
     }
 }

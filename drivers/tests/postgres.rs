@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PG_MAIN, PG_PLAIN, PG_TLS, USER,
+    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
     probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport, ResolveError,
@@ -27,6 +27,7 @@ fn context(resolver: StaticResolver) -> ProbeContext {
         resolver: Arc::new(resolver),
         egress: EgressPolicy::allow_all(),
         sqlite_allowed_dirs: Vec::new(),
+        ssl_root_cert_dirs: vec![ca_dir()],
         default_timeout: Duration::from_secs(5),
     }
 }

@@ -3,29 +3,18 @@
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
-use actix_web::web::BytesMut;
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
 use serde_json::Value;
 
+use super::body;
+pub use super::body::MAX_BODY_BYTES;
 use super::error::ApiError;
-
-/// Bodies above this answer 413.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The arguments of one request, in the order sent.
 #[derive(Debug, Default)]
 pub struct Args {
     values: Vec<(String, String)>,
-}
-
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-    )
 }
 
 fn unsupported_type(what: &str) -> ApiError {
@@ -45,29 +34,10 @@ impl FromRequest for Args {
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("").to_owned());
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
-            if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-                return Err(too_large());
-            }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request(
-                        "invalid_body",
-                        format!("the request body could not be read: {e}"),
-                    )
-                })?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = body::read(&req, payload).await?;
             Args::parse(content_type.as_deref(), &body)
         })
     }
@@ -97,14 +67,13 @@ impl Args {
         }
     }
 
+    /// The arguments, unless one is repeated: form fields and JSON keys alike.
     fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
-        for (i, (name, _)) in pairs.iter().enumerate() {
-            if pairs[..i].iter().any(|(seen, _)| seen == name) {
-                return Err(ApiError::bad_request(
-                    "duplicate_argument",
-                    format!("the argument {name:?} was sent more than once: send it once"),
-                ));
-            }
+        if let Some(name) = body::first_repeated(pairs.iter().map(|(name, _)| name.as_str())) {
+            return Err(ApiError::bad_request(
+                "duplicate_argument",
+                format!("the argument {name:?} was sent more than once: send it once"),
+            ));
         }
         Ok(Self { values: pairs })
     }
@@ -119,6 +88,13 @@ impl Args {
         // serde_urlencoded replaces invalid UTF-8 with U+FFFD, which would silently change a
         // password; a multi-byte sequence cannot span the ASCII `&`, `=` or `+`, so checking the
         // whole decoded body checks every argument.
+        // Counted before anything is decoded: a million fields are refused in microseconds.
+        if memchr::memchr_iter(b'&', body).count() >= body::MAX_ARGUMENTS {
+            let fields = body.split(|&b| b == b'&').filter(|f| !f.is_empty()).count();
+            if fields > body::MAX_ARGUMENTS {
+                return Err(body::too_many_arguments());
+            }
+        }
         if percent_encoding::percent_decode(body)
             .decode_utf8()
             .is_err()
@@ -131,27 +107,21 @@ impl Args {
     }
 
     fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_json",
-                format!("the JSON body could not be parsed: {e}"),
-            )
-        })?;
-        let Value::Object(map) = value else {
+        let Some(members) = body::json_members(body)? else {
             return Err(ApiError::bad_request(
                 "invalid_json",
                 "the JSON body must be an object of arguments, such as {\"name\": \"Ledger\"}",
             ));
         };
-        let pairs = map
+        let pairs = members
             .into_iter()
             .map(|(name, value)| {
                 let text = match value {
-                    Value::String(s) => s,
-                    Value::Number(n) => number_text(&n),
-                    Value::Bool(b) => b.to_string(),
-                    Value::Null => String::new(),
-                    Value::Array(_) | Value::Object(_) => {
+                    Some(Value::String(s)) => s,
+                    Some(Value::Number(n)) => number_text(&n),
+                    Some(Value::Bool(b)) => b.to_string(),
+                    Some(Value::Null) => String::new(),
+                    Some(Value::Array(_) | Value::Object(_)) | None => {
                         return Err(ApiError::bad_request(
                             "invalid_argument",
                             format!("the argument {name:?} must be a string, number or boolean"),
@@ -252,8 +222,9 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_400_with_codes() {
-        let cases: [(&[u8], bool, &str); 5] = [
+        let cases: [(&[u8], bool, &str); 6] = [
             (b"{", true, "invalid_json"),
+            (br#"{"name": "a", "name": "b"}"#, true, "duplicate_argument"),
             (b"[1]", true, "invalid_json"),
             (br#"{"name": [1]}"#, true, "invalid_argument"),
             (b"name=%FF", false, "invalid_form"),

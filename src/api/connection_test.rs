@@ -232,6 +232,11 @@ async fn record(
     Ok(state.store.record_test(ctx, event, saved).await?)
 }
 
+/// Whose share of the test slots a test takes: the calling API key's.
+pub fn tester(ctx: &AuditContext) -> &str {
+    ctx.api_key_id.as_deref().unwrap_or("")
+}
+
 fn log(report: &ProbeReport, subject: &str) {
     match &report.outcome {
         Ok(v) => {
@@ -274,7 +279,7 @@ pub async fn test_data_source(
     // The stored password goes only where the stored configUri points: updates that change
     // type, host, port or user drop it (see data_source::update).
     let spec = stored_spec_with_password(&row, &state.secrets)?;
-    let report = state.probes.test(spec).await;
+    let report = state.probes.test(spec, tester(&ctx)).await;
     log(&report, &row.id);
     let outcome = TestOutcome {
         data_source_id: row.id.clone(),
@@ -317,7 +322,7 @@ pub async fn test_unsaved(
     let parsed = ConnectionSpec::parse(&raw);
     let redacted = parsed.as_ref().ok().map(ConnectionSpec::to_redacted_uri);
     let report = match parsed {
-        Ok(spec) => state.probes.test(spec).await,
+        Ok(spec) => state.probes.test(spec, tester(&ctx)).await,
         Err(e) => ProbeReport {
             outcome: Err(ProbeFailure::new(
                 ErrorCode::InvalidUri,

@@ -1,13 +1,9 @@
 //! The checks every `/api/v2` request passes, in the contract's order: User-Agent, Accept,
-//! authentication, and only then routing, so an unauthenticated caller learns nothing about
-//! which paths exist. Mode dialect paths (`/api/<workspace>/...`, see `mode`) pass
-//! authentication only, Mode's way, before routing.
+//! authentication (the gate, [`super::gate`], runs them before routing).
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::{header, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, ResponseError};
+use actix_web::web;
 use base64::Engine;
 
 use super::error::ApiError;
@@ -23,44 +19,8 @@ const ACCEPTED_MEDIA_TYPES: &[&str] = &[
     "application/vnd.jackdb.v2+json",
 ];
 
-fn is_api_path(path: &str) -> bool {
-    path == API_PREFIX || path.starts_with("/api/v2/")
-}
-
-pub async fn enforce(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    // The OpenAPI document is an operation that needs no vendor headers (contract §6).
-    let public = req.path().strip_prefix(API_PREFIX) == Some(super::openapi::PATH);
-    let checked = if super::mode::is_mode_path(req.path()) {
-        // The Mode dialect has no vendor headers: authentication (Mode's `key:secret`), then
-        // routing, with failures in Mode's error shape.
-        super::limits::limit_auth_failures_as(
-            &req,
-            super::mode::authenticate(&req),
-            super::mode::render_error,
-        )
-        .await
-    } else if !is_api_path(req.path()) || public {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    } else {
-        match check_headers(&req) {
-            // Repeated failures from one address are slowed, then refused (429) for a while.
-            Ok(()) => super::limits::limit_auth_failures(&req, authenticate(&req)).await,
-            Err(e) => Err(e.error_response()),
-        }
-    };
-    match checked {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            Ok(next.call(req).await?.map_into_boxed_body())
-        }
-        Err(response) => Ok(req.into_response(response)),
-    }
-}
-
-fn check_headers(req: &ServiceRequest) -> Result<(), ApiError> {
+/// User-Agent, then Accept (contract §1).
+pub fn check_headers(req: &ServiceRequest) -> Result<(), ApiError> {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -136,7 +96,8 @@ fn basic_credentials(req: &ServiceRequest) -> Result<(String, String), ApiError>
     Ok((key_id.to_owned(), secret.to_owned()))
 }
 
-async fn authenticate(req: &ServiceRequest) -> Result<auth::Caller, ApiError> {
+/// The calling key, from `<keyId>@api:<secret>`.
+pub async fn authenticate(req: &ServiceRequest) -> Result<auth::Caller, ApiError> {
     let (key_id, secret) = basic_credentials(req)?;
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -34,6 +34,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra response headers (`Allow`, `WWW-Authenticate`).
     headers: Vec<(header::HeaderName, &'static str)>,
+    /// Close the connection after answering (a body was left half read).
+    close: bool,
 }
 
 impl std::fmt::Display for ApiError {
@@ -55,7 +57,14 @@ impl ApiError {
             code,
             message: message.into(),
             headers: Vec::new(),
+            close: false,
         }
+    }
+
+    /// This error, answered with `Connection: close`.
+    pub fn closing_connection(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
@@ -99,6 +108,9 @@ impl ApiError {
         for (name, value) in &self.headers {
             response.insert_header((name.clone(), HeaderValue::from_static(value)));
         }
+        if self.close {
+            response.force_close();
+        }
         response.body(body)
     }
 
@@ -125,12 +137,10 @@ impl ResponseError for ApiError {
                 code: self.code,
             },
         };
-        let mut response = HttpResponse::build(self.status);
-        response.insert_header((header::CONTENT_TYPE, JSON_CONTENT_TYPE));
-        for (name, value) in &self.headers {
-            response.insert_header((name.clone(), HeaderValue::from_static(value)));
-        }
-        response.body(serde_json::to_string(&body).unwrap_or_default())
+        self.response_with(
+            JSON_CONTENT_TYPE,
+            serde_json::to_string(&body).unwrap_or_default(),
+        )
     }
 }
 

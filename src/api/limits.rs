@@ -48,6 +48,7 @@ pub struct Limits {
     window_secs: u64,
     tests_per_minute: u32,
     tests_burst: u32,
+    body_timeout: Duration,
 }
 
 impl Limits {
@@ -67,7 +68,13 @@ impl Limits {
             window_secs: seconds_ceil(window_ms),
             tests_per_minute: limits.tests_per_minute,
             tests_burst: limits.tests_burst,
+            body_timeout: Duration::from_secs_f64(settings.server.body_timeout),
         }
+    }
+
+    /// How long a request body may take to arrive (`[server] body_timeout`).
+    pub fn body_timeout(&self) -> Duration {
+        self.body_timeout
     }
 
     /// Takes one connection test from `key_id`'s bucket, or refuses with 429 when it is empty.

@@ -2,10 +2,12 @@
 
 pub mod args;
 pub mod audit;
+pub mod body;
 pub mod connection_test;
 pub mod conventions;
 pub mod data_source;
 pub mod error;
+pub mod gate;
 pub mod limits;
 pub mod mode;
 pub mod openapi;

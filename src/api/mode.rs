@@ -9,14 +9,12 @@
 
 use actix_web::dev::ServiceRequest;
 use actix_web::http::{header, StatusCode};
-use actix_web::web::{self, BytesMut};
+use actix_web::web;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use futures_util::StreamExt;
 use jackal_drivers::{Kind, Password};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::args::MAX_BODY_BYTES;
 use super::connection_test::TestResult;
 use super::data_source::{forget_stale_test_outcome, seal_password, stored_spec};
 use super::error::ApiError;
@@ -335,8 +333,8 @@ pub async fn retrieve(
     hal(StatusCode::OK, &DataSource::new(&row, &paths)?)
 }
 
-/// The JSON body of a request, up to `MAX_BODY_BYTES`; `Value::Null` when there is none.
-async fn json_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ModeError> {
+/// The JSON body of a request (see [`super::body`]); `Value::Null` when there is none.
+async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Value, ModeError> {
     if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
         let content_type = content_type.to_str().unwrap_or("");
         let is_json = content_type.parse::<mime::Mime>().is_ok_and(|m| {
@@ -354,44 +352,11 @@ async fn json_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Value
             .into());
         }
     }
-    let too_large = || -> ModeError {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-        )
-        .into()
-    };
-    let declared_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            bad_request(
-                "invalid_body",
-                format!("the request body could not be read: {e}"),
-            )
-        })?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = super::body::read(req, payload).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        bad_request(
-            "invalid_json",
-            format!("the JSON body could not be parsed: {e}"),
-        )
-    })
+    Ok(super::body::json_value(&body)?)
 }
 
 /// What an update asks for, checked.

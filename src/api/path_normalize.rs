@@ -1,11 +1,12 @@
 //! Trailing slashes trimmed and repeated slashes merged before routing, so `/api/v2/role/` is
 //! `/api/v2/role`. actix's `NormalizePath` does the same but runs a regex over every path; that
 //! was a visible share of a GET's CPU, and almost no path needs it, so this checks first.
+//!
+//! It runs inside the gate ([`super::gate`]), before any decision: the gate, the router and the
+//! handlers all see the one path this leaves.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse, Url};
+use actix_web::dev::{ServiceRequest, Url};
 use actix_web::http::Uri;
-use actix_web::middleware::Next;
 
 /// The normalized form of `path`, or `None` when it is already normal.
 fn normalized(path: &str) -> Option<String> {
@@ -25,10 +26,8 @@ fn normalized(path: &str) -> Option<String> {
     Some(out)
 }
 
-pub async fn normalize_path(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+/// Rewrites `req`'s URI, and the path the router matches, to the normalized path.
+pub fn normalize(req: &mut ServiceRequest) {
     if let Some(path) = normalized(req.path()) {
         let uri = req.uri();
         let rebuilt = match uri.query() {
@@ -41,7 +40,6 @@ pub async fn normalize_path(
             req.head_mut().uri = new_uri;
         }
     }
-    next.call(req).await
 }
 
 #[cfg(test)]

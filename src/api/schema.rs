@@ -234,7 +234,10 @@ pub async fn introspect(
 ) -> Result<Introspected, ApiError> {
     let spec = stored_spec_with_password(row, &state.secrets)?;
     let fetched_at = ctx.at;
-    let report = state.probes.introspect(spec).await;
+    let report = state
+        .probes
+        .introspect(spec, super::connection_test::tester(&ctx))
+        .await;
     let outcome = match &report.outcome {
         Ok((_, snapshot)) => json!({
             "success": true,

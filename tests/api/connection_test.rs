@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jackal::auth::KeyCredentials;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -230,6 +231,8 @@ async fn a_flood_of_hanging_tests_neither_blocks_crud_nor_outlives_its_deadline(
     let silent = silent_listener().await;
     let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
         s.test.max_concurrent = 4;
+        // The whole pool for this one key: this test is about the pool's queue.
+        s.test.key_share = 1.0;
         s.test.timeout = 1.0;
         s.server.workers = 2;
         // The flood is deliberate: above the per-key default burst of 10.
@@ -283,6 +286,20 @@ async fn a_flood_of_hanging_tests_neither_blocks_crud_nor_outlives_its_deadline(
     }
 }
 
+/// `POST /connection-test` of `uri` as `key`.
+async fn test_unsaved_as(app: &TestApp, key: &KeyCredentials, uri: &str) -> Value {
+    let body = serde_urlencoded::to_string([("configUri", uri)]).unwrap();
+    ok_json(
+        app.request_as(key, Method::POST, "/connection-test")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_queued_test_answers_by_its_own_deadline_saying_why() {
     let silent = silent_listener().await;
@@ -290,6 +307,7 @@ async fn a_queued_test_answers_by_its_own_deadline_saying_why() {
         s.test.max_concurrent = 1;
     })
     .await;
+    let other = app.create_key("other").await;
     let app = Arc::new(app);
     let holder = {
         let app = app.clone();
@@ -302,31 +320,85 @@ async fn a_queued_test_answers_by_its_own_deadline_saying_why() {
     while silent.accepted.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let started = Instant::now();
     let uri = format!(
         "postgresql://u:pw@127.0.0.1:{}/db?ssl=false&connectTimeout=1",
         silent.port
     );
-    let queued = test_unsaved(&app, &uri).await;
-    let took = started.elapsed();
-    assert_failure(&queued, "timeout");
-    assert!(
-        queued["message"]
-            .as_str()
-            .unwrap()
-            .contains("[test] max_concurrent"),
-        "{queued}"
-    );
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    // Another key waits for the one slot of the pool; the same key for its own one slot.
+    for (key, why) in [
+        (&other, "[test] max_concurrent"),
+        (&app.key, "[test] key_share"),
+    ] {
+        let started = Instant::now();
+        let queued = test_unsaved_as(&app, key, &uri).await;
+        let took = started.elapsed();
+        assert_failure(&queued, "timeout");
+        assert!(
+            queued["message"].as_str().unwrap().contains(why),
+            "{queued}"
+        );
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
     assert_eq!(
         silent.accepted.load(Ordering::SeqCst),
         1,
-        "the queued test dialled nothing"
+        "the queued tests dialled nothing"
     );
     assert_failure(&holder.await.unwrap(), "timeout");
+}
+
+#[tokio::test]
+async fn one_key_flooding_silent_hosts_leaves_slots_for_the_others() {
+    let silent = silent_listener().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.test.max_concurrent = 4;
+        // Each key holds at most 2 of the 4 slots.
+        s.test.key_share = 0.5;
+        s.limits.tests_burst = 40;
+    })
+    .await;
+    let other = app.create_key("other").await;
+    let app = Arc::new(app);
+    let hanging = format!(
+        "postgresql://u:pw@127.0.0.1:{}/db?ssl=false&connectTimeout=3",
+        silent.port
+    );
+    let flood: Vec<_> = (0..12)
+        .map(|_| {
+            let (app, uri) = (app.clone(), hanging.clone());
+            tokio::spawn(async move { test_unsaved(&app, &uri).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        silent.accepted.load(Ordering::SeqCst),
+        2,
+        "the flooding key holds its share, no more"
+    );
+    // The other key is not queued behind the flood: its test runs and answers at once.
+    let started = Instant::now();
+    let refused = test_unsaved_as(
+        &app,
+        &other,
+        &format!("postgresql://u:pw@127.0.0.1:{closed_port}/db?ssl=false"),
+    )
+    .await;
+    assert_failure(&refused, "refused");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    for task in flood {
+        let result = task.await.unwrap();
+        assert_failure(&result, "timeout");
+    }
 }
 
 fn pg_uri(password: Option<&str>, port: &str) -> String {

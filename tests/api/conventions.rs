@@ -100,14 +100,18 @@ async fn routing_comes_after_auth() {
     error_json(unauthenticated, 401, "unauthorized").await;
     error_json(app.get("/no-such-thing").await, 404, "route_not_found").await;
     error_json(app.get("/data-source/x/y/z").await, 404, "route_not_found").await;
-    // Outside /api/v2 there are no vendor headers to check; unknown paths are plain 404s.
-    let outside = app
-        .client
-        .get(format!("{}/elsewhere", app.address))
-        .send()
-        .await
-        .unwrap();
-    error_json(outside, 404, "route_not_found").await;
+    // Outside /api/v2 there are no vendor headers to check, but a caller still authenticates
+    // before learning that a path does not exist.
+    let outside = |authenticated: bool| {
+        let req = app.client.get(format!("{}/elsewhere", app.address));
+        if authenticated {
+            authed(&app, req)
+        } else {
+            req
+        }
+    };
+    error_json(outside(false).send().await.unwrap(), 401, "unauthorized").await;
+    error_json(outside(true).send().await.unwrap(), 404, "route_not_found").await;
 }
 
 #[tokio::test]

@@ -372,6 +372,24 @@ impl TestApp {
             .basic_auth(format!("{}@api", self.key.id), Some(&self.key.secret))
     }
 
+    /// `request` with another API key's credentials.
+    pub fn request_as(&self, key: &KeyCredentials, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("User-Agent", USER_AGENT)
+            .header("Accept", VENDOR_ACCEPT)
+            .basic_auth(format!("{}@api", key.id), Some(&key.secret))
+    }
+
+    /// A second API key in this server's store (created there directly, as `jackal api-key
+    /// create` does).
+    pub async fn create_key(&self, name: &str) -> KeyCredentials {
+        let store = jackal::store::Store::connect(&settings_in(self.dir.path()).store)
+            .await
+            .unwrap();
+        jackal::auth::create(&store, name).await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path).send().await.unwrap()
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{ok_json, spawn_app, TestApp};
+use crate::helpers::{ok_json, spawn_app, TestApp, USER_AGENT};
 
 /// Every endpoint of the contract's §3 table, plus the extensions (`/connection-test`,
 /// `/audit`) and the document itself, with the contract's `:name` parameters.
@@ -188,10 +188,17 @@ async fn the_document_is_openapi_3_served_without_vendor_headers() {
         .await
         .unwrap();
     assert_eq!(ok_json(res).await, doc);
-    // Other methods are 405s, still without credentials.
+    // Only GET is public: another method needs a key, and then gets its 405.
     let res = app
         .client
         .post(format!("{}/api/v2/openapi.json", app.address))
+        .header("User-Agent", USER_AGENT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .request(Method::POST, "/openapi.json")
         .send()
         .await
         .unwrap();

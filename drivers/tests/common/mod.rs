@@ -15,6 +15,12 @@ pub const DATABASE: &str = "jackal_test";
 /// The CA that signed the test servers' certificates (SANs: localhost, 127.0.0.1, ::1).
 pub const CA_PEM: &str = "/var/lib/jackal-test/tls/ca.pem";
 
+/// The directory of `CA_PEM`: what `[drivers.tls] root_cert_dirs` must list for tests that
+/// name it in `sslRootCert`.
+pub fn ca_dir() -> std::path::PathBuf {
+    std::path::Path::new(CA_PEM).parent().unwrap().to_owned()
+}
+
 /// The machine's own PostgreSQL: trust auth, TLS with Debian's self-signed snakeoil certificate.
 pub const PG_MAIN: &str = "127.0.0.1:5432";
 /// A cluster that checks passwords (scram-sha-256) and offers TLS with the test CA's certificate.

@@ -1,0 +1,121 @@
+//! Deny by default. Every request is authenticated before it is routed, except the few public
+//! operations named in [`PUBLIC`]; and every decision here is made on exactly the path the
+//! router matches (percent-decoded, slashes merged, no trailing slash), never on another
+//! spelling of it. A path the router would send to a handler cannot be spelled so that the gate
+//! takes it for something else: `/%61pi/v2/...` is `/api/v2/...` to both.
+//!
+//! Who gets what, by that path:
+//! - `GET` of one of [`PUBLIC`]: no credentials, no vendor headers (contract §6).
+//! - The Mode dialect (`/api/<workspace>/...`, any workspace but `v2`): Mode's Basic auth.
+//! - Everything else, `/api/v2` and unknown paths alike: the JackDB conventions (User-Agent,
+//!   Accept, then Basic auth, contract §1) under `/api/v2`, Basic auth alone outside it. An
+//!   unknown path is a 404 only to a caller who authenticated.
+//!
+//! Repeated authentication failures from one address are slowed, then refused (429), in every
+//! case but the public one (see [`super::limits`]).
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError};
+
+use super::conventions::{self, API_PREFIX};
+use super::{limits, mode, path_normalize};
+
+/// Operations anyone who reaches the port may call (with `GET`), as the router matches them.
+pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/v2/openapi.json"];
+
+/// Who may call `method` on `routed` (the path the router matches), and how they prove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// `GET` of one of [`PUBLIC`].
+    Anyone,
+    /// A Mode dialect path: Mode's `key:secret`, errors in Mode's shape.
+    Mode,
+    /// Under `/api/v2`: the vendor headers, then `<keyId>@api:<secret>`.
+    JackDb,
+    /// Any other path: `<keyId>@api:<secret>`, then a 404.
+    Unknown,
+}
+
+impl Audience {
+    pub fn of(method: &Method, routed: &str) -> Self {
+        if method == Method::GET && PUBLIC.contains(&routed) {
+            Audience::Anyone
+        } else if mode::is_mode_path(routed) {
+            Audience::Mode
+        } else if routed == API_PREFIX || routed.starts_with("/api/v2/") {
+            Audience::JackDb
+        } else {
+            Audience::Unknown
+        }
+    }
+}
+
+pub async fn gate(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    path_normalize::normalize(&mut req);
+    // `as_str` is the path the router matches (actix requotes the URI's path once, here and
+    // for routing alike); the raw `req.path()` is another spelling and must never decide.
+    let audience = Audience::of(req.method(), req.match_info().as_str());
+    let checked = match audience {
+        Audience::Anyone => return Ok(next.call(req).await?.map_into_boxed_body()),
+        Audience::Mode => {
+            limits::limit_auth_failures_as(&req, mode::authenticate(&req), mode::render_error).await
+        }
+        Audience::JackDb => match conventions::check_headers(&req) {
+            Ok(()) => limits::limit_auth_failures(&req, conventions::authenticate(&req)).await,
+            Err(e) => Err(e.error_response()),
+        },
+        Audience::Unknown => {
+            limits::limit_auth_failures(&req, conventions::authenticate(&req)).await
+        }
+    };
+    match checked {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(response) => Ok(req.into_response(response)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_public_list_is_public_and_every_other_path_authenticates() {
+        for public in PUBLIC {
+            assert_eq!(
+                Audience::of(&Method::GET, public),
+                Audience::Anyone,
+                "{public}"
+            );
+            // Another method on a public path is for a key holder, who then gets its 405.
+            assert_ne!(
+                Audience::of(&Method::POST, public),
+                Audience::Anyone,
+                "{public}"
+            );
+        }
+        for (path, audience) in [
+            ("/api/v2/data-source", Audience::JackDb),
+            ("/api/v2", Audience::JackDb),
+            ("/api/v2/openapi.json/x", Audience::JackDb),
+            ("/api/jackal/data_sources", Audience::Mode),
+            ("/api/V2/data-source", Audience::Mode),
+            ("/", Audience::Unknown),
+            ("/healthz/", Audience::Unknown),
+            ("/HEALTHZ", Audience::Unknown),
+            ("/api%2Fv2/data-source", Audience::Unknown),
+            ("/api", Audience::Unknown),
+            ("/apix/v2", Audience::Unknown),
+        ] {
+            assert_eq!(Audience::of(&Method::GET, path), audience, "{path}");
+        }
+    }
+}
