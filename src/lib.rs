@@ -3,6 +3,7 @@
 //! `main.rs` is thin; everything a test needs to start a real server on port 0 lives here.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use jackal::app::audit;
 use jackal::auth;
 use jackal::config::Settings;
 use jackal::domain::time;
 use jackal::secrets::rotation::Outcome;
 use jackal::startup::Application;
-use jackal::store::{AuditContext, AuditEvent, AuditFilter, Store};
+use jackal::store::{AuditFilter, Store};
 use serde_json::json;
 
 /// jemalloc, with its background threads returning freed memory to the system. Under the
@@ -148,7 +149,7 @@ async fn audit_tail(settings: Settings, lines: usize, follow: bool) -> anyhow::R
         ..Default::default()
     };
     loop {
-        let rows = store.list_audit(filter.clone()).await?;
+        let rows = audit::list(&store, filter.clone()).await?;
         for row in &rows {
             println!(
                 "{}  {:<26} {} {}  key={} from={}  {}",
@@ -201,18 +202,8 @@ async fn secrets(settings: Settings, command: SecretsCommand) -> anyhow::Result<
         changes["legacyUpgraded"] = json!(report.legacy_upgraded);
         changes["resumed"] = json!(report.resumed);
         changes["newKeyFile"] = json!(report.new_key_file.display().to_string());
-        let ctx = AuditContext {
-            api_key_id: None,
-            client_addr: None,
-            at: time::now_millis(),
-        };
-        let event = AuditEvent {
-            action: "secrets.rotate",
-            object_type: "secret_key",
-            object_id: report.key_file.display().to_string(),
-            changes,
-        };
-        store.record_audit(ctx, event).await?;
+        let key_file = report.key_file.display().to_string();
+        audit::record_rotation(&store, time::now_millis(), &key_file, changes).await?;
     }
     print!("{report}");
     Ok(())
@@ -232,7 +223,7 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<(
         }
         ApiKeyCommand::List => {
             println!("{:<36}  {:<24}  {:<24}  name", "id", "created", "revoked");
-            for key in store.list_api_keys().await? {
+            for key in auth::list(&store).await? {
                 println!(
                     "{:<36}  {:<24}  {:<24}  {}",
                     key.id,
@@ -245,7 +236,7 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<(
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            if !store.revoke_api_key(&id, time::now_millis()).await? {
+            if !auth::revoke(&store, &id, time::now_millis()).await? {
                 anyhow::bail!(
                     "no active API key has the id {id}: `jackal api-key list` shows them"
                 );

@@ -299,7 +299,7 @@ impl SecretBox {
     /// key file is missing or holds another key. The box reloads from the same places when the
     /// store's key meta changes or a value names a key it does not hold.
     pub async fn load(key_file: &Path, store: &Store) -> Result<Self, SecretError> {
-        let meta = store.key_meta().await?;
+        let meta = key_meta(store).await?;
         let keys = Found::read(key_file, &meta)?.check(key_file, store.location(), &meta)?;
         Ok(Self {
             ring: Arc::new(Ring {
@@ -356,7 +356,7 @@ impl SecretBox {
         let Some(source) = &self.ring.source else {
             return;
         };
-        match source.store.key_meta_blocking() {
+        match key_meta_blocking(&source.store) {
             Ok(meta) => {
                 let unchanged = self.keys().seen.as_ref() == Some(&meta);
                 if !unchanged {
@@ -371,7 +371,7 @@ impl SecretBox {
         let Some(source) = &self.ring.source else {
             return;
         };
-        match source.store.key_meta_blocking() {
+        match key_meta_blocking(&source.store) {
             Ok(meta) => self.reload_for(meta),
             Err(e) => tracing::warn!(error = %e, "cannot read the store's key meta"),
         }
@@ -485,9 +485,10 @@ impl SecretBox {
         };
         let mut resealed = 0;
         for key in &retired {
+            let header = key.fingerprint().header().to_vec();
             let rows = match source
                 .store
-                .passwords_sealed_with(key.fingerprint().header().to_vec())
+                .read(move |tx| Box::pin(async move { tx.sealed_with_prefix(&header).await }))
                 .await
             {
                 Ok(rows) => rows,
@@ -497,12 +498,19 @@ impl SecretBox {
                 }
             };
             for (id, old) in rows {
-                let Some(plain) = key.open(&old, id.as_bytes()) else {
+                let Some(plain) = key.open(&old, id.as_str().as_bytes()) else {
                     tracing::warn!(data_source = %id, "a stored password does not open");
                     continue;
                 };
-                let new = sealing.seal(&plain, id.as_bytes());
-                match source.store.replace_sealed_password(&id, old, new).await {
+                let new = sealing.seal(&plain, id.as_str().as_bytes());
+                let which = id.clone();
+                let swapped = source
+                    .store
+                    .write(move |tx| {
+                        Box::pin(async move { tx.reseal_password(&which, Some(&old), &new).await })
+                    })
+                    .await;
+                match swapped {
                     Ok(true) => {
                         resealed += 1;
                         tracing::info!(
@@ -562,6 +570,18 @@ impl SecretBox {
         keys.seen = None;
         Self::fixed(keys)
     }
+}
+
+/// The store's key check and pending rotation.
+async fn key_meta(store: &Store) -> Result<KeyMeta, StoreError> {
+    store
+        .read(|tx| Box::pin(async move { tx.key_meta().await }))
+        .await
+}
+
+/// `key_meta` for synchronous code on a blocking thread (sealing checks it first).
+fn key_meta_blocking(store: &Store) -> Result<KeyMeta, StoreError> {
+    store.read_blocking(|tx| Box::pin(async move { tx.key_meta().await }))
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! so the tests run exactly what ships, on a listener of their own (port 0).
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,91 +18,20 @@ use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceRes
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use anyhow::Context;
-use jackal_drivers::{EgressPolicy, ProbeContext, SystemResolver};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::api;
+use crate::app::AppState;
 use crate::auth::{self, Bootstrap, KeyCredentials};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::probe_pool::ProbePool;
 use crate::protocol_errors::JsonProtocolErrors;
-use crate::secrets::SecretBox;
-use crate::store::Store;
-
-/// What every handler shares.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub secrets: SecretBox,
-    pub probes: Arc<ProbePool>,
-    pub clock: Arc<dyn Clock>,
-    pub metrics: Metrics,
-    /// The Mode dialect's workspace name (`[mode] workspace`).
-    pub mode_workspace: String,
-}
-
-impl AppState {
-    /// Opens the store (creating or upgrading it), loads the secret keys and starts the test
-    /// pool, as `settings` say; "now" is `clock`.
-    pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-        let metrics = Metrics::new();
-        let store = Store::connect(&settings.store).await?;
-        store.instrument(metrics.store_latency());
-        let secrets = load_secrets(&settings.key_file(), &store).await?;
-        let probes = Arc::new(ProbePool::new(
-            probe_context(settings),
-            settings.test.max_concurrent,
-            settings.test.max_per_key(),
-        )?);
-        Ok(AppState {
-            store,
-            secrets,
-            probes,
-            clock,
-            metrics,
-            mode_workspace: settings.mode.workspace.clone(),
-        })
-    }
-}
-
-/// How connection tests resolve, where they may go and how long they may take.
-pub fn probe_context(settings: &Settings) -> ProbeContext {
-    ProbeContext {
-        resolver: Arc::new(SystemResolver),
-        egress: EgressPolicy::new(settings.egress.allow.clone(), settings.egress.deny.clone()),
-        sqlite_allowed_dirs: settings.drivers.sqlite.allowed_dirs.clone(),
-        ssl_root_cert_dirs: settings.drivers.tls.root_cert_dirs.clone(),
-        default_timeout: Duration::from_secs_f64(settings.test.timeout),
-    }
-}
 
 pub struct Application {
     port: u16,
     server: Server,
     bootstrap: Bootstrap,
     tls: bool,
-}
-
-/// Loads the secret keys, or creates a key file when the store has never been keyed. The store
-/// records a check value sealed with its key, so a missing or wrong key is caught here, naming
-/// the file. While a key rotation is pending (`jackal secrets rotate`), the rotation's new key is
-/// loaded too and both are accepted. The box keeps up with a rotation run by another process.
-pub async fn load_secrets(key_file: &Path, store: &Store) -> anyhow::Result<SecretBox> {
-    if store.key_check().await?.is_none() {
-        let key = match SecretBox::read_key_file(key_file)? {
-            Some(key) => key,
-            None => {
-                tracing::info!(path = %key_file.display(), "created a new secret key file");
-                SecretBox::create_key_file(key_file)?
-            }
-        };
-        store.set_key_check(key.key_check()).await?;
-    }
-    let secrets = SecretBox::load(key_file, store).await?;
-    secrets.spawn_refresher();
-    Ok(secrets)
 }
 
 impl Application {

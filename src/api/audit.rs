@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ApiError;
 use super::json_ok;
 use super::openapi::Timestamp;
+use crate::app::{audit, AppState};
 use crate::auth::Caller;
 use crate::domain::{permission, time};
-use crate::startup::AppState;
 use crate::store::{AuditContext, AuditFilter, AuditRow};
 
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -171,6 +171,6 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = parse_filter(&query)?;
-    let rows = state.store.list_audit(filter).await?;
+    let rows = audit::read(&state, filter).await?;
     json_ok(&rows.iter().map(AuditView::from).collect::<Vec<_>>())
 }

@@ -2,19 +2,18 @@
 //! 200 either way (a failed test is a result, not a server error).
 
 use actix_web::{web, HttpResponse};
-use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeFailure, ProbeReport, ServerVersion};
+use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeReport, ServerVersion};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::args::Args;
-use super::data_source::stored_spec_with_password;
 use super::error::ApiError;
 use super::json_ok;
 use super::limits::TestAllowance;
 use super::openapi::{DataSourceKey, NotFound, PayloadTooLarge, UnsupportedMediaType};
-use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent, TestOutcome};
+use crate::app::connection_tests::{self, StoredVersion};
+use crate::app::AppState;
+use crate::store::AuditContext;
 
 fn millis(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
@@ -149,6 +148,19 @@ pub struct TlsView {
     pub protocol: Option<String>,
 }
 
+impl From<&StoredVersion> for VersionView {
+    fn from(v: &StoredVersion) -> Self {
+        Self {
+            product_name: v.product_name.clone(),
+            product_version: v.product_version.clone(),
+            major: v.major,
+            minor: v.minor,
+            patch: v.patch,
+            description: v.description.clone(),
+        }
+    }
+}
+
 pub fn version_view(v: &ServerVersion) -> VersionView {
     VersionView {
         product_name: v.product_name.clone(),
@@ -200,57 +212,6 @@ pub struct TestUnsaved {
     config_uri: String,
 }
 
-/// Records the test in the audit trail (what was tested and how it ended, never a password)
-/// and, for a saved data source, its outcome on the data source (`saved`).
-async fn record(
-    state: &AppState,
-    ctx: AuditContext,
-    object: (&'static str, String),
-    config_uri: Option<String>,
-    report: &ProbeReport,
-    saved: Option<TestOutcome>,
-) -> Result<(), ApiError> {
-    let (object_type, object_id) = object;
-    state.metrics.count_test(&report.outcome);
-    let outcome = match &report.outcome {
-        Ok(v) => {
-            json!({"success": true, "productName": v.product_name, "productVersion": v.product_version})
-        }
-        Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
-    };
-    let mut changes = outcome;
-    changes["address"] = json!(report.address.map(|a| a.to_string()));
-    if let Some(uri) = config_uri {
-        changes["configUri"] = json!(uri);
-    }
-    let event = AuditEvent {
-        action: "connection.test",
-        object_type,
-        object_id,
-        changes,
-    };
-    Ok(state.store.record_test(ctx, event, saved).await?)
-}
-
-/// Whose share of the test slots a test takes: the calling API key's.
-pub fn tester(ctx: &AuditContext) -> &str {
-    ctx.api_key_id.as_deref().unwrap_or("")
-}
-
-fn log(report: &ProbeReport, subject: &str) {
-    match &report.outcome {
-        Ok(v) => {
-            tracing::info!(subject, product = %v.product_name, version = %v.product_version, duration_ms = millis(report.duration), "connection test succeeded")
-        }
-        Err(f) => tracing::info!(
-            subject,
-            error_code = f.code.as_str(),
-            duration_ms = millis(report.duration),
-            "connection test failed"
-        ),
-    }
-}
-
 /// Tests a saved data source's connection: connect, TLS, log in, ask the version, close.
 #[utoipa::path(
     post,
@@ -271,23 +232,7 @@ pub async fn test_data_source(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = state
-        .store
-        .find_data_source(&key)
-        .await?
-        .ok_or_else(|| ApiError::data_source_not_found(&key))?;
-    // The stored password goes only where the stored configUri points: updates that change
-    // type, host, port or user drop it (see data_source::update).
-    let spec = stored_spec_with_password(&row, &state.secrets)?;
-    let report = state.probes.test(spec, tester(&ctx)).await;
-    log(&report, &row.id);
-    let outcome = TestOutcome {
-        data_source_id: row.id.clone(),
-        ok: report.outcome.is_ok(),
-        at: state.clock.now_millis(),
-    };
-    let object = ("data_source", row.id.clone());
-    record(&state, ctx, object, None, &report, Some(outcome)).await?;
+    let report = connection_tests::test_saved(&state, &ctx, &key).await?;
     json_ok(&render(&report))
 }
 
@@ -319,33 +264,6 @@ pub async fn test_unsaved(
         "configUri",
         "the connection URI to test, e.g. postgresql://user:password@host:5432/database",
     )?;
-    let parsed = ConnectionSpec::parse(&raw);
-    let redacted = parsed.as_ref().ok().map(ConnectionSpec::to_redacted_uri);
-    let report = match parsed {
-        Ok(spec) => state.probes.test(spec, tester(&ctx)).await,
-        Err(e) => ProbeReport {
-            outcome: Err(ProbeFailure::new(
-                ErrorCode::InvalidUri,
-                format!("configUri: {e}"),
-            )),
-            duration: std::time::Duration::ZERO,
-            phases: Vec::new(),
-            address: None,
-            tls: None,
-        },
-    };
-    log(&report, "unsaved");
-    let subject = redacted
-        .clone()
-        .unwrap_or_else(|| "invalid configUri".to_owned());
-    record(
-        &state,
-        ctx,
-        ("connection_test", subject),
-        redacted,
-        &report,
-        None,
-    )
-    .await?;
+    let report = connection_tests::test_unsaved(&state, &ctx, ConnectionSpec::parse(&raw)).await?;
     json_ok(&render(&report))
 }

@@ -7,8 +7,8 @@ use actix_web::web;
 use base64::Engine;
 
 use super::error::ApiError;
+use crate::app::AppState;
 use crate::auth;
-use crate::startup::AppState;
 
 pub const API_PREFIX: &str = "/api/v2";
 

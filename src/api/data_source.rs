@@ -1,7 +1,7 @@
 //! `/api/v2/data-source`: create, list, retrieve, detail, update and delete.
 
 use actix_web::{web, HttpResponse};
-use jackal_drivers::{ConnectionSpec, Password};
+use jackal_drivers::ConnectionSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -11,10 +11,10 @@ use super::openapi::{
     Conflict, DataSourceKey, NotFound, PayloadTooLarge, Timestamp, UnsupportedMediaType,
 };
 use super::{json_ok, EmptyObject};
-use crate::domain::{data_source, ids, time};
-use crate::secrets::SecretBox;
-use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent, DataSourceRow, Page};
+use crate::app::data_sources::{self, Changes, NewDataSource};
+use crate::app::AppState;
+use crate::domain::{data_source, time};
+use crate::store::{AuditContext, DataSourceRow, Page};
 
 const ARGUMENTS: &[&str] = &["name", "alias", "configUri", "description"];
 
@@ -96,9 +96,14 @@ impl DataSourceView {
         Self::with_config_uri(row, row.config_uri.clone())
     }
 
+    /// The row with the configUri of `spec` (which holds the password).
+    pub fn revealed(row: &DataSourceRow, spec: &ConnectionSpec) -> Self {
+        Self::with_config_uri(row, spec.to_uri())
+    }
+
     fn with_config_uri(row: &DataSourceRow, config_uri: String) -> Self {
         Self {
-            id: row.id.clone(),
+            id: row.id.to_string(),
             name: row.name.clone(),
             alias: row.alias.clone(),
             kind: row.kind.clone(),
@@ -107,56 +112,6 @@ impl DataSourceView {
             updated_at: time::render_millis(row.updated_at),
             description: row.description.clone(),
         }
-    }
-
-    /// The row with its password decrypted back into the configUri.
-    fn revealed(row: &DataSourceRow, secrets: &SecretBox) -> Result<Self, ApiError> {
-        if row.password_enc.is_none() {
-            return Ok(Self::redacted(row));
-        }
-        let spec = stored_spec_with_password(row, secrets)?;
-        Ok(Self::with_config_uri(row, spec.to_uri()))
-    }
-}
-
-/// The stored configUri with its password decrypted, for `/detail` and connection tests.
-pub fn stored_spec_with_password(
-    row: &DataSourceRow,
-    secrets: &SecretBox,
-) -> Result<ConnectionSpec, ApiError> {
-    let spec = stored_spec(row)?;
-    let Some(sealed) = &row.password_enc else {
-        return Ok(spec);
-    };
-    let password = secrets
-        .open(sealed, row.id.as_bytes())
-        .map_err(ApiError::internal)?;
-    let password = String::from_utf8(password).map_err(ApiError::internal)?;
-    Ok(spec.with_password(Some(Password::from(password))))
-}
-
-/// The stored (password-free) configUri parsed again; it was normalized on the way in.
-pub fn stored_spec(row: &DataSourceRow) -> Result<ConnectionSpec, ApiError> {
-    ConnectionSpec::parse(&row.config_uri).map_err(|e| {
-        ApiError::internal(format_args!(
-            "stored configUri of {} does not parse: {e}",
-            row.id
-        ))
-    })
-}
-
-/// The password of `spec` sealed for the data source `id`; `None` when it has none.
-pub fn seal_password(secrets: &SecretBox, spec: &ConnectionSpec, id: &str) -> Option<Vec<u8>> {
-    spec.password()
-        .map(|p| secrets.seal(p.expose().as_bytes(), id.as_bytes()))
-}
-
-/// Forgets the last test outcome when what it was a test of changed (the configUri or the
-/// password): it says nothing about the new settings.
-pub fn forget_stale_test_outcome(current: &DataSourceRow, next: &mut DataSourceRow) {
-    if next.config_uri != current.config_uri || next.password_enc != current.password_enc {
-        next.last_test_ok = None;
-        next.last_tested_at = None;
     }
 }
 
@@ -198,32 +153,14 @@ pub async fn create(
         .map(|raw| data_source::parse_description(&raw))
         .transpose()?
         .unwrap_or_default();
-    let id = ids::new_data_source_id();
-    let now = ctx.at;
-    // Sealing reads the store's key record (a rotation may have brought a new key), which
-    // blocks: keep it off the async worker. Updates seal inside the store's blocking closure.
-    let password_enc = {
-        let (secrets, spec, id) = (state.secrets.clone(), spec.clone(), id.clone());
-        web::block(move || seal_password(&secrets, &spec, &id))
-            .await
-            .map_err(ApiError::internal)?
-    };
-    let row = DataSourceRow {
-        password_enc,
-        id,
+    let new = NewDataSource {
         name,
         alias,
-        kind: spec.kind().as_str().to_owned(),
-        config_uri: spec.to_redacted_uri(),
+        spec,
         description,
-        last_test_ok: None,
-        last_tested_at: None,
-        seq: 0,
-        created_at: now,
-        updated_at: now,
     };
-    let row = state.store.insert_data_source(row, &ctx).await?;
-    json_ok(&DataSourceView::with_config_uri(&row, spec.to_uri()))
+    let (row, spec) = data_sources::create(&state, &ctx, new).await?;
+    json_ok(&DataSourceView::revealed(&row, &spec))
 }
 
 /// Lists every data source, oldest first.
@@ -237,21 +174,13 @@ pub async fn create(
         description = "Every data source, oldest first, password removed from every configUri"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.list_data_sources(page).await?;
+    let rows = data_sources::list(&state, page).await?;
     json_ok(
         &rows
             .iter()
             .map(DataSourceView::redacted)
             .collect::<Vec<_>>(),
     )
-}
-
-async fn find(state: &AppState, key: &str) -> Result<DataSourceRow, ApiError> {
-    state
-        .store
-        .find_data_source(key)
-        .await?
-        .ok_or_else(|| ApiError::data_source_not_found(key))
 }
 
 /// One data source, password removed.
@@ -270,7 +199,9 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    json_ok(&DataSourceView::redacted(&find(&state, &key).await?))
+    json_ok(&DataSourceView::redacted(
+        &data_sources::find(&state, &key).await?,
+    ))
 }
 
 /// One data source with the password in its configUri (recorded in the audit trail).
@@ -291,22 +222,8 @@ pub async fn detail(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find(&state, &key).await?;
-    let view = DataSourceView::revealed(&row, &state.secrets)?;
-    // Recorded before the password is sent: no read of a password goes unrecorded.
-    state
-        .store
-        .record_audit(
-            ctx,
-            AuditEvent {
-                action: "data_source.read_password",
-                object_type: "data_source",
-                object_id: row.id.clone(),
-                changes: serde_json::json!({"hasPassword": row.password_enc.is_some()}),
-            },
-        )
-        .await?;
-    json_ok(&view)
+    let (row, spec) = data_sources::reveal(&state, &ctx, &key).await?;
+    json_ok(&DataSourceView::revealed(&row, &spec))
 }
 
 /// Updates any of name, alias, configUri and description (POST, PUT and PATCH alike).
@@ -358,41 +275,16 @@ pub async fn update(
         .take("description")
         .map(|raw| data_source::parse_description(&raw))
         .transpose()?;
-    let secrets = state.secrets.clone();
-    let now = ctx.at;
-    let updated = state
-        .store
-        .update_data_source(&key, &ctx, move |current| {
-            let mut next = current.clone();
-            if let Some(name) = name {
-                next.name = name;
-            }
-            if let Some(alias) = alias {
-                next.alias = alias;
-            }
-            if let Some(description) = description {
-                next.description = description;
-            }
-            if let Some(spec) = spec {
-                next.password_enc = if spec.has_password() {
-                    seal_password(&secrets, &spec, &current.id)
-                } else if stored_spec(current)?.same_destination(&spec) {
-                    // The contract's retention rule: a password is only ever sent where it
-                    // was entered for, so it survives only an unchanged type, host, port and user.
-                    current.password_enc.clone()
-                } else {
-                    None
-                };
-                next.kind = spec.kind().as_str().to_owned();
-                next.config_uri = spec.to_redacted_uri();
-            }
-            forget_stale_test_outcome(current, &mut next);
-            next.updated_at = now;
-            Ok::<_, ApiError>(next)
-        })
-        .await?
-        .ok_or_else(|| ApiError::data_source_not_found(&key))?;
-    json_ok(&DataSourceView::revealed(&updated, &state.secrets)?)
+    let changes = Changes {
+        name,
+        alias,
+        description,
+        spec,
+        password: None,
+    };
+    let row = data_sources::update(&state, &ctx, &key, changes).await?;
+    let spec = data_sources::spec_with_password(&row, &state.secrets)?;
+    json_ok(&DataSourceView::revealed(&row, &spec))
 }
 
 /// Deletes a data source with its permissions and role memberships.
@@ -412,8 +304,6 @@ pub async fn delete(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.store.delete_data_source(&key, &ctx).await? {
-        return Err(ApiError::data_source_not_found(&key));
-    }
+    data_sources::delete(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})
 }

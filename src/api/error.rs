@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::AppError;
 use crate::domain::Invalid;
 use crate::store::{Entity, StoreError, Unique};
 
@@ -144,10 +145,10 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
         match err {
-            StoreError::Taken { field, value } => {
+            AppError::Taken { field, value } => {
                 let (code, fix) = match field {
                     Unique::Alias => ("alias_taken", "choose another alias"),
                     Unique::Username => ("username_taken", "choose another username"),
@@ -160,14 +161,22 @@ impl From<StoreError> for ApiError {
                     format!("the {field} {value:?} is already taken: {fix}"),
                 )
             }
-            StoreError::NotFound(entity, key) => Self::not_found(entity, &key),
-            StoreError::NotLocked(key) => Self::new(
+            AppError::NotFound(entity, key) => Self::not_found(entity, &key),
+            AppError::NotLocked(key) => Self::new(
                 StatusCode::CONFLICT,
                 "person_not_locked",
                 format!("the person {key:?} must be locked before being deleted: lock them first (POST /api/v2/person/{key}/lock), then delete"),
             ),
-            other => Self::internal(other),
+            AppError::Invalid(invalid) => invalid.into(),
+            AppError::Store(e) => Self::internal(e),
+            AppError::Internal(cause) => Self::internal(cause),
         }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::internal(err)
     }
 }
 

@@ -38,7 +38,7 @@ pub struct EmptyObject {}
 #[serde(deny_unknown_fields)]
 pub struct Count {
     /// How many objects were deleted.
-    pub count: usize,
+    pub count: u64,
 }
 
 pub fn json_ok(value: &impl Serialize) -> Result<HttpResponse, ApiError> {

@@ -16,16 +16,16 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::connection_test::TestResult;
-use super::data_source::{forget_stale_test_outcome, seal_password, stored_spec};
 use super::error::ApiError;
 use super::limits::Limits;
 use super::schema::{self, Introspected, SchemaView};
 use super::RoutePattern;
+use crate::app::data_sources::{self, Changes};
+use crate::app::{connection_tests, AppError, AppState};
 use crate::auth::{self, Caller};
 use crate::domain::time::render_millis;
 use crate::domain::{data_source, Invalid};
-use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent, DataSourceRow, Page, SchemaSnapshotRow, StoreError};
+use crate::store::{AuditContext, DataSourceRow, Entity, Page, SchemaSnapshotRow, StoreError};
 
 pub const HAL_CONTENT_TYPE: &str = "application/hal+json; charset=utf-8";
 
@@ -113,6 +113,12 @@ impl From<StoreError> for ModeError {
     }
 }
 
+impl From<AppError> for ModeError {
+    fn from(error: AppError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
 impl From<Invalid> for ModeError {
     fn from(error: Invalid) -> Self {
         ApiError::from(error).into()
@@ -182,13 +188,10 @@ fn workspace<'a>(state: &'a AppState, name: &str) -> Result<Paths<'a>, ModeError
     })
 }
 
-async fn find(
-    state: &AppState,
-    paths: &Paths<'_>,
-    token: &str,
-) -> Result<DataSourceRow, ModeError> {
-    state.store.find_data_source(token).await?.ok_or_else(|| {
-        ApiError::new(
+/// `err` in Mode's words: a data source is named by its token.
+fn in_mode_words(err: AppError, paths: &Paths<'_>, token: &str) -> ModeError {
+    match err {
+        AppError::NotFound(Entity::DataSource, _) => ApiError::new(
             StatusCode::NOT_FOUND,
             "data_source_not_found",
             format!(
@@ -196,8 +199,19 @@ async fn find(
                 paths.list()
             ),
         )
-        .into()
-    })
+        .into(),
+        other => ApiError::from(other).into(),
+    }
+}
+
+async fn find(
+    state: &AppState,
+    paths: &Paths<'_>,
+    token: &str,
+) -> Result<DataSourceRow, ModeError> {
+    data_sources::find(state, token)
+        .await
+        .map_err(|e| in_mode_words(e, paths, token))
 }
 
 /// Mode's Data Source object. Fields Mode describes that Jackal has no counterpart for carry
@@ -256,17 +270,17 @@ fn adapter(kind: Kind) -> &'static str {
 
 impl DataSource {
     fn new(row: &DataSourceRow, paths: &Paths<'_>) -> Result<Self, ModeError> {
-        let spec = stored_spec(row)?;
+        let spec = data_sources::stored_spec(row)?;
         let database = match spec.sqlite_path() {
             Some(path) => path.display().to_string(),
             None => spec.database().unwrap_or_default().to_owned(),
         };
-        let href = paths.data_source(&row.id);
+        let href = paths.data_source(row.id.as_str());
         Ok(Self {
             id: row.seq,
             name: row.name.clone(),
             description: row.description.clone(),
-            token: row.id.clone(),
+            token: row.id.to_string(),
             adapter: adapter(spec.kind()),
             created_at: render_millis(row.created_at),
             updated_at: render_millis(row.updated_at),
@@ -308,7 +322,7 @@ pub async fn list(
     workspace_name: web::Path<String>,
 ) -> Result<HttpResponse, ModeError> {
     let paths = workspace(&state, &workspace_name)?;
-    let rows = state.store.list_data_sources(Page::ALL).await?;
+    let rows = data_sources::list(&state, Page::ALL).await?;
     let data_sources = rows
         .iter()
         .map(|row| DataSource::new(row, &paths))
@@ -477,41 +491,15 @@ pub async fn update(
         .description
         .map(|raw| data_source::parse_description(&raw))
         .transpose()?;
-    let current = find(&state, &paths, &token).await?;
-    if update.password.is_some() && current.kind == Kind::Sqlite.as_str() {
-        return Err(bad_request(
-            "invalid_argument",
-            "data_source.password: an SQLite data source has no password",
-        ));
-    }
-    let password = update.password.map(Password::from);
-    let secrets = state.secrets.clone();
-    let now = ctx.at;
-    let updated = state
-        .store
-        .update_data_source(&current.id, &ctx, move |current| {
-            let mut next = current.clone();
-            if let Some(name) = name {
-                next.name = name;
-            }
-            if let Some(description) = description {
-                next.description = description;
-            }
-            if let Some(password) = password {
-                // The stored destination with the new password (an empty one removes it).
-                let spec = stored_spec(current)?.with_password(Some(password));
-                next.password_enc = seal_password(&secrets, &spec, &current.id);
-            }
-            forget_stale_test_outcome(current, &mut next);
-            next.updated_at = now;
-            Ok::<_, ApiError>(next)
-        })
-        .await?;
-    let Some(updated) = updated else {
-        return Err(find(&state, &paths, &token).await.err().unwrap_or_else(|| {
-            ApiError::internal("data source vanished during an update").into()
-        }));
+    let changes = Changes {
+        name,
+        description,
+        password: update.password.map(Password::from),
+        ..Changes::default()
     };
+    let updated = data_sources::update(&state, &ctx, &token, changes)
+        .await
+        .map_err(|e| in_mode_words(e, &paths, &token))?;
     hal(StatusCode::OK, &DataSource::new(&updated, &paths)?)
 }
 
@@ -549,8 +537,8 @@ struct SchemaUpdateLinks {
 impl SchemaUpdate {
     fn links(row: &DataSourceRow, paths: &Paths<'_>) -> SchemaUpdateLinks {
         SchemaUpdateLinks {
-            this: link(paths.schema_updates(&row.id)),
-            data_source: link(paths.data_source(&row.id)),
+            this: link(paths.schema_updates(row.id.as_str())),
+            data_source: link(paths.data_source(row.id.as_str())),
         }
     }
 
@@ -558,7 +546,7 @@ impl SchemaUpdate {
         Self {
             state: "succeeded",
             data_source_id: row.seq,
-            data_source_token: row.id.clone(),
+            data_source_token: row.id.to_string(),
             created_at: render_millis(started),
             completed_at: render_millis(started.saturating_add(view.duration_ms)),
             duration_ms: view.duration_ms,
@@ -586,7 +574,7 @@ impl SchemaUpdate {
         Self {
             state: "failed",
             data_source_id: row.seq,
-            data_source_token: row.id.clone(),
+            data_source_token: row.id.to_string(),
             created_at: render_millis(started),
             completed_at: render_millis(ended),
             duration_ms: result.duration_ms.round() as i64,
@@ -653,14 +641,14 @@ pub async fn last_schema_update(
     let paths = workspace(&state, &workspace_name)?;
     let row = find(&state, &paths, &token).await?;
     let Some(snapshot): Option<SchemaSnapshotRow> =
-        state.store.find_schema_snapshot(&row.id).await?
+        connection_tests::snapshot(&state, row.id.as_str()).await?.1
     else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "schema_not_fetched",
             format!(
                 "the data source {token:?} has had no schema update yet: POST {} to run one",
-                paths.schema_updates(&row.id)
+                paths.schema_updates(row.id.as_str())
             ),
         )
         .into());
@@ -681,27 +669,16 @@ pub async fn purge(
 ) -> Result<HttpResponse, ModeError> {
     let (workspace_name, token) = path.into_inner();
     let paths = workspace(&state, &workspace_name)?;
-    let row = find(&state, &paths, &token).await?;
-    let (snapshot, test_result) = state.store.purge_data_source_results(&row.id).await?;
-    state
-        .store
-        .record_audit(
-            ctx,
-            AuditEvent {
-                action: "data_source.purge",
-                object_type: "data_source",
-                object_id: row.id.clone(),
-                changes: json!({"schemaSnapshot": snapshot, "testResult": test_result}),
-            },
-        )
-        .await?;
+    let (row, snapshot, test_result) = data_sources::purge_results(&state, &ctx, &token)
+        .await
+        .map_err(|e| in_mode_words(e, &paths, &token))?;
     hal(
         StatusCode::ACCEPTED,
         &json!({
             "state": "completed",
-            "data_source_token": row.id,
+            "data_source_token": row.id.as_str(),
             "purged": {"schema_snapshot": snapshot, "test_result": test_result},
-            "_links": {"data_source": link(paths.data_source(&row.id))},
+            "_links": {"data_source": link(paths.data_source(row.id.as_str()))},
         }),
     )
 }

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::error::JSON_CONTENT_TYPE;
-use crate::startup::AppState;
+use crate::app::AppState;
 
 /// How long `/readyz` waits for the store. A load balancer polls it every few seconds; a store
 /// slower than this is as good as unreachable to the requests it would route here.
@@ -28,7 +28,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The store answers a query within `READY_DEADLINE`; 503 otherwise.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let failure = match tokio::time::timeout(READY_DEADLINE, state.store.ping()).await {
+    let failure = match tokio::time::timeout(READY_DEADLINE, state.store_answers()).await {
         Ok(Ok(())) => return json(actix_web::http::StatusCode::OK, json!({"status": "ready"})),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: the store failed a query");

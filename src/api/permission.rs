@@ -11,9 +11,10 @@ use super::openapi::{
     UnsupportedMediaType,
 };
 use super::{json_ok, Count, EmptyObject};
+use crate::app::permissions::{self, Scope};
+use crate::app::AppState;
 use crate::domain::{permission, time};
-use crate::startup::AppState;
-use crate::store::{AuditContext, Entity, Page, PermissionRow, PermissionScope};
+use crate::store::{AuditContext, Entity, Page, PermissionRow};
 
 /// The contract's Permission object: one person may use one data source from `startsAt`
 /// until `expiresAt` (active while `startsAt <= now < expiresAt`).
@@ -53,8 +54,8 @@ impl From<&PermissionRow> for PermissionView {
     fn from(row: &PermissionRow) -> Self {
         Self {
             id: row.id.to_string(),
-            person_id: row.person_id.clone(),
-            data_source_id: row.data_source_id.clone(),
+            person_id: row.person_id.to_string(),
+            data_source_id: row.data_source_id.to_string(),
             starts_at: time::render_millis(row.starts_at),
             expires_at: time::render_millis(row.expires_at),
             created_at: time::render_millis(row.created_at),
@@ -106,19 +107,7 @@ pub async fn grant(
         Some(raw) => permission::parse_starts_at(&raw)?,
         None => ctx.at,
     };
-    let expires_at = starts_at + duration * 1000;
-    // Timestamps render as YYYY-MM-DDTHH:MM:SS.mmmZ, which has room for the years 0000-9999
-    // only: from 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
-    if starts_at < -62_167_219_200_000 || expires_at > 253_402_300_799_999 {
-        return Err(ApiError::bad_request(
-            "invalid_argument",
-            "startsAt and startsAt + duration must fall within the years 0000 to 9999 (UTC)",
-        ));
-    }
-    let row = state
-        .store
-        .insert_permission(&ds_key, &person_key, starts_at, expires_at, &ctx)
-        .await?;
+    let row = permissions::grant(&state, &ctx, &ds_key, &person_key, starts_at, duration).await?;
     json_ok(&PermissionView::from(&row))
 }
 
@@ -132,7 +121,7 @@ pub async fn grant(
     responses((status = 200, body = [PermissionView], description = "Every permission, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    permissions_json(&state.store.list_permissions(page).await?)
+    permissions_json(&permissions::list(&state, page).await?)
 }
 
 /// One permission.
@@ -151,7 +140,7 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = state.store.find_permission(permission_id(&key)?).await?;
+    let row = permissions::find(&state, permission_id(&key)?).await?;
     json_ok(&PermissionView::from(&row))
 }
 
@@ -172,10 +161,7 @@ pub async fn delete(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .store
-        .delete_permission(permission_id(&key)?, &ctx)
-        .await?;
+    permissions::revoke(&state, &ctx, permission_id(&key)?).await?;
     json_ok(&EmptyObject {})
 }
 
@@ -195,8 +181,8 @@ pub async fn of_data_source(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = PermissionScope::DataSource(key.into_inner());
-    permissions_json(&state.store.scoped_permissions(scope).await?)
+    let scope = Scope::DataSource(key.into_inner());
+    permissions_json(&permissions::scoped(&state, scope).await?)
 }
 
 /// Deletes every permission on a data source.
@@ -216,14 +202,14 @@ pub async fn delete_of_data_source(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = PermissionScope::DataSource(key.into_inner());
-    let count = state.store.delete_scoped_permissions(scope, &ctx).await?;
+    let scope = Scope::DataSource(key.into_inner());
+    let count = permissions::revoke_scoped(&state, &ctx, scope).await?;
     json_ok(&Count { count })
 }
 
-fn pair(path: web::Path<(String, String)>) -> PermissionScope {
+fn pair(path: web::Path<(String, String)>) -> Scope {
     let (data_source, person) = path.into_inner();
-    PermissionScope::Pair {
+    Scope::Pair {
         data_source,
         person,
     }
@@ -245,7 +231,7 @@ pub async fn of_pair(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    permissions_json(&state.store.scoped_permissions(pair(path)).await?)
+    permissions_json(&permissions::scoped(&state, pair(path)).await?)
 }
 
 /// Deletes every permission of one person on one data source.
@@ -265,9 +251,6 @@ pub async fn delete_of_pair(
     ctx: AuditContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let count = state
-        .store
-        .delete_scoped_permissions(pair(path), &ctx)
-        .await?;
+    let count = permissions::revoke_scoped(&state, &ctx, pair(path)).await?;
     json_ok(&Count { count })
 }

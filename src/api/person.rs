@@ -14,8 +14,9 @@ use super::openapi::{
 use super::permission::PermissionView;
 use super::role::RoleView;
 use super::{json_ok, Count, EmptyObject};
-use crate::domain::{ids, person, time};
-use crate::startup::AppState;
+use crate::app::people::{self, NewPerson};
+use crate::app::AppState;
+use crate::domain::{person, time};
 use crate::store::{AuditContext, Page, PersonRow};
 
 /// The contract's Person object.
@@ -54,7 +55,7 @@ pub struct CreatePerson {
 impl From<&PersonRow> for PersonView {
     fn from(row: &PersonRow) -> Self {
         Self {
-            id: row.id.clone(),
+            id: row.id.to_string(),
             name: row.name.clone(),
             email: row.email.clone(),
             username: row.username.clone(),
@@ -94,21 +95,12 @@ pub async fn create(
     let name = person::parse_name(&args.required("name", "the person's full name")?)?;
     let email = person::parse_email(&args.required("email", "the person's email address")?)?;
     let username = person::parse_username(&args.required("username", "the person's login name")?)?;
-    let row = state
-        .store
-        .insert_person(
-            PersonRow {
-                id: ids::new_person_id(),
-                name,
-                email,
-                username,
-                is_locked: false,
-                created_at: ctx.at,
-            },
-            &ctx,
-        )
-        .await?;
-    json_ok(&PersonView::from(&row))
+    let new = NewPerson {
+        name,
+        email,
+        username,
+    };
+    json_ok(&PersonView::from(&people::create(&state, &ctx, new).await?))
 }
 
 /// Lists every person, oldest first.
@@ -121,7 +113,7 @@ pub async fn create(
     responses((status = 200, body = [PersonView], description = "Every person, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    people_json(&state.store.list_people(page).await?)
+    people_json(&people::list(&state, page).await?)
 }
 
 /// One person.
@@ -140,7 +132,7 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    json_ok(&PersonView::from(&state.store.find_person(&key).await?))
+    json_ok(&PersonView::from(&people::find(&state, &key).await?))
 }
 
 /// Locks a person (idempotent); a locked person reaches nothing.
@@ -161,7 +153,7 @@ pub async fn lock(
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&PersonView::from(
-        &state.store.set_person_locked(&key, true, &ctx).await?,
+        &people::set_locked(&state, &ctx, &key, true).await?,
     ))
 }
 
@@ -183,7 +175,7 @@ pub async fn unlock(
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&PersonView::from(
-        &state.store.set_person_locked(&key, false, &ctx).await?,
+        &people::set_locked(&state, &ctx, &key, false).await?,
     ))
 }
 
@@ -225,7 +217,7 @@ pub async fn delete(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_person(&key, &ctx).await?;
+    people::delete(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})
 }
 
@@ -246,7 +238,7 @@ pub async fn reset_two_factor(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.reset_two_factor(&key, &ctx).await?;
+    people::reset_two_factor(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})
 }
 
@@ -266,7 +258,7 @@ pub async fn roles(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.person_roles(&key).await?;
+    let rows = people::roles(&state, &key).await?;
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
 }
 
@@ -286,7 +278,7 @@ pub async fn permissions(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.person_permissions(&key).await?;
+    let rows = people::permissions(&state, &key).await?;
     json_ok(&rows.iter().map(PermissionView::from).collect::<Vec<_>>())
 }
 
@@ -307,7 +299,7 @@ pub async fn delete_permissions(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let count = state.store.delete_person_permissions(&key, &ctx).await?;
+    let count = people::delete_permissions(&state, &ctx, &key).await?;
     json_ok(&Count { count })
 }
 
@@ -328,10 +320,7 @@ pub async fn data_sources(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = state
-        .store
-        .reachable_data_sources(&key, state.clock.now_millis())
-        .await?;
+    let rows = people::reachable_data_sources(&state, &key, state.clock.now_millis()).await?;
     json_ok(
         &rows
             .iter()

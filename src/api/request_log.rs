@@ -10,7 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::RoutePattern;
-use crate::startup::AppState;
+use crate::app::AppState;
 
 /// The method as a metric label: the standard ones, anything else as "other", so a client
 /// inventing methods cannot create time series.

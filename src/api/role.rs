@@ -13,8 +13,9 @@ use super::openapi::{
 };
 use super::person::{people_json, PersonView};
 use super::{json_ok, EmptyObject};
-use crate::domain::{ids, role, time};
-use crate::startup::AppState;
+use crate::app::roles;
+use crate::app::AppState;
+use crate::domain::{role, time};
 use crate::store::{AuditContext, Member, Page, RoleRow};
 
 /// The contract's Role object.
@@ -49,7 +50,7 @@ pub struct CreateRole {
 impl From<&RoleRow> for RoleView {
     fn from(row: &RoleRow) -> Self {
         Self {
-            id: row.id.clone(),
+            id: row.id.to_string(),
             name: row.name.clone(),
             created_at: time::render_millis(row.created_at),
             updated_at: time::render_millis(row.updated_at),
@@ -82,20 +83,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let mut args = args.only(&["name"])?;
     let name = role::parse_name(&args.required("name", "the role's name")?)?;
-    let row = state
-        .store
-        .insert_role(
-            RoleRow {
-                id: ids::new_role_id(),
-                name,
-                created_at: ctx.at,
-                updated_at: ctx.at,
-                assigned_at: None,
-            },
-            &ctx,
-        )
-        .await?;
-    json_ok(&RoleView::from(&row))
+    json_ok(&RoleView::from(&roles::create(&state, &ctx, name).await?))
 }
 
 /// Lists every role, oldest first.
@@ -108,7 +96,7 @@ pub async fn create(
     responses((status = 200, body = [RoleView], description = "Every role, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.list_roles(page).await?;
+    let rows = roles::list(&state, page).await?;
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
 }
 
@@ -128,7 +116,7 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    json_ok(&RoleView::from(&state.store.find_role(&key).await?))
+    json_ok(&RoleView::from(&roles::find(&state, &key).await?))
 }
 
 /// Deletes a role with its memberships.
@@ -148,7 +136,7 @@ pub async fn delete(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_role(&key, &ctx).await?;
+    roles::delete(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})
 }
 
@@ -168,7 +156,7 @@ pub async fn data_sources(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.role_data_sources(&key).await?;
+    let rows = roles::data_sources(&state, &key).await?;
     json_ok(
         &rows
             .iter()
@@ -193,7 +181,7 @@ pub async fn people(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    people_json(&state.store.role_people(&key).await?)
+    people_json(&roles::people(&state, &key).await?)
 }
 
 async fn set_member(
@@ -204,10 +192,7 @@ async fn set_member(
     member: bool,
 ) -> Result<HttpResponse, ApiError> {
     let (role_key, member_key) = path;
-    state
-        .store
-        .set_role_member(&role_key, kind, &member_key, member, &ctx)
-        .await?;
+    roles::set_member(state, &ctx, &role_key, kind, &member_key, member).await?;
     json_ok(&EmptyObject {})
 }
 
@@ -307,6 +292,6 @@ pub async fn of_data_source(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = state.store.data_source_roles(&key).await?;
+    let rows = roles::of_data_source(&state, &key).await?;
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
 }

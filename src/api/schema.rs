@@ -8,20 +8,19 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use jackal_drivers::{IntrospectionReport, ProbeFailure, ProbeReport, SchemaSnapshot, TableKind};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use jackal_drivers::{IntrospectionReport, ProbeFailure, ProbeReport, TableKind};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::connection_test::{render, version_view, TestResult, VersionView};
-use super::data_source::stored_spec_with_password;
+use super::connection_test::{render, TestResult, VersionView};
 use super::error::ApiError;
 use super::json_ok;
 use super::limits::TestAllowance;
 use super::openapi::{DataSourceKey, NotFound};
+use crate::app::connection_tests::{self, StoredSnapshot};
+use crate::app::{data_sources, AppState};
 use crate::domain::time::render_millis;
-use crate::startup::AppState;
-use crate::store::{AuditContext, AuditEvent, DataSourceRow, SchemaSnapshotRow, TestOutcome};
+use crate::store::{AuditContext, DataSourceRow, SchemaSnapshotRow};
 
 /// A data source's schema snapshot: when it was taken, how long it took, what it holds.
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,14 +98,6 @@ pub struct ColumnEntry {
     pub nullable: bool,
 }
 
-/// What the store keeps: the version and the snapshot, as the drivers report them.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    version: VersionView,
-    #[serde(flatten)]
-    snapshot: SchemaSnapshot,
-}
-
 /// `?schema=` and `?table=`: exact names; a table filter alone looks in every schema.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -145,7 +136,7 @@ fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
     })
 }
 
-fn view(row: &SchemaSnapshotRow, stored: Stored, filter: &Filter) -> SchemaView {
+fn view(row: &SchemaSnapshotRow, stored: StoredSnapshot, filter: &Filter) -> SchemaView {
     let mut counts = SchemaCounts {
         schemas: 0,
         tables: 0,
@@ -194,10 +185,10 @@ fn view(row: &SchemaSnapshotRow, stored: Stored, filter: &Filter) -> SchemaView 
     counts.schemas = schemas.len();
     SchemaView {
         success: true,
-        data_source_id: row.data_source_id.clone(),
+        data_source_id: row.data_source_id.to_string(),
         fetched_at: render_millis(row.fetched_at),
         duration_ms: row.duration_ms,
-        version: stored.version,
+        version: VersionView::from(&stored.version),
         counts,
         schemas,
     }
@@ -214,7 +205,7 @@ fn failure(report: &IntrospectionReport, failure: &ProbeFailure) -> TestResult {
     })
 }
 
-/// How one introspection of a stored data source ended.
+/// How one introspection of a stored data source ended, as served.
 pub enum Introspected {
     /// The new snapshot, now kept.
     Fetched(SchemaView),
@@ -222,74 +213,23 @@ pub enum Introspected {
     Failed(TestResult),
 }
 
-/// Lists the schemas, tables, views and columns of the data source `row` live (under the
-/// test deadline, egress policy and TLS rules) and keeps them as its snapshot. Records the
-/// outcome in the audit trail, the metrics and the data source's last test outcome. Shared by
-/// `POST /api/v2/data-source/:ds/schema` and the Mode dialect's `schema_updates`; the caller
-/// has spent a test from the key's allowance.
+/// Introspects the data source `row` (see [`connection_tests::introspect`]); shared by
+/// `POST /api/v2/data-source/:ds/schema` and the Mode dialect's `schema_updates`.
 pub async fn introspect(
     state: &AppState,
     ctx: AuditContext,
     row: &DataSourceRow,
 ) -> Result<Introspected, ApiError> {
-    let spec = stored_spec_with_password(row, &state.secrets)?;
-    let fetched_at = ctx.at;
-    let report = state
-        .probes
-        .introspect(spec, super::connection_test::tester(&ctx))
-        .await;
-    let outcome = match &report.outcome {
-        Ok((_, snapshot)) => json!({
-            "success": true,
-            "schemas": snapshot.schemas.len(),
-            "tables": snapshot.table_count(),
-            "views": snapshot.view_count(),
-            "columns": snapshot.column_count(),
-        }),
-        Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
-    };
-    state.metrics.count_test(&report.outcome);
-    let saved = TestOutcome {
-        data_source_id: row.id.clone(),
-        ok: report.outcome.is_ok(),
-        at: state.clock.now_millis(),
-    };
-    let event = AuditEvent {
-        action: "data_source.introspect",
-        object_type: "data_source",
-        object_id: row.id.clone(),
-        changes: outcome,
-    };
-    state.store.record_test(ctx, event, Some(saved)).await?;
-    let (version, snapshot) = match &report.outcome {
-        Ok(found) => found.clone(),
-        Err(f) => {
-            tracing::info!(data_source = %row.id, error_code = f.code.as_str(), "introspection failed");
-            return Ok(Introspected::Failed(failure(&report, f)));
-        }
-    };
-    let stored = Stored {
-        version: version_view(&version),
-        snapshot,
-    };
-    let text = serde_json::to_string(&stored).map_err(ApiError::internal)?;
-    let saved = state
-        .store
-        .put_schema_snapshot(
-            &row.id,
-            SchemaSnapshotRow {
-                data_source_id: row.id.clone(),
-                fetched_at,
-                duration_ms: i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX),
-                snapshot: text,
-            },
-        )
-        .await?;
-    Ok(Introspected::Fetched(view(
-        &saved,
-        stored,
-        &Filter::default(),
-    )))
+    Ok(
+        match connection_tests::introspect(state, &ctx, row).await? {
+            connection_tests::Introspected::Fetched(kept, stored) => {
+                Introspected::Fetched(view(&kept, stored, &Filter::default()))
+            }
+            connection_tests::Introspected::Failed(report, f) => {
+                Introspected::Failed(failure(&report, &f))
+            }
+        },
+    )
 }
 
 /// A kept snapshot as served, whole.
@@ -298,13 +238,7 @@ pub fn stored_view(row: &SchemaSnapshotRow) -> Result<SchemaView, ApiError> {
 }
 
 fn filtered_view(row: &SchemaSnapshotRow, filter: &Filter) -> Result<SchemaView, ApiError> {
-    let stored: Stored = serde_json::from_str(&row.snapshot).map_err(|e| {
-        ApiError::internal(format_args!(
-            "stored schema snapshot of {} does not parse: {e}",
-            row.data_source_id
-        ))
-    })?;
-    Ok(view(row, stored, filter))
+    Ok(view(row, StoredSnapshot::parse(row)?, filter))
 }
 
 /// Lists the data source's schemas, tables, views and columns live and keeps them as its
@@ -329,11 +263,7 @@ pub async fn refresh(
     ctx: AuditContext,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = state
-        .store
-        .find_data_source(&key)
-        .await?
-        .ok_or_else(|| ApiError::data_source_not_found(&key))?;
+    let row = data_sources::find(&state, &key).await?;
     match introspect(&state, ctx, &row).await? {
         Introspected::Fetched(view) => json_ok(&view),
         Introspected::Failed(result) => json_ok(&result),
@@ -360,7 +290,7 @@ pub async fn retrieve(
 ) -> Result<HttpResponse, ApiError> {
     let filter = filter(&req)?;
     let key = key.into_inner();
-    let Some(row) = state.store.find_schema_snapshot(&key).await? else {
+    let Some(row) = connection_tests::snapshot(&state, &key).await?.1 else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "schema_not_fetched",

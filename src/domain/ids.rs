@@ -9,20 +9,63 @@ const BASE62: [char; 62] = [
 
 const ID_BODY_LEN: usize = 16;
 
-/// `D` + 16 base62 characters.
-pub fn new_data_source_id() -> String {
-    new_id('D')
+/// An object id: made here for a new object, or read back from the store (which only holds
+/// ids made here), never taken from a request (a path names objects by key: id, alias, name).
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new random id.
+            pub fn generate() -> Self {
+                Self(new_id($prefix))
+            }
+
+            /// An id as the store holds it.
+            pub fn stored(id: String) -> Self {
+                Self(id)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
 }
 
-/// `P` + 16 base62 characters.
-pub fn new_person_id() -> String {
-    new_id('P')
-}
-
-/// `R` + 16 base62 characters.
-pub fn new_role_id() -> String {
-    new_id('R')
-}
+id_type!(
+    /// A data source's id: `D` + 16 base62 characters.
+    DataSourceId,
+    'D'
+);
+id_type!(
+    /// A person's id: `P` + 16 base62 characters.
+    PersonId,
+    'P'
+);
+id_type!(
+    /// A role's id: `R` + 16 base62 characters.
+    RoleId,
+    'R'
+);
 
 fn new_id(prefix: char) -> String {
     format!("{prefix}{}", nanoid::nanoid!(ID_BODY_LEN, &BASE62))
@@ -48,9 +91,11 @@ mod tests {
 
     #[test]
     fn data_source_ids_have_the_contract_shape_and_differ() {
-        let a = new_data_source_id();
-        let b = new_data_source_id();
-        assert!(looks_like_id('D', &a), "{a}");
+        let a = DataSourceId::generate();
+        let b = DataSourceId::generate();
+        assert!(looks_like_id('D', a.as_str()), "{a}");
+        assert!(looks_like_id('P', PersonId::generate().as_str()));
+        assert!(looks_like_id('R', RoleId::generate().as_str()));
         assert_ne!(a, b);
     }
 

@@ -26,8 +26,7 @@ use anyhow::Context;
 
 use super::sealed::{self, Key};
 use super::{Found, SecretBox, SecretError};
-use crate::store::PendingRotation;
-use crate::store::Store;
+use crate::store::{PendingRotation, SealedCounts, Store};
 
 /// Progress is reported every this many passwords.
 const PROGRESS_EVERY: u64 = 100;
@@ -113,7 +112,9 @@ pub async fn rotate(
     }
     // Held until this function returns; the kernel releases it if the process dies.
     let _lock = lock(store).await?;
-    let meta = store.key_meta().await?;
+    let meta = store
+        .read(|tx| Box::pin(async move { tx.key_meta().await }))
+        .await?;
     let Some(key_check) = meta.key_check.clone() else {
         anyhow::bail!(
             "the store {} has no secret key yet, so there is nothing to rotate: start the server \
@@ -167,7 +168,7 @@ pub async fn rotate(
     let ring = SecretBox::fixed(current).with_sealing_key(new_key.clone());
 
     let prefix = new_key.fingerprint().header().to_vec();
-    let counts = store.sealed_counts(prefix.clone()).await?;
+    let counts = sealed_counts(store, &prefix).await?;
     let mut report = RotationReport {
         store: store.location().to_owned(),
         key_file: key_file.to_owned(),
@@ -194,7 +195,10 @@ pub async fn rotate(
                 key_file: new_key_file.clone(),
                 key_check: new_key.key_check(),
             };
-            store.set_pending_rotation(pending.clone()).await?;
+            let record = pending.clone();
+            store
+                .write(move |tx| Box::pin(async move { tx.set_pending_rotation(&record).await }))
+                .await?;
             pending
         }
     };
@@ -204,7 +208,7 @@ pub async fn rotate(
     let mut after = 0;
     loop {
         if options.limit.is_some_and(|limit| report.resealed >= limit) {
-            let left = store.sealed_counts(prefix.clone()).await?;
+            let left = sealed_counts(store, &prefix).await?;
             let remaining = left.with_password - left.with_prefix;
             if remaining > 0 {
                 report.outcome = Outcome::Stopped { remaining };
@@ -212,38 +216,79 @@ pub async fn rotate(
             }
             break;
         }
-        let ring = ring.clone();
+        let (ring, prefix) = (ring.clone(), prefix.clone());
         let next = store
-            .reseal_next_password(after, prefix.clone(), move |id, old| reseal(&ring, id, old))
+            .write(move |tx| {
+                Box::pin(async move {
+                    let Some((seq, id, old)) = tx
+                        .sealed_without_prefix(after, &prefix, Some(1))
+                        .await?
+                        .pop()
+                    else {
+                        return Ok::<_, anyhow::Error>(None);
+                    };
+                    let (new, legacy) = reseal(&ring, id.as_str(), &old)?;
+                    tx.reseal_password(&id, None, &new).await?;
+                    Ok(Some((seq, legacy)))
+                })
+            })
             .await?;
-        let Some(done) = next else {
+        let Some((seq, legacy)) = next else {
             break;
         };
-        after = done.seq;
+        after = seq;
         report.resealed += 1;
-        report.legacy_upgraded += u64::from(done.note);
+        report.legacy_upgraded += u64::from(legacy);
         if report.resealed.is_multiple_of(PROGRESS_EVERY) {
             progress(report.resealed, to_do);
         }
     }
 
     // 4. Sweep what was written meanwhile, and make the new key the store's key.
-    let sweep = ring.clone();
+    let (sweep, key_check) = (ring.clone(), pending.key_check.clone());
     let stragglers = store
-        .complete_rotation(prefix, pending.key_check.clone(), move |id, old| {
-            reseal(&sweep, id, old)
+        .write(move |tx| {
+            Box::pin(async move {
+                tx.lock_key_meta().await?;
+                let mut legacy = Vec::new();
+                for (_, id, old) in tx.sealed_without_prefix(0, &prefix, None).await? {
+                    let (new, was_legacy) = reseal(&sweep, id.as_str(), &old)?;
+                    tx.reseal_password(&id, None, &new).await?;
+                    legacy.push(was_legacy);
+                }
+                tx.set_key_check(&key_check).await?;
+                Ok::<_, anyhow::Error>(legacy)
+            })
         })
         .await?;
     report.resealed += stragglers.len() as u64;
-    report.legacy_upgraded += stragglers.iter().map(|s| u64::from(s.note)).sum::<u64>();
+    report.legacy_upgraded += stragglers.iter().map(|&l| u64::from(l)).sum::<u64>();
 
     // 5. The configured key file gets the new key; the old one is kept beside it.
     let old_key_kept_in = install_key(key_file, &new_key)?;
 
-    // 6. Done: the old key is no longer accepted.
-    store.clear_pending_rotation(pending).await?;
+    // 6. Done: the old key is no longer accepted (unless another run recorded another
+    // rotation meanwhile, which then stays).
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                tx.lock_key_meta().await?;
+                if tx.key_meta().await?.pending.as_ref() == Some(&pending) {
+                    tx.clear_pending_rotation().await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .await?;
     report.outcome = Outcome::Finished { old_key_kept_in };
     Ok(report)
+}
+
+async fn sealed_counts(store: &Store, prefix: &[u8]) -> anyhow::Result<SealedCounts> {
+    let prefix = prefix.to_vec();
+    Ok(store
+        .read(move |tx| Box::pin(async move { tx.sealed_counts(&prefix).await }))
+        .await?)
 }
 
 /// Opens `old` with whichever key it names and seals it with the new key; notes whether it was

@@ -1,22 +1,31 @@
 //! Persistence, behind one interface with two backends: an SQLite file (the default, one
-//! server) and a PostgreSQL database (several servers sharing one store). `Store` is that
-//! interface: each method runs on whichever backend the store was opened on, and both give the
-//! same answers, errors and audit records.
+//! server) and a PostgreSQL database (several servers sharing one store).
+//!
+//! The interface is small: run some work in one write transaction ([`Store::write`]), or on a
+//! read connection ([`Store::read`]). The work gets a [`Tx`], whose row operations
+//! (`rows.rs`) are SQL written once for both backends. Every rule (validation, which checks
+//! come first, the audit events) lives in `crate::app`, above this; a backend holds only its
+//! connections, its dialect and its error mapping.
 
-mod events;
 mod model;
 mod postgres;
+mod rows;
 mod sqlite;
+pub mod tx;
 
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
-    Member, Page, PendingRotation, PermissionRow, PermissionScope, PersonRow, Resealed, RoleRow,
-    SchemaSnapshotRow, SealedCounts, TestOutcome, Unique,
+    Member, Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow,
+    SealedCounts, TestOutcome, Unique,
 };
 pub use postgres::PgStore;
+pub use rows::{email_key, Lock};
 pub use sqlite::{rotation_lock_path, SqliteStore};
+pub use tx::{Constraint, Durability, Tx};
 
 use std::path::{Path, PathBuf};
+
+use futures_util::future::BoxFuture;
 
 use crate::config::StoreSettings;
 
@@ -37,20 +46,31 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("{field} {value:?} is already taken")]
-    Taken { field: Unique, value: String },
-    #[error("no {0} is named {1:?}")]
-    NotFound(Entity, String),
-    #[error("person {0:?} is not locked")]
-    NotLocked(String),
+    /// A unique constraint refused a write (another server may have won a race).
+    #[error("a unique constraint refused the write ({0:?})")]
+    Unique(Constraint),
     #[error("store query failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("store query failed: {}", postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
+    #[error("a store row could not be read: {0}")]
+    Decode(String),
     #[error("no store connection: {0}")]
     Pool(String),
     #[error("store task failed: {0}")]
     Task(String),
+}
+
+/// Work for [`Store::write`] or [`Store::read`]: given the transaction, the future that does
+/// it. Written `|tx| Box::pin(async move { … })`.
+pub trait Work<T, E>:
+    for<'t> FnOnce(&'t mut dyn Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static
+{
+}
+
+impl<T, E, F> Work<T, E> for F where
+    F: for<'t> FnOnce(&'t mut dyn Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static
+{
 }
 
 /// A handle to the store; cheap to clone.
@@ -146,369 +166,53 @@ impl Store {
         dispatch!(self, s => s.instrument(latency))
     }
 
-    /// Whether the store answers a query.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.ping().await)
-    }
-
-    // ---- meta and secret keys ----
-
-    pub async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        dispatch!(self, s => s.key_check().await)
-    }
-
-    pub async fn set_key_check(&self, value: Vec<u8>) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_key_check(value).await)
-    }
-
-    /// The key check and any pending rotation.
-    pub async fn key_meta(&self) -> Result<KeyMeta, StoreError> {
-        dispatch!(self, s => s.key_meta().await)
-    }
-
-    /// As `key_meta`, for synchronous code (the secret box checks it before sealing).
-    pub fn key_meta_blocking(&self) -> Result<KeyMeta, StoreError> {
-        dispatch!(self, s => s.key_meta_blocking())
-    }
-
-    pub async fn set_pending_rotation(&self, pending: PendingRotation) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_pending_rotation(pending).await)
-    }
-
-    pub async fn clear_pending_rotation(
-        &self,
-        expected: PendingRotation,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.clear_pending_rotation(expected).await)
-    }
-
-    pub async fn sealed_counts(&self, prefix: Vec<u8>) -> Result<SealedCounts, StoreError> {
-        dispatch!(self, s => s.sealed_counts(prefix).await)
-    }
-
-    /// See `SqliteStore::reseal_next_password`.
-    pub async fn reseal_next_password<T, E, F>(
-        &self,
-        after_seq: i64,
-        prefix: Vec<u8>,
-        reseal: F,
-    ) -> Result<Option<Resealed<T>>, E>
+    /// Runs `work` in one write transaction, committed (on disk) when it returns `Ok`, rolled
+    /// back when it returns `Err`.
+    pub async fn write<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&str, &[u8]) -> Result<(Vec<u8>, T), E> + Send + 'static,
     {
-        dispatch!(self, s => s.reseal_next_password(after_seq, prefix, reseal).await)
+        dispatch!(self, s => s.transaction(Durability::Flushed, work).await)
     }
 
-    /// See `SqliteStore::complete_rotation`.
-    pub async fn complete_rotation<T, E, F>(
-        &self,
-        prefix: Vec<u8>,
-        key_check: Vec<u8>,
-        reseal: F,
-    ) -> Result<Vec<Resealed<T>>, E>
+    /// As [`Store::write`], committed without waiting for the disk (see
+    /// [`Durability::Observation`]).
+    pub async fn write_observation<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnMut(&str, &[u8]) -> Result<(Vec<u8>, T), E> + Send + 'static,
     {
-        dispatch!(self, s => s.complete_rotation(prefix, key_check, reseal).await)
+        dispatch!(self, s => s.transaction(Durability::Observation, work).await)
     }
 
-    pub async fn passwords_sealed_with(
-        &self,
-        prefix: Vec<u8>,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        dispatch!(self, s => s.passwords_sealed_with(prefix).await)
-    }
-
-    pub async fn replace_sealed_password(
-        &self,
-        id: &str,
-        old: Vec<u8>,
-        new: Vec<u8>,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.replace_sealed_password(id, old, new).await)
-    }
-
-    // ---- data sources ----
-
-    pub async fn insert_data_source(
-        &self,
-        row: DataSourceRow,
-        ctx: &AuditContext,
-    ) -> Result<DataSourceRow, StoreError> {
-        dispatch!(self, s => s.insert_data_source(row, ctx).await)
-    }
-
-    pub async fn list_data_sources(&self, page: Page) -> Result<Vec<DataSourceRow>, StoreError> {
-        dispatch!(self, s => s.list_data_sources(page).await)
-    }
-
-    /// Finds a data source by id, else by alias.
-    pub async fn find_data_source(&self, key: &str) -> Result<Option<DataSourceRow>, StoreError> {
-        dispatch!(self, s => s.find_data_source(key).await)
-    }
-
-    /// Reads the current row and writes what `change` makes of it, in one transaction.
-    /// `Ok(None)` when nothing is named `key`.
-    pub async fn update_data_source<E, F>(
-        &self,
-        key: &str,
-        ctx: &AuditContext,
-        change: F,
-    ) -> Result<Option<DataSourceRow>, E>
+    /// Runs `work` on a read connection, off the async workers.
+    pub async fn read<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
     where
+        T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&DataSourceRow) -> Result<DataSourceRow, E> + Send + 'static,
     {
-        dispatch!(self, s => s.update_data_source(key, ctx, change).await)
+        dispatch!(self, s => s.read(work).await)
     }
 
-    /// Deletes by id or alias; `false` when nothing matched.
-    pub async fn delete_data_source(
-        &self,
-        key: &str,
-        ctx: &AuditContext,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.delete_data_source(key, ctx).await)
+    /// [`Store::read`] for a lookup of one row by key, which takes microseconds: on SQLite it
+    /// runs right on the async worker when a read connection is free at once (handing it to
+    /// the blocking pool costs two thread wake-ups, more than the query, and every
+    /// authenticated request makes one); otherwise as `read`.
+    pub async fn read_point<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        dispatch!(self, s => s.read_point(work).await)
     }
 
-    // ---- API keys ----
-
-    pub async fn insert_api_key(&self, row: ApiKeyRow) -> Result<(), StoreError> {
-        dispatch!(self, s => s.insert_api_key(row).await)
-    }
-
-    pub async fn replace_api_key_secret(
-        &self,
-        id: &str,
-        secret_sha256: Vec<u8>,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.replace_api_key_secret(id, secret_sha256).await)
-    }
-
-    pub async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-        dispatch!(self, s => s.find_api_key(id).await)
-    }
-
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
-        dispatch!(self, s => s.list_api_keys().await)
-    }
-
-    /// Marks a key revoked; `false` when no such key is active.
-    pub async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.revoke_api_key(id, at).await)
-    }
-
-    // ---- people ----
-
-    pub async fn insert_person(
-        &self,
-        person: PersonRow,
-        ctx: &AuditContext,
-    ) -> Result<PersonRow, StoreError> {
-        dispatch!(self, s => s.insert_person(person, ctx).await)
-    }
-
-    pub async fn list_people(&self, page: Page) -> Result<Vec<PersonRow>, StoreError> {
-        dispatch!(self, s => s.list_people(page).await)
-    }
-
-    pub async fn find_person(&self, key: &str) -> Result<PersonRow, StoreError> {
-        dispatch!(self, s => s.find_person(key).await)
-    }
-
-    /// Locks or unlocks; doing it twice is the same as once.
-    pub async fn set_person_locked(
-        &self,
-        key: &str,
-        locked: bool,
-        ctx: &AuditContext,
-    ) -> Result<PersonRow, StoreError> {
-        dispatch!(self, s => s.set_person_locked(key, locked, ctx).await)
-    }
-
-    /// Deletes a locked person with their memberships and permissions.
-    pub async fn delete_person(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
-        dispatch!(self, s => s.delete_person(key, ctx).await)
-    }
-
-    pub async fn reset_two_factor(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
-        dispatch!(self, s => s.reset_two_factor(key, ctx).await)
-    }
-
-    pub async fn person_roles(&self, key: &str) -> Result<Vec<RoleRow>, StoreError> {
-        dispatch!(self, s => s.person_roles(key).await)
-    }
-
-    pub async fn person_permissions(&self, key: &str) -> Result<Vec<PermissionRow>, StoreError> {
-        dispatch!(self, s => s.person_permissions(key).await)
-    }
-
-    pub async fn delete_person_permissions(
-        &self,
-        key: &str,
-        ctx: &AuditContext,
-    ) -> Result<usize, StoreError> {
-        dispatch!(self, s => s.delete_person_permissions(key, ctx).await)
-    }
-
-    /// The data sources `key` can reach at `now`, each once, oldest first.
-    pub async fn reachable_data_sources(
-        &self,
-        key: &str,
-        now: i64,
-    ) -> Result<Vec<DataSourceRow>, StoreError> {
-        dispatch!(self, s => s.reachable_data_sources(key, now).await)
-    }
-
-    // ---- roles ----
-
-    pub async fn insert_role(
-        &self,
-        role: RoleRow,
-        ctx: &AuditContext,
-    ) -> Result<RoleRow, StoreError> {
-        dispatch!(self, s => s.insert_role(role, ctx).await)
-    }
-
-    pub async fn list_roles(&self, page: Page) -> Result<Vec<RoleRow>, StoreError> {
-        dispatch!(self, s => s.list_roles(page).await)
-    }
-
-    pub async fn find_role(&self, key: &str) -> Result<RoleRow, StoreError> {
-        dispatch!(self, s => s.find_role(key).await)
-    }
-
-    /// Deletes a role with its memberships.
-    pub async fn delete_role(&self, key: &str, ctx: &AuditContext) -> Result<(), StoreError> {
-        dispatch!(self, s => s.delete_role(key, ctx).await)
-    }
-
-    pub async fn role_data_sources(&self, key: &str) -> Result<Vec<DataSourceRow>, StoreError> {
-        dispatch!(self, s => s.role_data_sources(key).await)
-    }
-
-    pub async fn role_people(&self, key: &str) -> Result<Vec<PersonRow>, StoreError> {
-        dispatch!(self, s => s.role_people(key).await)
-    }
-
-    /// The roles containing a data source, each with when it was added.
-    pub async fn data_source_roles(&self, key: &str) -> Result<Vec<RoleRow>, StoreError> {
-        dispatch!(self, s => s.data_source_roles(key).await)
-    }
-
-    /// Adds (`member = true`) or removes a data source or person; idempotent.
-    pub async fn set_role_member(
-        &self,
-        role_key: &str,
-        kind: Member,
-        member_key: &str,
-        member: bool,
-        ctx: &AuditContext,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_role_member(role_key, kind, member_key, member, ctx).await)
-    }
-
-    // ---- permissions ----
-
-    /// Grants `person_key` the data source `ds_key` from `starts_at` to `expires_at`.
-    pub async fn insert_permission(
-        &self,
-        ds_key: &str,
-        person_key: &str,
-        starts_at: i64,
-        expires_at: i64,
-        ctx: &AuditContext,
-    ) -> Result<PermissionRow, StoreError> {
-        dispatch!(self, s => s.insert_permission(ds_key, person_key, starts_at, expires_at, ctx).await)
-    }
-
-    pub async fn list_permissions(&self, page: Page) -> Result<Vec<PermissionRow>, StoreError> {
-        dispatch!(self, s => s.list_permissions(page).await)
-    }
-
-    pub async fn find_permission(&self, id: i64) -> Result<PermissionRow, StoreError> {
-        dispatch!(self, s => s.find_permission(id).await)
-    }
-
-    pub async fn delete_permission(&self, id: i64, ctx: &AuditContext) -> Result<(), StoreError> {
-        dispatch!(self, s => s.delete_permission(id, ctx).await)
-    }
-
-    pub async fn scoped_permissions(
-        &self,
-        scope: PermissionScope,
-    ) -> Result<Vec<PermissionRow>, StoreError> {
-        dispatch!(self, s => s.scoped_permissions(scope).await)
-    }
-
-    /// Deletes every permission in `scope`; how many were deleted.
-    pub async fn delete_scoped_permissions(
-        &self,
-        scope: PermissionScope,
-        ctx: &AuditContext,
-    ) -> Result<usize, StoreError> {
-        dispatch!(self, s => s.delete_scoped_permissions(scope, ctx).await)
-    }
-
-    // ---- schema snapshots ----
-
-    /// Replaces the schema snapshot of the data source `key` names; `NotFound` if it is gone.
-    pub async fn put_schema_snapshot(
-        &self,
-        key: &str,
-        row: SchemaSnapshotRow,
-    ) -> Result<SchemaSnapshotRow, StoreError> {
-        dispatch!(self, s => s.put_schema_snapshot(key, row).await)
-    }
-
-    /// The snapshot of the data source `key` names; `Ok(None)` when it has none yet.
-    pub async fn find_schema_snapshot(
-        &self,
-        key: &str,
-    ) -> Result<Option<SchemaSnapshotRow>, StoreError> {
-        dispatch!(self, s => s.find_schema_snapshot(key).await)
-    }
-
-    /// Removes the snapshot of the data source `key` names; whether there was one.
-    pub async fn delete_schema_snapshot(&self, key: &str) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.delete_schema_snapshot(key).await)
-    }
-
-    /// Removes the schema snapshot and the last test outcome of the data source `key` names,
-    /// together: which of the two there were. `NotFound` when there is no such data source.
-    pub async fn purge_data_source_results(&self, key: &str) -> Result<(bool, bool), StoreError> {
-        dispatch!(self, s => s.purge_data_source_results(key).await)
-    }
-
-    // ---- audit ----
-
-    /// Records an event that goes with no change (a password read, a connection test).
-    pub async fn record_audit(
-        &self,
-        ctx: AuditContext,
-        event: AuditEvent,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.record_audit(ctx, event).await)
-    }
-
-    /// Records a connection test or introspection in the audit trail and, for a saved data
-    /// source, its outcome on the data source's row: one transaction, committed without waiting
-    /// for the disk flush (tests are observations that come in volume; see the backends). A
-    /// data source deleted while its test ran gets the audit record only.
-    pub async fn record_test(
-        &self,
-        ctx: AuditContext,
-        event: AuditEvent,
-        outcome: Option<TestOutcome>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.record_test(ctx, event, outcome).await)
-    }
-
-    pub async fn list_audit(&self, filter: AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
-        dispatch!(self, s => s.list_audit(filter).await)
+    /// [`Store::read`] for synchronous code already on a blocking thread (sealing a password
+    /// checks the key record first).
+    pub fn read_blocking<T>(&self, work: impl Work<T, StoreError>) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+    {
+        dispatch!(self, s => s.read_blocking(work))
     }
 }

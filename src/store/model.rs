@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::domain::ids::{DataSourceId, PersonId, RoleId};
+
 /// The meta rows the secret-key handling keeps.
 pub(crate) const KEY_CHECK: &str = "key_check";
 pub(crate) const ROTATION_KEY_FILE: &str = "rotation_key_file";
@@ -42,18 +44,6 @@ impl Page {
         limit: None,
         offset: 0,
     };
-
-    /// The values for PostgreSQL's `LIMIT $n OFFSET $m`: a NULL limit is no limit.
-    pub(crate) fn pg(self) -> (Option<i64>, i64) {
-        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        (self.limit.map(clamp), clamp(self.offset))
-    }
-
-    /// The values for `LIMIT ? OFFSET ?`: SQLite reads a negative LIMIT as no limit.
-    pub(crate) fn sql(self) -> (i64, i64) {
-        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        (self.limit.map_or(-1, clamp), clamp(self.offset))
-    }
 }
 
 /// The kinds of object a path can name.
@@ -78,7 +68,7 @@ impl std::fmt::Display for Entity {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonRow {
-    pub id: String,
+    pub id: PersonId,
     pub name: String,
     pub email: String,
     pub username: String,
@@ -88,7 +78,7 @@ pub struct PersonRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleRow {
-    pub id: String,
+    pub id: RoleId,
     pub name: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -99,8 +89,8 @@ pub struct RoleRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermissionRow {
     pub id: i64,
-    pub person_id: String,
-    pub data_source_id: String,
+    pub person_id: PersonId,
+    pub data_source_id: DataSourceId,
     pub starts_at: i64,
     pub expires_at: i64,
     pub created_at: i64,
@@ -113,7 +103,7 @@ pub struct DataSourceRow {
     /// The store's creation-order number (the Mode dialect's integer `id`); assigned by the
     /// store on insert, whatever the row handed to it says.
     pub seq: i64,
-    pub id: String,
+    pub id: DataSourceId,
     pub name: String,
     pub alias: Option<String>,
     pub kind: String,
@@ -161,7 +151,7 @@ pub struct AuditEvent {
 /// dialect's `queryable`). Not a change of the data source: `updated_at` stays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestOutcome {
-    pub data_source_id: String,
+    pub data_source_id: DataSourceId,
     pub ok: bool,
     pub at: i64,
 }
@@ -205,14 +195,6 @@ pub struct PendingRotation {
     pub key_check: Vec<u8>,
 }
 
-/// A password the rotation re-sealed, and what the re-sealing said about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resealed<T> {
-    pub seq: i64,
-    pub id: String,
-    pub note: T,
-}
-
 /// Counts of data sources by what their password is sealed with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SealedCounts {
@@ -229,36 +211,11 @@ pub enum Member {
     Person,
 }
 
-/// Which permissions a list or bulk delete is about.
-#[derive(Debug, Clone)]
-pub enum PermissionScope {
-    DataSource(String),
-    Pair { data_source: String, person: String },
-}
-
 /// The last schema snapshot of a data source: `snapshot` is the JSON the API serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaSnapshotRow {
-    pub data_source_id: String,
+    pub data_source_id: DataSourceId,
     pub fetched_at: i64,
     pub duration_ms: i64,
     pub snapshot: String,
-}
-
-/// What an update of a data source changed, for the audit trail (secrets removed).
-pub(crate) fn data_source_changes(before: &DataSourceRow, after: &DataSourceRow) -> Value {
-    fn view(row: &DataSourceRow) -> (&str, Option<&str>, &str, Option<&[u8]>) {
-        (
-            row.name.as_str(),
-            row.alias.as_deref(),
-            row.config_uri.as_str(),
-            row.password_enc.as_deref(),
-        )
-    }
-    let mut changes = crate::domain::audit::data_source_changes(view(before), view(after));
-    if before.description != after.description {
-        changes["description"] =
-            serde_json::json!({"from": before.description, "to": after.description});
-    }
-    changes
 }

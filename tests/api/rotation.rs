@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use jackal::app::load_secrets;
 use jackal::secrets::SecretBox;
-use jackal::startup::{load_secrets, Application};
-use jackal::store::Store;
+use jackal::startup::Application;
+use jackal::store::{Lock, Store};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -533,7 +534,7 @@ async fn insert_many(dir: &Path, template: &Template, count: usize) -> Vec<Made>
     let mut rows = Vec::new();
     let mut made = Vec::new();
     for i in 0..count {
-        let id = jackal::domain::ids::new_data_source_id();
+        let id = jackal::domain::ids::DataSourceId::generate().into_string();
         let password = format!("Bulk-pw-{i:05}");
         let sealed = if i % 2 == 0 {
             legacy_seal(&key_file, password.as_bytes(), &id)
@@ -745,7 +746,7 @@ async fn a_write_racing_the_end_of_a_rotation_is_re_sealed_by_the_server() {
     // As a server loads it, without the background task, so the test drives the refreshes.
     let server = SecretBox::load(&key_file(d), &store).await.unwrap();
 
-    let late_id = jackal::domain::ids::new_data_source_id();
+    let late_id = jackal::domain::ids::DataSourceId::generate().into_string();
     let late_sealed = server.seal(b"Late-pw-1", late_id.as_bytes());
     let out = rotate_ok(d, &d.join("new.key"), &[]).await;
     assert!(out.contains("Finished"), "{out}");
@@ -774,9 +775,10 @@ async fn a_write_racing_the_end_of_a_rotation_is_re_sealed_by_the_server() {
     // The server's next refresh notices the rotation and re-seals what it wrote.
     assert_eq!(server.refresh_now().await, 1);
     assert_eq!(server.refresh_now().await, 0);
+    let key = late_id.clone();
     let after = open_store(d)
         .await
-        .find_data_source(&late_id)
+        .read(move |tx| Box::pin(async move { tx.data_source(&key, Lock::No).await }))
         .await
         .unwrap()
         .unwrap();

@@ -11,13 +11,8 @@
 //! single-threaded runtime that cannot run a connection's I/O while it waits; on a runtime of
 //! their own the connections keep running whoever waits.
 
-mod audit;
 mod migrations;
-mod people;
-mod permissions;
-mod roles;
-mod schema_snapshots;
-mod secrets;
+mod tx;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -27,13 +22,10 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jackal_drivers::{ConnectionSpec, Kind};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::model::KEY_CHECK;
-use super::{ApiKeyRow, AuditContext, AuditEvent, DataSourceRow, Entity, Page, StoreError, Unique};
-use crate::store::events;
+use self::tx::PgTx;
+use super::{Durability, StoreError, Work};
 
 /// Connections per server. PostgreSQL's default `max_connections` is 100, shared by every
 /// server on the store and everything else using the database.
@@ -77,58 +69,6 @@ impl Drop for Inner {
         {
             runtime.shutdown_background();
         }
-    }
-}
-
-/// A connection, or a transaction on one: what the queries below run on.
-#[derive(Clone, Copy)]
-pub(super) enum Db<'a> {
-    Client(&'a deadpool_postgres::Client),
-    Tx(&'a deadpool_postgres::Transaction<'a>),
-}
-
-impl Db<'_> {
-    async fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
-        Ok(match self {
-            Db::Client(c) => c.prepare_cached(sql).await?,
-            Db::Tx(t) => t.prepare_cached(sql).await?,
-        })
-    }
-
-    pub(super) async fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, StoreError> {
-        let stmt = self.statement(sql).await?;
-        Ok(match self {
-            Db::Client(c) => c.query(&stmt, params).await?,
-            Db::Tx(t) => t.query(&stmt, params).await?,
-        })
-    }
-
-    pub(super) async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, StoreError> {
-        let stmt = self.statement(sql).await?;
-        Ok(match self {
-            Db::Client(c) => c.query_opt(&stmt, params).await?,
-            Db::Tx(t) => t.query_opt(&stmt, params).await?,
-        })
-    }
-
-    pub(super) async fn execute(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, StoreError> {
-        let stmt = self.statement(sql).await?;
-        Ok(match self {
-            Db::Client(c) => c.execute(&stmt, params).await?,
-            Db::Tx(t) => t.execute(&stmt, params).await?,
-        })
     }
 }
 
@@ -176,113 +116,6 @@ fn open_hint(err: &StoreError) -> &'static str {
              ssl=false in the store URL"
         }
         None => ": check host and port in the store URL, and that PostgreSQL is running",
-    }
-}
-
-/// The constraint a unique violation broke, if `err` is one.
-pub(super) fn unique_violation(err: &StoreError) -> Option<&str> {
-    match err {
-        StoreError::Postgres(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            e.as_db_error().and_then(|db| db.constraint())
-        }
-        _ => None,
-    }
-}
-
-pub(super) const DATA_SOURCE_COLUMNS: &str = "id, name, alias, type, config_uri, password_enc, \
-     created_at, updated_at, seq, description, last_test_ok, last_tested_at";
-
-pub(super) fn data_source_from_row(row: &Row) -> Result<DataSourceRow, StoreError> {
-    Ok(DataSourceRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        alias: row.try_get(2)?,
-        kind: row.try_get(3)?,
-        config_uri: row.try_get(4)?,
-        password_enc: row.try_get(5)?,
-        created_at: row.try_get(6)?,
-        updated_at: row.try_get(7)?,
-        seq: row.try_get(8)?,
-        description: row.try_get(9)?,
-        last_test_ok: row.try_get(10)?,
-        last_tested_at: row.try_get(11)?,
-    })
-}
-
-fn api_key_from_row(row: &Row) -> Result<ApiKeyRow, StoreError> {
-    Ok(ApiKeyRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        secret_sha256: row.try_get(2)?,
-        created_at: row.try_get(3)?,
-        revoked_at: row.try_get(4)?,
-    })
-}
-
-/// Every row mapped by `map`.
-pub(super) fn map_all<T>(
-    rows: Vec<Row>,
-    map: impl Fn(&Row) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    rows.iter().map(map).collect()
-}
-
-/// The data source `key` names (an id wins over an alias); `lock` takes its row lock for the
-/// rest of the transaction.
-pub(super) async fn find_data_source(
-    db: Db<'_>,
-    key: &str,
-    lock: bool,
-) -> Result<Option<DataSourceRow>, StoreError> {
-    let sql = format!(
-        "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id = $1 OR alias = $1 \
-         ORDER BY id = $1 DESC LIMIT 1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    db.query_opt(&sql, &[&key])
-        .await?
-        .as_ref()
-        .map(data_source_from_row)
-        .transpose()
-}
-
-pub(super) async fn resolve_data_source(
-    db: Db<'_>,
-    key: &str,
-    lock: bool,
-) -> Result<DataSourceRow, StoreError> {
-    find_data_source(db, key, lock)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(Entity::DataSource, key.to_owned()))
-}
-
-/// Appends `event` to the audit trail, in the caller's transaction.
-pub(super) async fn record(
-    db: Db<'_>,
-    ctx: &AuditContext,
-    event: &AuditEvent,
-) -> Result<(), StoreError> {
-    db.execute(
-        "INSERT INTO audit_event (at, api_key_id, client_addr, action, object_type, object_id, changes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &ctx.at,
-            &ctx.api_key_id,
-            &ctx.client_addr,
-            &event.action,
-            &event.object_type,
-            &event.object_id,
-            &event.changes.to_string(),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-fn alias_taken(alias: &str) -> StoreError {
-    StoreError::Taken {
-        field: Unique::Alias,
-        value: alias.to_owned(),
     }
 }
 
@@ -435,17 +268,6 @@ impl PgStore {
         let _ = self.inner.latency.set(latency);
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run("read", |pool| async move {
-            let client = connection(&pool).await?;
-            Db::Client(&client)
-                .query("SELECT count(*) FROM meta", &[])
-                .await?;
-            Ok(())
-        })
-        .await
-    }
-
     pub async fn try_rotation_lock(&self) -> Result<Option<AdvisoryLock>, StoreError> {
         self.run("write", |pool| async move {
             let client = connection(&pool).await?;
@@ -463,286 +285,66 @@ impl PgStore {
         .await
     }
 
-    // ---- meta ----
-
-    pub async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.run("read", |pool| async move {
-            let client = connection(&pool).await?;
-            Db::Client(&client)
-                .query_opt("SELECT value FROM meta WHERE key = $1", &[&KEY_CHECK])
-                .await?
-                .map(|r| r.try_get(0).map_err(StoreError::from))
-                .transpose()
-        })
-        .await
-    }
-
-    pub async fn set_key_check(&self, value: Vec<u8>) -> Result<(), StoreError> {
-        self.run("write", |pool| async move {
-            let client = connection(&pool).await?;
-            Db::Client(&client)
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    &[&KEY_CHECK, &value],
-                )
-                .await?;
-            Ok(())
-        })
-        .await
-    }
-
-    // ---- data sources ----
-
-    pub async fn insert_data_source(
+    /// Runs `work` in a transaction on a pooled connection, on the store's runtime.
+    pub async fn transaction<T, E>(
         &self,
-        row: DataSourceRow,
-        ctx: &AuditContext,
-    ) -> Result<DataSourceRow, StoreError> {
-        let ctx = ctx.clone();
-        self.run("write", |pool| async move {
-            let mut row = row;
-            let mut client = connection(&pool).await?;
-            let tx = client.transaction().await?;
-            let db = Db::Tx(&tx);
-            let inserted = db
-                .query_opt(
-                    "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, \
-                     created_at, updated_at, description, last_test_ok, last_tested_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
-                    &[
-                        &row.id,
-                        &row.name,
-                        &row.alias,
-                        &row.kind,
-                        &row.config_uri,
-                        &row.password_enc,
-                        &row.created_at,
-                        &row.updated_at,
-                        &row.description,
-                        &row.last_test_ok,
-                        &row.last_tested_at,
-                    ],
-                )
-                .await;
-            row.seq = match (inserted, &row.alias) {
-                // Another server may have taken it a moment ago: the constraint decides.
-                (Err(e), Some(alias))
-                    if unique_violation(&e) == Some("data_source_alias_unique") =>
-                {
-                    return Err(alias_taken(alias))
+        durability: Durability,
+        work: impl Work<T, E>,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.run("write", move |pool| async move {
+            let client = connection(&pool).await?;
+            let mut tx = PgTx::begin(client, durability).await?;
+            match work(&mut tx).await {
+                Ok(done) => {
+                    tx.commit().await?;
+                    Ok(done)
                 }
-                (inserted, _) => inserted?
-                    .ok_or_else(|| StoreError::Task("INSERT ... RETURNING gave no row".into()))?
-                    .try_get(0)?,
-            };
-            record(db, &ctx, &events::data_source_created(&row)).await?;
-            tx.commit().await?;
-            Ok(row)
+                Err(e) => {
+                    // The error is what the caller learns; a failed ROLLBACK closes the
+                    // connection (dropping `tx` does) and ends the transaction all the same.
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            }
         })
         .await
     }
 
-    pub async fn list_data_sources(&self, page: Page) -> Result<Vec<DataSourceRow>, StoreError> {
-        let (limit, offset) = page.pg();
+    /// Runs `work` on a pooled connection, on the store's runtime.
+    pub async fn read<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         self.run("read", move |pool| async move {
             let client = connection(&pool).await?;
-            let rows = Db::Client(&client)
-                .query(
-                    &format!(
-                        "SELECT {DATA_SOURCE_COLUMNS} FROM data_source ORDER BY seq \
-                         LIMIT $1 OFFSET $2"
-                    ),
-                    &[&limit, &offset],
-                )
-                .await?;
-            map_all(rows, data_source_from_row)
+            work(&mut PgTx::reading(client)).await
         })
         .await
     }
 
-    pub async fn find_data_source(&self, key: &str) -> Result<Option<DataSourceRow>, StoreError> {
-        let key = key.to_owned();
-        self.run("read", |pool| async move {
-            let client = connection(&pool).await?;
-            find_data_source(Db::Client(&client), &key, false).await
-        })
-        .await
-    }
-
-    /// As `SqliteStore::update_data_source`; the row is locked from the read to the commit, so
-    /// two servers updating one data source at once apply one change after the other.
-    pub async fn update_data_source<E, F>(
-        &self,
-        key: &str,
-        ctx: &AuditContext,
-        change: F,
-    ) -> Result<Option<DataSourceRow>, E>
+    /// As `read`: a PostgreSQL query is a network round trip wherever it runs.
+    pub async fn read_point<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
     where
+        T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&DataSourceRow) -> Result<DataSourceRow, E> + Send + 'static,
     {
-        let key = key.to_owned();
-        let ctx = ctx.clone();
-        self.run("write", |pool| async move {
-            let mut client = connection(&pool).await?;
-            let tx = client.transaction().await.map_err(StoreError::from)?;
-            let db = Db::Tx(&tx);
-            let Some(current) = find_data_source(db, &key, true).await? else {
-                return Ok(None);
-            };
-            // `change` seals passwords, which may read the key meta synchronously through this
-            // runtime: let the runtime carry on on another thread meanwhile.
-            let mut next = tokio::task::block_in_place(|| change(&current))?;
-            next.id = current.id.clone();
-            next.created_at = current.created_at;
-            next.updated_at = next.updated_at.max(current.updated_at + 1);
-            next.seq = current.seq;
-            let updated = db
-                .execute(
-                    "UPDATE data_source SET name = $2, alias = $3, type = $4, config_uri = $5, \
-                     password_enc = $6, updated_at = $7, description = $8, last_test_ok = $9, \
-                     last_tested_at = $10 WHERE id = $1",
-                    &[
-                        &next.id,
-                        &next.name,
-                        &next.alias,
-                        &next.kind,
-                        &next.config_uri,
-                        &next.password_enc,
-                        &next.updated_at,
-                        &next.description,
-                        &next.last_test_ok,
-                        &next.last_tested_at,
-                    ],
-                )
-                .await;
-            match (&updated, &next.alias) {
-                (Err(e), Some(alias))
-                    if unique_violation(e) == Some("data_source_alias_unique") =>
-                {
-                    return Err(alias_taken(alias).into())
-                }
-                _ => updated?,
-            };
-            record(db, &ctx, &events::data_source_updated(&current, &next)).await?;
-            tx.commit().await.map_err(StoreError::from)?;
-            Ok(Some(next))
-        })
-        .await
+        self.read(work).await
     }
 
-    pub async fn delete_data_source(
-        &self,
-        key: &str,
-        ctx: &AuditContext,
-    ) -> Result<bool, StoreError> {
-        let key = key.to_owned();
-        let ctx = ctx.clone();
-        self.run("write", |pool| async move {
-            let mut client = connection(&pool).await?;
-            let tx = client.transaction().await?;
-            let db = Db::Tx(&tx);
-            let Some(row) = find_data_source(db, &key, true).await? else {
-                return Ok(false);
-            };
-            db.execute("DELETE FROM data_source WHERE id = $1", &[&row.id])
-                .await?;
-            record(db, &ctx, &events::data_source_deleted(&row)).await?;
-            tx.commit().await?;
-            Ok(true)
-        })
-        .await
-    }
-
-    // ---- API keys ----
-
-    pub async fn insert_api_key(&self, row: ApiKeyRow) -> Result<(), StoreError> {
-        self.run("write", |pool| async move {
+    /// `read` for synchronous code on any thread: waits without an async context.
+    pub fn read_blocking<T>(&self, work: impl Work<T, StoreError>) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+    {
+        self.run_blocking(move |pool| async move {
             let client = connection(&pool).await?;
-            Db::Client(&client)
-                .execute(
-                    "INSERT INTO api_key (id, name, secret_sha256, created_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &row.id,
-                        &row.name,
-                        &row.secret_sha256,
-                        &row.created_at,
-                        &row.revoked_at,
-                    ],
-                )
-                .await?;
-            Ok(())
+            work(&mut PgTx::reading(client)).await
         })
-        .await
-    }
-
-    pub async fn replace_api_key_secret(
-        &self,
-        id: &str,
-        secret_sha256: Vec<u8>,
-    ) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run("write", |pool| async move {
-            let client = connection(&pool).await?;
-            Ok(Db::Client(&client)
-                .execute(
-                    "UPDATE api_key SET secret_sha256 = $2 WHERE id = $1",
-                    &[&id, &secret_sha256],
-                )
-                .await?
-                == 1)
-        })
-        .await
-    }
-
-    pub async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-        let id = id.to_owned();
-        self.run("read", |pool| async move {
-            let client = connection(&pool).await?;
-            Db::Client(&client)
-                .query_opt(
-                    "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key \
-                     WHERE id = $1",
-                    &[&id],
-                )
-                .await?
-                .as_ref()
-                .map(api_key_from_row)
-                .transpose()
-        })
-        .await
-    }
-
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
-        self.run("read", |pool| async move {
-            let client = connection(&pool).await?;
-            let rows = Db::Client(&client)
-                .query(
-                    "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key \
-                     ORDER BY created_at, id",
-                    &[],
-                )
-                .await?;
-            map_all(rows, api_key_from_row)
-        })
-        .await
-    }
-
-    pub async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run("write", |pool| async move {
-            let client = connection(&pool).await?;
-            Ok(Db::Client(&client)
-                .execute(
-                    "UPDATE api_key SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                    &[&id, &at],
-                )
-                .await?
-                == 1)
-        })
-        .await
     }
 }
 
@@ -831,8 +433,16 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(version, migrations::LATEST);
-        a.set_key_check(b"k".to_vec()).await.unwrap();
-        assert_eq!(b.key_check().await.unwrap(), Some(b"k".to_vec()));
+        a.transaction(Durability::Flushed, |tx| {
+            Box::pin(async move { tx.set_key_check(b"k").await })
+        })
+        .await
+        .unwrap();
+        let meta = b
+            .read(|tx| Box::pin(async move { tx.key_meta().await }))
+            .await
+            .unwrap();
+        assert_eq!(meta.key_check, Some(b"k".to_vec()));
         drop((a, b));
     }
 
@@ -894,19 +504,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn key_meta_blocking_answers_from_a_single_threaded_runtime() {
+    async fn blocking_reads_answer_from_a_single_threaded_runtime() {
         let Some((_admin, url)) = fresh_database().await else {
             return;
         };
         let store = PgStore::open(&url).await.unwrap();
-        store.set_key_check(b"check".to_vec()).await.unwrap();
+        store
+            .transaction(Durability::Flushed, |tx| {
+                Box::pin(async move { tx.set_key_check(b"check").await })
+            })
+            .await
+            .unwrap();
         // As an HTTP worker would: a current-thread runtime that blocks while it waits.
         let meta = std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap()
-                .block_on(async move { store.key_meta_blocking() })
+                .block_on(async move {
+                    store.read_blocking(|tx| Box::pin(async move { tx.key_meta().await }))
+                })
         })
         .join()
         .unwrap()

@@ -1,8 +1,6 @@
 //! Schema migrations, embedded in the binary. Append only: a released migration never changes.
 
-use rusqlite::Connection;
-
-use super::begin_write;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration N (1-based) brings the schema from version N-1 to N.
 const MIGRATIONS: &[&str] = &[
@@ -22,7 +20,7 @@ pub fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// Applies every migration above `current`, each in its own transaction with its version bump.
 pub fn apply(conn: &mut Connection, current: i64) -> rusqlite::Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = begin_write(conn)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;

@@ -2,25 +2,20 @@
 //! commit is on disk before its response is sent, and every call on a blocking thread so the
 //! async workers never wait on the disk.
 
-mod audit;
 mod migrations;
-mod people;
-mod permissions;
-mod roles;
-mod schema_snapshots;
-mod secrets;
+mod tx;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use rusqlite::{
-    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction,
-    TransactionBehavior,
-};
+use futures_util::FutureExt;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::store::{ApiKeyRow, AuditContext, DataSourceRow, Entity, Page, StoreError, Unique};
+use self::tx::SqliteTx;
+use crate::store::{Durability, StoreError, Work};
 
 const READERS: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -28,17 +23,6 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// already holds the file; a large private cache on each of the five connections only fills up
 /// slowly with audit pages, so the server's memory crept up for minutes under load.
 const CACHE_KIB: i64 = 512;
-use crate::store::events;
-use crate::store::model::KEY_CHECK;
-
-/// Begins a transaction that takes the write lock at once. A deferred transaction that reads
-/// and then writes must upgrade its lock, and SQLite does not call the busy handler for that
-/// upgrade: if anything holds the write lock at that moment (another process on the file such as
-/// `jackal secrets rotate`, or a reader repairing a torn WAL-index read, which takes it briefly),
-/// the change fails at once with "database is locked" instead of waiting up to the busy timeout.
-pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-}
 
 /// `<store>.rotate.lock`, locked while `jackal secrets rotate` runs: two rotations of one store
 /// at once would each install their own key file over the other's.
@@ -57,8 +41,8 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    writer: Arc<Mutex<Connection>>,
+    readers: Vec<Arc<Mutex<Connection>>>,
     next_reader: AtomicUsize,
     /// Where operations are timed, once the server has set it (`instrument`).
     latency: OnceLock<prometheus::HistogramVec>,
@@ -74,75 +58,15 @@ impl Inner {
     }
 }
 
-pub(super) const DATA_SOURCE_COLUMNS: &str = "id, name, alias, type, config_uri, password_enc, \
-     created_at, updated_at, seq, description, last_test_ok, last_tested_at";
-
-pub(super) fn data_source_from_row(row: &Row<'_>) -> rusqlite::Result<DataSourceRow> {
-    Ok(DataSourceRow {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        alias: row.get(2)?,
-        kind: row.get(3)?,
-        config_uri: row.get(4)?,
-        password_enc: row.get(5)?,
-        created_at: row.get(6)?,
-        updated_at: row.get(7)?,
-        seq: row.get(8)?,
-        description: row.get(9)?,
-        last_test_ok: row.get(10)?,
-        last_tested_at: row.get(11)?,
-    })
-}
-
-fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
-    Ok(ApiKeyRow {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        secret_sha256: row.get(2)?,
-        created_at: row.get(3)?,
-        revoked_at: row.get(4)?,
-    })
-}
-
 fn is_not_a_database(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::NotADatabase)
 }
 
-/// Every row `sql` returns, mapped by `map`.
-pub(super) fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt
-        .query_map(params, map)?
-        .collect::<rusqlite::Result<Vec<T>>>()?;
-    Ok(rows)
-}
-
-pub(super) fn is_unique_violation(err: &rusqlite::Error) -> bool {
-    matches!(err, rusqlite::Error::SqliteFailure(e, _)
-        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
-}
-
-pub(super) fn find_data_source(
-    conn: &Connection,
-    key: &str,
-) -> rusqlite::Result<Option<DataSourceRow>> {
-    // An id wins over an alias (the contract's naming rule); aliases cannot look like ids anyway.
-    conn.prepare_cached(&format!(
-        "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id = ?1 OR alias = ?1 \
-         ORDER BY id = ?1 DESC LIMIT 1"
-    ))?
-    .query_row([key], data_source_from_row)
-    .optional()
-}
-
-fn alias_used_by_other(conn: &Connection, alias: &str, id: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM data_source WHERE alias = ?1 AND id <> ?2")?
-        .exists(params![alias, id])
+/// The output of a use case's future on SQLite, whose statements all complete at once: the
+/// future is done at its first poll.
+fn at_once<T>(work: futures_util::future::BoxFuture<'_, T>) -> T {
+    work.now_or_never()
+        .expect("work on the SQLite store awaits only SQLite, which never waits")
 }
 
 impl SqliteStore {
@@ -211,14 +135,14 @@ impl SqliteStore {
                 )?;
                 conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
                 conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
-                Ok(Mutex::new(conn))
+                Ok(Arc::new(Mutex::new(conn)))
             })
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(open_err)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                writer: Mutex::new(writer),
+                writer: Arc::new(Mutex::new(writer)),
                 readers,
                 next_reader: AtomicUsize::new(0),
                 latency: OnceLock::new(),
@@ -230,15 +154,6 @@ impl SqliteStore {
     /// connection to the end of the work. Set once; later calls are ignored.
     pub fn instrument(&self, latency: prometheus::HistogramVec) {
         let _ = self.inner.latency.set(latency);
-    }
-
-    /// Whether the store answers a query: a read of the schema version's table.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| {
-            conn.query_row("SELECT count(*) FROM meta", [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
     }
 
     pub fn location(&self) -> &Path {
@@ -274,71 +189,26 @@ impl SqliteStore {
         }
     }
 
-    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.read_blocking(f))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
-    }
-
-    /// `read` for a lookup by key, which touches a handful of cached pages and takes
-    /// microseconds: it runs right here on the async worker when a reader connection is free at
-    /// once. Handing it to the blocking pool costs two thread wake-ups, more than the query, and
-    /// every authenticated request makes one (its API key). When every reader is busy it goes
-    /// to the pool like any `read`, so the worker never waits on a lock.
-    pub(super) async fn read_point<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let inner = &self.inner;
-        let first = inner.next_reader.fetch_add(1, Ordering::Relaxed);
-        for k in 0..inner.readers.len() {
-            let reader = &inner.readers[(first + k) % inner.readers.len()];
-            let conn = match reader.try_lock() {
-                Ok(conn) => conn,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => continue,
-            };
-            let started = Instant::now();
-            let result = f(&conn);
-            inner.observe("read", started);
-            return result;
-        }
-        self.read(f).await
-    }
-
-    /// `read` for a caller already on a blocking thread.
-    pub(super) fn read_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(&Connection) -> Result<T, StoreError>,
-    {
-        let inner = &self.inner;
-        let started = Instant::now();
-        let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
-        let conn = inner.readers[i]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let result = f(&conn);
-        inner.observe("read", started);
-        result
-    }
-
-    pub(super) async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    /// Runs `work` in a write transaction on the writer connection, on a blocking thread.
+    pub async fn transaction<T, E>(
+        &self,
+        durability: Durability,
+        work: impl Work<T, E>,
+    ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            let result = f(&mut conn);
+            let conn = inner.writer.clone().blocking_lock_owned();
+            let result = (|| {
+                let mut tx = SqliteTx::begin(conn, durability)?;
+                let done = at_once(work(&mut tx))?;
+                tx.commit()?;
+                Ok(done)
+            })();
             inner.observe("write", started);
             result
         })
@@ -346,291 +216,82 @@ impl SqliteStore {
         .map_err(|e| E::from(StoreError::Task(e.to_string())))?
     }
 
-    // ---- meta ----
-
-    pub async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|conn| {
-            Ok(conn
-                .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_CHECK], |r| {
-                    r.get(0)
-                })
-                .optional()?)
-        })
-        .await
-    }
-
-    pub async fn set_key_check(&self, value: Vec<u8>) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![KEY_CHECK, value],
-            )?;
-            Ok::<_, StoreError>(())
-        })
-        .await
-    }
-
-    // ---- data sources ----
-
-    pub async fn insert_data_source(
-        &self,
-        row: DataSourceRow,
-        ctx: &AuditContext,
-    ) -> Result<DataSourceRow, StoreError> {
-        let ctx = ctx.clone();
-        self.write(move |conn| {
-            let mut row = row;
-            let tx = begin_write(conn)?;
-            if let Some(alias) = &row.alias {
-                if alias_used_by_other(&tx, alias, &row.id)? {
-                    return Err(StoreError::Taken {
-                        field: Unique::Alias,
-                        value: alias.clone(),
-                    });
-                }
-            }
-            tx.query_row(
-                "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, \
-                 created_at, updated_at, description, last_test_ok, last_tested_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING seq",
-                params![
-                    row.id,
-                    row.name,
-                    row.alias,
-                    row.kind,
-                    row.config_uri,
-                    row.password_enc,
-                    row.created_at,
-                    row.updated_at,
-                    row.description,
-                    row.last_test_ok,
-                    row.last_tested_at
-                ],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|seq| row.seq = seq)
-            .map_err(|e| match (is_unique_violation(&e), &row.alias) {
-                (true, Some(alias)) => StoreError::Taken {
-                    field: Unique::Alias,
-                    value: alias.clone(),
-                },
-                _ => StoreError::Sqlite(e),
-            })?;
-            audit::record(&tx, &ctx, &events::data_source_created(&row))?;
-            tx.commit()?;
-            Ok(row)
-        })
-        .await
-    }
-
-    pub async fn list_data_sources(&self, page: Page) -> Result<Vec<DataSourceRow>, StoreError> {
-        self.read(move |conn| {
-            query_all(
-                conn,
-                &format!(
-                    "SELECT {DATA_SOURCE_COLUMNS} FROM data_source ORDER BY seq LIMIT ?1 OFFSET ?2"
-                ),
-                page.sql(),
-                data_source_from_row,
-            )
-        })
-        .await
-    }
-
-    /// Finds a data source by id, else by alias.
-    pub async fn find_data_source(&self, key: &str) -> Result<Option<DataSourceRow>, StoreError> {
-        let key = key.to_owned();
-        self.read_point(move |conn| Ok(find_data_source(conn, &key)?))
-            .await
-    }
-
-    /// Reads the current row and writes what `change` makes of it, in one transaction, so two
-    /// concurrent updates cannot interleave. `Ok(None)` when nothing is named `key`.
-    /// `updated_at` always moves forward, even within one millisecond.
-    pub async fn update_data_source<E, F>(
-        &self,
-        key: &str,
-        ctx: &AuditContext,
-        change: F,
-    ) -> Result<Option<DataSourceRow>, E>
+    /// Runs `work` on a read connection, on a blocking thread.
+    pub async fn read<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
     where
+        T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&DataSourceRow) -> Result<DataSourceRow, E> + Send + 'static,
     {
-        let key = key.to_owned();
-        let ctx = ctx.clone();
-        self.write(move |conn| {
-            let tx = begin_write(conn).map_err(StoreError::from)?;
-            let Some(current) = find_data_source(&tx, &key).map_err(StoreError::from)? else {
-                return Ok(None);
-            };
-            let mut next = change(&current)?;
-            next.id = current.id.clone();
-            next.created_at = current.created_at;
-            next.updated_at = next.updated_at.max(current.updated_at + 1);
-            if let Some(alias) = &next.alias {
-                if alias_used_by_other(&tx, alias, &next.id).map_err(StoreError::from)? {
-                    return Err(StoreError::Taken {
-                        field: Unique::Alias,
-                        value: alias.clone(),
-                    }
-                    .into());
-                }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_on_this_thread(work))
+            .await
+            .map_err(|e| E::from(StoreError::Task(e.to_string())))?
+    }
+
+    /// `read`, here on the async worker when a read connection is free at once.
+    pub async fn read_point<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let inner = &self.inner;
+        let first = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        for k in 0..inner.readers.len() {
+            let reader = &inner.readers[(first + k) % inner.readers.len()];
+            if let Ok(conn) = reader.clone().try_lock_owned() {
+                return self.read_on(conn, work);
             }
-            next.seq = current.seq;
-            tx.execute(
-                "UPDATE data_source SET name = ?2, alias = ?3, type = ?4, config_uri = ?5, \
-                 password_enc = ?6, updated_at = ?7, description = ?8, last_test_ok = ?9, \
-                 last_tested_at = ?10 WHERE id = ?1",
-                params![
-                    next.id,
-                    next.name,
-                    next.alias,
-                    next.kind,
-                    next.config_uri,
-                    next.password_enc,
-                    next.updated_at,
-                    next.description,
-                    next.last_test_ok,
-                    next.last_tested_at
-                ],
-            )
-            .map_err(StoreError::from)?;
-            audit::record(&tx, &ctx, &events::data_source_updated(&current, &next))
-                .map_err(StoreError::from)?;
-            tx.commit().map_err(StoreError::from)?;
-            Ok(Some(next))
-        })
-        .await
+        }
+        self.read(work).await
     }
 
-    /// The data source named `key` (id or alias), or `NotFound`.
-    pub(super) fn resolve_data_source(
-        conn: &Connection,
-        key: &str,
-    ) -> Result<DataSourceRow, StoreError> {
-        find_data_source(conn, key)?
-            .ok_or_else(|| StoreError::NotFound(Entity::DataSource, key.to_owned()))
+    /// `read` for synchronous code, here on this thread. It may be an async worker (a key
+    /// check before sealing, from code that cannot await): the wait for a read connection
+    /// then blocks it, which tokio's own blocking lock refuses to do, so the lock is waited
+    /// for with a plain executor. Every holder releases its reader without awaiting anything,
+    /// so the wait is short.
+    pub fn read_blocking<T>(&self, work: impl Work<T, StoreError>) -> Result<T, StoreError> {
+        let inner = &self.inner;
+        let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+        let conn = futures_executor::block_on(inner.readers[i].clone().lock_owned());
+        self.read_on(conn, work)
     }
 
-    /// Deletes by id or alias; `false` when nothing matched.
-    pub async fn delete_data_source(
+    fn read_on_this_thread<T, E: From<StoreError>>(&self, work: impl Work<T, E>) -> Result<T, E> {
+        let inner = &self.inner;
+        let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+        let conn = inner.readers[i].clone().blocking_lock_owned();
+        self.read_on(conn, work)
+    }
+
+    fn read_on<T, E>(
         &self,
-        key: &str,
-        ctx: &AuditContext,
-    ) -> Result<bool, StoreError> {
-        let key = key.to_owned();
-        let ctx = ctx.clone();
-        self.write(move |conn| {
-            let tx = begin_write(conn)?;
-            let Some(row) = find_data_source(&tx, &key)? else {
-                return Ok(false);
-            };
-            tx.execute("DELETE FROM data_source WHERE id = ?1", [&row.id])?;
-            audit::record(&tx, &ctx, &events::data_source_deleted(&row))?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await
+        conn: OwnedMutexGuard<Connection>,
+        work: impl Work<T, E>,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let mut tx = SqliteTx::reading(conn);
+        let result = at_once(work(&mut tx));
+        self.inner.observe("read", started);
+        result
     }
 
-    // ---- API keys ----
-
-    pub async fn insert_api_key(&self, row: ApiKeyRow) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO api_key (id, name, secret_sha256, created_at, revoked_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    row.id,
-                    row.name,
-                    row.secret_sha256,
-                    row.created_at,
-                    row.revoked_at
-                ],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn replace_api_key_secret(
+    /// The writer connection itself, for tests that reach under the shared SQL.
+    #[cfg(test)]
+    pub(super) async fn with_writer<T: Send + 'static>(
         &self,
-        id: &str,
-        secret_sha256: Vec<u8>,
-    ) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.write(move |conn| {
-            Ok(conn.execute(
-                "UPDATE api_key SET secret_sha256 = ?2 WHERE id = ?1",
-                params![id, secret_sha256],
-            )? == 1)
-        })
-        .await
-    }
-
-    pub async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-        let id = id.to_owned();
-        self.read_point(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key WHERE id = ?1",
-                )?
-                .query_row([id], api_key_from_row)
-                .optional()?)
-        })
-        .await
-    }
-
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
-        self.read(|conn| {
-            query_all(conn, "SELECT id, name, secret_sha256, created_at, revoked_at FROM api_key ORDER BY created_at, id", [], api_key_from_row)
-        })
-        .await
-    }
-
-    /// Marks a key revoked; `false` when no such key is active.
-    pub async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.write(move |conn| {
-            Ok(conn.execute(
-                "UPDATE api_key SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id, at],
-            )? == 1)
-        })
-        .await
+        f: impl FnOnce(&mut Connection) -> T + Send + 'static,
+    ) -> T {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&mut inner.writer.blocking_lock()))
+            .await
+            .unwrap()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cli() -> AuditContext {
-        AuditContext {
-            api_key_id: None,
-            client_addr: None,
-            at: 1,
-        }
-    }
-
-    fn row(id: &str, alias: Option<&str>) -> DataSourceRow {
-        DataSourceRow {
-            id: id.to_owned(),
-            name: "n".to_owned(),
-            alias: alias.map(str::to_owned),
-            kind: "postgresql".to_owned(),
-            config_uri: "postgresql://h".to_owned(),
-            password_enc: None,
-            seq: 0,
-            description: String::new(),
-            last_test_ok: None,
-            last_tested_at: None,
-            created_at: 1,
-            updated_at: 1,
-        }
-    }
 
     #[tokio::test]
     async fn newer_schema_is_refused_and_left_untouched() {
@@ -660,36 +321,57 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn alias_lookup_update_and_delete() {
+    async fn audit_events_cannot_be_changed_or_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
         store
-            .insert_data_source(row("D1", Some("a")), &cli())
+            .with_writer(|conn| {
+                conn.execute(
+                    "INSERT INTO audit_event (at, action, object_type, object_id, changes) \
+                     VALUES (1, 'a', 'b', 'c', '{}')",
+                    [],
+                )
+                .unwrap();
+            })
+            .await;
+        let (update, delete) = store
+            .with_writer(|conn| {
+                let update = conn.execute("UPDATE audit_event SET action = 'x'", []);
+                let delete = conn.execute("DELETE FROM audit_event", []);
+                (update.is_err(), delete.is_err())
+            })
+            .await;
+        assert!(update && delete);
+    }
+
+    #[tokio::test]
+    async fn an_observation_leaves_the_writer_fully_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
+        let synchronous = || {
+            store.with_writer(|conn| {
+                conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                    .unwrap()
+            })
+        };
+        // 2 is FULL.
+        assert_eq!(synchronous().await, 2);
+        store
+            .transaction(Durability::Observation, |tx| {
+                Box::pin(async move { tx.ping().await })
+            })
             .await
             .unwrap();
-        let clash = store.insert_data_source(row("D2", Some("a")), &cli()).await;
-        assert!(matches!(
-            clash,
-            Err(StoreError::Taken {
-                field: Unique::Alias,
-                ..
-            })
-        ));
-        assert_eq!(store.find_data_source("a").await.unwrap().unwrap().id, "D1");
-        let updated = store
-            .update_data_source::<StoreError, _>("D1", &cli(), |cur| {
-                Ok(DataSourceRow {
-                    name: "m".into(),
-                    ..cur.clone()
+        assert_eq!(synchronous().await, 2);
+        let failed: Result<(), StoreError> = store
+            .transaction(Durability::Observation, |tx| {
+                Box::pin(async move {
+                    tx.ping().await?;
+                    Err(StoreError::Task("stop".into()))
                 })
             })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(updated.name, "m");
-        assert!(updated.updated_at > 1);
-        assert!(store.delete_data_source("a", &cli()).await.unwrap());
-        assert!(!store.delete_data_source("a", &cli()).await.unwrap());
-        assert!(store.list_data_sources(Page::ALL).await.unwrap().is_empty());
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(synchronous().await, 2);
     }
 }

@@ -1,0 +1,268 @@
+//! Connection tests and introspection: run on the test pool (deadline, egress policy, the
+//! caller's share of the slots), recorded in the metrics, the audit trail and, for a saved data
+//! source, its last test outcome; an introspection's result kept as its schema snapshot.
+
+use jackal_drivers::{
+    ConnectionSpec, ErrorCode, IntrospectionReport, ProbeFailure, ProbeReport, SchemaSnapshot,
+    ServerVersion,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::data_sources::{find, spec_with_password};
+use super::{events, AppError, AppState};
+use crate::domain::ids::DataSourceId;
+use crate::store::{AuditContext, AuditEvent, DataSourceRow, Lock, SchemaSnapshotRow};
+
+/// A server's product and version as a snapshot keeps it (the contract's `version` object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredVersion {
+    pub product_name: String,
+    pub product_version: String,
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    pub description: String,
+}
+
+impl From<&ServerVersion> for StoredVersion {
+    fn from(v: &ServerVersion) -> Self {
+        Self {
+            product_name: v.product_name.clone(),
+            product_version: v.product_version.clone(),
+            major: v.major,
+            minor: v.minor,
+            patch: v.patch,
+            description: v.description.clone(),
+        }
+    }
+}
+
+/// What a schema snapshot row holds: the version and the snapshot, as the drivers reported
+/// them (this JSON is the stored format; stores written earlier hold the same).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredSnapshot {
+    pub version: StoredVersion,
+    #[serde(flatten)]
+    pub snapshot: SchemaSnapshot,
+}
+
+impl StoredSnapshot {
+    pub fn parse(row: &SchemaSnapshotRow) -> Result<Self, AppError> {
+        serde_json::from_str(&row.snapshot).map_err(|e| {
+            AppError::internal(format_args!(
+                "stored schema snapshot of {} does not parse: {e}",
+                row.data_source_id
+            ))
+        })
+    }
+}
+
+/// Whose share of the test slots a test takes: the calling API key's.
+fn tester(ctx: &AuditContext) -> &str {
+    ctx.api_key_id.as_deref().unwrap_or("")
+}
+
+/// How a test ended, for the audit trail (never a password).
+fn outcome<T>(outcome: &Result<T, ProbeFailure>, version: Option<&ServerVersion>) -> Value {
+    match (outcome, version) {
+        (Ok(_), Some(v)) => {
+            json!({"success": true, "productName": v.product_name, "productVersion": v.product_version})
+        }
+        (Ok(_), None) => json!({"success": true}),
+        (Err(f), _) => json!({"success": false, "errorCode": f.code.as_str()}),
+    }
+}
+
+fn log(report: &ProbeReport, subject: &str) {
+    let millis = report.duration.as_secs_f64() * 1000.0;
+    match &report.outcome {
+        Ok(v) => tracing::info!(
+            subject,
+            product = %v.product_name,
+            version = %v.product_version,
+            duration_ms = millis,
+            "connection test succeeded"
+        ),
+        Err(f) => tracing::info!(
+            subject,
+            error_code = f.code.as_str(),
+            duration_ms = millis,
+            "connection test failed"
+        ),
+    }
+}
+
+/// Records a test in the audit trail and, for a saved data source (`saved`), its outcome on the
+/// data source: one transaction, committed without waiting for the disk (tests are
+/// observations that come in volume). A data source deleted while its test ran gets the audit
+/// record only.
+async fn record(
+    app: &AppState,
+    ctx: &AuditContext,
+    event: AuditEvent,
+    saved: Option<(DataSourceId, bool)>,
+) -> Result<(), AppError> {
+    let (ctx, at) = (ctx.clone(), app.clock.now_millis());
+    app.store
+        .write_observation(move |tx| {
+            Box::pin(async move {
+                if let Some((id, ok)) = &saved {
+                    tx.set_test_outcome(id, Some((*ok, at))).await?;
+                }
+                tx.record(&ctx, &event).await?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Tests the saved data source `key` names: connect, TLS, log in, ask the version, close. The
+/// stored password goes only where the stored configUri points (updates that change type,
+/// host, port or user drop it).
+pub async fn test_saved(
+    app: &AppState,
+    ctx: &AuditContext,
+    key: &str,
+) -> Result<ProbeReport, AppError> {
+    let row = find(app, key).await?;
+    let spec = spec_with_password(&row, &app.secrets)?;
+    let report = app.probes.test(spec, tester(ctx)).await;
+    log(&report, row.id.as_str());
+    app.metrics.count_test(&report.outcome);
+    let mut changes = outcome(&report.outcome, report.outcome.as_ref().ok());
+    changes["address"] = json!(report.address.map(|a| a.to_string()));
+    let event = events::connection_tested("data_source", row.id.as_str(), changes);
+    let ok = report.outcome.is_ok();
+    record(app, ctx, event, Some((row.id, ok))).await?;
+    Ok(report)
+}
+
+/// Tests a configUri without saving it (an extension); one that does not parse is a failed
+/// test (`invalid_uri`), recorded like the others.
+pub async fn test_unsaved(
+    app: &AppState,
+    ctx: &AuditContext,
+    parsed: Result<ConnectionSpec, jackal_drivers::UriError>,
+) -> Result<ProbeReport, AppError> {
+    let redacted = parsed.as_ref().ok().map(ConnectionSpec::to_redacted_uri);
+    let report = match parsed {
+        Ok(spec) => app.probes.test(spec, tester(ctx)).await,
+        Err(e) => ProbeReport {
+            outcome: Err(ProbeFailure::new(
+                ErrorCode::InvalidUri,
+                format!("configUri: {e}"),
+            )),
+            duration: std::time::Duration::ZERO,
+            phases: Vec::new(),
+            address: None,
+            tls: None,
+        },
+    };
+    log(&report, "unsaved");
+    app.metrics.count_test(&report.outcome);
+    let mut changes = outcome(&report.outcome, report.outcome.as_ref().ok());
+    changes["address"] = json!(report.address.map(|a| a.to_string()));
+    if let Some(uri) = &redacted {
+        changes["configUri"] = json!(uri);
+    }
+    let subject = redacted.unwrap_or_else(|| "invalid configUri".to_owned());
+    let event = events::connection_tested("connection_test", &subject, changes);
+    record(app, ctx, event, None).await?;
+    Ok(report)
+}
+
+/// How one introspection of a saved data source ended.
+pub enum Introspected {
+    /// The new snapshot, now kept.
+    Fetched(SchemaSnapshotRow, StoredSnapshot),
+    /// What failed and how to fix it; the previous snapshot is kept.
+    Failed(IntrospectionReport, ProbeFailure),
+}
+
+/// Lists the schemas, tables, views and columns of the data source `row` live (under the test
+/// deadline, egress policy and TLS rules) and keeps them as its snapshot. Records the outcome
+/// in the audit trail, the metrics and the data source's last test outcome. The caller has
+/// spent a test from the key's allowance.
+pub async fn introspect(
+    app: &AppState,
+    ctx: &AuditContext,
+    row: &DataSourceRow,
+) -> Result<Introspected, AppError> {
+    let spec = spec_with_password(row, &app.secrets)?;
+    let fetched_at = ctx.at;
+    let report = app.probes.introspect(spec, tester(ctx)).await;
+    let changes = match &report.outcome {
+        Ok((_, snapshot)) => json!({
+            "success": true,
+            "schemas": snapshot.schemas.len(),
+            "tables": snapshot.table_count(),
+            "views": snapshot.view_count(),
+            "columns": snapshot.column_count(),
+        }),
+        Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
+    };
+    app.metrics.count_test(&report.outcome);
+    let event = events::data_source_introspected(&row.id, changes);
+    record(
+        app,
+        ctx,
+        event,
+        Some((row.id.clone(), report.outcome.is_ok())),
+    )
+    .await?;
+    let (version, snapshot) = match &report.outcome {
+        Ok(found) => found.clone(),
+        Err(f) => {
+            tracing::info!(data_source = %row.id, error_code = f.code.as_str(), "introspection failed");
+            let failure = f.clone();
+            return Ok(Introspected::Failed(report, failure));
+        }
+    };
+    let stored = StoredSnapshot {
+        version: StoredVersion::from(&version),
+        snapshot,
+    };
+    let snapshot_row = SchemaSnapshotRow {
+        data_source_id: row.id.clone(),
+        fetched_at,
+        duration_ms: i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX),
+        snapshot: serde_json::to_string(&stored).map_err(AppError::internal)?,
+    };
+    let (kept, key) = (snapshot_row.clone(), row.id.clone());
+    app.store
+        .write(move |tx| {
+            Box::pin(async move {
+                // Deleted while it was being introspected: nothing to keep it for.
+                if tx
+                    .data_source(key.as_str(), Lock::ForUpdate)
+                    .await?
+                    .is_none()
+                {
+                    return Err(AppError::NotFound(
+                        crate::store::Entity::DataSource,
+                        key.into_string(),
+                    ));
+                }
+                tx.put_schema_snapshot(&kept).await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(Introspected::Fetched(snapshot_row, stored))
+}
+
+/// The last snapshot of the data source `key` names; `None` when it has none yet.
+pub async fn snapshot(
+    app: &AppState,
+    key: &str,
+) -> Result<(DataSourceRow, Option<SchemaSnapshotRow>), AppError> {
+    let row = find(app, key).await?;
+    let id = row.id.clone();
+    let found = app
+        .store
+        .read(move |tx| Box::pin(async move { tx.schema_snapshot(&id).await }))
+        .await?;
+    Ok((row, found))
+}

@@ -1,0 +1,390 @@
+//! Data sources: create, read, update (the password-retention rule), delete; the password
+//! sealed at rest and revealed only where the contract says, each reveal recorded.
+
+use jackal_drivers::{ConnectionSpec, Kind, Password};
+
+use super::{events, AppError, AppState};
+use crate::domain::ids::DataSourceId;
+use crate::domain::Invalid;
+use crate::secrets::SecretBox;
+use crate::store::{AuditContext, DataSourceRow, Entity, Lock, Page, Unique};
+
+/// A data source to create, validated.
+#[derive(Debug)]
+pub struct NewDataSource {
+    pub name: String,
+    pub alias: Option<String>,
+    /// The configUri as given: its password is sealed, the rest stored normalized.
+    pub spec: ConnectionSpec,
+    pub description: String,
+}
+
+/// What an update changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub name: Option<String>,
+    /// `Some(None)` clears the alias.
+    pub alias: Option<Option<String>>,
+    pub description: Option<String>,
+    /// A new configUri. Its password, if it has one; otherwise the stored password survives
+    /// only an unchanged type, host, port and user (the contract's retention rule).
+    pub spec: Option<ConnectionSpec>,
+    /// A new password for the stored destination (the Mode dialect); empty removes it.
+    pub password: Option<Password>,
+}
+
+fn not_found(key: &str) -> AppError {
+    AppError::NotFound(Entity::DataSource, key.to_owned())
+}
+
+/// The stored (password-free) configUri parsed again; it was normalized on the way in.
+pub fn stored_spec(row: &DataSourceRow) -> Result<ConnectionSpec, AppError> {
+    ConnectionSpec::parse(&row.config_uri).map_err(|e| {
+        AppError::internal(format_args!(
+            "stored configUri of {} does not parse: {e}",
+            row.id
+        ))
+    })
+}
+
+/// The stored configUri with its password decrypted: for `/detail` and connection tests.
+pub fn spec_with_password(
+    row: &DataSourceRow,
+    secrets: &SecretBox,
+) -> Result<ConnectionSpec, AppError> {
+    let spec = stored_spec(row)?;
+    let Some(sealed) = &row.password_enc else {
+        return Ok(spec);
+    };
+    let password = secrets
+        .open(sealed, row.id.as_str().as_bytes())
+        .map_err(AppError::internal)?;
+    let password = String::from_utf8(password).map_err(AppError::internal)?;
+    Ok(spec.with_password(Some(Password::from(password))))
+}
+
+/// The password of `spec` sealed for the data source `id`; `None` when it has none. Sealing
+/// reads the store's key record (a rotation may have brought a new key), which blocks: it runs
+/// off the async workers.
+async fn seal(
+    secrets: &SecretBox,
+    spec: &ConnectionSpec,
+    id: &DataSourceId,
+) -> Result<Option<Vec<u8>>, AppError> {
+    let Some(password) = spec.password() else {
+        return Ok(None);
+    };
+    let (secrets, plain, id) = (
+        secrets.clone(),
+        zeroize::Zeroizing::new(password.expose().as_bytes().to_vec()),
+        id.clone(),
+    );
+    tokio::task::spawn_blocking(move || Some(secrets.seal(&plain, id.as_str().as_bytes())))
+        .await
+        .map_err(AppError::internal)
+}
+
+/// Forgets the last test outcome when what it was a test of changed (the configUri or the
+/// password): it says nothing about the new settings.
+fn forget_stale_test_outcome(current: &DataSourceRow, next: &mut DataSourceRow) {
+    if next.config_uri != current.config_uri || next.password_enc != current.password_enc {
+        next.last_test_ok = None;
+        next.last_tested_at = None;
+    }
+}
+
+/// Creates a data source; the row as stored, and the spec with its password (the contract
+/// answers a create with the password in the configUri).
+pub async fn create(
+    app: &AppState,
+    ctx: &AuditContext,
+    new: NewDataSource,
+) -> Result<(DataSourceRow, ConnectionSpec), AppError> {
+    let id = DataSourceId::generate();
+    let password_enc = seal(&app.secrets, &new.spec, &id).await?;
+    let mut row = DataSourceRow {
+        password_enc,
+        id,
+        name: new.name,
+        alias: new.alias,
+        kind: new.spec.kind().as_str().to_owned(),
+        config_uri: new.spec.to_redacted_uri(),
+        description: new.description,
+        last_test_ok: None,
+        last_tested_at: None,
+        seq: 0,
+        created_at: ctx.at,
+        updated_at: ctx.at,
+    };
+    let ctx = ctx.clone();
+    let row = app
+        .store
+        .write(move |tx| {
+            Box::pin(async move {
+                if let Some(alias) = &row.alias {
+                    if tx.alias_used(alias, &row.id).await? {
+                        return Err(taken(alias));
+                    }
+                }
+                row.seq = tx.insert_data_source(&row).await.map_err(|e| {
+                    // Another server may have taken the alias a moment ago.
+                    let alias = row.alias.as_deref().unwrap_or_default();
+                    AppError::taken_if(e, Unique::Alias, alias)
+                })?;
+                tx.record(&ctx, &events::data_source_created(&row)).await?;
+                Ok(row)
+            })
+        })
+        .await?;
+    Ok((row, new.spec))
+}
+
+fn taken(alias: &str) -> AppError {
+    AppError::Taken {
+        field: Unique::Alias,
+        value: alias.to_owned(),
+    }
+}
+
+/// Every data source, oldest first (a page of them).
+pub async fn list(app: &AppState, page: Page) -> Result<Vec<DataSourceRow>, AppError> {
+    Ok(app
+        .store
+        .read(move |tx| Box::pin(async move { tx.data_sources(page).await }))
+        .await?)
+}
+
+/// The data source `key` (id, else alias) names.
+pub async fn find(app: &AppState, key: &str) -> Result<DataSourceRow, AppError> {
+    let owned = key.to_owned();
+    app.store
+        .read_point(move |tx| Box::pin(async move { tx.data_source(&owned, Lock::No).await }))
+        .await?
+        .ok_or_else(|| not_found(key))
+}
+
+/// The data source with its password in the configUri. The read is recorded in the audit
+/// trail before the password is handed out: no read of a password goes unrecorded.
+pub async fn reveal(
+    app: &AppState,
+    ctx: &AuditContext,
+    key: &str,
+) -> Result<(DataSourceRow, ConnectionSpec), AppError> {
+    let row = find(app, key).await?;
+    let spec = spec_with_password(&row, &app.secrets)?;
+    let (ctx, event) = (ctx.clone(), events::password_read(&row));
+    app.store
+        .write(move |tx| Box::pin(async move { tx.record(&ctx, &event).await }))
+        .await?;
+    Ok((row, spec))
+}
+
+/// Applies `changes` to the data source `key` names; the row as stored.
+///
+/// A new password is sealed first (for the data source's id), off the transaction; then, in
+/// one transaction with the row locked, the rules: the retention rule, the alias uniqueness
+/// check, `updatedAt` moving forward (even within one millisecond), the stale test outcome
+/// forgotten, and the audit record.
+pub async fn update(
+    app: &AppState,
+    ctx: &AuditContext,
+    key: &str,
+    changes: Changes,
+) -> Result<DataSourceRow, AppError> {
+    let found = find(app, key).await?;
+    if changes.password.is_some() && found.kind == Kind::Sqlite.as_str() {
+        return Err(Invalid::new(
+            "password",
+            "data_source.password: an SQLite data source has no password",
+        )
+        .into());
+    }
+    // The password this update brings, if any, sealed for this data source.
+    let brought = match (&changes.spec, &changes.password) {
+        (Some(spec), _) if spec.has_password() => Some(seal(&app.secrets, spec, &found.id).await?),
+        (_, Some(password)) => {
+            // The stored destination with the new password (an empty one removes it).
+            let spec = stored_spec(&found)?.with_password(Some(password.clone()));
+            Some(seal(&app.secrets, &spec, &found.id).await?)
+        }
+        _ => None,
+    };
+    let (ctx, key) = (ctx.clone(), key.to_owned());
+    app.store
+        .write(move |tx| {
+            Box::pin(async move {
+                let id = found.id.as_str();
+                let current = tx
+                    .data_source(id, Lock::ForUpdate)
+                    .await?
+                    .ok_or_else(|| not_found(&key))?;
+                let next = apply(&current, changes, brought, ctx.at)?;
+                if let Some(alias) = &next.alias {
+                    if tx.alias_used(alias, &next.id).await? {
+                        return Err(taken(alias));
+                    }
+                }
+                tx.update_data_source(&next).await.map_err(|e| {
+                    AppError::taken_if(e, Unique::Alias, next.alias.as_deref().unwrap_or_default())
+                })?;
+                tx.record(&ctx, &events::data_source_updated(&current, &next))
+                    .await?;
+                Ok(next)
+            })
+        })
+        .await
+}
+
+/// `current` with `changes` applied, `brought` being the new sealed password (if any).
+fn apply(
+    current: &DataSourceRow,
+    changes: Changes,
+    brought: Option<Option<Vec<u8>>>,
+    now: i64,
+) -> Result<DataSourceRow, AppError> {
+    let mut next = current.clone();
+    if let Some(name) = changes.name {
+        next.name = name;
+    }
+    if let Some(alias) = changes.alias {
+        next.alias = alias;
+    }
+    if let Some(description) = changes.description {
+        next.description = description;
+    }
+    if let Some(spec) = &changes.spec {
+        next.password_enc = match brought.clone() {
+            Some(sealed) => sealed,
+            // A password is only ever sent where it was entered for: it survives only an
+            // unchanged type, host, port and user.
+            None if stored_spec(current)?.same_destination(spec) => current.password_enc.clone(),
+            None => None,
+        };
+        next.kind = spec.kind().as_str().to_owned();
+        next.config_uri = spec.to_redacted_uri();
+    } else if let Some(sealed) = brought {
+        next.password_enc = sealed;
+    }
+    forget_stale_test_outcome(current, &mut next);
+    next.updated_at = now.max(current.updated_at + 1);
+    Ok(next)
+}
+
+/// Deletes the data source `key` names, with its permissions, memberships and snapshot.
+pub async fn delete(app: &AppState, ctx: &AuditContext, key: &str) -> Result<(), AppError> {
+    let (ctx, key) = (ctx.clone(), key.to_owned());
+    app.store
+        .write(move |tx| {
+            Box::pin(async move {
+                let row = tx
+                    .data_source(&key, Lock::ForUpdate)
+                    .await?
+                    .ok_or_else(|| not_found(&key))?;
+                tx.delete_data_source(&row.id).await?;
+                tx.record(&ctx, &events::data_source_deleted(&row)).await?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Drops what tests and introspections left about the data source `key` names: its schema
+/// snapshot and its last test outcome, together, recorded. What there was: `(snapshot, test
+/// outcome)`.
+pub async fn purge_results(
+    app: &AppState,
+    ctx: &AuditContext,
+    key: &str,
+) -> Result<(DataSourceRow, bool, bool), AppError> {
+    let (ctx, key) = (ctx.clone(), key.to_owned());
+    app.store
+        .write(move |tx| {
+            Box::pin(async move {
+                let row = tx
+                    .data_source(&key, Lock::ForUpdate)
+                    .await?
+                    .ok_or_else(|| not_found(&key))?;
+                let snapshot = tx.delete_schema_snapshot(&row.id).await?;
+                let outcome = row.last_test_ok.is_some();
+                tx.set_test_outcome(&row.id, None).await?;
+                tx.record(&ctx, &events::data_source_purged(&row, snapshot, outcome))
+                    .await?;
+                Ok((row, snapshot, outcome))
+            })
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(config_uri: &str, password: Option<&[u8]>) -> DataSourceRow {
+        DataSourceRow {
+            seq: 1,
+            id: DataSourceId::stored("DUGC6IqGQ4DX00Lt0".into()),
+            name: "n".into(),
+            alias: None,
+            kind: "postgresql".into(),
+            config_uri: config_uri.into(),
+            password_enc: password.map(<[u8]>::to_vec),
+            description: String::new(),
+            last_test_ok: Some(true),
+            last_tested_at: Some(5),
+            created_at: 1,
+            updated_at: 10,
+        }
+    }
+
+    fn spec(uri: &str) -> Option<ConnectionSpec> {
+        Some(ConnectionSpec::parse(uri).unwrap())
+    }
+
+    #[test]
+    fn a_stored_password_survives_only_an_unchanged_destination() {
+        let current = row(
+            "postgresql://u@h:5432/a?validateSsl=false&ssl=true",
+            Some(b"sealed"),
+        );
+        let changes = |uri| Changes {
+            spec: spec(uri),
+            ..Changes::default()
+        };
+        let kept = apply(&current, changes("postgresql://u@h/b"), None, 20).unwrap();
+        assert_eq!(kept.password_enc.as_deref(), Some(&b"sealed"[..]));
+        for elsewhere in [
+            "postgresql://u@other/a",
+            "postgresql://u@h:5433/a",
+            "postgresql://v@h/a",
+            "mysql://u@h:5432/a",
+        ] {
+            let moved = apply(&current, changes(elsewhere), None, 20).unwrap();
+            assert_eq!(moved.password_enc, None, "{elsewhere}");
+            assert_eq!(
+                moved.last_test_ok, None,
+                "the old test says nothing of {elsewhere}"
+            );
+        }
+        let brought = apply(
+            &current,
+            changes("postgresql://u:pw@other/a"),
+            Some(Some(b"new".to_vec())),
+            20,
+        )
+        .unwrap();
+        assert_eq!(brought.password_enc.as_deref(), Some(&b"new"[..]));
+    }
+
+    #[test]
+    fn updated_at_always_moves_forward() {
+        let current = row("postgresql://u@h/a", None);
+        let renamed = Changes {
+            name: Some("m".into()),
+            ..Changes::default()
+        };
+        assert_eq!(apply(&current, renamed, None, 3).unwrap().updated_at, 11);
+        let later = apply(&current, Changes::default(), None, 50).unwrap();
+        assert_eq!(later.updated_at, 50);
+        assert_eq!(later.last_test_ok, Some(true), "nothing tested changed");
+    }
+}

@@ -1,0 +1,114 @@
+//! The use cases: every rule of Jackal written once, over the store interface
+//! (`crate::store`), for both dialects of the HTTP API and the command line alike.
+//!
+//! One module per family: [`data_sources`] (validation, the password-retention rule and
+//! sealing), [`people`], [`roles`], [`permissions`], [`connection_tests`] (tests and
+//! introspection), [`api_keys`] and [`audit`]. Each change records its audit event
+//! ([`events`]) in the same transaction as the change itself.
+
+pub mod api_keys;
+pub mod audit;
+pub mod connection_tests;
+pub mod data_sources;
+mod error;
+pub mod events;
+pub mod people;
+pub mod permissions;
+pub mod roles;
+
+pub use error::AppError;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jackal_drivers::{EgressPolicy, ProbeContext, SystemResolver};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::probe_pool::ProbePool;
+use crate::secrets::SecretBox;
+use crate::store::Store;
+
+/// What every use case works with: the store, the secret key, the test pool, the clock.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub secrets: SecretBox,
+    pub probes: Arc<ProbePool>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    /// The Mode dialect's workspace name (`[mode] workspace`).
+    pub mode_workspace: String,
+}
+
+impl AppState {
+    /// Opens the store (creating or upgrading it), loads the secret keys and starts the test
+    /// pool, as `settings` say; "now" is `clock`.
+    pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        let metrics = Metrics::new();
+        let store = Store::connect(&settings.store).await?;
+        store.instrument(metrics.store_latency());
+        let secrets = load_secrets(&settings.key_file(), &store).await?;
+        let probes = Arc::new(ProbePool::new(
+            probe_context(settings),
+            settings.test.max_concurrent,
+            settings.test.max_per_key(),
+        )?);
+        Ok(AppState {
+            store,
+            secrets,
+            probes,
+            clock,
+            metrics,
+            mode_workspace: settings.mode.workspace.clone(),
+        })
+    }
+}
+
+impl AppState {
+    /// Whether the store answers a query (`/readyz`).
+    pub async fn store_answers(&self) -> Result<(), crate::store::StoreError> {
+        self.store
+            .read(|tx| Box::pin(async move { tx.ping().await }))
+            .await
+    }
+}
+
+/// How connection tests resolve, where they may go and how long they may take.
+pub fn probe_context(settings: &Settings) -> ProbeContext {
+    ProbeContext {
+        resolver: Arc::new(SystemResolver),
+        egress: EgressPolicy::new(settings.egress.allow.clone(), settings.egress.deny.clone()),
+        sqlite_allowed_dirs: settings.drivers.sqlite.allowed_dirs.clone(),
+        ssl_root_cert_dirs: settings.drivers.tls.root_cert_dirs.clone(),
+        default_timeout: Duration::from_secs_f64(settings.test.timeout),
+    }
+}
+
+/// Loads the secret keys, or creates a key file when the store has never been keyed. The store
+/// records a check value sealed with its key, so a missing or wrong key is caught here, naming
+/// the file. While a key rotation is pending (`jackal secrets rotate`), the rotation's new key is
+/// loaded too and both are accepted. The box keeps up with a rotation run by another process.
+pub async fn load_secrets(key_file: &Path, store: &Store) -> anyhow::Result<SecretBox> {
+    let meta = store
+        .read(|tx| Box::pin(async move { tx.key_meta().await }))
+        .await?;
+    if meta.key_check.is_none() {
+        let key = match SecretBox::read_key_file(key_file)? {
+            Some(key) => key,
+            None => {
+                tracing::info!(path = %key_file.display(), "created a new secret key file");
+                SecretBox::create_key_file(key_file)?
+            }
+        };
+        let check = key.key_check();
+        store
+            .write(move |tx| Box::pin(async move { tx.set_key_check(&check).await }))
+            .await?;
+    }
+    let secrets = SecretBox::load(key_file, store).await?;
+    secrets.spawn_refresher();
+    Ok(secrets)
+}
