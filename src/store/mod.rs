@@ -7,6 +7,7 @@
 //! come first, the audit events) lives in `crate::app`, above this; a backend holds only its
 //! connections, its dialect and its error mapping.
 
+mod migrations;
 mod model;
 mod postgres;
 mod rows;

@@ -27,3 +27,4 @@ mod secrets_at_rest;
 mod store_lock;
 mod story;
 mod two_servers;
+mod upgrade;

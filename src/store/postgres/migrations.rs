@@ -1,20 +1,21 @@
-//! Schema migrations for the PostgreSQL store, embedded in the binary. Append only.
+//! Applies the shared migrations (`store/migrations.rs`) to a PostgreSQL store.
+//!
+//! Stores made before the shared numbering counted their own: 1 was what is now 3 (people,
+//! roles, permissions and the audit trail came in one file), 2 is now 4 and 3 is now 5. Such a
+//! store is recognised by its `jackal_schema` table lacking the `sequence` column; its version
+//! is translated, once, in the same transaction as any migration it still lacks.
 
 use std::path::Path;
 
 use deadpool_postgres::Pool;
 
 use super::connection;
+pub use crate::store::migrations::LATEST;
+use crate::store::migrations::MIGRATIONS;
 use crate::store::StoreError;
 
-/// Migration N (1-based) brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_initial.sql"),
-    include_str!("migrations/0002_schema_snapshot.sql"),
-    include_str!("migrations/0003_data_source_description_and_last_test.sql"),
-];
-
-pub const LATEST: i64 = MIGRATIONS.len() as i64;
+/// What the versions of the old PostgreSQL-only numbering are in the shared one.
+const LEGACY_VERSIONS: &[(i64, i64)] = &[(1, 3), (2, 4), (3, 5)];
 
 /// Serializes migrations of one database: servers starting together wait for the first.
 const MIGRATION_LOCK: i64 = 0x6a61_636b_616c_0001;
@@ -31,9 +32,38 @@ pub async fn apply(pool: &Pool, location: &Path) -> Result<(), StoreError> {
         .await?
         .try_get(0)?;
     let version: i64 = if keyed {
-        tx.query_one("SELECT version FROM jackal_schema", &[])
+        let version: i64 = tx
+            .query_one("SELECT version FROM jackal_schema", &[])
             .await?
-            .try_get(0)?
+            .try_get(0)?;
+        let shared: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'jackal_schema' \
+                 AND column_name = 'sequence')",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if shared {
+            version
+        } else {
+            let Some(&(_, translated)) = LEGACY_VERSIONS.iter().find(|(old, _)| *old == version)
+            else {
+                return Err(StoreError::NewerSchema {
+                    path: location.to_owned(),
+                    found: version,
+                    known: LATEST,
+                });
+            };
+            tx.batch_execute(
+                "ALTER TABLE jackal_schema ADD COLUMN sequence TEXT NOT NULL DEFAULT 'shared'",
+            )
+            .await?;
+            tx.execute("UPDATE jackal_schema SET version = $1", &[&translated])
+                .await?;
+            translated
+        }
     } else {
         let tables: i64 = tx
             .query_one(
@@ -56,8 +86,8 @@ pub async fn apply(pool: &Pool, location: &Path) -> Result<(), StoreError> {
             known: LATEST,
         });
     }
-    for sql in MIGRATIONS.iter().skip(version as usize) {
-        tx.batch_execute(sql).await?;
+    for migration in MIGRATIONS.iter().skip(version as usize) {
+        tx.batch_execute(migration.postgres).await?;
     }
     if version < LATEST {
         tx.execute("UPDATE jackal_schema SET version = $1", &[&LATEST])
