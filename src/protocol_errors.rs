@@ -16,7 +16,7 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::api::error::{ApiError, JSON_CONTENT_TYPE};
+use crate::api::error::{ApiError, ErrorCode, JSON_CONTENT_TYPE};
 use crate::metrics::Metrics;
 
 /// Where a response head starts. A write split at each occurrence keeps every head at the start
@@ -25,25 +25,17 @@ const HEAD_START: &[u8] = b"HTTP/1.1 ";
 
 /// The error actix answered, as the contract words it.
 fn error_for(status: u16) -> Option<ApiError> {
-    use actix_web::http::StatusCode;
     Some(match status {
-        400 => ApiError::bad_request(
-            "malformed_request",
+        400 => ApiError::new(ErrorCode::MalformedRequest,
             "the request is not valid HTTP/1.1 (its request line, a header or a chunked body could not be parsed): check that the URL is percent-encoded and that every header is a valid Name: value line",
         ),
-        431 => ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+        431 => ApiError::new(ErrorCode::HeadersTooLarge,
             "the request's head (its request line and headers) is larger than 128 KiB, or has more than 96 headers: send fewer or shorter headers",
         ),
-        408 => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+        408 => ApiError::new(ErrorCode::RequestTimeout,
             "the request's head did not arrive within 5 s of connecting: send the request line and headers at once",
         ),
-        500 => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+        500 => ApiError::new(ErrorCode::InternalError,
             "the server failed to handle this request; its log has the details",
         ),
         _ => return None,

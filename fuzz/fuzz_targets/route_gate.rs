@@ -21,7 +21,8 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use jackal::clock::SystemClock;
 use jackal::config::Settings;
-use jackal::startup::{self, AppState};
+use jackal::app::AppState;
+use jackal::startup;
 use jackal_fuzz::{begin_input, note};
 use libfuzzer_sys::fuzz_target;
 

@@ -2,14 +2,13 @@
 //! both: malformed bodies, unknown or repeated arguments and oversized bodies all answer JSON.
 
 use actix_web::http::header;
-use actix_web::http::StatusCode;
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use super::body;
 pub use super::body::MAX_BODY_BYTES;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// The arguments of one request, in the order sent.
 #[derive(Debug, Default)]
@@ -18,9 +17,7 @@ pub struct Args {
 }
 
 fn unsupported_type(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+    ApiError::new(ErrorCode::UnsupportedMediaType,
         format!("{what}: send arguments as application/x-www-form-urlencoded (curl -d) or application/json"),
     )
 }
@@ -70,8 +67,8 @@ impl Args {
     /// The arguments, unless one is repeated: form fields and JSON keys alike.
     fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         if let Some(name) = body::first_repeated(pairs.iter().map(|(name, _)| name.as_str())) {
-            return Err(ApiError::bad_request(
-                "duplicate_argument",
+            return Err(ApiError::new(
+                ErrorCode::DuplicateArgument,
                 format!("the argument {name:?} was sent more than once: send it once"),
             ));
         }
@@ -80,8 +77,8 @@ impl Args {
 
     fn from_form(body: &[u8]) -> Result<Self, ApiError> {
         let invalid = || {
-            ApiError::bad_request(
-                "invalid_form",
+            ApiError::new(
+                ErrorCode::InvalidForm,
                 "the body is not valid application/x-www-form-urlencoded UTF-8 text",
             )
         };
@@ -108,8 +105,8 @@ impl Args {
 
     fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         let Some(members) = body::json_members(body)? else {
-            return Err(ApiError::bad_request(
-                "invalid_json",
+            return Err(ApiError::new(
+                ErrorCode::InvalidJson,
                 "the JSON body must be an object of arguments, such as {\"name\": \"Ledger\"}",
             ));
         };
@@ -122,8 +119,8 @@ impl Args {
                     Some(Value::Bool(b)) => b.to_string(),
                     Some(Value::Null) => String::new(),
                     Some(Value::Array(_) | Value::Object(_)) | None => {
-                        return Err(ApiError::bad_request(
-                            "invalid_argument",
+                        return Err(ApiError::new(
+                            ErrorCode::InvalidArgument,
                             format!("the argument {name:?} must be a string, number or boolean"),
                         ))
                     }
@@ -151,8 +148,8 @@ impl Args {
             } else {
                 format!("accepted arguments are {}", accepted.join(", "))
             };
-            return Err(ApiError::bad_request(
-                "unknown_argument",
+            return Err(ApiError::new(
+                ErrorCode::UnknownArgument,
                 format!("unknown argument {name:?}: {list}{hint}"),
             ));
         }
@@ -171,7 +168,10 @@ impl Args {
     /// `what` completes "NAME is required: ..." for the caller.
     pub fn required(&mut self, name: &str, what: &str) -> Result<String, ApiError> {
         self.take(name).ok_or_else(|| {
-            ApiError::bad_request("missing_argument", format!("{name} is required: {what}"))
+            ApiError::new(
+                ErrorCode::MissingArgument,
+                format!("{name} is required: {what}"),
+            )
         })
     }
 }
@@ -238,7 +238,7 @@ mod tests {
             }
             .unwrap_err();
             assert_eq!(err.code, code, "{}", String::from_utf8_lossy(body));
-            assert_eq!(err.status, StatusCode::BAD_REQUEST);
+            assert_eq!(err.status, actix_web::http::StatusCode::BAD_REQUEST);
         }
     }
 

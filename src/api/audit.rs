@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::json_ok;
 use super::openapi::Timestamp;
 use crate::app::{audit, AppState};
@@ -102,8 +102,8 @@ impl From<&AuditRow> for AuditView {
 fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError> {
     const ACCEPTED: &[&str] = &["since", "until", "objectId", "limit", "after"];
     if let Some(name) = query.keys().find(|k| !ACCEPTED.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(
-            "unknown_argument",
+        return Err(ApiError::new(
+            ErrorCode::UnknownArgument,
             format!(
                 "unknown query parameter {name:?}: accepted are {}",
                 ACCEPTED.join(", ")
@@ -115,8 +115,8 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
             .get(name)
             .map(|raw| {
                 permission::parse_starts_at(raw).map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_argument",
+                    ApiError::new(
+                        ErrorCode::InvalidArgument,
                         format!("{name} must be an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z"),
                     )
                 })
@@ -130,8 +130,8 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_argument",
+                ApiError::new(
+                    ErrorCode::InvalidArgument,
                     format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
                 )
             })?,
@@ -140,8 +140,8 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
         .get("after")
         .map(|raw| {
             raw.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_argument",
+                ApiError::new(
+                    ErrorCode::InvalidArgument,
                     "after must be an audit event id (a whole number)",
                 )
             })

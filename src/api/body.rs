@@ -9,14 +9,14 @@ use std::fmt;
 use std::time::Duration;
 
 use actix_web::error::PayloadError;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{web, HttpRequest};
 use futures_util::{Stream, StreamExt};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::limits::Limits;
 
 /// Bodies above this answer 413.
@@ -27,16 +27,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
+        ErrorCode::BodyTooLarge,
         format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
     )
 }
 
 fn timed_out(timeout: Duration) -> ApiError {
-    ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+    ApiError::new(ErrorCode::BodyTimeout,
         format!(
             "the request body did not arrive within {} s ([server] body_timeout): send the whole body at once, with a Content-Length that matches it",
             timeout.as_secs_f64()
@@ -67,8 +64,8 @@ pub async fn read(
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| {
-                ApiError::bad_request(
-                    "invalid_body",
+                ApiError::new(
+                    ErrorCode::InvalidBody,
                     format!("the request body could not be read: {e}"),
                 )
             })?;
@@ -103,8 +100,7 @@ enum Problem {
 
 /// The refusal of a body with more than [`MAX_ARGUMENTS`] arguments.
 pub fn too_many_arguments() -> ApiError {
-    ApiError::bad_request(
-        "too_many_arguments",
+    ApiError::new(ErrorCode::TooManyArguments,
         format!(
             "the body holds more than {MAX_ARGUMENTS} arguments (or a JSON body more than {MAX_JSON_VALUES} values); every endpoint takes only a few: send just those"
         ),
@@ -148,13 +144,13 @@ impl JsonBudget {
     /// The answer to a body that `e` refused.
     fn error(&self, e: &serde_json::Error) -> ApiError {
         match self.problem.borrow_mut().take() {
-            Some(Problem::Repeated(_)) => ApiError::bad_request(
-                "duplicate_argument",
+            Some(Problem::Repeated(_)) => ApiError::new(
+                ErrorCode::DuplicateArgument,
                 format!("the JSON body repeats a key ({e}): send each key once"),
             ),
             Some(Problem::TooMany) => too_many_arguments(),
-            None => ApiError::bad_request(
-                "invalid_json",
+            None => ApiError::new(
+                ErrorCode::InvalidJson,
                 format!("the JSON body could not be parsed: {e}"),
             ),
         }

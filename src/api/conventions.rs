@@ -2,11 +2,11 @@
 //! authentication (the gate, [`super::gate`], runs them before routing).
 
 use actix_web::dev::ServiceRequest;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::web;
 use base64::Engine;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::auth;
 
@@ -26,17 +26,14 @@ pub fn check_headers(req: &ServiceRequest) -> Result<(), ApiError> {
         .get(header::USER_AGENT)
         .map(|v| v.to_str().unwrap_or("x"));
     if user_agent.is_none_or(|ua| ua.trim().is_empty()) {
-        return Err(ApiError::bad_request(
-            "missing_user_agent",
+        return Err(ApiError::new(ErrorCode::MissingUserAgent,
             "a User-Agent header is required: name your script or tool, e.g. User-Agent: deploy-script/1.0",
         ));
     }
     if let Some(accept) = req.headers().get(header::ACCEPT) {
         let accept = accept.to_str().unwrap_or("");
         if !accept.trim().is_empty() && !accepts_json(accept) {
-            return Err(ApiError::new(
-                StatusCode::NOT_ACCEPTABLE,
-                "not_acceptable",
+            return Err(ApiError::new(ErrorCode::NotAcceptable,
                 format!(
                     "this server answers application/vnd.jackdb.v2+json or application/json; the Accept header {accept:?} allows neither"
                 ),

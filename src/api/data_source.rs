@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::args::Args;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::openapi::{
     Conflict, DataSourceKey, NotFound, PayloadTooLarge, Timestamp, UnsupportedMediaType,
 };
@@ -254,8 +254,8 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let mut args = args.only(ARGUMENTS)?;
     if args.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_argument",
+        return Err(ApiError::new(
+            ErrorCode::MissingArgument,
             "nothing to update: send any of name, alias, configUri, description",
         ));
     }

@@ -28,10 +28,93 @@ pub struct ErrorDetail<'a> {
     pub code: &'a str,
 }
 
+/// Every error code the API answers, with its HTTP status: the one list. A new code is a new
+/// line here; its string is the snake_case of the variant and never changes once released.
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal => $status:ident,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MissingUserAgent = "missing_user_agent" => BAD_REQUEST,
+    MalformedRequest = "malformed_request" => BAD_REQUEST,
+    InvalidArgument = "invalid_argument" => BAD_REQUEST,
+    MissingArgument = "missing_argument" => BAD_REQUEST,
+    UnknownArgument = "unknown_argument" => BAD_REQUEST,
+    DuplicateArgument = "duplicate_argument" => BAD_REQUEST,
+    TooManyArguments = "too_many_arguments" => BAD_REQUEST,
+    InvalidJson = "invalid_json" => BAD_REQUEST,
+    InvalidForm = "invalid_form" => BAD_REQUEST,
+    InvalidBody = "invalid_body" => BAD_REQUEST,
+    InvalidConfigUri = "invalid_config_uri" => BAD_REQUEST,
+    Unauthorized = "unauthorized" => UNAUTHORIZED,
+    TlsRequired = "tls_required" => FORBIDDEN,
+    RouteNotFound = "route_not_found" => NOT_FOUND,
+    WorkspaceNotFound = "workspace_not_found" => NOT_FOUND,
+    DataSourceNotFound = "data_source_not_found" => NOT_FOUND,
+    PersonNotFound = "person_not_found" => NOT_FOUND,
+    RoleNotFound = "role_not_found" => NOT_FOUND,
+    PermissionNotFound = "permission_not_found" => NOT_FOUND,
+    SchemaNotFetched = "schema_not_fetched" => NOT_FOUND,
+    MethodNotAllowed = "method_not_allowed" => METHOD_NOT_ALLOWED,
+    NotAcceptable = "not_acceptable" => NOT_ACCEPTABLE,
+    BodyTimeout = "body_timeout" => REQUEST_TIMEOUT,
+    RequestTimeout = "request_timeout" => REQUEST_TIMEOUT,
+    AliasTaken = "alias_taken" => CONFLICT,
+    UsernameTaken = "username_taken" => CONFLICT,
+    EmailTaken = "email_taken" => CONFLICT,
+    RoleNameTaken = "role_name_taken" => CONFLICT,
+    PersonNotLocked = "person_not_locked" => CONFLICT,
+    BodyTooLarge = "body_too_large" => PAYLOAD_TOO_LARGE,
+    UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
+    RateLimited = "rate_limited" => TOO_MANY_REQUESTS,
+    TooManyAuthFailures = "too_many_auth_failures" => TOO_MANY_REQUESTS,
+    HeadersTooLarge = "headers_too_large" => REQUEST_HEADER_FIELDS_TOO_LARGE,
+    InternalError = "internal_error" => INTERNAL_SERVER_ERROR,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Extra response headers (`Allow`, `WWW-Authenticate`).
     headers: Vec<(header::HeaderName, &'static str)>,
@@ -52,9 +135,9 @@ impl std::fmt::Display for ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             message: message.into(),
             headers: Vec::new(),
@@ -73,12 +156,8 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(ErrorCode::Unauthorized, message)
             .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"jackdb\"")
     }
 
@@ -89,13 +168,16 @@ impl ApiError {
     /// 404 for an object a path names, saying how it can be named and where to list them.
     pub fn not_found(entity: Entity, key: &str) -> Self {
         let (code, names, list) = match entity {
-            Entity::DataSource => ("data_source_not_found", "id or alias", "/data-source"),
-            Entity::Person => ("person_not_found", "id, username or email", "/person"),
-            Entity::Role => ("role_not_found", "id or name", "/role"),
-            Entity::Permission => ("permission_not_found", "id", "/permission"),
+            Entity::DataSource => (ErrorCode::DataSourceNotFound, "id or alias", "/data-source"),
+            Entity::Person => (
+                ErrorCode::PersonNotFound,
+                "id, username or email",
+                "/person",
+            ),
+            Entity::Role => (ErrorCode::RoleNotFound, "id or name", "/role"),
+            Entity::Permission => (ErrorCode::PermissionNotFound, "id", "/permission"),
         };
         Self::new(
-            StatusCode::NOT_FOUND,
             code,
             format!("no {entity} has the {names} {key:?}; GET /api/v2{list} lists them"),
         )
@@ -119,8 +201,7 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "the server failed to handle this request; its log has the details",
         )
     }
@@ -135,7 +216,7 @@ impl ResponseError for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 message: &self.message,
-                code: self.code,
+                code: self.code.as_str(),
             },
         };
         self.response_with(
@@ -150,21 +231,19 @@ impl From<AppError> for ApiError {
         match err {
             AppError::Taken { field, value } => {
                 let (code, fix) = match field {
-                    Unique::Alias => ("alias_taken", "choose another alias"),
-                    Unique::Username => ("username_taken", "choose another username"),
-                    Unique::Email => ("email_taken", "each person needs their own email (compared ignoring case)"),
-                    Unique::RoleName => ("role_name_taken", "choose another role name"),
+                    Unique::Alias => (ErrorCode::AliasTaken, "choose another alias"),
+                    Unique::Username => (ErrorCode::UsernameTaken, "choose another username"),
+                    Unique::Email => (ErrorCode::EmailTaken, "each person needs their own email (compared ignoring case)"),
+                    Unique::RoleName => (ErrorCode::RoleNameTaken, "choose another role name"),
                 };
                 Self::new(
-                    StatusCode::CONFLICT,
                     code,
                     format!("the {field} {value:?} is already taken: {fix}"),
                 )
             }
             AppError::NotFound(entity, key) => Self::not_found(entity, &key),
             AppError::NotLocked(key) => Self::new(
-                StatusCode::CONFLICT,
-                "person_not_locked",
+                ErrorCode::PersonNotLocked,
                 format!("the person {key:?} must be locked before being deleted: lock them first (POST /api/v2/person/{key}/lock), then delete"),
             ),
             AppError::Invalid(invalid) => invalid.into(),
@@ -182,12 +261,60 @@ impl From<StoreError> for ApiError {
 
 impl From<Invalid> for ApiError {
     fn from(err: Invalid) -> Self {
-        Self::bad_request("invalid_argument", err.message)
+        Self::new(ErrorCode::InvalidArgument, err.message)
     }
 }
 
 impl From<jackal_drivers::UriError> for ApiError {
     fn from(err: jackal_drivers::UriError) -> Self {
-        Self::bad_request("invalid_config_uri", format!("configUri: {err}"))
+        Self::new(ErrorCode::InvalidConfigUri, format!("configUri: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_fail() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} is listed twice");
+            assert!(
+                text.starts_with(|c: char| c.is_ascii_lowercase())
+                    && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{text} is not snake_case"
+            );
+            assert!(
+                code.status().is_client_error() || code.status().is_server_error(),
+                "{text} answers {}",
+                code.status()
+            );
+        }
+    }
+
+    #[test]
+    fn the_drivers_uri_category_is_the_api_code() {
+        assert_eq!(
+            ErrorCode::InvalidConfigUri.as_str(),
+            jackal_drivers::UriError::CATEGORY
+        );
+    }
+
+    #[test]
+    fn an_error_answers_its_codes_status_and_body() {
+        let response = ApiError::new(ErrorCode::AliasTaken, "taken").error_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                message: "taken",
+                code: ErrorCode::AliasTaken.as_str(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"error": {"message": "taken", "code": "alias_taken"}})
+        );
     }
 }

@@ -26,7 +26,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -84,7 +84,7 @@ impl Limits {
         };
         tracing::info!(key_id, retry_after, "connection test rate-limited");
         Err(TooManyRequests::new(
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!(
                 "this API key has run its connection tests for now ([limits] tests_per_minute = {}, \
                  tests_burst = {}): retry in {retry_after} s, or raise those settings",
@@ -96,7 +96,7 @@ impl Limits {
 
     fn blocked(&self, retry_after: u64) -> TooManyRequests {
         TooManyRequests::new(
-            "too_many_auth_failures",
+            ErrorCode::TooManyAuthFailures,
             format!(
                 "too many failed authentications from this address (more than {} within {} s, \
                  [limits] auth_failures_before_block): every request from it is refused for \
@@ -144,9 +144,9 @@ pub struct TooManyRequests {
 }
 
 impl TooManyRequests {
-    fn new(code: &'static str, message: String, retry_after: u64) -> Self {
+    fn new(code: ErrorCode, message: String, retry_after: u64) -> Self {
         Self {
-            error: ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
+            error: ApiError::new(code, message),
             retry_after,
         }
     }
@@ -244,8 +244,7 @@ pub async fn require_tls(
         .is_some_and(|l| l.plain_http_only_from_loopback);
     if refuses_plain_http(only_loopback, req.peer_addr().map(|a| a.ip())) {
         let error = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "tls_required",
+            ErrorCode::TlsRequired,
             "this server accepts plain HTTP only from its own host ([server] require_tls = true): \
              use https:// through a TLS endpoint on this host, or set [server] tls_cert and \
              tls_key so Jackal serves HTTPS itself",

@@ -21,12 +21,12 @@ pub mod role;
 pub mod schema;
 pub mod whoami;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, Route};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use error::{ApiError, JSON_CONTENT_TYPE};
+use error::{ApiError, ErrorCode, JSON_CONTENT_TYPE};
 
 /// `{}`: what a deletion or a membership change answers.
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,8 +75,7 @@ fn undocumented_resource(
     resource.default_service(web::to(move |req: HttpRequest| async move {
         Err::<HttpResponse, _>(
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!(
                     "{} is not allowed on {}; allowed: {allow}",
                     req.method(),
@@ -89,9 +88,7 @@ fn undocumented_resource(
 }
 
 pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
+    Err(ApiError::new(ErrorCode::RouteNotFound,
         format!(
             "no such endpoint: {} {}; API paths start with /api/v2 (for example /api/v2/data-source)",
             req.method(),

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::connection_test::TestResult;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::limits::Limits;
 use super::schema::{self, Introspected, SchemaView};
 use super::RoutePattern;
@@ -125,8 +125,8 @@ impl From<Invalid> for ModeError {
     }
 }
 
-fn bad_request(code: &'static str, message: impl Into<String>) -> ModeError {
-    ApiError::bad_request(code, message).into()
+fn bad_request(code: ErrorCode, message: impl Into<String>) -> ModeError {
+    ApiError::new(code, message).into()
 }
 
 fn hal(status: StatusCode, value: &impl Serialize) -> Result<HttpResponse, ModeError> {
@@ -173,8 +173,7 @@ impl Paths<'_> {
 fn workspace<'a>(state: &'a AppState, name: &str) -> Result<Paths<'a>, ModeError> {
     if name != state.mode_workspace {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "workspace_not_found",
+            ErrorCode::WorkspaceNotFound,
             format!(
                 "no workspace is named {name:?}: this server's workspace is {:?} \
                  (GET /api/{}/data_sources)",
@@ -192,8 +191,7 @@ fn workspace<'a>(state: &'a AppState, name: &str) -> Result<Paths<'a>, ModeError
 fn in_mode_words(err: AppError, paths: &Paths<'_>, token: &str) -> ModeError {
     match err {
         AppError::NotFound(Entity::DataSource, _) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "data_source_not_found",
+            ErrorCode::DataSourceNotFound,
             format!(
                 "no data source has the token {token:?}; GET {} lists them",
                 paths.list()
@@ -356,8 +354,7 @@ async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Value, Mo
         });
         if !is_json {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 format!(
                     "Content-Type {content_type:?} is not accepted: send application/json, \
                      e.g. {{\"data_source\": {{\"name\": \"Updated name\"}}}}"
@@ -386,7 +383,7 @@ fn string_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(bad_request(
-            "invalid_argument",
+            ErrorCode::InvalidArgument,
             format!("data_source.{name} must be a string"),
         )),
     }
@@ -398,25 +395,25 @@ fn parse_update(body: Value) -> Result<Update, ModeError> {
                          \"password\": ...}}";
     let Value::Object(mut top) = body else {
         return Err(bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the body must be a JSON object: {SHAPE}"),
         ));
     };
     let Some(fields) = top.remove("data_source") else {
         return Err(bad_request(
-            "missing_argument",
+            ErrorCode::MissingArgument,
             format!("data_source is required: {SHAPE}"),
         ));
     };
     if let Some(other) = top.keys().next() {
         return Err(bad_request(
-            "unknown_argument",
+            ErrorCode::UnknownArgument,
             format!("unknown argument {other:?}: {SHAPE}"),
         ));
     }
     let Value::Object(fields) = fields else {
         return Err(bad_request(
-            "invalid_argument",
+            ErrorCode::InvalidArgument,
             format!("data_source must be an object: {SHAPE}"),
         ));
     };
@@ -425,7 +422,7 @@ fn parse_update(body: Value) -> Result<Update, ModeError> {
         .find(|f| fields.contains_key(*f))
     {
         return Err(bad_request(
-            "invalid_argument",
+            ErrorCode::InvalidArgument,
             format!(
                 "data_source.{file} is for Vertica, BigQuery and Oracle data sources, which \
                  Jackal does not connect to; Jackal takes name, description and password"
@@ -434,7 +431,7 @@ fn parse_update(body: Value) -> Result<Update, ModeError> {
     }
     if let Some(unknown) = fields.keys().find(|k| !UPDATE_FIELDS.contains(&k.as_str())) {
         return Err(bad_request(
-            "unknown_argument",
+            ErrorCode::UnknownArgument,
             format!(
                 "unknown argument data_source.{unknown}: accepted arguments are {}",
                 UPDATE_FIELDS.join(", ")
@@ -448,7 +445,7 @@ fn parse_update(body: Value) -> Result<Update, ModeError> {
         .is_some_and(|v| !v.is_object() && !v.is_null())
     {
         return Err(bad_request(
-            "invalid_argument",
+            ErrorCode::InvalidArgument,
             "data_source.custom_attributes must be an object",
         ));
     }
@@ -463,7 +460,7 @@ fn parse_update(body: Value) -> Result<Update, ModeError> {
     };
     if update.name.is_none() && update.description.is_none() && update.password.is_none() {
         return Err(bad_request(
-            "missing_argument",
+            ErrorCode::MissingArgument,
             "nothing to update: send any of data_source.name, data_source.description, \
              data_source.password",
         ));
@@ -644,8 +641,7 @@ pub async fn last_schema_update(
         connection_tests::snapshot(&state, row.id.as_str()).await?.1
     else {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "schema_not_fetched",
+            ErrorCode::SchemaNotFetched,
             format!(
                 "the data source {token:?} has had no schema update yet: POST {} to run one",
                 paths.schema_updates(row.id.as_str())
@@ -693,8 +689,7 @@ fn resource(path: &str, allow: &'static str, routes: Vec<actix_web::Route>) -> a
     resource.default_service(web::to(move |req: HttpRequest| async move {
         Err::<HttpResponse, _>(ModeError::from(
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!(
                     "{} is not allowed on {}; allowed: {allow}",
                     req.method(),
@@ -708,8 +703,7 @@ fn resource(path: &str, allow: &'static str, routes: Vec<actix_web::Route>) -> a
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ModeError> {
     Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
+        ErrorCode::RouteNotFound,
         format!(
             "no such endpoint: {} {}; the Mode dialect serves /api/{{workspace}}/data_sources \
              (and JackDB paths start with /api/v2)",

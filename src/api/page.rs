@@ -8,7 +8,7 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::store::Page;
 
 /// The paging parameters, for the OpenAPI document; `Page` reads the query itself so that a bad
@@ -34,8 +34,7 @@ fn parse(query: &HashMap<String, String>) -> Result<Page, ApiError> {
                     .ok()
                     .filter(|n| i64::try_from(*n).is_ok())
                     .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_argument",
+                        ApiError::new(ErrorCode::InvalidArgument,
                             format!(
                                 "{name} must be a whole number from 0 up, e.g. {name}=100; got {raw:?}"
                             ),
@@ -58,8 +57,8 @@ impl FromRequest for Page {
         let query = web::Query::<HashMap<String, String>>::from_query(req.query_string());
         ready(match query {
             Ok(query) => parse(&query),
-            Err(_) => Err(ApiError::bad_request(
-                "invalid_argument",
+            Err(_) => Err(ApiError::new(
+                ErrorCode::InvalidArgument,
                 "the query string is not valid form encoding (name=value&name=value)",
             )),
         })

@@ -6,14 +6,13 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use jackal_drivers::{IntrospectionReport, ProbeFailure, ProbeReport, TableKind};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::connection_test::{render, TestResult, VersionView};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::json_ok;
 use super::limits::TestAllowance;
 use super::openapi::{DataSourceKey, NotFound};
@@ -118,15 +117,15 @@ struct Filter {
 fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
     let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_argument",
+            ApiError::new(
+                ErrorCode::InvalidArgument,
                 "the query string is not valid form encoding (name=value&name=value)",
             )
         })?
         .into_inner();
     if let Some(unknown) = query.keys().find(|k| *k != "schema" && *k != "table") {
-        return Err(ApiError::bad_request(
-            "invalid_argument",
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
             format!("unknown query parameter {unknown:?}: the schema takes ?schema= and ?table="),
         ));
     }
@@ -292,8 +291,7 @@ pub async fn retrieve(
     let key = key.into_inner();
     let Some(row) = connection_tests::snapshot(&state, &key).await?.1 else {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "schema_not_fetched",
+            ErrorCode::SchemaNotFetched,
             format!(
                 "the data source {key:?} has no schema snapshot yet: POST \
                  /api/v2/data-source/{key}/schema to fetch one"
