@@ -140,8 +140,8 @@ pub fn app(
     App::new()
         .app_data(state)
         .app_data(limits)
-        .configure(api::routes)
-        .default_service(web::to(api::route_not_found))
+        .configure(api::routes::routes)
+        .default_service(web::to(api::routes::route_not_found))
         // Wrapped last runs first: log, refuse plain HTTP where TLS is required, then the
         // gate (normalize the path, authenticate every request but the public ones).
         .wrap(from_fn(api::gate::gate))

@@ -15,8 +15,9 @@
 #![no_main]
 
 use jackal::api::args::Args;
+use jackal::api::data_source::CreateDataSource;
+use jackal::app::data_sources::NewDataSource;
 use jackal::api::error::{ApiError, ErrorCode};
-use jackal::domain::data_source;
 use jackal_drivers::ConnectionSpec;
 use jackal_fuzz::{
     begin_input, check_spec, check_uri_error, note, templates_of, uri_error_samples, url_passwords,
@@ -24,7 +25,6 @@ use jackal_fuzz::{
 };
 use libfuzzer_sys::fuzz_target;
 
-const ARGUMENTS: &[&str] = &["name", "alias", "configUri"];
 
 const CONTENT_TYPES: &[Option<&str>] = &[
     None,
@@ -50,27 +50,20 @@ fn pipeline(
     body: &[u8],
     config_uri: &mut Option<String>,
 ) -> Result<Created, ApiError> {
-    let args = Args::parse(content_type, body)?;
-    let mut args = args.only(ARGUMENTS)?;
-    let name = data_source::parse_name(&args.required("name", "the data source's display name")?)
-        .map_err(ApiError::from)?;
-    let alias = match args.take("alias") {
-        Some(raw) => data_source::parse_alias(&raw).map_err(ApiError::from)?,
-        None => None,
-    };
-    let uri = args.required(
-        "configUri",
-        "the connection URI, e.g. postgresql://user:password@host:5432/database",
-    )?;
-    *config_uri = Some(uri.clone());
-    let spec = ConnectionSpec::parse(&uri).map_err(|e| {
-        // The drivers' own oracle first (the payloads it may echo are its own), then the
-        // HTTP error built from it is checked like every other.
-        let mut oracle = Oracle::default();
-        url_passwords(&uri, &mut oracle);
-        check_uri_error(&oracle, &e);
-        ApiError::from(e)
-    })?;
+    let body: CreateDataSource = Args::parse(content_type, body)?.into_body()?;
+    *config_uri = body.config_uri().map(str::to_owned);
+    if let Some(uri) = config_uri.as_deref() {
+        // The drivers' own oracle first (the payloads it may echo are its own); the HTTP error
+        // built from it is checked like every other.
+        if let Err(e) = ConnectionSpec::parse(uri) {
+            let mut oracle = Oracle::default();
+            url_passwords(uri, &mut oracle);
+            check_uri_error(&oracle, &e);
+        }
+    }
+    let NewDataSource {
+        name, alias, spec, ..
+    } = body.into_new()?;
     Ok(Created { name, alias, spec })
 }
 

@@ -4,6 +4,8 @@
 use actix_web::http::header;
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use serde_aux::serde_introspection::serde_introspect;
 use serde_json::Value;
 
 use super::body;
@@ -156,24 +158,43 @@ impl Args {
         Ok(self)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+    /// The arguments as the body struct `T`, whose fields (serde's names, in declaration order)
+    /// are the accepted arguments: anything else is refused by [`Args::only`]. Every field of a
+    /// body struct is an `Option<String>`, so that "missing" and "invalid" stay the handler's
+    /// to tell apart, in the order of its fields.
+    pub fn into_body<T: DeserializeOwned>(self) -> Result<T, ApiError> {
+        let args = self.only(serde_introspect::<T>())?;
+        let object = args
+            .values
+            .into_iter()
+            .map(|(name, value)| (name, Value::String(value)))
+            .collect();
+        serde_json::from_value(Value::Object(object)).map_err(ApiError::internal)
     }
+}
 
-    pub fn take(&mut self, name: &str) -> Option<String> {
-        let index = self.values.iter().position(|(n, _)| n == name)?;
-        Some(self.values.swap_remove(index).1)
-    }
+/// A request body declared once: the struct `T` is what the handler reads (form-encoded or
+/// JSON, through [`Args`]) and, with `ToSchema`, the OpenAPI schema of the body.
+pub struct Body<T>(pub T);
 
-    /// `what` completes "NAME is required: ..." for the caller.
-    pub fn required(&mut self, name: &str, what: &str) -> Result<String, ApiError> {
-        self.take(name).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::MissingArgument,
-                format!("{name} is required: {what}"),
-            )
-        })
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let args = Args::from_request(req, payload);
+        Box::pin(async move { args.await?.into_body().map(Body) })
     }
+}
+
+/// A required argument's value; `what` completes "NAME is required: ...".
+pub fn required(value: Option<String>, name: &str, what: &str) -> Result<String, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MissingArgument,
+            format!("{name} is required: {what}"),
+        )
+    })
 }
 
 /// A JSON number as text. A whole number written with a fraction (`3600.0`, as many JSON
@@ -190,34 +211,77 @@ fn number_text(n: &serde_json::Number) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Sample {
+        name: Option<String>,
+        config_uri: Option<String>,
+        duration: Option<String>,
+        alias: Option<String>,
+        a: Option<String>,
+        b: Option<String>,
+        c: Option<String>,
+    }
 
     #[test]
-    fn form_and_json_give_the_same_arguments() {
-        let mut form = Args::from_form(b"name=Some+DB&configUri=postgresql%3A%2F%2Fh").unwrap();
-        let mut json =
-            Args::from_json(br#"{"name":"Some DB","configUri":"postgresql://h"}"#).unwrap();
-        for args in [&mut form, &mut json] {
-            assert_eq!(args.take("name").as_deref(), Some("Some DB"));
-            assert_eq!(args.take("configUri").as_deref(), Some("postgresql://h"));
-            assert!(args.is_empty());
-        }
+    fn form_and_json_give_the_same_body() {
+        let form = Args::from_form(b"name=Some+DB&configUri=postgresql%3A%2F%2Fh").unwrap();
+        let json = Args::from_json(br#"{"name":"Some DB","configUri":"postgresql://h"}"#).unwrap();
+        let expected = Sample {
+            name: Some("Some DB".into()),
+            config_uri: Some("postgresql://h".into()),
+            ..Sample::default()
+        };
+        assert_eq!(form.into_body::<Sample>().unwrap(), expected);
+        assert_eq!(json.into_body::<Sample>().unwrap(), expected);
     }
 
     #[test]
     fn json_numbers_and_null_become_text() {
-        let mut args = Args::from_json(br#"{"duration": 3600, "alias": null}"#).unwrap();
-        assert_eq!(args.take("duration").as_deref(), Some("3600"));
-        assert_eq!(args.take("alias").as_deref(), Some(""));
+        let body: Sample = Args::from_json(br#"{"duration": 3600, "alias": null}"#)
+            .unwrap()
+            .into_body()
+            .unwrap();
+        assert_eq!(body.duration.as_deref(), Some("3600"));
+        assert_eq!(body.alias.as_deref(), Some(""));
     }
 
     #[test]
     fn whole_json_numbers_with_a_fraction_read_as_integers() {
-        let mut args =
-            Args::from_json(br#"{"duration": 3600.0, "a": 1.5, "b": -2.0, "c": 1e300}"#).unwrap();
-        assert_eq!(args.take("duration").as_deref(), Some("3600"));
-        assert_eq!(args.take("a").as_deref(), Some("1.5"));
-        assert_eq!(args.take("b").as_deref(), Some("-2"));
-        assert_eq!(args.take("c").as_deref(), Some("1e+300"));
+        let body: Sample =
+            Args::from_json(br#"{"duration": 3600.0, "a": 1.5, "b": -2.0, "c": 1e300}"#)
+                .unwrap()
+                .into_body()
+                .unwrap();
+        assert_eq!(body.duration.as_deref(), Some("3600"));
+        assert_eq!(body.a.as_deref(), Some("1.5"));
+        assert_eq!(body.b.as_deref(), Some("-2"));
+        assert_eq!(body.c.as_deref(), Some("1e+300"));
+    }
+
+    #[test]
+    fn a_body_accepts_its_fields_in_declaration_order_and_nothing_else() {
+        let err = Args::from_form(b"name=a&nmae=b")
+            .unwrap()
+            .into_body::<Sample>()
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownArgument);
+        assert!(
+            err.message
+                .contains("accepted arguments are name, configUri, duration, alias, a, b, c;"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_missing_required_argument_is_named() {
+        let err = required(None, "name", "the display name").unwrap_err();
+        assert_eq!(err.code, ErrorCode::MissingArgument);
+        assert_eq!(err.message, "name is required: the display name");
+        assert_eq!(required(Some(String::new()), "name", "x").unwrap(), "");
     }
 
     #[test]

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::docs::Timestamp;
 use super::error::{ApiError, ErrorCode};
-use super::json_ok;
-use super::openapi::Timestamp;
+use super::query;
+use super::reply::json_ok;
 use crate::app::{audit, AppState};
 use crate::auth::Caller;
 use crate::domain::{permission, time};
@@ -66,7 +67,6 @@ pub struct AuditView {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)] // documentation only: `parse_filter` reads the query
 pub struct AuditQuery {
     /// Only events at or after this RFC 3339 timestamp.
     #[param(format = DateTime, example = "2026-11-01T00:00:00Z")]
@@ -77,10 +77,11 @@ pub struct AuditQuery {
     /// Only events about this object (a data source, person, role or permission id).
     object_id: Option<String>,
     /// Only events with a larger id (a cursor).
-    after: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    after: Option<String>,
     /// At most this many events (default 1000).
-    #[param(minimum = 1, maximum = 10_000)]
-    limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 10_000)]
+    limit: Option<String>,
 }
 
 impl From<&AuditRow> for AuditView {
@@ -99,9 +100,12 @@ impl From<&AuditRow> for AuditView {
 }
 
 /// The query of `GET /audit`, checked: unknown parameters and bad values are 400s.
+/// The order the unknown-parameter message has always listed them in; a test keeps it equal, as
+/// a set, to the fields of `AuditQuery`.
+const ACCEPTED: &[&str] = &["since", "until", "objectId", "limit", "after"];
+
 fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError> {
-    const ACCEPTED: &[&str] = &["since", "until", "objectId", "limit", "after"];
-    if let Some(name) = query.keys().find(|k| !ACCEPTED.contains(&k.as_str())) {
+    if let Some(name) = query::unknown::<AuditQuery>(query) {
         return Err(ApiError::new(
             ErrorCode::UnknownArgument,
             format!(
@@ -110,11 +114,17 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
             ),
         ));
     }
-    let timestamp = |name: &'static str| -> Result<Option<i64>, ApiError> {
-        query
-            .get(name)
+    let AuditQuery {
+        since,
+        until,
+        object_id,
+        after,
+        limit,
+    } = query::typed(query)?;
+    let timestamp = |name: &'static str, value: Option<String>| -> Result<Option<i64>, ApiError> {
+        value
             .map(|raw| {
-                permission::parse_starts_at(raw).map_err(|_| {
+                permission::parse_starts_at(&raw).map_err(|_| {
                     ApiError::new(
                         ErrorCode::InvalidArgument,
                         format!("{name} must be an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z"),
@@ -123,7 +133,8 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
             })
             .transpose()
     };
-    let limit = match query.get("limit") {
+    // Checked in the order they always were: limit, after, since, until.
+    let limit = match limit {
         None => DEFAULT_LIMIT,
         Some(raw) => raw
             .parse::<usize>()
@@ -136,8 +147,7 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
                 )
             })?,
     };
-    let after_id = query
-        .get("after")
+    let after_id = after
         .map(|raw| {
             raw.parse::<i64>().map_err(|_| {
                 ApiError::new(
@@ -148,9 +158,9 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
         })
         .transpose()?;
     Ok(AuditFilter {
-        since: timestamp("since")?,
-        until: timestamp("until")?,
-        object_id: query.get("objectId").cloned(),
+        since: timestamp("since", since)?,
+        until: timestamp("until", until)?,
+        object_id,
         after_id,
         limit,
         newest: false,
@@ -173,4 +183,39 @@ pub async fn list(
     let filter = parse_filter(&query)?;
     let rows = audit::read(&state, filter).await?;
     json_ok(&rows.iter().map(AuditView::from).collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listed_parameters_are_the_query_structs_fields() {
+        let mut listed = ACCEPTED.to_vec();
+        let mut fields = query::accepted::<AuditQuery>().to_vec();
+        listed.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(listed, fields);
+    }
+
+    #[test]
+    fn bad_values_are_checked_in_their_old_order() {
+        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let err = parse_filter(&query(&[("since", "x"), ("limit", "0")])).unwrap_err();
+        assert!(err.message.starts_with("limit must"), "{}", err.message);
+        let err = parse_filter(&query(&[("since", "x"), ("after", "y")])).unwrap_err();
+        assert!(err.message.starts_with("after must"), "{}", err.message);
+        let err = parse_filter(&query(&[("until", "x"), ("since", "y")])).unwrap_err();
+        assert!(err.message.starts_with("since must"), "{}", err.message);
+        let err = parse_filter(&query(&[("sinse", "x")])).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownArgument);
+        assert!(err
+            .message
+            .ends_with("since, until, objectId, limit, after"));
+    }
 }

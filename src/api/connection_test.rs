@@ -6,11 +6,11 @@ use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeReport, ServerVersio
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::args::Args;
+use super::args::{required, Body};
+use super::docs::{DataSourceKey, NotFound, PayloadTooLarge, UnsupportedMediaType};
 use super::error::ApiError;
-use super::json_ok;
 use super::limits::TestAllowance;
-use super::openapi::{DataSourceKey, NotFound, PayloadTooLarge, UnsupportedMediaType};
+use super::reply::json_ok;
 use crate::app::connection_tests::{self, StoredVersion};
 use crate::app::AppState;
 use crate::store::AuditContext;
@@ -205,11 +205,10 @@ pub fn render(report: &ProbeReport) -> TestResult {
 /// The argument of `POST /connection-test`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)] // documentation only: `Args` reads the body
 pub struct TestUnsaved {
     /// The connection URI to test.
-    #[schema(schema_with = super::openapi::any_config_uri_schema)]
-    config_uri: String,
+    #[schema(schema_with = super::docs::any_config_uri_schema, required = true)]
+    config_uri: Option<String>,
 }
 
 /// Tests a saved data source's connection: connect, TLS, log in, ask the version, close.
@@ -230,7 +229,7 @@ pub async fn test_data_source(
     _allowed: TestAllowance,
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     let report = connection_tests::test_saved(&state, &ctx, &key).await?;
     json_ok(&render(&report))
@@ -257,10 +256,10 @@ pub async fn test_unsaved(
     _allowed: TestAllowance,
     state: web::Data<AppState>,
     ctx: AuditContext,
-    args: Args,
+    Body(body): Body<TestUnsaved>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut args = args.only(&["configUri"])?;
-    let raw = args.required(
+    let raw = required(
+        body.config_uri,
         "configUri",
         "the connection URI to test, e.g. postgresql://user:password@host:5432/database",
     )?;

@@ -5,18 +5,16 @@ use jackal_drivers::ConnectionSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::args::Args;
-use super::error::{ApiError, ErrorCode};
-use super::openapi::{
+use super::args::{required, Body};
+use super::docs::{
     Conflict, DataSourceKey, NotFound, PayloadTooLarge, Timestamp, UnsupportedMediaType,
 };
-use super::{json_ok, EmptyObject};
+use super::error::{ApiError, ErrorCode};
+use super::reply::{json_ok, EmptyObject};
 use crate::app::data_sources::{self, Changes, NewDataSource};
 use crate::app::AppState;
 use crate::domain::{data_source, time};
 use crate::store::{AuditContext, DataSourceRow, Page};
-
-const ARGUMENTS: &[&str] = &["name", "alias", "configUri", "description"];
 
 /// The contract's DataSource object.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,7 +27,7 @@ pub struct DataSourceView {
     #[schema(required = true)]
     pub alias: Option<String>,
     #[serde(rename = "type")]
-    #[schema(schema_with = super::openapi::data_source_type)]
+    #[schema(schema_with = super::docs::data_source_type)]
     pub kind: String,
     /// Normalized. The password is included on create, update and `/detail` only.
     #[schema(
@@ -47,39 +45,78 @@ pub struct DataSourceView {
     pub description: String,
 }
 
+// Every field of a body is read as text (see `Args::into_body`); the handler checks the
+// `required` ones, in field order, so "missing" and "invalid" come in today's order.
 /// The arguments of `POST /data-source`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)] // documentation only: `Args` reads the body
 pub struct CreateDataSource {
     /// The display name.
-    #[schema(schema_with = super::openapi::name_schema)]
-    name: String,
+    #[schema(schema_with = super::docs::name_schema, required = true)]
+    name: Option<String>,
+    /// Optional and unique. Empty or `null`: none.
+    #[schema(schema_with = super::docs::alias_schema)]
+    alias: Option<String>,
     /// `<type>://[user[:password]@]host[:port][/database][?options]`, percent-encoded; a
     /// configUri with its own `?options` must be percent-encoded inside a form body.
     #[schema(
+        required = true,
+        nullable = false,
         min_length = 1,
         example = "postgresql://someuser:t0ps3cret@somedb.example.com:5432/some-db"
     )]
-    config_uri: String,
-    /// Optional and unique. Empty or `null`: none.
-    #[schema(schema_with = super::openapi::alias_schema)]
-    alias: Option<String>,
+    config_uri: Option<String>,
     /// An extension: free text, at most 4000 characters. Empty or `null`: none.
     #[schema(max_length = 4000)]
     description: Option<String>,
 }
 
+impl CreateDataSource {
+    /// The configUri as sent, if any.
+    pub fn config_uri(&self) -> Option<&str> {
+        self.config_uri.as_deref()
+    }
+
+    /// The checked arguments, in field order: a missing or invalid argument is reported before
+    /// any later one is looked at. Public so that the fuzz target runs exactly this.
+    pub fn into_new(self) -> Result<NewDataSource, ApiError> {
+        let name = data_source::parse_name(&required(
+            self.name,
+            "name",
+            "the data source's display name",
+        )?)?;
+        let alias = match self.alias {
+            Some(raw) => data_source::parse_alias(&raw)?,
+            None => None,
+        };
+        let spec = ConnectionSpec::parse(&required(
+            self.config_uri,
+            "configUri",
+            "the connection URI, e.g. postgresql://user:password@host:5432/database",
+        )?)?;
+        let description = self
+            .description
+            .map(|raw| data_source::parse_description(&raw))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(NewDataSource {
+            name,
+            alias,
+            spec,
+            description,
+        })
+    }
+}
+
 /// The arguments of a data source update: any of them, at least one.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)] // documentation only: `Args` reads the body
 pub struct UpdateDataSource {
     /// The new display name.
-    #[schema(schema_with = super::openapi::name_schema)]
+    #[schema(schema_with = super::docs::name_schema)]
     name: Option<String>,
     /// The new alias; empty or `null` clears it.
-    #[schema(schema_with = super::openapi::alias_schema)]
+    #[schema(schema_with = super::docs::alias_schema)]
     alias: Option<String>,
     /// The new configUri. Without a password, the stored one is kept only when type, host,
     /// port and user are unchanged.
@@ -136,29 +173,9 @@ impl DataSourceView {
 pub async fn create(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    args: Args,
+    Body(body): Body<CreateDataSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut args = args.only(ARGUMENTS)?;
-    let name = data_source::parse_name(&args.required("name", "the data source's display name")?)?;
-    let alias = match args.take("alias") {
-        Some(raw) => data_source::parse_alias(&raw)?,
-        None => None,
-    };
-    let spec = ConnectionSpec::parse(&args.required(
-        "configUri",
-        "the connection URI, e.g. postgresql://user:password@host:5432/database",
-    )?)?;
-    let description = args
-        .take("description")
-        .map(|raw| data_source::parse_description(&raw))
-        .transpose()?
-        .unwrap_or_default();
-    let new = NewDataSource {
-        name,
-        alias,
-        spec,
-        description,
-    };
+    let new = body.into_new()?;
     let (row, spec) = data_sources::create(&state, &ctx, new).await?;
     json_ok(&DataSourceView::revealed(&row, &spec))
 }
@@ -197,7 +214,7 @@ pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse
 )]
 pub async fn retrieve(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&DataSourceView::redacted(
         &data_sources::find(&state, &key).await?,
@@ -220,7 +237,7 @@ pub async fn retrieve(
 pub async fn detail(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     let (row, spec) = data_sources::reveal(&state, &ctx, &key).await?;
     json_ok(&DataSourceView::revealed(&row, &spec))
@@ -249,30 +266,29 @@ pub async fn detail(
 pub async fn update(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
-    args: Args,
+    key: web::Path<DataSourceKey>,
+    Body(body): Body<UpdateDataSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut args = args.only(ARGUMENTS)?;
-    if args.is_empty() {
+    let UpdateDataSource {
+        name,
+        alias,
+        config_uri,
+        description,
+    } = body;
+    if name.is_none() && alias.is_none() && config_uri.is_none() && description.is_none() {
         return Err(ApiError::new(
             ErrorCode::MissingArgument,
             "nothing to update: send any of name, alias, configUri, description",
         ));
     }
-    let name = args
-        .take("name")
-        .map(|raw| data_source::parse_name(&raw))
-        .transpose()?;
-    let alias = args
-        .take("alias")
+    let name = name.map(|raw| data_source::parse_name(&raw)).transpose()?;
+    let alias = alias
         .map(|raw| data_source::parse_alias(&raw))
         .transpose()?;
-    let spec = args
-        .take("configUri")
+    let spec = config_uri
         .map(|raw| ConnectionSpec::parse(&raw))
         .transpose()?;
-    let description = args
-        .take("description")
+    let description = description
         .map(|raw| data_source::parse_description(&raw))
         .transpose()?;
     let changes = Changes {
@@ -302,7 +318,7 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     data_sources::delete(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})

@@ -4,31 +4,31 @@
 use std::collections::HashMap;
 use std::future::{ready, Ready};
 
-use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorCode};
+use super::query;
 use crate::store::Page;
 
 /// The paging parameters, for the OpenAPI document; `Page` reads the query itself so that a bad
 /// value gets a message naming the parameter.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
 pub struct PageQuery {
     /// At most this many objects (an extension; default: all).
-    #[param(minimum = 0)]
-    limit: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 0)]
+    limit: Option<String>,
     /// Skip this many objects first, counted oldest first (an extension; default 0).
-    #[param(minimum = 0)]
-    offset: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 0)]
+    offset: Option<String>,
 }
 
 fn parse(query: &HashMap<String, String>) -> Result<Page, ApiError> {
-    let number = |name: &str| -> Result<Option<u64>, ApiError> {
-        query
-            .get(name)
+    let PageQuery { limit, offset } = query::typed(query)?;
+    let number = |name: &str, value: Option<String>| -> Result<Option<u64>, ApiError> {
+        value
             .map(|raw| {
                 raw.parse::<u64>()
                     .ok()
@@ -44,8 +44,8 @@ fn parse(query: &HashMap<String, String>) -> Result<Page, ApiError> {
             .transpose()
     };
     Ok(Page {
-        limit: number("limit")?,
-        offset: number("offset")?.unwrap_or(0),
+        limit: number("limit", limit)?,
+        offset: number("offset", offset)?.unwrap_or(0),
     })
 }
 
@@ -54,14 +54,7 @@ impl FromRequest for Page {
     type Future = Ready<Result<Page, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let query = web::Query::<HashMap<String, String>>::from_query(req.query_string());
-        ready(match query {
-            Ok(query) => parse(&query),
-            Err(_) => Err(ApiError::new(
-                ErrorCode::InvalidArgument,
-                "the query string is not valid form encoding (name=value&name=value)",
-            )),
-        })
+        ready(query::parameters(req.query_string()).and_then(|query| parse(&query)))
     }
 }
 

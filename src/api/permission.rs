@@ -4,13 +4,13 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::args::Args;
-use super::error::ApiError;
-use super::openapi::{
+use super::args::{required, Body};
+use super::docs::{
     DataSourceKey, NotFound, PayloadTooLarge, PermissionKey, PersonKey, Timestamp,
     UnsupportedMediaType,
 };
-use super::{json_ok, Count, EmptyObject};
+use super::error::ApiError;
+use super::reply::{json_ok, Count, EmptyObject};
 use crate::app::permissions::{self, Scope};
 use crate::app::AppState;
 use crate::domain::{permission, time};
@@ -40,11 +40,10 @@ pub struct PermissionView {
 /// The arguments of a grant, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)] // documentation only: `Args` reads the body
 pub struct GrantPermission {
     /// How long the permission lasts, in whole seconds (at most 10 years).
-    #[schema(minimum = 1, maximum = 315_576_000, example = 3600)]
-    duration: i64,
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 315_576_000, example = 3600)]
+    duration: Option<String>,
     /// When it starts, any RFC 3339 timestamp; default: now.
     #[schema(nullable = false, format = DateTime, example = "2030-01-01T09:00:00+01:00")]
     starts_at: Option<String>,
@@ -95,15 +94,15 @@ pub async fn grant(
     state: web::Data<AppState>,
     ctx: AuditContext,
     path: web::Path<(String, String)>,
-    args: Args,
+    Body(body): Body<GrantPermission>,
 ) -> Result<HttpResponse, ApiError> {
     let (ds_key, person_key) = path.into_inner();
-    let mut args = args.only(&["duration", "startsAt"])?;
-    let duration = permission::parse_duration(&args.required(
+    let duration = permission::parse_duration(&required(
+        body.duration,
         "duration",
         "how long the permission lasts, in seconds (e.g. 3600)",
     )?)?;
-    let starts_at = match args.take("startsAt") {
+    let starts_at = match body.starts_at {
         Some(raw) => permission::parse_starts_at(&raw)?,
         None => ctx.at,
     };
@@ -138,7 +137,7 @@ pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse
 )]
 pub async fn retrieve(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<PermissionKey>,
 ) -> Result<HttpResponse, ApiError> {
     let row = permissions::find(&state, permission_id(&key)?).await?;
     json_ok(&PermissionView::from(&row))
@@ -159,7 +158,7 @@ pub async fn retrieve(
 pub async fn delete(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<PermissionKey>,
 ) -> Result<HttpResponse, ApiError> {
     permissions::revoke(&state, &ctx, permission_id(&key)?).await?;
     json_ok(&EmptyObject {})
@@ -179,9 +178,9 @@ pub async fn delete(
 )]
 pub async fn of_data_source(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = Scope::DataSource(key.into_inner());
+    let scope = Scope::DataSource(key.into_inner().data_source);
     permissions_json(&permissions::scoped(&state, scope).await?)
 }
 
@@ -200,9 +199,9 @@ pub async fn of_data_source(
 pub async fn delete_of_data_source(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = Scope::DataSource(key.into_inner());
+    let scope = Scope::DataSource(key.into_inner().data_source);
     let count = permissions::revoke_scoped(&state, &ctx, scope).await?;
     json_ok(&Count { count })
 }

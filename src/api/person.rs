@@ -5,15 +5,15 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::args::Args;
+use super::args::{required, Body};
 use super::data_source::DataSourceView;
-use super::error::ApiError;
-use super::openapi::{
+use super::docs::{
     Conflict, NotFound, PayloadTooLarge, PersonKey, Timestamp, UnsupportedMediaType,
 };
+use super::error::ApiError;
 use super::permission::PermissionView;
+use super::reply::{json_ok, Count, EmptyObject};
 use super::role::RoleView;
-use super::{json_ok, Count, EmptyObject};
 use crate::app::people::{self, NewPerson};
 use crate::app::AppState;
 use crate::domain::{person, time};
@@ -39,17 +39,16 @@ pub struct PersonView {
 /// The arguments of `POST /person`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)] // documentation only: `Args` reads the body
 pub struct CreatePerson {
     /// The full name.
-    #[schema(schema_with = super::openapi::name_schema)]
-    name: String,
+    #[schema(schema_with = super::docs::name_schema, required = true)]
+    name: Option<String>,
     /// The email address, unique ignoring case.
-    #[schema(schema_with = super::openapi::email_schema)]
-    email: String,
+    #[schema(schema_with = super::docs::email_schema, required = true)]
+    email: Option<String>,
     /// The login name, unique; it names the person in paths.
-    #[schema(schema_with = super::openapi::username_schema)]
-    username: String,
+    #[schema(schema_with = super::docs::username_schema, required = true)]
+    username: Option<String>,
 }
 
 impl From<&PersonRow> for PersonView {
@@ -89,12 +88,19 @@ pub fn people_json(rows: &[PersonRow]) -> Result<HttpResponse, ApiError> {
 pub async fn create(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    args: Args,
+    Body(body): Body<CreatePerson>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut args = args.only(&["name", "email", "username"])?;
-    let name = person::parse_name(&args.required("name", "the person's full name")?)?;
-    let email = person::parse_email(&args.required("email", "the person's email address")?)?;
-    let username = person::parse_username(&args.required("username", "the person's login name")?)?;
+    let name = person::parse_name(&required(body.name, "name", "the person's full name")?)?;
+    let email = person::parse_email(&required(
+        body.email,
+        "email",
+        "the person's email address",
+    )?)?;
+    let username = person::parse_username(&required(
+        body.username,
+        "username",
+        "the person's login name",
+    )?)?;
     let new = NewPerson {
         name,
         email,
@@ -130,7 +136,7 @@ pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse
 )]
 pub async fn retrieve(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&PersonView::from(&people::find(&state, &key).await?))
 }
@@ -150,7 +156,7 @@ pub async fn retrieve(
 pub async fn lock(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&PersonView::from(
         &people::set_locked(&state, &ctx, &key, true).await?,
@@ -172,7 +178,7 @@ pub async fn lock(
 pub async fn unlock(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&PersonView::from(
         &people::set_locked(&state, &ctx, &key, false).await?,
@@ -194,7 +200,7 @@ pub async fn unlock(
 pub async fn unlock_by_delete(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     unlock(state, ctx, key).await
 }
@@ -215,7 +221,7 @@ pub async fn unlock_by_delete(
 pub async fn delete(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     people::delete(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})
@@ -236,7 +242,7 @@ pub async fn delete(
 pub async fn reset_two_factor(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     people::reset_two_factor(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})
@@ -256,7 +262,7 @@ pub async fn reset_two_factor(
 )]
 pub async fn roles(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = people::roles(&state, &key).await?;
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
@@ -276,7 +282,7 @@ pub async fn roles(
 )]
 pub async fn permissions(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = people::permissions(&state, &key).await?;
     json_ok(&rows.iter().map(PermissionView::from).collect::<Vec<_>>())
@@ -297,7 +303,7 @@ pub async fn permissions(
 pub async fn delete_permissions(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     let count = people::delete_permissions(&state, &ctx, &key).await?;
     json_ok(&Count { count })
@@ -318,7 +324,7 @@ pub async fn delete_permissions(
 )]
 pub async fn data_sources(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<PersonKey>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = people::reachable_data_sources(&state, &key, state.clock.now_millis()).await?;
     json_ok(

@@ -4,15 +4,15 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::args::Args;
+use super::args::{required, Body};
 use super::data_source::DataSourceView;
-use super::error::ApiError;
-use super::openapi::{
+use super::docs::{
     Conflict, DataSourceKey, NotFound, PayloadTooLarge, PersonKey, RoleKey, Timestamp,
     UnsupportedMediaType,
 };
+use super::error::ApiError;
 use super::person::{people_json, PersonView};
-use super::{json_ok, EmptyObject};
+use super::reply::{json_ok, EmptyObject};
 use crate::app::roles;
 use crate::app::AppState;
 use crate::domain::{role, time};
@@ -40,11 +40,10 @@ pub struct RoleView {
 /// The argument of `POST /role`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documentation only: `Args` reads the body
 pub struct CreateRole {
     /// The role's name, unique; it names the role in paths.
-    #[schema(schema_with = super::openapi::role_name_schema)]
-    name: String,
+    #[schema(schema_with = super::docs::role_name_schema, required = true)]
+    name: Option<String>,
 }
 
 impl From<&RoleRow> for RoleView {
@@ -79,10 +78,9 @@ impl From<&RoleRow> for RoleView {
 pub async fn create(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    args: Args,
+    Body(body): Body<CreateRole>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut args = args.only(&["name"])?;
-    let name = role::parse_name(&args.required("name", "the role's name")?)?;
+    let name = role::parse_name(&required(body.name, "name", "the role's name")?)?;
     json_ok(&RoleView::from(&roles::create(&state, &ctx, name).await?))
 }
 
@@ -114,7 +112,7 @@ pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse
 )]
 pub async fn retrieve(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<RoleKey>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&RoleView::from(&roles::find(&state, &key).await?))
 }
@@ -134,7 +132,7 @@ pub async fn retrieve(
 pub async fn delete(
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<RoleKey>,
 ) -> Result<HttpResponse, ApiError> {
     roles::delete(&state, &ctx, &key).await?;
     json_ok(&EmptyObject {})
@@ -154,7 +152,7 @@ pub async fn delete(
 )]
 pub async fn data_sources(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<RoleKey>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = roles::data_sources(&state, &key).await?;
     json_ok(
@@ -179,7 +177,7 @@ pub async fn data_sources(
 )]
 pub async fn people(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<RoleKey>,
 ) -> Result<HttpResponse, ApiError> {
     people_json(&roles::people(&state, &key).await?)
 }
@@ -290,7 +288,7 @@ pub async fn remove_person(
 )]
 pub async fn of_data_source(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = roles::of_data_source(&state, &key).await?;
     json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())

@@ -4,18 +4,17 @@
 //! as the data source's snapshot; GET returns the last snapshot, filtered by `?schema=` and
 //! `?table=`.
 
-use std::collections::HashMap;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use jackal_drivers::{IntrospectionReport, ProbeFailure, ProbeReport, TableKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::connection_test::{render, TestResult, VersionView};
+use super::docs::{DataSourceKey, NotFound};
 use super::error::{ApiError, ErrorCode};
-use super::json_ok;
 use super::limits::TestAllowance;
-use super::openapi::{DataSourceKey, NotFound};
+use super::query;
+use super::reply::json_ok;
 use crate::app::connection_tests::{self, StoredSnapshot};
 use crate::app::{data_sources, AppState};
 use crate::domain::time::render_millis;
@@ -98,9 +97,8 @@ pub struct ColumnEntry {
 }
 
 /// `?schema=` and `?table=`: exact names; a table filter alone looks in every schema.
-#[derive(IntoParams)]
+#[derive(Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only: `filter` reads the query string
 pub struct SchemaQuery {
     /// Only the schema of this name.
     schema: Option<String>,
@@ -108,34 +106,18 @@ pub struct SchemaQuery {
     table: Option<String>,
 }
 
-#[derive(Debug, Default)]
-struct Filter {
-    schema: Option<String>,
-    table: Option<String>,
-}
-
-fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
-    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidArgument,
-                "the query string is not valid form encoding (name=value&name=value)",
-            )
-        })?
-        .into_inner();
-    if let Some(unknown) = query.keys().find(|k| *k != "schema" && *k != "table") {
+fn filter(req: &HttpRequest) -> Result<SchemaQuery, ApiError> {
+    let query = query::parameters(req.query_string())?;
+    if let Some(unknown) = query::unknown::<SchemaQuery>(&query) {
         return Err(ApiError::new(
             ErrorCode::InvalidArgument,
             format!("unknown query parameter {unknown:?}: the schema takes ?schema= and ?table="),
         ));
     }
-    Ok(Filter {
-        schema: query.get("schema").cloned(),
-        table: query.get("table").cloned(),
-    })
+    query::typed(&query)
 }
 
-fn view(row: &SchemaSnapshotRow, stored: StoredSnapshot, filter: &Filter) -> SchemaView {
+fn view(row: &SchemaSnapshotRow, stored: StoredSnapshot, filter: &SchemaQuery) -> SchemaView {
     let mut counts = SchemaCounts {
         schemas: 0,
         tables: 0,
@@ -222,7 +204,7 @@ pub async fn introspect(
     Ok(
         match connection_tests::introspect(state, &ctx, row).await? {
             connection_tests::Introspected::Fetched(kept, stored) => {
-                Introspected::Fetched(view(&kept, stored, &Filter::default()))
+                Introspected::Fetched(view(&kept, stored, &SchemaQuery::default()))
             }
             connection_tests::Introspected::Failed(report, f) => {
                 Introspected::Failed(failure(&report, &f))
@@ -233,10 +215,10 @@ pub async fn introspect(
 
 /// A kept snapshot as served, whole.
 pub fn stored_view(row: &SchemaSnapshotRow) -> Result<SchemaView, ApiError> {
-    filtered_view(row, &Filter::default())
+    filtered_view(row, &SchemaQuery::default())
 }
 
-fn filtered_view(row: &SchemaSnapshotRow, filter: &Filter) -> Result<SchemaView, ApiError> {
+fn filtered_view(row: &SchemaSnapshotRow, filter: &SchemaQuery) -> Result<SchemaView, ApiError> {
     Ok(view(row, StoredSnapshot::parse(row)?, filter))
 }
 
@@ -260,7 +242,7 @@ pub async fn refresh(
     _allowed: TestAllowance,
     state: web::Data<AppState>,
     ctx: AuditContext,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     let row = data_sources::find(&state, &key).await?;
     match introspect(&state, ctx, &row).await? {
@@ -284,11 +266,11 @@ pub async fn refresh(
 )]
 pub async fn retrieve(
     state: web::Data<AppState>,
-    key: web::Path<String>,
+    key: web::Path<DataSourceKey>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let filter = filter(&req)?;
-    let key = key.into_inner();
+    let key = key.into_inner().data_source;
     let Some(row) = connection_tests::snapshot(&state, &key).await?.1 else {
         return Err(ApiError::new(
             ErrorCode::SchemaNotFetched,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::json_ok;
+use super::reply::json_ok;
 use crate::auth::Caller;
 
 /// The contract's whoami object: the API key making the request.

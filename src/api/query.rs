@@ -1,0 +1,45 @@
+//! Query strings read as the structs that also document them (`IntoParams`): every field an
+//! `Option<String>`, so each handler keeps its own messages for bad values and unknown names.
+
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+use serde_aux::serde_introspection::serde_introspect;
+use serde_json::Value;
+
+use super::error::{ApiError, ErrorCode};
+
+/// The query string's parameters; a repeated one keeps its last value.
+pub fn parameters(query_string: &str) -> Result<HashMap<String, String>, ApiError> {
+    serde_urlencoded::from_str(query_string).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidArgument,
+            "the query string is not valid form encoding (name=value&name=value)",
+        )
+    })
+}
+
+/// The parameters `T` has fields for (serde's names, in declaration order).
+pub fn accepted<T: DeserializeOwned>() -> &'static [&'static str] {
+    serde_introspect::<T>()
+}
+
+/// The first parameter `T` has no field for.
+pub fn unknown<T: DeserializeOwned>(parameters: &HashMap<String, String>) -> Option<&str> {
+    let accepted = accepted::<T>();
+    parameters
+        .keys()
+        .map(String::as_str)
+        .find(|name| !accepted.contains(name))
+}
+
+/// The parameters as `T`, ignoring those it has no field for.
+pub fn typed<T: DeserializeOwned>(parameters: &HashMap<String, String>) -> Result<T, ApiError> {
+    let accepted = accepted::<T>();
+    let object = parameters
+        .iter()
+        .filter(|(name, _)| accepted.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    serde_json::from_value(Value::Object(object)).map_err(ApiError::internal)
+}
