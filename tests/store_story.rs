@@ -15,6 +15,8 @@ use jackal::config::Settings;
 use jackal::store::{AuditContext, AuditFilter, Member, Page};
 use jackal_drivers::ConnectionSpec;
 
+#[path = "../drivers/tests/common/mod.rs"]
+mod live;
 /// What a step came to, as a line of the story.
 fn said<T>(result: Result<T, AppError>, ok: impl FnOnce(T) -> String) -> String {
     match result {
@@ -405,7 +407,7 @@ async fn fresh_postgres_database() -> Option<(String, String)> {
     let admin = std::env::var("JACKAL_TEST_STORE")
         .ok()
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "postgresql://postgres@127.0.0.1:5432/postgres".to_owned());
+        .unwrap_or_else(|| live::pg_admin_url("postgres"));
     let client = match admin_client(&admin).await {
         Ok(client) => client,
         Err(e) if std::env::var("CI").as_deref() == Ok("true") => {

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD,
-    PG_MAIN, PG_PLAIN, PG_TLS, USER,
+    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, MARIADB_ADMIN_USER, MARIADB_PLAIN,
+    MARIADB_TLS, PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
     introspect, Column, ConnectionSpec, EgressPolicy, ErrorCode, IntrospectionReport, Phase,
@@ -63,7 +63,7 @@ fn failure(report: &IntrospectionReport, code: ErrorCode) -> String {
         Err(f) => f,
     };
     assert_eq!(failure.code, code, "{}", failure.message);
-    for secret in [PASSWORD, WRONG_PASSWORD] {
+    for secret in [PASSWORD.get(), WRONG_PASSWORD] {
         assert!(!failure.message.contains(secret), "{}", failure.message);
     }
     assert!(
@@ -120,11 +120,11 @@ where
 
 /// A superuser connection to the main server (trust auth).
 async fn pg_admin(database: &str) -> tokio_postgres::Client {
-    let main: SocketAddr = PG_MAIN.parse().unwrap();
+    let main: SocketAddr = PG_MAIN.get().parse().unwrap();
     let (client, connection) = tokio_postgres::Config::new()
         .host(main.ip().to_string())
         .port(main.port())
-        .user("postgres")
+        .user(PG_ADMIN_USER.get())
         .dbname(database)
         .connect(tokio_postgres::NoTls)
         .await
@@ -153,7 +153,7 @@ async fn pg_drop_database(name: &str) {
 
 #[tokio::test]
 async fn postgres_lists_schemas_tables_views_and_columns_exactly() {
-    if !reachable(PG_MAIN) {
+    if !reachable(&PG_MAIN) {
         return;
     }
     let db = unique("pg");
@@ -188,7 +188,7 @@ async fn postgres_lists_schemas_tables_views_and_columns_exactly() {
 
         // With TLS (not verified: the main server's certificate is self-signed).
         let report = run(&format!(
-            "postgresql://postgres@{PG_MAIN}/{name}?ssl=true&validateSsl=false"
+            "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/{name}?ssl=true&validateSsl=false"
         ))
         .await;
         let snapshot = listed(&report);
@@ -260,7 +260,7 @@ async fn postgres_lists_schemas_tables_views_and_columns_exactly() {
 
 #[tokio::test]
 async fn postgres_introspection_verifies_tls_like_the_test() {
-    if !reachable(PG_TLS) {
+    if !reachable(&PG_TLS) {
         return;
     }
     let report = run(&format!(
@@ -293,7 +293,7 @@ async fn postgres_introspection_verifies_tls_like_the_test() {
 
 #[tokio::test]
 async fn postgres_wrong_password_is_auth_failed_and_lists_nothing() {
-    if !reachable(PG_PLAIN) {
+    if !reachable(&PG_PLAIN) {
         return;
     }
     let report = run(&format!(
@@ -301,13 +301,13 @@ async fn postgres_wrong_password_is_auth_failed_and_lists_nothing() {
     ))
     .await;
     let message = failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains(USER), "{message}");
+    assert!(message.contains(USER.get()), "{message}");
     assert_eq!(phases(&report).last(), Some(&(Phase::Auth, false)));
 }
 
 #[tokio::test]
 async fn postgres_10000_tables_introspect_within_the_default_deadline() {
-    if !reachable(PG_MAIN) {
+    if !reachable(&PG_MAIN) {
         return;
     }
     const TABLES: usize = 10_000;
@@ -355,7 +355,7 @@ async fn postgres_10000_tables_introspect_within_the_default_deadline() {
         let ctx = context();
         assert_eq!(ctx.default_timeout, Duration::from_secs(10));
         let report = run_with(
-            &format!("postgresql://postgres@{PG_MAIN}/{name}?ssl=true"),
+            &format!("postgresql://{PG_ADMIN_USER}@{PG_MAIN}/{name}?ssl=true"),
             &ctx,
         )
         .await;
@@ -390,11 +390,11 @@ async fn postgres_10000_tables_introspect_within_the_default_deadline() {
 
 /// The main MariaDB as root (no password from 127.0.0.1).
 async fn mariadb_root() -> mysql_async::Conn {
-    let addr: SocketAddr = MARIADB_PLAIN.parse().unwrap();
+    let addr: SocketAddr = MARIADB_PLAIN.get().parse().unwrap();
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(addr.ip().to_string())
         .tcp_port(addr.port())
-        .user(Some("root"))
+        .user(Some(MARIADB_ADMIN_USER.get()))
         .prefer_socket(false);
     mysql_async::Conn::new(opts)
         .await
@@ -414,7 +414,7 @@ async fn mariadb_drop_database(name: &str) {
 
 #[tokio::test]
 async fn mariadb_lists_the_named_database_exactly_and_every_other_without_one() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
     let db = unique("my");
@@ -438,7 +438,10 @@ async fn mariadb_lists_the_named_database_exactly_and_every_other_without_one() 
         .expect("creating the test database");
         let _ = conn.disconnect().await;
 
-        let report = run(&format!("mysql://root@{MARIADB_PLAIN}/{name}?ssl=false")).await;
+        let report = run(&format!(
+            "mysql://{MARIADB_ADMIN_USER}@{MARIADB_PLAIN}/{name}?ssl=false"
+        ))
+        .await;
         let snapshot = listed(&report);
         assert_eq!(
             phases(&report),
@@ -487,7 +490,10 @@ async fn mariadb_lists_the_named_database_exactly_and_every_other_without_one() 
         assert_eq!(snapshot.column_count(), 8);
 
         // Without a database: every database but the system ones, this one included.
-        let report = run(&format!("mysql://root@{MARIADB_PLAIN}?ssl=false")).await;
+        let report = run(&format!(
+            "mysql://{MARIADB_ADMIN_USER}@{MARIADB_PLAIN}?ssl=false"
+        ))
+        .await;
         let all = listed(&report);
         let names = schema_names(all);
         assert!(names.contains(&name.as_str()), "{names:?}");
@@ -501,7 +507,7 @@ async fn mariadb_lists_the_named_database_exactly_and_every_other_without_one() 
 
 #[tokio::test]
 async fn mariadb_introspection_over_verified_tls() {
-    if !reachable(MARIADB_TLS) {
+    if !reachable(&MARIADB_TLS) {
         return;
     }
     let report = run(&format!(
@@ -509,7 +515,7 @@ async fn mariadb_introspection_over_verified_tls() {
     ))
     .await;
     let snapshot = listed(&report);
-    assert_eq!(schema_names(snapshot), [DATABASE]);
+    assert_eq!(schema_names(snapshot), [DATABASE.get()]);
     let tls = report.tls.as_ref().expect("TLS reported");
     assert!(
         tls.enabled && tls.verified && tls.protocol.is_some(),
@@ -520,7 +526,7 @@ async fn mariadb_introspection_over_verified_tls() {
 
 #[tokio::test]
 async fn mariadb_wrong_password_is_auth_failed_and_lists_nothing() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
     let report = run(&format!(
@@ -528,7 +534,7 @@ async fn mariadb_wrong_password_is_auth_failed_and_lists_nothing() {
     ))
     .await;
     let message = failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains(USER), "{message}");
+    assert!(message.contains(USER.get()), "{message}");
     assert_eq!(phases(&report).last(), Some(&(Phase::Connect, false)));
 }
 

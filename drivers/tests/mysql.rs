@@ -57,7 +57,7 @@ fn failure(report: &ProbeReport, code: ErrorCode) -> String {
         Err(f) => f,
     };
     assert_eq!(failure.code, code, "{}", failure.message);
-    for secret in [PASSWORD, WRONG_PASSWORD] {
+    for secret in [PASSWORD.get(), WRONG_PASSWORD] {
         assert!(!failure.message.contains(secret), "{}", failure.message);
     }
     assert!(
@@ -74,9 +74,9 @@ async fn server_version(addr: &str) -> String {
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(addr.ip().to_string())
         .tcp_port(addr.port())
-        .user(Some(USER))
-        .pass(Some(PASSWORD))
-        .db_name(Some(DATABASE))
+        .user(Some(USER.get()))
+        .pass(Some(PASSWORD.get()))
+        .db_name(Some(DATABASE.get()))
         .prefer_socket(false);
     let mut conn = mysql_async::Conn::new(opts).await.expect("direct login");
     let version: String = conn
@@ -90,13 +90,22 @@ async fn server_version(addr: &str) -> String {
 
 #[tokio::test]
 async fn plain_server_with_ssl_false_reports_mariadb_and_its_exact_version() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
-    let report = run(&uri(MARIADB_PLAIN, PASSWORD, DATABASE, "ssl=false")).await;
+    let report = run(&uri(
+        MARIADB_PLAIN.get(),
+        PASSWORD.get(),
+        DATABASE.get(),
+        "ssl=false",
+    ))
+    .await;
     let version = report.outcome.clone().expect("success");
     assert_eq!(version.product_name, "MariaDB");
-    assert_eq!(version.description, server_version(MARIADB_PLAIN).await);
+    assert_eq!(
+        version.description,
+        server_version(MARIADB_PLAIN.get()).await
+    );
     assert!(
         version.description.starts_with(&version.product_version),
         "{version:?}"
@@ -110,7 +119,7 @@ async fn plain_server_with_ssl_false_reports_mariadb_and_its_exact_version() {
             (Phase::Query, true)
         ]
     );
-    assert_eq!(report.address, Some(MARIADB_PLAIN.parse().unwrap()));
+    assert_eq!(report.address, Some(MARIADB_PLAIN.get().parse().unwrap()));
     let tls = report.tls.expect("tls reported");
     assert!(
         !tls.enabled && !tls.verified && tls.protocol.is_none(),
@@ -120,19 +129,19 @@ async fn plain_server_with_ssl_false_reports_mariadb_and_its_exact_version() {
 
 #[tokio::test]
 async fn tls_server_without_validation_is_encrypted_and_reports_the_protocol() {
-    if !reachable(MARIADB_TLS) {
+    if !reachable(&MARIADB_TLS) {
         return;
     }
     let report = run(&uri(
-        MARIADB_TLS,
-        PASSWORD,
-        DATABASE,
+        MARIADB_TLS.get(),
+        PASSWORD.get(),
+        DATABASE.get(),
         "ssl=true&validateSsl=false",
     ))
     .await;
     let version = report.outcome.clone().expect("success");
     assert_eq!(version.product_name, "MariaDB");
-    assert_eq!(version.description, server_version(MARIADB_TLS).await);
+    assert_eq!(version.description, server_version(MARIADB_TLS.get()).await);
     let tls = report.tls.expect("tls reported");
     assert!(tls.enabled && !tls.verified, "{tls:?}");
     let protocol = tls.protocol.expect("the server's Ssl_version");
@@ -141,11 +150,17 @@ async fn tls_server_without_validation_is_encrypted_and_reports_the_protocol() {
 
 #[tokio::test]
 async fn tls_server_is_verified_against_ssl_root_cert() {
-    if !reachable(MARIADB_TLS) {
+    if !reachable(&MARIADB_TLS) {
         return;
     }
     let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
-    let report = run(&uri(MARIADB_TLS, PASSWORD, DATABASE, &options)).await;
+    let report = run(&uri(
+        MARIADB_TLS.get(),
+        PASSWORD.get(),
+        DATABASE.get(),
+        &options,
+    ))
+    .await;
     report.outcome.clone().expect("success");
     let tls = report.tls.expect("tls reported");
     assert!(tls.enabled && tls.verified, "{tls:?}");
@@ -153,36 +168,36 @@ async fn tls_server_is_verified_against_ssl_root_cert() {
 
 #[tokio::test]
 async fn localhost_is_dialled_at_its_checked_ip_and_verified_by_name() {
-    if !reachable(MARIADB_TLS) {
+    if !reachable(&MARIADB_TLS) {
         return;
     }
-    let port = MARIADB_TLS.rsplit(':').next().unwrap();
+    let port = MARIADB_TLS.get().rsplit(':').next().unwrap();
     let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
     let report = run(&uri(
         &format!("localhost:{port}"),
-        PASSWORD,
-        DATABASE,
+        PASSWORD.get(),
+        DATABASE.get(),
         &options,
     ))
     .await;
     report.outcome.clone().expect("success");
-    assert_eq!(report.address, Some(MARIADB_TLS.parse().unwrap()));
+    assert_eq!(report.address, Some(MARIADB_TLS.get().parse().unwrap()));
     assert!(report.tls.expect("tls reported").verified);
 }
 
 #[tokio::test]
 async fn the_written_name_not_the_dialled_ip_is_what_the_certificate_must_match() {
-    if !reachable(MARIADB_TLS) {
+    if !reachable(&MARIADB_TLS) {
         return;
     }
     // The certificate lists 127.0.0.1, the address dialled, but not db.jackal.test, the host
     // written: verifying against the IP would wrongly pass.
-    let port = MARIADB_TLS.rsplit(':').next().unwrap();
+    let port = MARIADB_TLS.get().rsplit(':').next().unwrap();
     let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
     let report = run(&uri(
         &format!("db.jackal.test:{port}"),
-        PASSWORD,
-        DATABASE,
+        PASSWORD.get(),
+        DATABASE.get(),
         &options,
     ))
     .await;
@@ -191,34 +206,40 @@ async fn the_written_name_not_the_dialled_ip_is_what_the_certificate_must_match(
         message.contains("not valid for the host name db.jackal.test"),
         "{message}"
     );
-    assert_eq!(report.address, Some(MARIADB_TLS.parse().unwrap()));
+    assert_eq!(report.address, Some(MARIADB_TLS.get().parse().unwrap()));
 }
 
 #[tokio::test]
 async fn a_name_only_our_resolver_knows_is_never_resolved_again_by_the_driver() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
     // db.jackal.test exists only in the probe's resolver; had mysql_async been given the name,
     // its own lookup would fail.
-    let port = MARIADB_PLAIN.rsplit(':').next().unwrap();
+    let port = MARIADB_PLAIN.get().rsplit(':').next().unwrap();
     let report = run(&uri(
         &format!("db.jackal.test:{port}"),
-        PASSWORD,
-        DATABASE,
+        PASSWORD.get(),
+        DATABASE.get(),
         "ssl=false",
     ))
     .await;
     report.outcome.clone().expect("success");
-    assert_eq!(report.address, Some(MARIADB_PLAIN.parse().unwrap()));
+    assert_eq!(report.address, Some(MARIADB_PLAIN.get().parse().unwrap()));
 }
 
 #[tokio::test]
 async fn wrong_password_is_auth_failed_on_the_plain_server() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
-    let report = run(&uri(MARIADB_PLAIN, WRONG_PASSWORD, DATABASE, "ssl=false")).await;
+    let report = run(&uri(
+        MARIADB_PLAIN.get(),
+        WRONG_PASSWORD,
+        DATABASE.get(),
+        "ssl=false",
+    ))
+    .await;
     let message = failure(&report, ErrorCode::AuthFailed);
     assert!(
         message.contains(&format!("access denied for user \"{USER}\"")),
@@ -228,28 +249,40 @@ async fn wrong_password_is_auth_failed_on_the_plain_server() {
         message.contains("check the user and password in configUri"),
         "{message}"
     );
-    assert_eq!(report.address, Some(MARIADB_PLAIN.parse().unwrap()));
+    assert_eq!(report.address, Some(MARIADB_PLAIN.get().parse().unwrap()));
 }
 
 #[tokio::test]
 async fn wrong_password_is_auth_failed_on_the_tls_server_after_tls_succeeded() {
-    if !reachable(MARIADB_TLS) {
+    if !reachable(&MARIADB_TLS) {
         return;
     }
-    let report = run(&uri(MARIADB_TLS, WRONG_PASSWORD, DATABASE, "ssl=true")).await;
+    let report = run(&uri(
+        MARIADB_TLS.get(),
+        WRONG_PASSWORD,
+        DATABASE.get(),
+        "ssl=true",
+    ))
+    .await;
     failure(&report, ErrorCode::AuthFailed);
     assert!(report.tls.expect("tls reported").enabled);
 }
 
 #[tokio::test]
 async fn missing_database_the_user_may_use_is_unknown_database() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
     // The server says "unknown database" (1049) only to a user with rights on that name.
     // scripts/test-databases grants ALL ON `jackal_test`.*, and `_` is a wildcard in a
     // database-level grant, so the user has rights on the (missing) `jackal0test` too.
-    let report = run(&uri(MARIADB_PLAIN, PASSWORD, "jackal0test", "ssl=false")).await;
+    let report = run(&uri(
+        MARIADB_PLAIN.get(),
+        PASSWORD.get(),
+        "jackal0test",
+        "ssl=false",
+    ))
+    .await;
     let message = failure(&report, ErrorCode::UnknownDatabase);
     assert_eq!(
         message,
@@ -259,13 +292,13 @@ async fn missing_database_the_user_may_use_is_unknown_database() {
 
 #[tokio::test]
 async fn database_without_rights_is_auth_failed_and_says_it_may_not_exist() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
     // To a user without rights on it, a missing database looks forbidden (1044), not missing.
     let report = run(&uri(
-        MARIADB_PLAIN,
-        PASSWORD,
+        MARIADB_PLAIN.get(),
+        PASSWORD.get(),
         "jackal_no_such_db",
         "ssl=false",
     ))
@@ -280,12 +313,18 @@ async fn database_without_rights_is_auth_failed_and_says_it_may_not_exist() {
 
 #[tokio::test]
 async fn ssl_true_on_a_server_without_tls_is_tls_unavailable_with_no_plain_fallback() {
-    if !reachable(MARIADB_PLAIN) {
+    if !reachable(&MARIADB_PLAIN) {
         return;
     }
     // The password is wrong on purpose: had the driver fallen back to a plain-text login, the
     // server would have answered "access denied" (auth_failed) instead.
-    let report = run(&uri(MARIADB_PLAIN, WRONG_PASSWORD, DATABASE, "ssl=true")).await;
+    let report = run(&uri(
+        MARIADB_PLAIN.get(),
+        WRONG_PASSWORD,
+        DATABASE.get(),
+        "ssl=true",
+    ))
+    .await;
     let message = failure(&report, ErrorCode::TlsUnavailable);
     assert_eq!(
         message,
@@ -300,10 +339,16 @@ async fn ssl_true_on_a_server_without_tls_is_tls_unavailable_with_no_plain_fallb
 
 #[tokio::test]
 async fn validation_without_ssl_root_cert_is_tls_failed_for_the_test_ca() {
-    if !reachable(MARIADB_TLS) {
+    if !reachable(&MARIADB_TLS) {
         return;
     }
-    let report = run(&uri(MARIADB_TLS, PASSWORD, DATABASE, "validateSsl=true")).await;
+    let report = run(&uri(
+        MARIADB_TLS.get(),
+        PASSWORD.get(),
+        DATABASE.get(),
+        "validateSsl=true",
+    ))
+    .await;
     let message = failure(&report, ErrorCode::TlsFailed);
     assert!(
         message.contains("not signed by a CA Jackal trusts"),
@@ -319,7 +364,7 @@ async fn closed_port_is_refused() {
         listener.local_addr().unwrap().port()
     };
     let addr = format!("127.0.0.1:{port}");
-    let report = run(&uri(&addr, PASSWORD, DATABASE, "ssl=false")).await;
+    let report = run(&uri(&addr, PASSWORD.get(), DATABASE.get(), "ssl=false")).await;
     let message = failure(&report, ErrorCode::Refused);
     assert!(message.contains(&addr), "{message}");
     assert!(
@@ -346,8 +391,8 @@ async fn silent_listener_times_out_within_connect_timeout() {
     let started = Instant::now();
     let report = run(&uri(
         &addr.to_string(),
-        PASSWORD,
-        DATABASE,
+        PASSWORD.get(),
+        DATABASE.get(),
         "ssl=true&connectTimeout=1",
     ))
     .await;
@@ -392,7 +437,12 @@ async fn a_denied_address_is_never_dialled() {
         ..ctx()
     };
     let report = probe(
-        &spec(&uri(MARIADB_PLAIN, PASSWORD, DATABASE, "ssl=false")),
+        &spec(&uri(
+            MARIADB_PLAIN.get(),
+            PASSWORD.get(),
+            DATABASE.get(),
+            "ssl=false",
+        )),
         &ctx,
     )
     .await;
@@ -409,35 +459,59 @@ async fn no_failure_message_contains_the_password() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().to_string()
     };
-    let mut reports = vec![run(&uri(&closed, WRONG_PASSWORD, DATABASE, "ssl=false")).await];
-    if reachable(MARIADB_PLAIN) {
-        reports.push(run(&uri(MARIADB_PLAIN, WRONG_PASSWORD, DATABASE, "ssl=false")).await);
+    let mut reports = vec![run(&uri(&closed, WRONG_PASSWORD, DATABASE.get(), "ssl=false")).await];
+    if reachable(&MARIADB_PLAIN) {
         reports.push(
             run(&uri(
-                MARIADB_PLAIN,
+                MARIADB_PLAIN.get(),
+                WRONG_PASSWORD,
+                DATABASE.get(),
+                "ssl=false",
+            ))
+            .await,
+        );
+        reports.push(
+            run(&uri(
+                MARIADB_PLAIN.get(),
                 WRONG_PASSWORD,
                 "no_such_db",
                 "ssl=true",
             ))
             .await,
         );
-        reports.push(run(&uri(MARIADB_PLAIN, PASSWORD, "no_such_db", "ssl=false")).await);
-    }
-    if reachable(MARIADB_TLS) {
         reports.push(
             run(&uri(
-                MARIADB_TLS,
+                MARIADB_PLAIN.get(),
+                PASSWORD.get(),
+                "no_such_db",
+                "ssl=false",
+            ))
+            .await,
+        );
+    }
+    if reachable(&MARIADB_TLS) {
+        reports.push(
+            run(&uri(
+                MARIADB_TLS.get(),
                 WRONG_PASSWORD,
-                DATABASE,
+                DATABASE.get(),
                 "validateSsl=true",
             ))
             .await,
         );
-        reports.push(run(&uri(MARIADB_TLS, WRONG_PASSWORD, DATABASE, "ssl=true")).await);
+        reports.push(
+            run(&uri(
+                MARIADB_TLS.get(),
+                WRONG_PASSWORD,
+                DATABASE.get(),
+                "ssl=true",
+            ))
+            .await,
+        );
     }
     for report in reports {
         let failure = report.outcome.expect_err("a failure");
-        for secret in [PASSWORD, WRONG_PASSWORD] {
+        for secret in [PASSWORD.get(), WRONG_PASSWORD] {
             assert!(!failure.message.contains(secret), "{}", failure.message);
         }
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PG_MAIN, PG_PLAIN, PG_TLS, USER,
+    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PG_ADMIN_USER, PG_MAIN,
+    PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
     probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport, ResolveError,
@@ -100,11 +101,11 @@ fn addr(text: &str) -> SocketAddr {
 
 #[tokio::test]
 async fn plain_connection_to_main_server_succeeds_without_tls() {
-    if !reachable(PG_MAIN) {
+    if !reachable(&PG_MAIN) {
         return;
     }
     let report = run(&format!(
-        "postgresql://postgres@{PG_MAIN}/postgres?ssl=false"
+        "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?ssl=false"
     ))
     .await;
     assert_success(&report);
@@ -115,16 +116,16 @@ async fn plain_connection_to_main_server_succeeds_without_tls() {
         !tls.enabled && !tls.verified && tls.protocol.is_none(),
         "{tls:?}"
     );
-    assert_eq!(report.address, Some(addr(PG_MAIN)));
+    assert_eq!(report.address, Some(addr(PG_MAIN.get())));
 }
 
 #[tokio::test]
 async fn tls_without_validation_to_self_signed_main_server_succeeds() {
-    if !reachable(PG_MAIN) {
+    if !reachable(&PG_MAIN) {
         return;
     }
     let report = run(&format!(
-        "postgresql://postgres@{PG_MAIN}/postgres?ssl=true&validateSsl=false"
+        "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?ssl=true&validateSsl=false"
     ))
     .await;
     assert_success(&report);
@@ -136,7 +137,7 @@ async fn tls_without_validation_to_self_signed_main_server_succeeds() {
 
 #[tokio::test]
 async fn verified_tls_with_test_ca_and_password_succeeds() {
-    if !reachable(PG_TLS) {
+    if !reachable(&PG_TLS) {
         return;
     }
     let report = run(&format!(
@@ -154,10 +155,10 @@ async fn verified_tls_with_test_ca_and_password_succeeds() {
 
 #[tokio::test]
 async fn verified_tls_to_localhost_name_succeeds() {
-    if !reachable(PG_TLS) {
+    if !reachable(&PG_TLS) {
         return;
     }
-    let port = addr(PG_TLS).port();
+    let port = addr(PG_TLS.get()).port();
     let ctx = context(StaticResolver::new().answer("localhost", &[LOCALHOST]));
     let report = run_with(
         &format!(
@@ -173,14 +174,14 @@ async fn verified_tls_to_localhost_name_succeeds() {
 
 #[tokio::test]
 async fn reported_version_matches_what_the_server_says() {
-    if !reachable(PG_MAIN) {
+    if !reachable(&PG_MAIN) {
         return;
     }
-    let main = addr(PG_MAIN);
+    let main = addr(PG_MAIN.get());
     let (client, connection) = tokio_postgres::Config::new()
         .host(main.ip().to_string())
         .port(main.port())
-        .user("postgres")
+        .user(PG_ADMIN_USER.get())
         .dbname("postgres")
         .connect(tokio_postgres::NoTls)
         .await
@@ -200,7 +201,7 @@ async fn reported_version_matches_what_the_server_says() {
     let _ = task.await;
 
     let report = run(&format!(
-        "postgresql://postgres@{PG_MAIN}/postgres?ssl=false"
+        "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?ssl=false"
     ))
     .await;
     let reported = report.outcome.expect("probe succeeds");
@@ -218,7 +219,7 @@ async fn reported_version_matches_what_the_server_says() {
 
 #[tokio::test]
 async fn wrong_password_over_tls_is_auth_failed_naming_user_not_password() {
-    if !reachable(PG_TLS) {
+    if !reachable(&PG_TLS) {
         return;
     }
     let report = run(&format!(
@@ -226,14 +227,14 @@ async fn wrong_password_over_tls_is_auth_failed_naming_user_not_password() {
     ))
     .await;
     let message = assert_failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains(USER), "{message}");
+    assert!(message.contains(USER.get()), "{message}");
     assert!(!message.contains(WRONG_PASSWORD), "{message}");
     assert_eq!(phases(&report).last(), Some(&("auth", false)));
 }
 
 #[tokio::test]
 async fn wrong_password_without_tls_is_auth_failed_naming_user_not_password() {
-    if !reachable(PG_PLAIN) {
+    if !reachable(&PG_PLAIN) {
         return;
     }
     let report = run(&format!(
@@ -241,13 +242,13 @@ async fn wrong_password_without_tls_is_auth_failed_naming_user_not_password() {
     ))
     .await;
     let message = assert_failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains(USER), "{message}");
+    assert!(message.contains(USER.get()), "{message}");
     assert!(!message.contains(WRONG_PASSWORD), "{message}");
 }
 
 #[tokio::test]
 async fn unknown_role_is_auth_failed_naming_it() {
-    if !reachable(PG_MAIN) {
+    if !reachable(&PG_MAIN) {
         return;
     }
     // Trust auth: the server refuses the role itself (SQLSTATE 28000), not a password.
@@ -262,7 +263,7 @@ async fn unknown_role_is_auth_failed_naming_it() {
 
 #[tokio::test]
 async fn missing_password_is_auth_failed_asking_for_one() {
-    if !reachable(PG_PLAIN) {
+    if !reachable(&PG_PLAIN) {
         return;
     }
     let report = run(&format!(
@@ -275,7 +276,7 @@ async fn missing_password_is_auth_failed_asking_for_one() {
 
 #[tokio::test]
 async fn missing_database_is_unknown_database() {
-    if !reachable(PG_TLS) {
+    if !reachable(&PG_TLS) {
         return;
     }
     let report = run(&format!(
@@ -284,15 +285,15 @@ async fn missing_database_is_unknown_database() {
     .await;
     let message = assert_failure(&report, ErrorCode::UnknownDatabase);
     assert!(message.contains("no_such_database_here"), "{message}");
-    assert!(message.contains(PG_TLS), "{message}");
-    assert!(!message.contains(PASSWORD), "{message}");
+    assert!(message.contains(PG_TLS.get()), "{message}");
+    assert!(!message.contains(PASSWORD.get()), "{message}");
 }
 
 // --- TLS ------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn tls_asked_of_server_without_tls_is_tls_unavailable_with_no_fallback() {
-    if !reachable(PG_PLAIN) {
+    if !reachable(&PG_PLAIN) {
         return;
     }
     let report = run(&format!(
@@ -301,7 +302,7 @@ async fn tls_asked_of_server_without_tls_is_tls_unavailable_with_no_fallback() {
     .await;
     let message = assert_failure(&report, ErrorCode::TlsUnavailable);
     assert!(
-        message.contains(PG_PLAIN) && message.contains("ssl=false"),
+        message.contains(PG_PLAIN.get()) && message.contains("ssl=false"),
         "{message}"
     );
     assert_eq!(
@@ -313,11 +314,11 @@ async fn tls_asked_of_server_without_tls_is_tls_unavailable_with_no_fallback() {
 
 #[tokio::test]
 async fn validating_self_signed_certificate_is_tls_failed() {
-    if !reachable(PG_MAIN) {
+    if !reachable(&PG_MAIN) {
         return;
     }
     let report = run(&format!(
-        "postgresql://postgres@{PG_MAIN}/postgres?validateSsl=true"
+        "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?validateSsl=true"
     ))
     .await;
     // Debian links the snakeoil certificate (CN=localhost) into /etc/ssl/certs, so the system
@@ -330,7 +331,7 @@ async fn validating_self_signed_certificate_is_tls_failed() {
 
 #[tokio::test]
 async fn validating_test_ca_certificate_without_root_cert_is_tls_failed() {
-    if !reachable(PG_TLS) {
+    if !reachable(&PG_TLS) {
         return;
     }
     let report = run(&format!(
@@ -338,15 +339,15 @@ async fn validating_test_ca_certificate_without_root_cert_is_tls_failed() {
     ))
     .await;
     let message = assert_failure(&report, ErrorCode::TlsFailed);
-    assert!(!message.contains(PASSWORD), "{message}");
+    assert!(!message.contains(PASSWORD.get()), "{message}");
 }
 
 #[tokio::test]
 async fn certificate_not_for_the_host_name_is_tls_failed_naming_it() {
-    if !reachable(PG_TLS) {
+    if !reachable(&PG_TLS) {
         return;
     }
-    let port = addr(PG_TLS).port();
+    let port = addr(PG_TLS.get()).port();
     let ctx = context(StaticResolver::new().answer("db.example.test", &[LOCALHOST]));
     let report = run_with(
         &format!(
@@ -530,20 +531,20 @@ async fn no_failure_message_contains_the_password() {
         ),
         format!("postgresql://{USER}:{WRONG_PASSWORD}@no-such-host.example.test/db"),
     ];
-    if reachable(PG_TLS) {
+    if reachable(&PG_TLS) {
         uris.extend([
             format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
             format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"),
             format!("postgresql://no_such_role_x:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
         ]);
     }
-    if reachable(PG_PLAIN) {
+    if reachable(&PG_PLAIN) {
         uris.extend([
             format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"),
             format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=true"),
         ]);
     }
-    if reachable(PG_MAIN) {
+    if reachable(&PG_MAIN) {
         // Trust auth accepts any password, so ask for a database that is not there.
         uris.push(format!(
             "postgresql://postgres:{WRONG_PASSWORD}@{PG_MAIN}/no_such_db_here?ssl=false"

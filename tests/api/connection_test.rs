@@ -401,40 +401,37 @@ async fn one_key_flooding_silent_hosts_leaves_slots_for_the_others() {
     }
 }
 
-fn pg_uri(password: Option<&str>, port: &str) -> String {
+fn pg_uri(password: Option<&str>, address: &str) -> String {
     let userinfo = match password {
-        Some(pw) => format!("{}:{pw}", live::USER),
-        None => live::USER.to_owned(),
+        Some(pw) => format!("{}:{pw}", live::USER.get()),
+        None => live::USER.get().to_owned(),
     };
     format!(
-        "postgresql://{userinfo}@127.0.0.1:{port}/{}?ssl=false",
-        live::DATABASE
+        "postgresql://{userinfo}@{address}/{}?ssl=false",
+        live::DATABASE.get()
     )
 }
 
 #[tokio::test]
 async fn live_postgresql_and_mariadb_through_the_api() {
-    if !live::reachable(live::PG_MAIN) || !live::reachable(live::MARIADB_PLAIN) {
+    if !live::reachable(&live::PG_MAIN) || !live::reachable(&live::MARIADB_PLAIN) {
         return;
     }
     let app = spawn_app().await;
-    let pg = test_unsaved(
-        &app,
-        "postgresql://postgres@127.0.0.1:5432/postgres?ssl=true",
-    )
-    .await;
+    let pg = test_unsaved(&app, &(live::pg_admin_url("postgres") + "?ssl=true")).await;
     assert_eq!(pg["success"], true, "{pg}");
     assert_eq!(pg["version"]["productName"], "PostgreSQL");
     assert_eq!(pg["tls"]["enabled"], true);
-    assert_eq!(pg["address"], "127.0.0.1:5432");
+    assert_eq!(pg["address"], live::PG_MAIN.get());
     let names: Vec<String> = phases(&pg).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["resolve", "connect", "tls", "auth", "query"]);
 
     let uri = format!(
-        "mysql://{}:{}@127.0.0.1:3306/{}?ssl=false",
-        live::USER,
-        live::PASSWORD,
-        live::DATABASE
+        "mysql://{}:{}@{}/{}?ssl=false",
+        live::USER.get(),
+        live::PASSWORD.get(),
+        live::MARIADB_PLAIN.get(),
+        live::DATABASE.get()
     );
     let maria = test_unsaved(&app, &uri).await;
     assert_eq!(maria["success"], true, "{maria}");
@@ -443,23 +440,22 @@ async fn live_postgresql_and_mariadb_through_the_api() {
 
 #[tokio::test]
 async fn a_stored_password_is_never_sent_to_a_changed_destination() {
-    if !live::reachable(live::PG_TLS) || !live::reachable(live::PG_PLAIN) {
+    if !live::reachable(&live::PG_TLS) || !live::reachable(&live::PG_PLAIN) {
         return;
     }
     let app = spawn_app().await;
-    let tls_port = live::PG_TLS.rsplit(':').next().unwrap();
-    let plain_port = live::PG_PLAIN.rsplit(':').next().unwrap();
+    let (tls, plain) = (live::PG_TLS.get(), live::PG_PLAIN.get());
     let created = app
         .create(&[
             ("name", "pg"),
-            ("configUri", &pg_uri(Some(live::PASSWORD), tls_port)),
+            ("configUri", &pg_uri(Some(live::PASSWORD.get()), tls)),
         ])
         .await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(test_stored(&app, id).await["success"], true);
 
     // Same user on another port, without a password: the stored one is dropped, not replayed.
-    let body = serde_urlencoded::to_string([("configUri", pg_uri(None, plain_port))]).unwrap();
+    let body = serde_urlencoded::to_string([("configUri", pg_uri(None, plain))]).unwrap();
     ok_json(
         app.form(Method::PATCH, &format!("/data-source/{id}"), &body)
             .await,
@@ -469,7 +465,7 @@ async fn a_stored_password_is_never_sent_to_a_changed_destination() {
     assert!(!detail["configUri"]
         .as_str()
         .unwrap()
-        .contains(live::PASSWORD));
+        .contains(live::PASSWORD.get()));
     let result = test_stored(&app, id).await;
     assert_failure(&result, "auth_failed");
     assert!(
@@ -478,7 +474,7 @@ async fn a_stored_password_is_never_sent_to_a_changed_destination() {
     );
 
     // Pointing it back does not bring the password back either.
-    let body = serde_urlencoded::to_string([("configUri", pg_uri(None, tls_port))]).unwrap();
+    let body = serde_urlencoded::to_string([("configUri", pg_uri(None, tls))]).unwrap();
     ok_json(
         app.form(Method::PATCH, &format!("/data-source/{id}"), &body)
             .await,

@@ -11,7 +11,6 @@ use crate::connection_test::live;
 
 const WORKSPACE: &str = "jackal";
 const HAL: &str = "application/hal+json; charset=utf-8";
-const LOCAL_PG: &str = "postgresql://postgres@127.0.0.1:5432/postgres?ssl=false";
 const CLOSED_PORT: &str = "postgresql://postgres@127.0.0.1:1/postgres?ssl=false";
 
 /// A request as Mode's curl examples send it, to `/api/jackal{path}`.
@@ -614,7 +613,7 @@ async fn bad_update_bodies_are_4xx_json_never_500() {
 
 #[tokio::test]
 async fn schema_updates_introspect_purge_forgets_and_queryable_follows() {
-    if !live::reachable(live::PG_MAIN) {
+    if !live::reachable(&live::PG_MAIN) {
         return;
     }
     let app = spawn_app().await;
@@ -622,7 +621,10 @@ async fn schema_updates_introspect_purge_forgets_and_queryable_follows() {
         .create(&[
             ("name", "Local PG"),
             ("alias", "local"),
-            ("configUri", LOCAL_PG),
+            (
+                "configUri",
+                &(live::pg_admin_url("postgres") + "?ssl=false"),
+            ),
         ])
         .await;
     let token = ds["id"].as_str().unwrap();

@@ -23,9 +23,9 @@ async fn refresh(app: &TestApp, key: &str) -> Value {
 async fn sample_database() -> String {
     let name = format!("jackal_t_schema_{}", uuid::Uuid::new_v4().simple());
     let connect = |db: &str| {
-        let conninfo = format!("host=127.0.0.1 port=5432 user=postgres dbname={db}");
+        let url = live::pg_admin_url(db);
         async move {
-            let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
                 .unwrap();
             tokio::spawn(conn);
@@ -69,12 +69,12 @@ fn table<'a>(snapshot: &'a Value, schema: &str, table: &str) -> &'a Value {
 
 #[tokio::test]
 async fn a_snapshot_is_fetched_kept_filtered_and_removed_with_its_data_source() {
-    if !live::reachable(live::PG_MAIN) {
+    if !live::reachable(&live::PG_MAIN) {
         return;
     }
     let db = sample_database().await;
     let app = spawn_app().await;
-    let uri = format!("postgresql://postgres@127.0.0.1:5432/{db}?ssl=false");
+    let uri = live::pg_admin_url(&db) + "?ssl=false";
     let ds = app
         .create(&[("name", "Shop"), ("alias", "shop"), ("configUri", &uri)])
         .await;
@@ -239,7 +239,7 @@ async fn a_denied_target_is_never_dialled_and_nothing_is_kept() {
         ("alias", "local"),
         (
             "configUri",
-            "postgresql://postgres@127.0.0.1:5432/postgres?ssl=false",
+            &(live::pg_admin_url("postgres") + "?ssl=false"),
         ),
     ])
     .await;

@@ -3,7 +3,7 @@
 //! by one is opened by the other (one shared key file).
 //!
 //! Only meaningful on the PostgreSQL store, so it runs whatever JACKAL_TEST_STORE says: on the
-//! server it names, else on postgresql://postgres@127.0.0.1:5432/postgres. With CI=true an
+//! server it names, else on the live tests' PG_MAIN as its superuser. With CI=true an
 //! unreachable server fails the test; otherwise the test is skipped, saying why.
 
 use std::path::Path;
@@ -12,12 +12,11 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 
 use crate::cli::{jackal_with_key, serve, Server};
+use crate::connection_test::live;
 use crate::helpers::{
     create_database, database_name, error_json, jackal_url, ok_json, pg_error, test_key,
     test_store_admin, USER_AGENT, VENDOR_ACCEPT,
 };
-
-const DEFAULT_ADMIN: &str = "postgresql://postgres@127.0.0.1:5432/postgres";
 
 /// One of the two servers, as a client sees it.
 struct Node {
@@ -63,7 +62,7 @@ impl Node {
 /// The PostgreSQL admin URL to run on, after creating `db` through it; `None` (the test is
 /// skipped) when the server cannot be reached, unless CI=true, where that fails the test.
 async fn admin_creating(db: &str) -> Option<String> {
-    let admin = test_store_admin().unwrap_or_else(|| DEFAULT_ADMIN.to_owned());
+    let admin = test_store_admin().unwrap_or_else(|| live::pg_admin_url("postgres"));
     let reached = tokio::time::timeout(
         std::time::Duration::from_secs(15),
         create_database(&admin, db),

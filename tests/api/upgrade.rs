@@ -10,12 +10,11 @@ use jackal::clock::SystemClock;
 use jackal::config::Settings;
 use jackal::startup::Application;
 
+use crate::connection_test::live;
 use crate::helpers::{create_database, pg_connect, test_store_admin, USER_AGENT};
 
 const KEY_ID: &str = "0b6f1c2e-3d4a-4b5c-8d9e-0f1a2b3c4d5e";
 const SECRET: &str = "fixture-secret-0123456789";
-/// Where the local PostgreSQL is when JACKAL_TEST_STORE names none.
-const LOCAL_POSTGRES: &str = "postgresql://postgres@127.0.0.1:5432/postgres";
 
 fn fixture(part: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -100,7 +99,7 @@ async fn an_sqlite_store_of_the_previous_release_opens_and_answers_the_same() {
 
 #[tokio::test]
 async fn a_postgresql_store_of_the_previous_release_is_renumbered_and_answers_the_same() {
-    let admin = test_store_admin().unwrap_or_else(|| LOCAL_POSTGRES.to_owned());
+    let admin = test_store_admin().unwrap_or_else(|| live::pg_admin_url("postgres"));
     let db = format!("jackal_t_upgrade_{}", std::process::id());
     if let Err(e) = create_database(&admin, &db).await {
         assert!(

@@ -1,41 +1,99 @@
-//! The live test servers that `scripts/test-databases` sets up on this machine, and the rule for
-//! an unreachable one: with `CI=true` the test fails; otherwise it is skipped with a reason.
+//! The live test servers (`scripts/test-databases` sets them up on this machine,
+//! `tests/docker-compose.yml` on a laptop with Docker; each address, user and CA path can be
+//! overridden), and the rule for an unreachable one: with `CI=true` the test fails; otherwise it
+//! is skipped with a reason.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// A live-test setting: the environment variable `var` when it is set and not empty, else
+/// `default`, today's value on a machine prepared by `scripts/test-databases`. Read once.
+/// `tests/docker-compose.yml` and `docs/testing.md` show a machine where the defaults do not hold.
+pub struct Setting {
+    var: &'static str,
+    default: &'static str,
+    value: OnceLock<String>,
+}
+
+impl Setting {
+    const fn new(var: &'static str, default: &'static str) -> Self {
+        Setting {
+            var,
+            default,
+            value: OnceLock::new(),
+        }
+    }
+
+    pub fn get(&self) -> &str {
+        self.value.get_or_init(|| {
+            std::env::var(self.var)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .unwrap_or_else(|| self.default.to_owned())
+        })
+    }
+}
+
+impl std::ops::Deref for Setting {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.get()
+    }
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
 /// The role and database created on every test server, with a real password.
-pub const USER: &str = "jackal_test";
-pub const PASSWORD: &str = "jackal-test-pw-1";
-pub const DATABASE: &str = "jackal_test";
+pub static USER: Setting = Setting::new("JACKAL_TEST_USER", "jackal_test");
+pub static PASSWORD: Setting = Setting::new("JACKAL_TEST_PASSWORD", "jackal-test-pw-1");
+pub static DATABASE: Setting = Setting::new("JACKAL_TEST_DATABASE", "jackal_test");
+
+/// The superusers of `PG_MAIN` (trust auth, database `postgres`) and `MARIADB_PLAIN` (no
+/// password), for tests that create databases of their own.
+pub static PG_ADMIN_USER: Setting = Setting::new("JACKAL_TEST_PG_ADMIN_USER", "postgres");
+pub static MARIADB_ADMIN_USER: Setting = Setting::new("JACKAL_TEST_MARIADB_ADMIN_USER", "root");
 
 /// The CA that signed the test servers' certificates (SANs: localhost, 127.0.0.1, ::1).
-pub const CA_PEM: &str = "/var/lib/jackal-test/tls/ca.pem";
+pub static CA_PEM: Setting = Setting::new("JACKAL_TEST_CA_PEM", "/var/lib/jackal-test/tls/ca.pem");
 
 /// The directory of `CA_PEM`: what `[drivers.tls] root_cert_dirs` must list for tests that
 /// name it in `sslRootCert`.
 pub fn ca_dir() -> std::path::PathBuf {
-    std::path::Path::new(CA_PEM).parent().unwrap().to_owned()
+    std::path::Path::new(CA_PEM.get())
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
-/// The machine's own PostgreSQL: trust auth, TLS with Debian's self-signed snakeoil certificate.
-pub const PG_MAIN: &str = "127.0.0.1:5432";
+/// The machine's own PostgreSQL: trust auth, TLS with a certificate no test CA signed.
+pub static PG_MAIN: Setting = Setting::new("JACKAL_TEST_PG_MAIN", "127.0.0.1:5432");
 /// A cluster that checks passwords (scram-sha-256) and offers TLS with the test CA's certificate.
-pub const PG_TLS: &str = "127.0.0.1:55432";
+pub static PG_TLS: Setting = Setting::new("JACKAL_TEST_PG_TLS", "127.0.0.1:55432");
 /// A cluster that checks passwords and offers no TLS.
-pub const PG_PLAIN: &str = "127.0.0.1:55433";
+pub static PG_PLAIN: Setting = Setting::new("JACKAL_TEST_PG_PLAIN", "127.0.0.1:55433");
 /// The machine's own MariaDB: no TLS, checks the test user's password.
-pub const MARIADB_PLAIN: &str = "127.0.0.1:3306";
+pub static MARIADB_PLAIN: Setting = Setting::new("JACKAL_TEST_MARIADB_PLAIN", "127.0.0.1:3306");
 /// A second MariaDB that offers TLS with the test CA's certificate.
-pub const MARIADB_TLS: &str = "127.0.0.1:33306";
+pub static MARIADB_TLS: Setting = Setting::new("JACKAL_TEST_MARIADB_TLS", "127.0.0.1:33306");
+
+/// A URL of `PG_MAIN` as its superuser, for `database`.
+pub fn pg_admin_url(database: &str) -> String {
+    format!("postgresql://{PG_ADMIN_USER}@{PG_MAIN}/{database}")
+}
 
 /// `true` when `addr` accepts TCP. When it does not: under CI, panic (a live test never skips
 /// there); elsewhere, print why and return `false` so the test can return early.
 pub fn reachable(addr: &str) -> bool {
-    let socket: SocketAddr = addr.parse().expect("test addresses are literal");
+    let socket: SocketAddr = addr
+        .parse()
+        .unwrap_or_else(|_| panic!("{addr}: a live-test address must be a literal IP:port"));
     if TcpStream::connect_timeout(&socket, Duration::from_secs(2)).is_ok() {
         return true;
     }
