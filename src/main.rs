@@ -18,8 +18,8 @@ use serde_json::json;
 /// crept up for minutes, +6.9% to +12.9% after warm-up in seven runs (with glibc's default
 /// arenas or with `MALLOC_ARENA_MAX=2`), while the live heap stayed under 7 MiB (heaptrack).
 /// With jemalloc it held flat in two runs, +1.0% and +0.2%, at a higher but steady level (about
-/// 28 MiB, against 22 to 27), and the server answered about 28% more requests (README, Crash and
-/// load tests).
+/// 28 MiB, against 22 to 27), and the server answered about 28% more requests (docs/testing.md and
+/// docs/benchmarks/2026-11-23-load-test.md).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -1,7 +1,7 @@
 //! What introspection reports: the schemas of a database, their tables and views, and the
 //! columns of each, as typed, serializable data.
 //!
-//! Every backend fills a [`SchemaSnapshot`] through one [`Builder`] while it reads the server's
+//! Every backend fills a [`SchemaSnapshot`] through one `Builder` while it reads the server's
 //! answer row by row, so memory grows with the result and nothing is sorted or searched more
 //! than once (each row costs one hash look-up at most).
 

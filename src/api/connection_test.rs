@@ -162,14 +162,7 @@ impl From<&StoredVersion> for VersionView {
 }
 
 pub fn version_view(v: &ServerVersion) -> VersionView {
-    VersionView {
-        product_name: v.product_name.clone(),
-        product_version: v.product_version.clone(),
-        major: v.major,
-        minor: v.minor,
-        patch: v.patch,
-        description: v.description.clone(),
-    }
+    VersionView::from(&StoredVersion::from(v))
 }
 
 /// The contract's §5 shape, with its extension fields.

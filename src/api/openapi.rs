@@ -1,6 +1,6 @@
 //! `GET /api/v2/openapi.json`: the API as an OpenAPI 3.1 document, generated from the code: the
 //! handlers' `#[utoipa::path]` attributes, the response views' `ToSchema` and the conventions
-//! every `/api/v2` operation shares (added by [`Conventions`]). It needs no vendor headers.
+//! every `/api/v2` operation shares (added by `Conventions`). It needs no vendor headers.
 //!
 //! Drift is caught twice: a unit test below compares the documented paths and methods with the
 //! route table (`api::routes::ENDPOINTS`), and the black-box test

@@ -86,6 +86,17 @@ pub(super) fn in_mode_words(err: AppError, paths: &Paths<'_>, token: &str) -> Mo
     }
 }
 
+/// The workspace and the data source that a `/{workspace}/data_sources/{token}` path names.
+pub(super) async fn located(
+    state: &AppState,
+    path: (String, String),
+) -> Result<(Paths<'_>, DataSourceRow), ModeError> {
+    let (workspace_name, token) = path;
+    let paths = workspace(state, &workspace_name)?;
+    let row = find(state, &paths, &token).await?;
+    Ok((paths, row))
+}
+
 pub(super) async fn find(
     state: &AppState,
     paths: &Paths<'_>,

@@ -1,4 +1,4 @@
-//! The Mode dialect: Mode's data-source API (`../shared/spec/mode-data-sources.txt`) at
+//! The Mode dialect: Mode's data-source API (`docs/spec/mode-data-sources.txt`) at
 //! `/api/{workspace}/data_sources`, over the same store and API keys as the JackDB API. Mode
 //! scripts authenticate with HTTP Basic `<keyId>:<secret>` (Mode's "API key" and "API secret"),
 //! get `application/hal+json` with `_links`, and see each data source as Mode's Data Source

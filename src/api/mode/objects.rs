@@ -148,9 +148,7 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ModeError> {
-    let (workspace_name, token) = path.into_inner();
-    let paths = workspace(&state, &workspace_name)?;
-    let row = find(&state, &paths, &token).await?;
+    let (paths, row) = located(&state, path.into_inner()).await?;
     hal(StatusCode::OK, &DataSource::new(&row, &paths)?)
 }
 

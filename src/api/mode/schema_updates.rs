@@ -117,9 +117,7 @@ pub async fn run_schema_update(
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ModeError> {
-    let (workspace_name, token) = path.into_inner();
-    let paths = workspace(&state, &workspace_name)?;
-    let row = find(&state, &paths, &token).await?;
+    let (paths, row) = located(&state, path.into_inner()).await?;
     take_test(&req)?;
     let started = ctx.at;
     let update = match schema::introspect(&state, ctx, &row).await? {
@@ -154,9 +152,8 @@ pub async fn last_schema_update(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ModeError> {
-    let (workspace_name, token) = path.into_inner();
-    let paths = workspace(&state, &workspace_name)?;
-    let row = find(&state, &paths, &token).await?;
+    let token = path.1.clone();
+    let (paths, row) = located(&state, path.into_inner()).await?;
     let Some(snapshot): Option<SchemaSnapshotRow> =
         connection_tests::snapshot(&state, row.id.as_str()).await?.1
     else {
