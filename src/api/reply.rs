@@ -17,6 +17,8 @@ pub struct EmptyObject {}
 #[serde(deny_unknown_fields)]
 pub struct Count {
     /// How many objects were deleted.
+    // Documented as `usize` (no `format`), as the document has always said.
+    #[schema(value_type = usize)]
     pub count: u64,
 }
 

@@ -395,3 +395,28 @@ async fn request_bodies_document_exactly_the_accepted_arguments() {
         "3 creates, 3 update methods, a grant, a connection test"
     );
 }
+
+/// The document is kept in the repository (docs/openapi.json, byte for byte what the server
+/// serves), so a change to the contract shows in review; a change that was not meant to alter
+/// the API fails here.
+#[tokio::test]
+async fn the_served_document_is_the_one_kept_in_docs() {
+    let app = spawn_app().await;
+    let served = app
+        .client
+        .get(format!("{}/api/v2/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let kept_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
+    let kept = std::fs::read(&kept_path).unwrap();
+    assert!(
+        served == kept,
+        "the served OpenAPI document differs from {}; if the API changed on purpose, save it \
+         again: curl -s -A dev/1 http://127.0.0.1:8080/api/v2/openapi.json > docs/openapi.json",
+        kept_path.display()
+    );
+}
