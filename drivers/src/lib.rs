@@ -91,6 +91,7 @@ pub mod report;
 pub mod resolve;
 pub mod schema;
 mod sqlite;
+pub mod ssh;
 mod tls;
 pub mod uri;
 

@@ -8,17 +8,15 @@
 //! scrubbed of it before it is quoted.
 
 use std::error::Error as _;
-use std::net::SocketAddr;
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_rustls::client::TlsStream;
 
-use crate::probe::{Attempt, Found, ProbeContext, Target, Work};
+use crate::probe::{Attempt, Found, Io, Peer, ProbeContext, Target, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls;
@@ -30,10 +28,6 @@ const APPLICATION_NAME: &str = "jackal-connection-test";
 /// The SSLRequest code: 1234 in the high 16 bits, 5679 in the low 16 bits.
 const SSL_REQUEST_CODE: i32 = 80_877_103;
 
-/// A stream tokio-postgres can log in over: plain TCP or TLS over TCP.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
 pub(crate) async fn probe(
     spec: &ConnectionSpec,
     ctx: &ProbeContext,
@@ -41,19 +35,32 @@ pub(crate) async fn probe(
     attempt: &mut Attempt,
     work: Work,
 ) -> Result<Found, ProbeFailure> {
-    // probe::run refuses a network configUri without a user before calling a backend.
-    let user = spec.user().unwrap_or_default();
-
     let tcp = attempt.connect_tcp(target).await?;
     let addr = attempt
         .address
         .expect("connect_tcp records the address it dialled");
+    probe_over(spec, ctx, Box::new(tcp), &Peer::direct(addr), attempt, work).await
+}
+
+/// The test from the TLS request on, over `stream`: a TCP connection, or a channel through an
+/// SSH tunnel. TLS names the host as `configUri` writes it either way.
+pub(crate) async fn probe_over(
+    spec: &ConnectionSpec,
+    ctx: &ProbeContext,
+    stream: Box<dyn Io>,
+    addr: &Peer,
+    attempt: &mut Attempt,
+    work: Work,
+) -> Result<Found, ProbeFailure> {
+    // probe::run refuses a network configUri without a user before calling a backend.
+    let user = spec.user().unwrap_or_default();
+    let host = spec.host().unwrap_or_default();
 
     let stream: Box<dyn Io> = if spec.ssl() {
         let (tls, report) = attempt
             .run(Phase::Tls, async {
                 let roots = tls::trusted_roots(spec, &ctx.ssl_root_cert_dirs).await?;
-                start_tls(tcp, addr, &target.host, spec, &roots).await
+                start_tls(stream, addr, host, spec, &roots).await
             })
             .await?;
         attempt.tls = Some(report);
@@ -64,7 +71,7 @@ pub(crate) async fn probe(
             verified: false,
             protocol: None,
         });
-        Box::new(tcp)
+        stream
     };
 
     let mut config = tokio_postgres::Config::new();
@@ -176,7 +183,7 @@ ORDER BY n.nspname, c.relname, a.attnum";
 async fn list_schemas(
     client: &Client,
     spec: &ConnectionSpec,
-    addr: SocketAddr,
+    addr: &Peer,
 ) -> Result<SchemaSnapshot, ProbeFailure> {
     let failed = |e: tokio_postgres::Error| listing_failure(&e, spec, addr);
     let malformed = |what: &str| {
@@ -230,13 +237,13 @@ async fn list_schemas(
 /// TLS negotiation be timed as its own phase, and it lets "the server offers no TLS" be
 /// classified from the server's typed one-byte answer ('N') instead of from an error's text.
 /// There is never a fall-back to plain text: `ssl=true` means encrypted or nothing.
-async fn start_tls(
-    mut tcp: TcpStream,
-    addr: SocketAddr,
+async fn start_tls<S: Io>(
+    mut tcp: S,
+    addr: &Peer,
     host: &str,
     spec: &ConnectionSpec,
     roots: &tls::Roots,
-) -> Result<(TlsStream<TcpStream>, TlsReport), ProbeFailure> {
+) -> Result<(TlsStream<S>, TlsReport), ProbeFailure> {
     let lost = |e: std::io::Error| {
         ProbeFailure::new(
             ErrorCode::ServerError,
@@ -301,7 +308,7 @@ fn login_failure(
     err: &tokio_postgres::Error,
     spec: &ConnectionSpec,
     user: &str,
-    addr: SocketAddr,
+    addr: &Peer,
 ) -> ProbeFailure {
     if let Some(db) = err.as_db_error() {
         let code = db.code();
@@ -390,7 +397,7 @@ fn login_failure(
 fn listing_failure(
     err: &tokio_postgres::Error,
     spec: &ConnectionSpec,
-    addr: SocketAddr,
+    addr: &Peer,
 ) -> ProbeFailure {
     let message = match err.as_db_error() {
         Some(db) => format!(
@@ -407,11 +414,7 @@ fn listing_failure(
 }
 
 /// A failed `SELECT version()`.
-fn query_failure(
-    err: &tokio_postgres::Error,
-    spec: &ConnectionSpec,
-    addr: SocketAddr,
-) -> ProbeFailure {
+fn query_failure(err: &tokio_postgres::Error, spec: &ConnectionSpec, addr: &Peer) -> ProbeFailure {
     let message = match err.as_db_error() {
         Some(db) => format!(
             "the server at {addr} logged in but refused the version query: {} (SQLSTATE {})",

@@ -21,8 +21,9 @@ use crate::report::{
 };
 use crate::resolve::{ResolveError, Resolver, SystemResolver};
 use crate::schema::SchemaSnapshot;
+use crate::ssh::SshRoute;
 use crate::uri::{ConnectionSpec, Kind};
-use crate::{mysql, postgres, sqlite};
+use crate::{mysql, postgres, sqlite, ssh};
 
 /// What every test shares: how to resolve, where it may go, how long it may take.
 #[derive(Debug, Clone)]
@@ -56,6 +57,39 @@ impl ProbeContext {
     }
 }
 
+/// A stream a backend can log in over: plain TCP, TLS over TCP, or a channel through an SSH
+/// tunnel.
+pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// The database as messages name it: the address Jackal dialled, or the host and port the
+/// bastion was asked to reach.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer(String);
+
+impl Peer {
+    pub fn direct(addr: SocketAddr) -> Peer {
+        Peer(addr.to_string())
+    }
+
+    pub fn tunnelled(host: &str, port: u16, bastion: &str) -> Peer {
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        Peer(format!(
+            "{host}:{port} (through the SSH tunnel via {bastion})"
+        ))
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What a backend does once logged in and the version is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Work {
@@ -85,6 +119,8 @@ pub(crate) struct Attempt {
     /// `host:port` as written, for messages before an address is known.
     destination: String,
     current: Option<Phase>,
+    /// The SSH hop of the current phase, for `ssh_*` phases.
+    current_hop: Option<String>,
     phases: Vec<PhaseRecord>,
     pub address: Option<SocketAddr>,
     pub tls: Option<TlsReport>,
@@ -106,6 +142,7 @@ impl Attempt {
             kind,
             destination,
             current: None,
+            current_hop: None,
             phases: Vec::new(),
             address: None,
             tls: None,
@@ -126,6 +163,26 @@ impl Attempt {
         phase: Phase,
         work: impl std::future::Future<Output = Result<T, ProbeFailure>>,
     ) -> Result<T, ProbeFailure> {
+        self.current_hop = None;
+        self.run_recorded(phase, work).await
+    }
+
+    /// Runs one `ssh_*` phase of the SSH hop `hop` (`user@host:port`) under the deadline.
+    pub async fn run_hop<T>(
+        &mut self,
+        phase: Phase,
+        hop: &str,
+        work: impl std::future::Future<Output = Result<T, ProbeFailure>>,
+    ) -> Result<T, ProbeFailure> {
+        self.current_hop = Some(hop.to_owned());
+        self.run_recorded(phase, work).await
+    }
+
+    async fn run_recorded<T>(
+        &mut self,
+        phase: Phase,
+        work: impl std::future::Future<Output = Result<T, ProbeFailure>>,
+    ) -> Result<T, ProbeFailure> {
         let started = Instant::now();
         self.current = Some(phase);
         let result = match tokio::time::timeout_at(self.deadline, work).await {
@@ -134,6 +191,7 @@ impl Attempt {
         };
         self.phases.push(PhaseRecord {
             phase,
+            hop: self.current_hop.clone(),
             ok: result.is_ok(),
             elapsed: started.elapsed(),
         });
@@ -147,7 +205,22 @@ impl Attempt {
             .map(|a| a.to_string())
             .unwrap_or_else(|| self.destination.clone());
         let product = self.product();
+        let hop = self.current_hop.as_deref().unwrap_or("the SSH server");
+        let ssh = |what: &str| {
+            ProbeFailure::new(
+                ErrorCode::SshTimeout,
+                format!("{hop} {what} within {within}: check the SSH host and port (sshHost, sshPort, sshJump), the firewall in front of it, and that an SSH server listens there"),
+            )
+        };
         let message = match phase {
+            Phase::SshConnect => return ssh("did not complete the SSH handshake (banner, key exchange)"),
+            Phase::SshAuth => return ssh("did not answer the login"),
+            Phase::SshForward => {
+                return ProbeFailure::new(
+                    ErrorCode::SshTimeout,
+                    format!("{hop} did not open the forwarded channel within {within}: the host it was asked to reach may not answer it; check the database host and port as the bastion sees them"),
+                )
+            }
             Phase::Resolve => format!(
                 "resolving {} took longer than the {within} deadline: check the host name and the DNS of the Jackal server",
                 self.destination
@@ -404,6 +477,9 @@ async fn run(
             ),
         ));
     }
+    if let Some(route) = spec.ssh_route() {
+        return through_tunnel(spec, ctx, attempt, work, &route, host, port).await;
+    }
     let addrs = attempt
         .run(Phase::Resolve, resolve_checked(ctx, host, port))
         .await?;
@@ -416,6 +492,44 @@ async fn run(
         Kind::Mysql => mysql::probe(spec, ctx, &target, attempt, work).await,
         Kind::Sqlite => unreachable!("handled above"),
     }
+}
+
+/// The test through an SSH tunnel: the first hop is resolved and checked by the egress policy
+/// and dialled by Jackal; the database's host is resolved by the bastion, as written (a literal
+/// IP is checked by the policy too, so a bastion cannot be used to reach what Jackal may not).
+async fn through_tunnel(
+    spec: &ConnectionSpec,
+    ctx: &ProbeContext,
+    attempt: &mut Attempt,
+    work: Work,
+    route: &SshRoute,
+    host: &str,
+    port: u16,
+) -> Result<Found, ProbeFailure> {
+    let first = &route.hops[0];
+    let addrs = attempt
+        .run(Phase::Resolve, async {
+            if let Ok(ip) = host.parse::<IpAddr>() {
+                ctx.egress
+                    .check(ip)
+                    .map_err(|why| ProbeFailure::new(ErrorCode::DeniedByPolicy, why))?;
+            }
+            resolve_checked(ctx, &first.host, first.port).await
+        })
+        .await?;
+    attempt.address = addrs.first().copied();
+    let tunnel =
+        ssh::tunnel::open(route, spec.ssh_credentials(), &addrs, host, port, attempt).await?;
+    let peer = Peer::tunnelled(host, port, &route.bastion().label());
+    let (stream, sessions) = tunnel.into_parts();
+    let found = match spec.kind() {
+        Kind::Postgresql => postgres::probe_over(spec, ctx, stream, &peer, attempt, work).await,
+        // ConnectionSpec::parse refuses SSH options on both (see UriError::SshUnsupported).
+        Kind::Mysql | Kind::Sqlite => unreachable!("no tunnel for {:?}", spec.kind()),
+    };
+    // The sessions carry the channel: they end with the test, not before.
+    drop(sessions);
+    found
 }
 
 #[cfg(test)]

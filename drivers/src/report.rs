@@ -34,6 +34,21 @@ pub enum ErrorCode {
     DeniedByPolicy,
     /// The server answered with an error of another kind.
     ServerError,
+    /// Nothing listens at an SSH hop's address (connection refused).
+    SshRefused,
+    /// An SSH hop did not finish its part (banner, handshake, login or channel) within the
+    /// deadline.
+    SshTimeout,
+    /// An SSH hop refused the key or password; the message lists the methods it offered.
+    SshAuthFailed,
+    /// No host key is pinned for an SSH hop; the message carries the one it presented.
+    SshHostKeyUnknown,
+    /// An SSH hop presented another host key than the one pinned.
+    SshHostKeyMismatch,
+    /// The bastion (or a jump host) refused to open the channel to the next hop or database.
+    SshForwardDenied,
+    /// An SSH hop broke the protocol or closed the connection (not an SSH server?).
+    SshFailed,
 }
 
 impl ErrorCode {
@@ -50,6 +65,13 @@ impl ErrorCode {
             ErrorCode::UnknownDatabase => "unknown_database",
             ErrorCode::DeniedByPolicy => "denied_by_policy",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::SshRefused => "ssh_refused",
+            ErrorCode::SshTimeout => "ssh_timeout",
+            ErrorCode::SshAuthFailed => "ssh_auth_failed",
+            ErrorCode::SshHostKeyUnknown => "ssh_host_key_unknown",
+            ErrorCode::SshHostKeyMismatch => "ssh_host_key_mismatch",
+            ErrorCode::SshForwardDenied => "ssh_forward_denied",
+            ErrorCode::SshFailed => "ssh_failed",
         }
     }
 }
@@ -60,6 +82,13 @@ impl ErrorCode {
 pub enum Phase {
     /// Host name to addresses, and the egress policy check of every address.
     Resolve,
+    /// TCP connect to an SSH hop (the first one is dialled, the next ones through the previous
+    /// hop), its banner, key exchange and host-key check.
+    SshConnect,
+    /// Logging in to an SSH hop.
+    SshAuth,
+    /// Opening the channel from an SSH hop to the next hop, or to the database.
+    SshForward,
     /// TCP connect to a checked address (for SQLite: opening the file).
     Connect,
     /// TLS negotiation and handshake.
@@ -76,6 +105,9 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Resolve => "resolve",
+            Phase::SshConnect => "ssh_connect",
+            Phase::SshAuth => "ssh_auth",
+            Phase::SshForward => "ssh_forward",
             Phase::Connect => "connect",
             Phase::Tls => "tls",
             Phase::Auth => "auth",
@@ -88,6 +120,8 @@ impl Phase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhaseRecord {
     pub phase: Phase,
+    /// The SSH hop of an `ssh_*` phase, `user@host:port`.
+    pub hop: Option<String>,
     pub ok: bool,
     pub elapsed: Duration,
 }

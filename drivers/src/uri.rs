@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::ssh::{self, Hop, SshCredentials, SshRoute};
+
 /// Shown in errors so that a person sees the expected shape rather than
 /// their own (secret-bearing) input echoed back.
 const EXAMPLE: &str = "postgresql://user:password@host:5432/database";
@@ -26,6 +28,11 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// File paths (the SQLite file, `sslRootCert`) keep `/` literal so that the
 /// normalized URI stays readable; `/` is not a delimiter inside them.
 const PATH: &AsciiSet = &COMPONENT.remove(b'/');
+
+/// SSH option values keep `:`, `,`, `;` and `+` literal (host keys, `host:port` hops): none of
+/// them is a delimiter inside a query value. `@` stays `%40`: a raw `@` after the host is
+/// refused, as it may be a password's.
+const SSH_VALUE: &AsciiSet = &PATH.remove(b':').remove(b',').remove(b';').remove(b'+');
 
 /// Names echoed in error messages come from the user's input; capping them
 /// keeps a pasted blob (possibly containing a secret) out of logs.
@@ -176,7 +183,8 @@ pub enum UriError {
     /// An option this crate does not understand (name capped).
     #[error(
         "unknown option {0:?} in configUri: supported options are \
-         validateSsl, ssl, sslRootCert and connectTimeout (names are case-sensitive)"
+         validateSsl, ssl, sslRootCert, connectTimeout, sshHost, sshPort, sshUser, sshHostKey \
+         and sshJump (names are case-sensitive)"
     )]
     UnknownOption(String),
     /// The same option twice.
@@ -190,6 +198,12 @@ pub enum UriError {
         /// What it accepts.
         expected: &'static str,
     },
+    /// `sshJump` is not a list of `user@host[:port][;hostkey]` hops (the message says which).
+    #[error("{0}")]
+    BadSshJump(String),
+    /// SSH options that do not make a tunnel: one missing, or a kind that cannot be tunnelled.
+    #[error("{0}")]
+    SshSettings(&'static str),
     /// `sqlite:relative.db`, `sqlite://relative.db` or `sqlite://host/...`.
     #[error(
         "relative SQLite path: use sqlite:///absolute/path/to/file.db \
@@ -232,6 +246,8 @@ impl UriError {
             UriError::UnknownOption(_) => "unknown_option",
             UriError::DuplicateOption(_) => "duplicate_option",
             UriError::BadOptionValue { .. } => "bad_option_value",
+            UriError::BadSshJump(_) => "bad_ssh_jump",
+            UriError::SshSettings(_) => "bad_ssh_settings",
             UriError::RelativeSqlitePath => "relative_sqlite_path",
             UriError::SqliteNotAFile => "sqlite_not_a_file",
             UriError::SqliteAuthority => "sqlite_authority",
@@ -334,6 +350,11 @@ enum OptionName {
     Ssl,
     SslRootCert,
     ConnectTimeout,
+    SshHost,
+    SshPort,
+    SshUser,
+    SshHostKey,
+    SshJump,
 }
 
 impl OptionName {
@@ -343,6 +364,24 @@ impl OptionName {
             OptionName::Ssl => "ssl",
             OptionName::SslRootCert => "sslRootCert",
             OptionName::ConnectTimeout => "connectTimeout",
+            OptionName::SshHost => "sshHost",
+            OptionName::SshPort => "sshPort",
+            OptionName::SshUser => "sshUser",
+            OptionName::SshHostKey => "sshHostKey",
+            OptionName::SshJump => "sshJump",
+        }
+    }
+
+    /// How the value is percent-encoded when rendered: SSH values keep the characters their
+    /// own syntax uses (`user@host:port;SHA256:…,…`) readable; all are legal in a query.
+    fn encode_set(self) -> &'static AsciiSet {
+        match self {
+            OptionName::SshHost
+            | OptionName::SshPort
+            | OptionName::SshUser
+            | OptionName::SshHostKey
+            | OptionName::SshJump => SSH_VALUE,
+            _ => PATH,
         }
     }
 
@@ -352,6 +391,11 @@ impl OptionName {
             OptionName::Ssl,
             OptionName::SslRootCert,
             OptionName::ConnectTimeout,
+            OptionName::SshHost,
+            OptionName::SshPort,
+            OptionName::SshUser,
+            OptionName::SshHostKey,
+            OptionName::SshJump,
         ]
         .into_iter()
         .find(|o| o.as_str() == name)
@@ -390,6 +434,19 @@ impl OptionName {
                     .map(|s| s.to_string())
                     .ok_or_else(|| bad("a whole number of seconds from 1 to 300"))
             }
+            OptionName::SshHost => ssh::parse_host(value)
+                .ok_or_else(|| bad("a host name or IP address (the SSH bastion)")),
+            OptionName::SshPort => ssh::parse_port(value)
+                .map(|p| p.to_string())
+                .ok_or_else(|| bad("a port number from 1 to 65535")),
+            OptionName::SshUser => ssh::parse_user(value)
+                .ok_or_else(|| bad("the user to log in to the bastion as (no '@', ',' or ';')")),
+            OptionName::SshHostKey => ssh::HostKeyPin::parse(value)
+                .map(|pin| pin.to_string())
+                .map_err(bad),
+            OptionName::SshJump => ssh::parse_jump(value)
+                .map(|hops| ssh::render_jump(&hops))
+                .map_err(UriError::BadSshJump),
         }
     }
 }
@@ -422,6 +479,8 @@ pub struct ConnectionSpec {
     sqlite_path: Option<String>,
     /// The user's options in their order, then the appended defaults.
     options: Vec<(OptionName, String)>,
+    /// The tunnel's key or password: beside the URI, never rendered into it.
+    ssh_credentials: SshCredentials,
 }
 
 impl fmt::Debug for ConnectionSpec {
@@ -440,6 +499,7 @@ impl fmt::Debug for ConnectionSpec {
             .field("database", &self.database)
             .field("sqlite_path", &self.sqlite_path)
             .field("options", &options)
+            .field("ssh_credentials", &self.ssh_credentials)
             .finish()
     }
 }
@@ -547,6 +607,7 @@ impl ConnectionSpec {
             database: None,
             sqlite_path: Some(decoded),
             options: Vec::new(),
+            ssh_credentials: SshCredentials::default(),
         })
     }
 
@@ -629,7 +690,7 @@ impl ConnectionSpec {
             }
         }
 
-        Ok(ConnectionSpec {
+        let spec = ConnectionSpec {
             kind,
             user,
             password,
@@ -638,7 +699,44 @@ impl ConnectionSpec {
             database,
             sqlite_path: None,
             options,
-        })
+            ssh_credentials: SshCredentials::default(),
+        };
+        spec.check_ssh_options()?;
+        Ok(spec)
+    }
+
+    /// A tunnel needs its bastion and a user; the other SSH options mean nothing without them.
+    fn check_ssh_options(&self) -> Result<(), UriError> {
+        let has = |name| self.option(name).is_some();
+        let any = [
+            OptionName::SshPort,
+            OptionName::SshUser,
+            OptionName::SshHostKey,
+            OptionName::SshJump,
+        ]
+        .into_iter()
+        .any(has);
+        if !has(OptionName::SshHost) {
+            return match any {
+                true => Err(UriError::SshSettings(
+                    "configUri has SSH options but no sshHost: name the bastion to tunnel through",
+                )),
+                false => Ok(()),
+            };
+        }
+        if self.kind == Kind::Mysql {
+            return Err(UriError::SshSettings(
+                "SSH tunnels are available for PostgreSQL data sources only in this version: \
+                 mysql_async cannot run over an SSH channel without a local listening socket, \
+                 which Jackal does not open",
+            ));
+        }
+        if !has(OptionName::SshUser) {
+            return Err(UriError::SshSettings(
+                "configUri has sshHost but no sshUser: name the user to log in to the bastion as",
+            ));
+        }
+        Ok(())
     }
 
     /// The database kind.
@@ -711,6 +809,53 @@ impl ConnectionSpec {
             .map(Duration::from_secs)
     }
 
+    /// The SSH route to the database, when `configUri` names a bastion (`sshHost`).
+    pub fn ssh_route(&self) -> Option<SshRoute> {
+        let host = self.option(OptionName::SshHost)?.to_owned();
+        let mut hops = self
+            .option(OptionName::SshJump)
+            .and_then(|jump| ssh::parse_jump(jump).ok())
+            .unwrap_or_default();
+        hops.push(Hop {
+            user: self
+                .option(OptionName::SshUser)
+                .unwrap_or_default()
+                .to_owned(),
+            host,
+            port: self
+                .option(OptionName::SshPort)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(ssh::DEFAULT_PORT),
+            host_key: self
+                .option(OptionName::SshHostKey)
+                .and_then(|pin| ssh::HostKeyPin::parse(pin).ok()),
+        });
+        Some(SshRoute { hops })
+    }
+
+    /// The tunnel's key, passphrase and password (empty when none are set).
+    pub fn ssh_credentials(&self) -> &SshCredentials {
+        &self.ssh_credentials
+    }
+
+    /// The same spec with `credentials` for its tunnel. SQLite has no tunnel: unchanged.
+    pub fn with_ssh_credentials(&self, credentials: SshCredentials) -> ConnectionSpec {
+        let mut spec = self.clone();
+        if self.kind != Kind::Sqlite {
+            spec.ssh_credentials = credentials;
+        }
+        spec
+    }
+
+    /// Both go the same way to the database: no tunnel, or the same hops with the same pins.
+    pub fn same_ssh_path(&self, other: &ConnectionSpec) -> bool {
+        match (self.ssh_route(), other.ssh_route()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.same_path(&b),
+            _ => false,
+        }
+    }
+
     /// The normalized URI, password included. Keep it away from logs.
     pub fn to_uri(&self) -> String {
         self.render(true)
@@ -741,7 +886,7 @@ impl ConnectionSpec {
         self.password.is_some()
     }
 
-    /// Type, host, effective port and user all equal: a stored password may
+    /// Type, host, effective port, user and SSH route all equal: a stored password may
     /// be reused. Host names compare ASCII-case-insensitively because DNS
     /// does, so `DB.example.com` and `db.example.com` are the same server.
     pub fn same_destination(&self, other: &ConnectionSpec) -> bool {
@@ -755,6 +900,8 @@ impl ConnectionSpec {
             && self.effective_port() == other.effective_port()
             && self.user == other.user
             && self.sqlite_path == other.sqlite_path
+            // Through another bastion the password would pass through another machine.
+            && self.same_ssh_path(other)
     }
 
     fn render(&self, with_password: bool) -> String {
@@ -796,7 +943,7 @@ impl ConnectionSpec {
             out.push(if i == 0 { '?' } else { '&' });
             out.push_str(name.as_str());
             out.push('=');
-            out.push_str(&encode(value, PATH));
+            out.push_str(&encode(value, name.encode_set()));
         }
         out
     }
@@ -1722,6 +1869,112 @@ mod tests {
             for fragment in ["s3cret", "horse", "Tr0ub4dor"] {
                 assert!(!text.contains(fragment), "{uri}: {text}");
             }
+        }
+    }
+
+    const PIN: &str = "SHA256:H1A0MOgNmSX3XWZTmX/3zKGCHwCbWDGC1iyaSmZ5Jng";
+    const PUBLIC_KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGPtdZVw/YnAu2iNNS1OlwNMGQuMORfutzcnLMOAy+ts bastion";
+
+    #[test]
+    fn ssh_options_are_normalized_and_read_back() {
+        let key = encode(PUBLIC_KEY, COMPONENT);
+        let uri = format!(
+            "postgresql://u@db.internal/app?sshHost=bastion.example.com&sshUser=ops\
+             &sshHostKey={key}&sshJump=jump%40gw.example.com%3BSHA256:H1A0MOgNmSX3XWZTmX/3zKGCHwCbWDGC1iyaSmZ5Jng"
+        );
+        let spec = ConnectionSpec::parse(&uri).unwrap();
+        let rendered = spec.to_uri();
+        assert_eq!(
+            rendered,
+            format!(
+                "postgresql://u@db.internal/app?sshHost=bastion.example.com&sshUser=ops\
+                 &sshHostKey={PIN}&sshJump=jump%40gw.example.com:22;{PIN}&validateSsl=false&ssl=true"
+            )
+        );
+        assert_eq!(
+            ConnectionSpec::parse(&rendered).unwrap(),
+            spec,
+            "renders what it reads"
+        );
+        let route = spec.ssh_route().unwrap();
+        assert_eq!(route.hops.len(), 2);
+        assert_eq!(route.hops[0].label(), "jump@gw.example.com:22");
+        assert_eq!(route.bastion().label(), "ops@bastion.example.com:22");
+        assert_eq!(route.bastion().host_key.as_ref().unwrap().as_str(), PIN);
+        assert!(ConnectionSpec::parse("postgresql://u@h/db")
+            .unwrap()
+            .ssh_route()
+            .is_none());
+    }
+
+    #[test]
+    fn ssh_options_that_make_no_tunnel_are_refused() {
+        for (uri, code) in [
+            ("postgresql://u@h/db?sshUser=ops", "bad_ssh_settings"),
+            ("postgresql://u@h/db?sshHost=b", "bad_ssh_settings"),
+            ("mysql://u@h/db?sshHost=b&sshUser=ops", "bad_ssh_settings"),
+            (
+                "postgresql://u@h/db?sshHost=b&sshUser=ops&sshPort=0",
+                "bad_option_value",
+            ),
+            (
+                "postgresql://u@h/db?sshHost=b%20c&sshUser=ops",
+                "bad_option_value",
+            ),
+            (
+                "postgresql://u@h/db?sshHost=b&sshUser=ops&sshHostKey=SHA256:short",
+                "bad_option_value",
+            ),
+            (
+                "postgresql://u@h/db?sshHost=b&sshUser=ops&sshJump=nohop",
+                "bad_ssh_jump",
+            ),
+            ("sqlite:///tmp/x.db?sshHost=b", "sqlite_option"),
+        ] {
+            let err = ConnectionSpec::parse(uri).unwrap_err();
+            assert_eq!(err.code(), code, "{uri}: {err}");
+        }
+    }
+
+    #[test]
+    fn another_ssh_path_is_another_destination() {
+        let base = "postgresql://u:pw@db.internal/app?sshHost=b1&sshUser=ops";
+        let spec = ConnectionSpec::parse(base).unwrap();
+        let same = ConnectionSpec::parse(
+            "postgresql://u@db.internal/app?sshUser=ops&sshHost=B1&sshPort=22",
+        )
+        .unwrap();
+        assert!(
+            spec.same_destination(&same),
+            "the same hops, spelled differently"
+        );
+        for other in [
+            "postgresql://u@db.internal/app",
+            "postgresql://u@db.internal/app?sshHost=b2&sshUser=ops",
+            "postgresql://u@db.internal/app?sshHost=b1&sshUser=root",
+            "postgresql://u@db.internal/app?sshHost=b1&sshUser=ops&sshPort=2222",
+            &format!("postgresql://u@db.internal/app?sshHost=b1&sshUser=ops&sshHostKey={PIN}"),
+            "postgresql://u@db.internal/app?sshHost=b1&sshUser=ops&sshJump=j%40gw",
+        ] {
+            let other = ConnectionSpec::parse(other).unwrap();
+            assert!(!spec.same_destination(&other), "{other:?}");
+            assert!(!spec.same_ssh_path(&other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn ssh_credentials_never_print() {
+        let spec = ConnectionSpec::parse("postgresql://u@h/db?sshHost=b&sshUser=ops")
+            .unwrap()
+            .with_ssh_credentials(SshCredentials {
+                private_key: Some(zeroize::Zeroizing::new("PRIVATE-KEY-TEXT".into())),
+                passphrase: Some(zeroize::Zeroizing::new("PASSPHRASE-TEXT".into())),
+                password: Some(zeroize::Zeroizing::new("SSH-PASSWORD-TEXT".into())),
+            });
+        let shown = format!("{spec:?} {}", spec.to_uri());
+        for secret in ["PRIVATE-KEY-TEXT", "PASSPHRASE-TEXT", "SSH-PASSWORD-TEXT"] {
+            assert!(!shown.contains(secret), "{shown}");
         }
     }
 }

@@ -83,6 +83,13 @@ pub enum TestErrorCode {
     UnknownDatabase,
     DeniedByPolicy,
     ServerError,
+    SshRefused,
+    SshTimeout,
+    SshAuthFailed,
+    SshHostKeyUnknown,
+    SshHostKeyMismatch,
+    SshForwardDenied,
+    SshFailed,
 }
 
 impl From<ErrorCode> for TestErrorCode {
@@ -99,6 +106,13 @@ impl From<ErrorCode> for TestErrorCode {
             ErrorCode::UnknownDatabase => Self::UnknownDatabase,
             ErrorCode::DeniedByPolicy => Self::DeniedByPolicy,
             ErrorCode::ServerError => Self::ServerError,
+            ErrorCode::SshRefused => Self::SshRefused,
+            ErrorCode::SshTimeout => Self::SshTimeout,
+            ErrorCode::SshAuthFailed => Self::SshAuthFailed,
+            ErrorCode::SshHostKeyUnknown => Self::SshHostKeyUnknown,
+            ErrorCode::SshHostKeyMismatch => Self::SshHostKeyMismatch,
+            ErrorCode::SshForwardDenied => Self::SshForwardDenied,
+            ErrorCode::SshFailed => Self::SshFailed,
         }
     }
 }
@@ -107,6 +121,9 @@ impl From<ErrorCode> for TestErrorCode {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PhaseView {
     pub name: PhaseName,
+    /// The SSH hop (`user@host:port`) of an `ssh_*` phase; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop: Option<String>,
     pub ok: bool,
     /// Milliseconds the step took.
     #[schema(minimum = 0)]
@@ -117,6 +134,12 @@ pub struct PhaseView {
 #[serde(rename_all = "snake_case")]
 pub enum PhaseName {
     Resolve,
+    /// TCP connect, banner, key exchange and host-key check of an SSH hop (see `hop`).
+    SshConnect,
+    /// Logging in to an SSH hop.
+    SshAuth,
+    /// An SSH hop opening the channel to the next hop or the database.
+    SshForward,
     Connect,
     Tls,
     Auth,
@@ -129,6 +152,9 @@ impl From<Phase> for PhaseName {
     fn from(phase: Phase) -> Self {
         match phase {
             Phase::Resolve => Self::Resolve,
+            Phase::SshConnect => Self::SshConnect,
+            Phase::SshAuth => Self::SshAuth,
+            Phase::SshForward => Self::SshForward,
             Phase::Connect => Self::Connect,
             Phase::Tls => Self::Tls,
             Phase::Auth => Self::Auth,
@@ -182,6 +208,7 @@ pub fn render(report: &ProbeReport) -> TestResult {
             .iter()
             .map(|p| PhaseView {
                 name: p.phase.into(),
+                hop: p.hop.clone(),
                 ok: p.ok,
                 ms: millis(p.elapsed),
             })

@@ -83,6 +83,41 @@ pub static MARIADB_PLAIN: Setting = Setting::new("JACKAL_TEST_MARIADB_PLAIN", "1
 /// A second MariaDB that offers TLS with the test CA's certificate.
 pub static MARIADB_TLS: Setting = Setting::new("JACKAL_TEST_MARIADB_TLS", "127.0.0.1:33306");
 
+/// SSH servers of `scripts/test-databases` (OpenSSH's sshd, each with its own ed25519 host
+/// key): a bastion, a jump host in front of it, one that refuses TCP forwarding, one that takes
+/// passwords; all log in `SSH_USER`.
+pub static SSH_BASTION: Setting = Setting::new("JACKAL_TEST_SSH_BASTION", "127.0.0.1:52222");
+pub static SSH_JUMP: Setting = Setting::new("JACKAL_TEST_SSH_JUMP", "127.0.0.1:52223");
+pub static SSH_NOFORWARD: Setting = Setting::new("JACKAL_TEST_SSH_NOFORWARD", "127.0.0.1:52224");
+pub static SSH_PASSWORD_SERVER: Setting =
+    Setting::new("JACKAL_TEST_SSH_PASSWORD_SERVER", "127.0.0.1:52225");
+pub static SSH_USER: Setting = Setting::new("JACKAL_TEST_SSH_USER", "jackal_ssh");
+pub static SSH_PASSWORD: Setting = Setting::new("JACKAL_TEST_SSH_PASSWORD", "jackal-ssh-pw-1");
+/// The passphrase of `client/id_ed25519_pass`.
+pub static SSH_KEY_PASSPHRASE: Setting =
+    Setting::new("JACKAL_TEST_SSH_KEY_PASSPHRASE", "jackal-key-pass-1");
+/// Where the servers' fingerprints (`NAME.fingerprint`) and the client keys (`client/id_*`) are.
+pub static SSH_DIR: Setting = Setting::new("JACKAL_TEST_SSH_DIR", "/var/lib/jackal-test/ssh");
+
+/// `SHA256:…` of the host key of the SSH server `name` (bastion, jump, noforward, password).
+pub fn ssh_fingerprint(name: &str) -> String {
+    let path = std::path::Path::new(SSH_DIR.get()).join(format!("{name}.fingerprint"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/test-databases", path.display()))
+        .trim()
+        .to_owned()
+}
+
+/// The text of the client key `client/NAME` (id_ed25519, id_ecdsa, id_rsa, id_rsa_pkcs8,
+/// id_ed25519_pass).
+pub fn ssh_client_key(name: &str) -> String {
+    let path = std::path::Path::new(SSH_DIR.get())
+        .join("client")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/test-databases", path.display()))
+}
+
 /// A URL of `PG_MAIN` as its superuser, for `database`.
 pub fn pg_admin_url(database: &str) -> String {
     format!("postgresql://{PG_ADMIN_USER}@{PG_MAIN}/{database}")
