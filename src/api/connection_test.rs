@@ -13,6 +13,7 @@ use super::limits::TestAllowance;
 use super::reply::json_ok;
 use crate::app::connection_tests::{self, StoredVersion};
 use crate::app::AppState;
+use crate::domain::ssh;
 use crate::store::AuditContext;
 
 fn millis(d: std::time::Duration) -> f64 {
@@ -229,6 +230,17 @@ pub struct TestUnsaved {
     /// The connection URI to test.
     #[schema(schema_with = super::docs::any_config_uri_schema, required = true)]
     config_uri: Option<String>,
+    /// For a configUri with `sshHost`: the private key (OpenSSH or PEM text) that logs in to
+    /// the bastion and jump hosts. Never returned, logged or recorded.
+    #[schema(format = Password, write_only)]
+    ssh_private_key: Option<String>,
+    /// The passphrase of an encrypted `sshPrivateKey`.
+    #[schema(format = Password, write_only)]
+    ssh_key_passphrase: Option<String>,
+    /// For a configUri with `sshHost`: the password that logs in to the bastion and jump hosts,
+    /// when no key is sent.
+    #[schema(format = Password, write_only)]
+    ssh_password: Option<String>,
 }
 
 /// Tests a saved data source's connection: connect, TLS, log in, ask the version, close.
@@ -283,6 +295,16 @@ pub async fn test_unsaved(
         "configUri",
         "the connection URI to test, e.g. postgresql://user:password@host:5432/database",
     )?;
-    let report = connection_tests::test_unsaved(&state, &ctx, ConnectionSpec::parse(&raw)).await?;
+    let credentials = ssh::credentials(
+        body.ssh_private_key,
+        body.ssh_key_passphrase,
+        body.ssh_password,
+    )?;
+    let parsed = ConnectionSpec::parse(&raw);
+    if let Ok(spec) = &parsed {
+        ssh::check_sent_for_a_tunnel(&credentials, spec.ssh_route().is_some())?;
+    }
+    let parsed = parsed.map(|spec| spec.with_ssh_credentials(credentials));
+    let report = connection_tests::test_unsaved(&state, &ctx, parsed).await?;
     json_ok(&render(&report))
 }

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod permission;
 pub mod person;
 pub mod role;
+pub mod ssh;
 pub mod text;
 pub mod time;
 

@@ -24,6 +24,7 @@ mod role;
 mod rotation;
 mod schema;
 mod secrets_at_rest;
+mod ssh;
 mod store_lock;
 mod story;
 mod two_servers;
