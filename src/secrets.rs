@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use sealed::{Fingerprint, Key, Parsed};
 
 use crate::store::KeyMeta;
-use crate::store::{Store, StoreError};
+use crate::store::{SealedColumn, Store, StoreError};
 
 /// How often a server's box looks for a rotation on its own.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(2);
@@ -462,6 +462,58 @@ impl SecretBox {
             .unwrap_or_else(PoisonError::into_inner) = keys;
     }
 
+    /// Re-seals with `sealing` every value of `column` still sealed with the retired `key`;
+    /// how many it re-sealed.
+    async fn reseal_column(
+        &self,
+        source: &Source,
+        key: &Key,
+        sealing: &Key,
+        column: SealedColumn,
+    ) -> usize {
+        let header = key.fingerprint().header().to_vec();
+        let rows = match source
+            .store
+            .read(move |tx| Box::pin(async move { tx.sealed_with_prefix(column, &header).await }))
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, column = column.name(), "cannot look for values sealed with a retired key");
+                return 0;
+            }
+        };
+        let mut resealed = 0;
+        for (id, old) in rows {
+            let aad = column.aad(id.as_str());
+            let Some(plain) = key.open(&old, &aad) else {
+                tracing::warn!(data_source = %id, column = column.name(), "a stored sealed value does not open");
+                continue;
+            };
+            let new = sealing.seal(&plain, &aad);
+            let which = id.clone();
+            let swapped = source
+                .store
+                .write(move |tx| {
+                    Box::pin(async move { tx.reseal(column, &which, Some(&old), &new).await })
+                })
+                .await;
+            match swapped {
+                Ok(true) => {
+                    resealed += 1;
+                    tracing::info!(
+                        data_source = %id,
+                        column = column.name(),
+                        "re-sealed a value written with a key the store no longer uses"
+                    );
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(data_source = %id, error = %e, "cannot re-seal"),
+            }
+        }
+        resealed
+    }
+
     /// What the background task does every few seconds: reload if the store's key meta changed,
     /// re-seal with the current key any password still sealed with a retired key, and forget
     /// retired keys after a minute. Returns how many passwords it re-sealed.
@@ -485,42 +537,8 @@ impl SecretBox {
         };
         let mut resealed = 0;
         for key in &retired {
-            let header = key.fingerprint().header().to_vec();
-            let rows = match source
-                .store
-                .read(move |tx| Box::pin(async move { tx.sealed_with_prefix(&header).await }))
-                .await
-            {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot look for passwords sealed with a retired key");
-                    continue;
-                }
-            };
-            for (id, old) in rows {
-                let Some(plain) = key.open(&old, id.as_str().as_bytes()) else {
-                    tracing::warn!(data_source = %id, "a stored password does not open");
-                    continue;
-                };
-                let new = sealing.seal(&plain, id.as_str().as_bytes());
-                let which = id.clone();
-                let swapped = source
-                    .store
-                    .write(move |tx| {
-                        Box::pin(async move { tx.reseal_password(&which, Some(&old), &new).await })
-                    })
-                    .await;
-                match swapped {
-                    Ok(true) => {
-                        resealed += 1;
-                        tracing::info!(
-                            data_source = %id,
-                            "re-sealed a password written with a key the store no longer uses"
-                        );
-                    }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(data_source = %id, error = %e, "cannot re-seal"),
-                }
+            for column in SealedColumn::ALL {
+                resealed += self.reseal_column(source, key, &sealing, column).await;
             }
         }
         if !retired.is_empty() {

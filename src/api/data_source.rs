@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorCode};
 use super::reply::{json_ok, EmptyObject};
 use crate::app::data_sources::{self, Changes, NewDataSource};
 use crate::app::AppState;
-use crate::domain::{data_source, time};
+use crate::domain::{data_source, ssh, time};
 use crate::store::{AuditContext, DataSourceRow, Page};
 
 /// The contract's DataSource object.
@@ -43,6 +43,41 @@ pub struct DataSourceView {
     #[serde(skip_serializing_if = "String::is_empty")]
     #[schema(required = false, example = "The ledger of record")]
     pub description: String,
+    /// An extension, present only for a data source with an SSH tunnel (`sshHost`): how the
+    /// tunnel logs in, never the secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub ssh: Option<SshView>,
+}
+
+/// How a data source's tunnel logs in to its bastion and jump hosts.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SshView {
+    /// `publicKey`, `password`, or `none` when no SSH secret is stored.
+    pub auth: String,
+    /// `SHA256:…` of the client public key, as `ssh-keygen -lf` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key_fingerprint: Option<String>,
+    /// The client public key, the line to add to the bastion's `authorized_keys`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+}
+
+impl SshView {
+    fn of(row: &DataSourceRow) -> Option<SshView> {
+        if let Some(shown) = row.ssh_auth.as_deref() {
+            if let Ok(view) = serde_json::from_str(shown) {
+                return Some(view);
+            }
+        }
+        // Only tunnels carry sshHost (an option name no other option contains).
+        row.config_uri.contains("sshHost=").then(|| SshView {
+            auth: "none".to_owned(),
+            public_key_fingerprint: None,
+            public_key: None,
+        })
+    }
 }
 
 // Every field of a body is read as text (see `Args::into_body`); the handler checks the
@@ -69,6 +104,17 @@ pub struct CreateDataSource {
     /// An extension: free text, at most 4000 characters. Empty or `null`: none.
     #[schema(max_length = 4000)]
     description: Option<String>,
+    /// An extension, for a configUri with `sshHost`: the private key (OpenSSH or PEM text)
+    /// that logs in to the bastion and jump hosts. Stored encrypted; never returned.
+    #[schema(format = Password, write_only)]
+    ssh_private_key: Option<String>,
+    /// An extension: the passphrase of an encrypted `sshPrivateKey`. Never returned.
+    #[schema(format = Password, write_only)]
+    ssh_key_passphrase: Option<String>,
+    /// An extension, for a configUri with `sshHost`: the password that logs in to the bastion
+    /// and jump hosts, when no key is sent. Stored encrypted; never returned.
+    #[schema(format = Password, write_only)]
+    ssh_password: Option<String>,
 }
 
 impl CreateDataSource {
@@ -99,6 +145,13 @@ impl CreateDataSource {
             .map(|raw| data_source::parse_description(&raw))
             .transpose()?
             .unwrap_or_default();
+        let credentials = ssh::credentials(
+            self.ssh_private_key,
+            self.ssh_key_passphrase,
+            self.ssh_password,
+        )?;
+        ssh::check_sent_for_a_tunnel(&credentials, spec.ssh_route().is_some())?;
+        let spec = spec.with_ssh_credentials(credentials);
         Ok(NewDataSource {
             name,
             alias,
@@ -125,6 +178,17 @@ pub struct UpdateDataSource {
     /// An extension: the new description; empty or `null` clears it.
     #[schema(max_length = 4000)]
     description: Option<String>,
+    /// An extension, for a configUri with `sshHost`: the private key (OpenSSH or PEM text)
+    /// that logs in to the bastion and jump hosts. Stored encrypted; never returned.
+    #[schema(format = Password, write_only)]
+    ssh_private_key: Option<String>,
+    /// An extension: the passphrase of an encrypted `sshPrivateKey`. Never returned.
+    #[schema(format = Password, write_only)]
+    ssh_key_passphrase: Option<String>,
+    /// An extension, for a configUri with `sshHost`: the password that logs in to the bastion
+    /// and jump hosts, when no key is sent. Stored encrypted; never returned.
+    #[schema(format = Password, write_only)]
+    ssh_password: Option<String>,
 }
 
 impl DataSourceView {
@@ -148,6 +212,7 @@ impl DataSourceView {
             created_at: time::render_millis(row.created_at),
             updated_at: time::render_millis(row.updated_at),
             description: row.description.clone(),
+            ssh: SshView::of(row),
         }
     }
 }
@@ -274,8 +339,17 @@ pub async fn update(
         alias,
         config_uri,
         description,
+        ssh_private_key,
+        ssh_key_passphrase,
+        ssh_password,
     } = body;
-    if name.is_none() && alias.is_none() && config_uri.is_none() && description.is_none() {
+    let credentials = ssh::credentials(ssh_private_key, ssh_key_passphrase, ssh_password)?;
+    if name.is_none()
+        && alias.is_none()
+        && config_uri.is_none()
+        && description.is_none()
+        && credentials.is_empty()
+    {
         return Err(ApiError::new(
             ErrorCode::MissingArgument,
             "nothing to update: send any of name, alias, configUri, description",
@@ -291,12 +365,26 @@ pub async fn update(
     let description = description
         .map(|raw| data_source::parse_description(&raw))
         .transpose()?;
+    let ssh = if credentials.is_empty() {
+        None
+    } else {
+        // The route the secrets are for: the new configUri's, else the stored one's.
+        let route = match &spec {
+            Some(spec) => spec.ssh_route(),
+            None => {
+                data_sources::stored_spec(&data_sources::find(&state, &key).await?)?.ssh_route()
+            }
+        };
+        ssh::check_sent_for_a_tunnel(&credentials, route.is_some())?;
+        Some(credentials)
+    };
     let changes = Changes {
         name,
         alias,
         description,
         spec,
         password: None,
+        ssh,
     };
     let row = data_sources::update(&state, &ctx, &key, changes).await?;
     let spec = data_sources::spec_with_password(&row, &state.secrets)?;

@@ -1,13 +1,16 @@
 //! Data sources: create, read, update (the password-retention rule), delete; the password
 //! sealed at rest and revealed only where the contract says, each reveal recorded.
 
+use jackal_drivers::ssh::SshCredentials;
 use jackal_drivers::{ConnectionSpec, Kind, Password};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{events, AppError, AppState};
 use crate::domain::ids::DataSourceId;
 use crate::domain::Invalid;
 use crate::secrets::SecretBox;
-use crate::store::{AuditContext, DataSourceRow, Entity, Lock, Page, Unique};
+use crate::store::{AuditContext, DataSourceRow, Entity, Lock, Page, SealedColumn, Unique};
 
 /// A data source to create, validated.
 #[derive(Debug)]
@@ -31,6 +34,72 @@ pub struct Changes {
     pub spec: Option<ConnectionSpec>,
     /// A new password for the stored destination (the Mode dialect); empty removes it.
     pub password: Option<Password>,
+    /// New SSH secrets (sent beside configUri). Without them, the stored ones survive only an
+    /// unchanged SSH route.
+    pub ssh: Option<SshCredentials>,
+}
+
+/// The SSH secrets as sealed: the three texts, as JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SealedSsh {
+    private_key: Option<String>,
+    passphrase: Option<String>,
+    password: Option<String>,
+}
+
+/// The sealed SSH secrets and what may be shown of them, for the data source `id`; both
+/// `None` when there are none.
+async fn seal_ssh(
+    secrets: &SecretBox,
+    credentials: &SshCredentials,
+    id: &DataSourceId,
+) -> Result<(Option<Vec<u8>>, Option<String>), AppError> {
+    if credentials.is_empty() {
+        return Ok((None, None));
+    }
+    let facts = credentials
+        .facts()
+        .map_err(|e| Invalid::new("sshPrivateKey", e.to_string()))?;
+    let shown = json!({
+        "auth": facts.method,
+        "publicKeyFingerprint": facts.public_key_fingerprint,
+        "publicKey": facts.public_key,
+    })
+    .to_string();
+    let text = |v: &Option<zeroize::Zeroizing<String>>| v.as_ref().map(|t| t.to_string());
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(&SealedSsh {
+            private_key: text(&credentials.private_key),
+            passphrase: text(&credentials.passphrase),
+            password: text(&credentials.password),
+        })
+        .map_err(AppError::internal)?,
+    );
+    let (secrets, aad) = (secrets.clone(), SealedColumn::SshSecret.aad(id.as_str()));
+    let sealed = tokio::task::spawn_blocking(move || secrets.seal(&plain, &aad))
+        .await
+        .map_err(AppError::internal)?;
+    Ok((Some(sealed), Some(shown)))
+}
+
+/// The stored SSH secrets of `row`, opened.
+fn open_ssh(row: &DataSourceRow, secrets: &SecretBox) -> Result<SshCredentials, AppError> {
+    let Some(sealed) = &row.ssh_secret_enc else {
+        return Ok(SshCredentials::default());
+    };
+    let plain = zeroize::Zeroizing::new(
+        secrets
+            .open(sealed, &SealedColumn::SshSecret.aad(row.id.as_str()))
+            .map_err(AppError::internal)?,
+    );
+    let stored: SealedSsh = serde_json::from_slice(&plain).map_err(AppError::internal)?;
+    let secret = |v: Option<String>| v.map(zeroize::Zeroizing::new);
+    Ok(SshCredentials {
+        private_key: secret(stored.private_key),
+        passphrase: secret(stored.passphrase),
+        password: secret(stored.password),
+    })
 }
 
 fn not_found(key: &str) -> AppError {
@@ -52,7 +121,7 @@ pub fn spec_with_password(
     row: &DataSourceRow,
     secrets: &SecretBox,
 ) -> Result<ConnectionSpec, AppError> {
-    let spec = stored_spec(row)?;
+    let spec = stored_spec(row)?.with_ssh_credentials(open_ssh(row, secrets)?);
     let Some(sealed) = &row.password_enc else {
         return Ok(spec);
     };
@@ -87,7 +156,10 @@ async fn seal(
 /// Forgets the last test outcome when what it was a test of changed (the configUri or the
 /// password): it says nothing about the new settings.
 fn forget_stale_test_outcome(current: &DataSourceRow, next: &mut DataSourceRow) {
-    if next.config_uri != current.config_uri || next.password_enc != current.password_enc {
+    if next.config_uri != current.config_uri
+        || next.password_enc != current.password_enc
+        || next.ssh_secret_enc != current.ssh_secret_enc
+    {
         next.last_test_ok = None;
         next.last_tested_at = None;
     }
@@ -102,8 +174,12 @@ pub async fn create(
 ) -> Result<(DataSourceRow, ConnectionSpec), AppError> {
     let id = DataSourceId::generate();
     let password_enc = seal(&app.secrets, &new.spec, &id).await?;
+    let (ssh_secret_enc, ssh_auth) =
+        seal_ssh(&app.secrets, new.spec.ssh_credentials(), &id).await?;
     let mut row = DataSourceRow {
         password_enc,
+        ssh_secret_enc,
+        ssh_auth,
         id,
         name: new.name,
         alias: new.alias,
@@ -209,6 +285,10 @@ pub async fn update(
         }
         _ => None,
     };
+    let brought_ssh = match &changes.ssh {
+        Some(credentials) => Some(seal_ssh(&app.secrets, credentials, &found.id).await?),
+        None => None,
+    };
     let (ctx, key) = (ctx.clone(), key.to_owned());
     app.store
         .write(move |tx| {
@@ -218,7 +298,7 @@ pub async fn update(
                     .data_source(id, Lock::ForUpdate)
                     .await?
                     .ok_or_else(|| not_found(&key))?;
-                let next = apply(&current, changes, brought, ctx.at)?;
+                let next = apply(&current, changes, brought, brought_ssh, ctx.at)?;
                 if let Some(alias) = &next.alias {
                     if tx.alias_used(alias, &next.id).await? {
                         return Err(taken(alias));
@@ -235,11 +315,13 @@ pub async fn update(
         .await
 }
 
-/// `current` with `changes` applied, `brought` being the new sealed password (if any).
+/// `current` with `changes` applied, `brought` being the new sealed password (if any) and
+/// `brought_ssh` the new sealed SSH secrets with what may be shown of them (if any).
 fn apply(
     current: &DataSourceRow,
     changes: Changes,
     brought: Option<Option<Vec<u8>>>,
+    brought_ssh: Option<(Option<Vec<u8>>, Option<String>)>,
     now: i64,
 ) -> Result<DataSourceRow, AppError> {
     let mut next = current.clone();
@@ -260,10 +342,23 @@ fn apply(
             None if stored_spec(current)?.same_destination(spec) => current.password_enc.clone(),
             None => None,
         };
+        // SSH secrets likewise follow only the same route (hops, users, ports and pins).
+        if brought_ssh.is_none() && !stored_spec(current)?.same_ssh_path(spec) {
+            next.ssh_secret_enc = None;
+            next.ssh_auth = None;
+        }
+        if spec.ssh_route().is_none() {
+            next.ssh_secret_enc = None;
+            next.ssh_auth = None;
+        }
         next.kind = spec.kind().as_str().to_owned();
         next.config_uri = spec.to_redacted_uri();
     } else if let Some(sealed) = brought {
         next.password_enc = sealed;
+    }
+    if let Some((sealed, shown)) = brought_ssh {
+        next.ssh_secret_enc = sealed;
+        next.ssh_auth = shown;
     }
     forget_stale_test_outcome(current, &mut next);
     next.updated_at = now.max(current.updated_at + 1);
@@ -328,6 +423,8 @@ mod tests {
             kind: "postgresql".into(),
             config_uri: config_uri.into(),
             password_enc: password.map(<[u8]>::to_vec),
+            ssh_secret_enc: None,
+            ssh_auth: None,
             description: String::new(),
             last_test_ok: Some(true),
             last_tested_at: Some(5),
@@ -350,7 +447,7 @@ mod tests {
             spec: spec(uri),
             ..Changes::default()
         };
-        let kept = apply(&current, changes("postgresql://u@h/b"), None, 20).unwrap();
+        let kept = apply(&current, changes("postgresql://u@h/b"), None, None, 20).unwrap();
         assert_eq!(kept.password_enc.as_deref(), Some(&b"sealed"[..]));
         for elsewhere in [
             "postgresql://u@other/a",
@@ -358,7 +455,7 @@ mod tests {
             "postgresql://v@h/a",
             "mysql://u@h:5432/a",
         ] {
-            let moved = apply(&current, changes(elsewhere), None, 20).unwrap();
+            let moved = apply(&current, changes(elsewhere), None, None, 20).unwrap();
             assert_eq!(moved.password_enc, None, "{elsewhere}");
             assert_eq!(
                 moved.last_test_ok, None,
@@ -369,6 +466,7 @@ mod tests {
             &current,
             changes("postgresql://u:pw@other/a"),
             Some(Some(b"new".to_vec())),
+            None,
             20,
         )
         .unwrap();
@@ -382,9 +480,63 @@ mod tests {
             name: Some("m".into()),
             ..Changes::default()
         };
-        assert_eq!(apply(&current, renamed, None, 3).unwrap().updated_at, 11);
-        let later = apply(&current, Changes::default(), None, 50).unwrap();
+        assert_eq!(
+            apply(&current, renamed, None, None, 3).unwrap().updated_at,
+            11
+        );
+        let later = apply(&current, Changes::default(), None, None, 50).unwrap();
         assert_eq!(later.updated_at, 50);
         assert_eq!(later.last_test_ok, Some(true), "nothing tested changed");
+    }
+
+    #[test]
+    fn stored_ssh_secrets_follow_only_the_same_route_and_take_the_password_with_them() {
+        let tunnel =
+            "postgresql://u@db.internal:5432/a?sshHost=b1&sshUser=ops&validateSsl=false&ssl=true";
+        let mut current = row(tunnel, Some(b"sealed"));
+        current.ssh_secret_enc = Some(b"ssh-sealed".to_vec());
+        current.ssh_auth = Some("{}".into());
+        let changes = |uri| Changes {
+            spec: spec(uri),
+            ..Changes::default()
+        };
+        let kept = apply(
+            &current,
+            changes("postgresql://u@db.internal/a?sshHost=B1&sshUser=ops"),
+            None,
+            None,
+            20,
+        )
+        .unwrap();
+        assert_eq!(kept.ssh_secret_enc.as_deref(), Some(&b"ssh-sealed"[..]));
+        assert_eq!(kept.password_enc.as_deref(), Some(&b"sealed"[..]));
+        for elsewhere in [
+            "postgresql://u@db.internal/a?sshHost=b2&sshUser=ops",
+            "postgresql://u@db.internal/a?sshHost=b1&sshUser=root",
+            "postgresql://u@db.internal/a?sshHost=b1&sshUser=ops&sshPort=2222",
+            "postgresql://u@db.internal/a?sshHost=b1&sshUser=ops&sshJump=j%40gw",
+            "postgresql://u@db.internal/a",
+        ] {
+            let moved = apply(&current, changes(elsewhere), None, None, 20).unwrap();
+            assert_eq!(moved.ssh_secret_enc, None, "{elsewhere}");
+            assert_eq!(moved.ssh_auth, None, "{elsewhere}");
+            assert_eq!(
+                moved.password_enc, None,
+                "the password goes too: {elsewhere}"
+            );
+        }
+        let brought = apply(
+            &current,
+            changes("postgresql://u@db.internal/a?sshHost=b2&sshUser=ops"),
+            None,
+            Some((Some(b"new-ssh".to_vec()), Some("{}".into()))),
+            20,
+        )
+        .unwrap();
+        assert_eq!(brought.ssh_secret_enc.as_deref(), Some(&b"new-ssh"[..]));
+        assert_eq!(
+            brought.password_enc, None,
+            "a new bastion does not get the old password"
+        );
     }
 }

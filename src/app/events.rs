@@ -23,16 +23,21 @@ fn event(
 }
 
 pub fn data_source_created(row: &DataSourceRow) -> AuditEvent {
+    let mut changes = domain_audit::data_source_created(
+        &row.name,
+        row.alias.as_deref(),
+        &row.config_uri,
+        row.password_enc.is_some(),
+    );
+    // Present only with a tunnel's secrets, so other records keep their shape.
+    if row.ssh_secret_enc.is_some() {
+        changes["hasSshSecrets"] = json!(true);
+    }
     event(
         "data_source.create",
         "data_source",
         row.id.as_str(),
-        domain_audit::data_source_created(
-            &row.name,
-            row.alias.as_deref(),
-            &row.config_uri,
-            row.password_enc.is_some(),
-        ),
+        changes,
     )
 }
 
@@ -49,6 +54,13 @@ fn data_source_changes(before: &DataSourceRow, after: &DataSourceRow) -> Value {
     let mut changes = domain_audit::data_source_changes(view(before), view(after));
     if before.description != after.description {
         changes["description"] = json!({"from": before.description, "to": after.description});
+    }
+    // Whether the tunnel's secrets were replaced, dropped or first set; never their values.
+    if before.ssh_secret_enc != after.ssh_secret_enc {
+        changes["sshSecrets"] = json!({
+            "from": if before.ssh_secret_enc.is_some() { "stored" } else { "none" },
+            "to": if after.ssh_secret_enc.is_some() { "new" } else { "none" },
+        });
     }
     changes
 }

@@ -26,7 +26,7 @@ use anyhow::Context;
 
 use super::sealed::{self, Key};
 use super::{Found, SecretBox, SecretError};
-use crate::store::{PendingRotation, SealedCounts, Store};
+use crate::store::{PendingRotation, SealedColumn, SealedCounts, Store, StoreError};
 
 /// Progress is reported every this many passwords.
 const PROGRESS_EVERY: u64 = 100;
@@ -203,44 +203,46 @@ pub async fn rotate(
         }
     };
 
-    // 3. Re-seal, one data source per transaction.
+    // 3. Re-seal, one value per transaction: the passwords, then the SSH secrets.
     let to_do = counts.with_password - counts.with_prefix;
-    let mut after = 0;
-    loop {
-        if options.limit.is_some_and(|limit| report.resealed >= limit) {
-            let left = sealed_counts(store, &prefix).await?;
-            let remaining = left.with_password - left.with_prefix;
-            if remaining > 0 {
-                report.outcome = Outcome::Stopped { remaining };
-                return Ok(report);
+    for column in SealedColumn::ALL {
+        let mut after = 0;
+        loop {
+            if options.limit.is_some_and(|limit| report.resealed >= limit) {
+                let left = sealed_counts(store, &prefix).await?;
+                let remaining = left.with_password - left.with_prefix;
+                if remaining > 0 {
+                    report.outcome = Outcome::Stopped { remaining };
+                    return Ok(report);
+                }
+                break;
             }
-            break;
-        }
-        let (ring, prefix) = (ring.clone(), prefix.clone());
-        let next = store
-            .write(move |tx| {
-                Box::pin(async move {
-                    let Some((seq, id, old)) = tx
-                        .sealed_without_prefix(after, &prefix, Some(1))
-                        .await?
-                        .pop()
-                    else {
-                        return Ok::<_, anyhow::Error>(None);
-                    };
-                    let (new, legacy) = reseal(&ring, id.as_str(), &old)?;
-                    tx.reseal_password(&id, None, &new).await?;
-                    Ok(Some((seq, legacy)))
+            let (ring, prefix) = (ring.clone(), prefix.clone());
+            let next = store
+                .write(move |tx| {
+                    Box::pin(async move {
+                        let Some((seq, id, old)) = tx
+                            .sealed_without_prefix(column, after, &prefix, Some(1))
+                            .await?
+                            .pop()
+                        else {
+                            return Ok::<_, anyhow::Error>(None);
+                        };
+                        let (new, legacy) = reseal(&ring, column, id.as_str(), &old)?;
+                        tx.reseal(column, &id, None, &new).await?;
+                        Ok(Some((seq, legacy)))
+                    })
                 })
-            })
-            .await?;
-        let Some((seq, legacy)) = next else {
-            break;
-        };
-        after = seq;
-        report.resealed += 1;
-        report.legacy_upgraded += u64::from(legacy);
-        if report.resealed.is_multiple_of(PROGRESS_EVERY) {
-            progress(report.resealed, to_do);
+                .await?;
+            let Some((seq, legacy)) = next else {
+                break;
+            };
+            after = seq;
+            report.resealed += 1;
+            report.legacy_upgraded += u64::from(legacy);
+            if report.resealed.is_multiple_of(PROGRESS_EVERY) {
+                progress(report.resealed, to_do);
+            }
         }
     }
 
@@ -251,10 +253,12 @@ pub async fn rotate(
             Box::pin(async move {
                 tx.lock_key_meta().await?;
                 let mut legacy = Vec::new();
-                for (_, id, old) in tx.sealed_without_prefix(0, &prefix, None).await? {
-                    let (new, was_legacy) = reseal(&sweep, id.as_str(), &old)?;
-                    tx.reseal_password(&id, None, &new).await?;
-                    legacy.push(was_legacy);
+                for column in SealedColumn::ALL {
+                    for (_, id, old) in tx.sealed_without_prefix(column, 0, &prefix, None).await? {
+                        let (new, was_legacy) = reseal(&sweep, column, id.as_str(), &old)?;
+                        tx.reseal(column, &id, None, &new).await?;
+                        legacy.push(was_legacy);
+                    }
                 }
                 tx.set_key_check(&key_check).await?;
                 Ok::<_, anyhow::Error>(legacy)
@@ -284,24 +288,46 @@ pub async fn rotate(
     Ok(report)
 }
 
+/// The counts over every sealed column: `with_password` counts sealed values (a data source
+/// with a password and SSH secrets counts twice), as that is what is re-sealed.
 async fn sealed_counts(store: &Store, prefix: &[u8]) -> anyhow::Result<SealedCounts> {
     let prefix = prefix.to_vec();
     Ok(store
-        .read(move |tx| Box::pin(async move { tx.sealed_counts(&prefix).await }))
+        .read(move |tx| {
+            Box::pin(async move {
+                let password = tx.sealed_counts(SealedColumn::Password, &prefix).await?;
+                let ssh = tx.sealed_counts(SealedColumn::SshSecret, &prefix).await?;
+                Ok::<_, StoreError>(SealedCounts {
+                    data_sources: password.data_sources,
+                    with_password: password.with_password + ssh.with_password,
+                    with_prefix: password.with_prefix + ssh.with_prefix,
+                })
+            })
+        })
         .await?)
 }
 
 /// Opens `old` with whichever key it names and seals it with the new key; notes whether it was
 /// a legacy value.
-fn reseal(ring: &SecretBox, id: &str, old: &[u8]) -> anyhow::Result<(Vec<u8>, bool)> {
-    let plain = ring.open(old, id.as_bytes()).map_err(|_| {
+fn reseal(
+    ring: &SecretBox,
+    column: SealedColumn,
+    id: &str,
+    old: &[u8],
+) -> anyhow::Result<(Vec<u8>, bool)> {
+    let aad = column.aad(id);
+    let plain = ring.open(old, &aad).map_err(|_| {
         anyhow::anyhow!(
-            "the password of data source {id} cannot be decrypted with the old or the new key \
+            "the {} of data source {id} cannot be decrypted with the old or the new key \
              (the store or a key file was altered); the rotation stopped and nothing was lost. \
-             Fix or delete that data source, then run the command again"
+             Fix or delete that data source, then run the command again",
+            match column {
+                SealedColumn::Password => "password",
+                SealedColumn::SshSecret => "SSH secrets",
+            }
         )
     })?;
-    Ok((ring.seal(&plain, id.as_bytes()), sealed::is_legacy(old)))
+    Ok((ring.seal(&plain, &aad), sealed::is_legacy(old)))
 }
 
 /// Whether two paths name the same file: the same absolute path, or the same inode.

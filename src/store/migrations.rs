@@ -27,6 +27,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0003_audit"),
     migration!("0004_schema_snapshot"),
     migration!("0005_data_source_description_and_last_test"),
+    migration!("0006_data_source_ssh"),
 ];
 
 /// The newest schema version this build knows.

@@ -7,7 +7,7 @@
 //! come first, the audit events) lives in `crate::app`, above this; a backend holds only its
 //! connections, its dialect and its error mapping.
 
-mod migrations;
+pub mod migrations;
 mod model;
 mod postgres;
 mod rows;
@@ -17,7 +17,7 @@ pub mod tx;
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
     Member, Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow,
-    SealedCounts, TestOutcome, Unique,
+    SealedColumn, SealedCounts, TestOutcome, Unique,
 };
 pub use postgres::PgStore;
 pub use rows::{email_key, Lock};

@@ -109,6 +109,10 @@ pub struct DataSourceRow {
     pub kind: String,
     pub config_uri: String,
     pub password_enc: Option<Vec<u8>>,
+    /// The SSH tunnel's secrets, sealed (see [`SealedColumn::SshSecret`]).
+    pub ssh_secret_enc: Option<Vec<u8>>,
+    /// What may be shown of them (JSON: method, client public key and its fingerprint).
+    pub ssh_auth: Option<String>,
     /// Free text; empty when none.
     pub description: String,
     /// How the last connection test or introspection ended; `None` when none is on record
@@ -118,6 +122,33 @@ pub struct DataSourceRow {
     pub last_tested_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The columns that hold sealed secrets, each bound to its data source by its own associated
+/// data, so that a sealed value cannot be moved to another column or data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    Password,
+    SshSecret,
+}
+
+impl SealedColumn {
+    pub const ALL: [SealedColumn; 2] = [SealedColumn::Password, SealedColumn::SshSecret];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SealedColumn::Password => "password_enc",
+            SealedColumn::SshSecret => "ssh_secret_enc",
+        }
+    }
+
+    /// The associated data a value of this column is sealed with, for the data source `id`.
+    pub fn aad(self, id: &str) -> Vec<u8> {
+        match self {
+            SealedColumn::Password => id.as_bytes().to_vec(),
+            SealedColumn::SshSecret => format!("{id}/ssh").into_bytes(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use super::model::{KEY_CHECK, ROTATION_KEY_CHECK, ROTATION_KEY_FILE};
 use super::tx::{params, Param, Record, Tx};
 use super::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, KeyMeta, Member,
-    Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow, SealedCounts,
-    StoreError,
+    Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow, SealedColumn,
+    SealedCounts, StoreError,
 };
 use crate::domain::ids::{DataSourceId, PersonId, RoleId};
 
@@ -42,7 +42,8 @@ impl Page {
 }
 
 const DATA_SOURCE_COLUMNS: &str = "id, name, alias, type, config_uri, password_enc, \
-     created_at, updated_at, seq, description, last_test_ok, last_tested_at";
+     created_at, updated_at, seq, description, last_test_ok, last_tested_at, ssh_secret_enc, \
+     ssh_auth";
 
 fn data_source(mut r: Record) -> Result<DataSourceRow, StoreError> {
     Ok(DataSourceRow {
@@ -58,6 +59,8 @@ fn data_source(mut r: Record) -> Result<DataSourceRow, StoreError> {
         description: r.text(9)?,
         last_test_ok: r.opt_bool(10)?,
         last_tested_at: r.opt_int(11)?,
+        ssh_secret_enc: r.opt_bytes(12)?,
+        ssh_auth: r.opt_text(13)?,
     })
 }
 
@@ -156,8 +159,8 @@ fn first<T>(
 }
 
 /// `substr` of a BLOB or `bytea` counts bytes; an empty prefix matches every value.
-fn prefixed(prefix: &[u8], param: usize) -> String {
-    format!("substr(password_enc, 1, {}) = ${param}", prefix.len())
+fn prefixed(column: &str, prefix: &[u8], param: usize) -> String {
+    format!("substr({column}, 1, {}) = ${param}", prefix.len())
 }
 
 /// An email as it is compared: case-insensitively.
@@ -284,8 +287,9 @@ impl dyn Tx + '_ {
         let records = self
             .query(
                 "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, \
-                 created_at, updated_at, description, last_test_ok, last_tested_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
+                 created_at, updated_at, description, last_test_ok, last_tested_at, \
+                 ssh_secret_enc, ssh_auth) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
                 &params![
                     row.id.as_str(),
                     &row.name,
@@ -298,6 +302,8 @@ impl dyn Tx + '_ {
                     &row.description,
                     row.last_test_ok,
                     row.last_tested_at,
+                    row.ssh_secret_enc.as_deref(),
+                    row.ssh_auth.as_deref(),
                 ],
             )
             .await?;
@@ -309,7 +315,7 @@ impl dyn Tx + '_ {
         self.execute(
             "UPDATE data_source SET name = $2, alias = $3, type = $4, config_uri = $5, \
              password_enc = $6, updated_at = $7, description = $8, last_test_ok = $9, \
-             last_tested_at = $10 WHERE id = $1",
+             last_tested_at = $10, ssh_secret_enc = $11, ssh_auth = $12 WHERE id = $1",
             &params![
                 row.id.as_str(),
                 &row.name,
@@ -321,6 +327,8 @@ impl dyn Tx + '_ {
                 &row.description,
                 row.last_test_ok,
                 row.last_tested_at,
+                row.ssh_secret_enc.as_deref(),
+                row.ssh_auth.as_deref(),
             ],
         )
         .await
@@ -361,11 +369,16 @@ impl dyn Tx + '_ {
 
     /// How many data sources there are, how many have a password, and how many of those are
     /// sealed into a value starting with `prefix`.
-    pub async fn sealed_counts(&mut self, prefix: &[u8]) -> Result<SealedCounts, StoreError> {
+    pub async fn sealed_counts(
+        &mut self,
+        column: SealedColumn,
+        prefix: &[u8],
+    ) -> Result<SealedCounts, StoreError> {
+        let c = column.name();
         let sql = format!(
-            "SELECT count(*), count(password_enc), \
-             count(*) FILTER (WHERE password_enc IS NOT NULL AND {}) FROM data_source",
-            prefixed(prefix, 1)
+            "SELECT count(*), count({c}), \
+             count(*) FILTER (WHERE {c} IS NOT NULL AND {}) FROM data_source",
+            prefixed(c, prefix, 1)
         );
         let mut record = one(self.query(&sql, &params![prefix]).await?, "count(*)")?;
         let count = |n: i64| n.max(0) as u64;
@@ -380,15 +393,17 @@ impl dyn Tx + '_ {
     /// most `limit` of them, each `(seq, id, sealed)`, locked for the rest of the transaction.
     pub async fn sealed_without_prefix(
         &mut self,
+        column: SealedColumn,
         after_seq: i64,
         prefix: &[u8],
         limit: Option<i64>,
     ) -> Result<Vec<(i64, DataSourceId, Vec<u8>)>, StoreError> {
+        let c = column.name();
         let sql = format!(
-            "SELECT seq, id, password_enc FROM data_source \
-             WHERE seq > $1 AND password_enc IS NOT NULL AND NOT {} \
+            "SELECT seq, id, {c} FROM data_source \
+             WHERE seq > $1 AND {c} IS NOT NULL AND NOT {} \
              ORDER BY seq LIMIT $3 FOR UPDATE",
-            prefixed(prefix, 2)
+            prefixed(c, prefix, 2)
         );
         let limit = limit.unwrap_or(i64::MAX);
         let records = self.query(&sql, &params![after_seq, prefix, limit]).await?;
@@ -400,37 +415,40 @@ impl dyn Tx + '_ {
     /// Every data source id and sealed password starting with `prefix`.
     pub async fn sealed_with_prefix(
         &mut self,
+        column: SealedColumn,
         prefix: &[u8],
     ) -> Result<Vec<(DataSourceId, Vec<u8>)>, StoreError> {
+        let c = column.name();
         let sql = format!(
-            "SELECT id, password_enc FROM data_source \
-             WHERE password_enc IS NOT NULL AND {} ORDER BY seq",
-            prefixed(prefix, 1)
+            "SELECT id, {c} FROM data_source WHERE {c} IS NOT NULL AND {} ORDER BY seq",
+            prefixed(c, prefix, 1)
         );
         all(self.query(&sql, &params![prefix]).await?, |mut r| {
             Ok((DataSourceId::stored(r.text(0)?), r.bytes(1)?))
         })
     }
 
-    /// Replaces a sealed password, only if it is still `old` when given; whether it did.
+    /// Replaces a sealed value, only if it is still `old` when given; whether it did.
     /// `updated_at` stays: re-sealing does not change the data source.
-    pub async fn reseal_password(
+    pub async fn reseal(
         &mut self,
+        column: SealedColumn,
         id: &DataSourceId,
         old: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, StoreError> {
+        let c = column.name();
         let changed = match old {
             Some(old) => {
                 self.execute(
-                    "UPDATE data_source SET password_enc = $3 WHERE id = $1 AND password_enc = $2",
+                    &format!("UPDATE data_source SET {c} = $3 WHERE id = $1 AND {c} = $2"),
                     &params![id.as_str(), old, new],
                 )
                 .await?
             }
             None => {
                 self.execute(
-                    "UPDATE data_source SET password_enc = $2 WHERE id = $1",
+                    &format!("UPDATE data_source SET {c} = $2 WHERE id = $1"),
                     &params![id.as_str(), new],
                 )
                 .await?

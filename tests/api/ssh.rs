@@ -162,7 +162,116 @@ async fn unusable_ssh_secrets_are_a_400_that_names_the_argument_and_echoes_nothi
     )
     .await;
     assert!(
-        err["error"]["message"].as_str().unwrap().contains("sshHost"),
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sshHost"),
         "{err}"
     );
+}
+
+/// The middle line of a key file: secret material, never to be seen again.
+fn secret_line(key: &str) -> String {
+    key.lines().nth(2).unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_tests_through_it() {
+    if !up() || !live::reachable(&live::SSH_NOFORWARD) {
+        return;
+    }
+    let app = spawn_app().await;
+    let key = live::ssh_client_key("id_ed25519");
+    let uri = bastion_uri(Some(&live::ssh_fingerprint("bastion")));
+    let body = serde_urlencoded::to_string([
+        ("name", "behind"),
+        ("alias", "behind"),
+        ("configUri", uri.as_str()),
+        ("sshPrivateKey", key.as_str()),
+    ])
+    .unwrap();
+    let created = ok_json(app.form(Method::POST, "/data-source", &body).await).await;
+    let public = std::fs::read_to_string(
+        std::path::Path::new(live::SSH_DIR.get()).join("client/id_ed25519.pub"),
+    )
+    .unwrap();
+    let expected = jackal_drivers::ssh::HostKeyPin::parse(&public).unwrap();
+    assert_eq!(created["ssh"]["auth"], "publicKey", "{created}");
+    assert_eq!(created["ssh"]["publicKeyFingerprint"], expected.as_str());
+    assert!(public.starts_with(created["ssh"]["publicKey"].as_str().unwrap()));
+
+    let secret = secret_line(&key);
+    let mut seen = vec![created.to_string()];
+    for path in [
+        "/data-source",
+        "/data-source/behind",
+        "/data-source/behind/detail",
+    ] {
+        seen.push(ok_json(app.get(path).await).await.to_string());
+    }
+    let tested = ok_json(
+        app.request(Method::POST, "/data-source/behind/test")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(tested["success"], true, "{tested}");
+    seen.push(tested.to_string());
+    seen.push(ok_json(app.get("/audit?limit=100").await).await.to_string());
+    for text in &seen {
+        assert!(!text.contains(&secret), "{text}");
+    }
+
+    // Another bastion, no key sent: the stored key and the password stay behind.
+    let (host, port) = live::SSH_NOFORWARD.get().rsplit_once(':').unwrap();
+    let moved = format!(
+        "{}?ssl=false&sshHost={host}&sshPort={port}&sshUser={}&sshHostKey={}",
+        live::pg_admin_url("postgres"),
+        live::SSH_USER.get(),
+        live::ssh_fingerprint("noforward").replace('+', "%2B")
+    );
+    let body = serde_urlencoded::to_string([("configUri", moved.as_str())]).unwrap();
+    let updated = ok_json(app.form(Method::PATCH, "/data-source/behind", &body).await).await;
+    assert_eq!(updated["ssh"]["auth"], "none", "{updated}");
+    let tested = ok_json(
+        app.request(Method::POST, "/data-source/behind/test")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(tested["errorCode"], "ssh_auth_failed", "{tested}");
+    assert!(tested["message"]
+        .as_str()
+        .unwrap()
+        .contains("no SSH credentials"));
+
+    // The key sent again on its own: stored for the route the data source has now.
+    let body = serde_urlencoded::to_string([("sshPrivateKey", key.as_str())]).unwrap();
+    let updated = ok_json(app.form(Method::PATCH, "/data-source/behind", &body).await).await;
+    assert_eq!(updated["ssh"]["auth"], "publicKey", "{updated}");
+    let tested = ok_json(
+        app.request(Method::POST, "/data-source/behind/test")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(tested["errorCode"], "ssh_forward_denied", "{tested}");
+
+    let audit = ok_json(app.get("/audit?limit=100").await).await.to_string();
+    assert!(
+        audit.contains("sshSecrets") && !audit.contains(&secret),
+        "{audit}"
+    );
+
+    // Nothing of the key at rest but sealed bytes.
+    let (dir, _) = app.stop().await;
+    for (place, bytes) in crate::helpers::store_contents(dir.path()).await {
+        assert!(
+            !crate::helpers::holds(&bytes, &secret),
+            "the key in {place}"
+        );
+    }
 }

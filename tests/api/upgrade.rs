@@ -89,12 +89,12 @@ async fn an_sqlite_store_of_the_previous_release_opens_and_answers_the_same() {
     settings.server.workers = 1;
     settings.store.path = dir.path().join("jackal.db");
     answers_as_recorded(settings, &fixture("sqlite/expected")).await;
-    // Upgraded in place: the same version numbers as the PostgreSQL store now.
+    // Upgraded in place to today's version: the same numbers as the PostgreSQL store now.
     let version: i64 = rusqlite::Connection::open(dir.path().join("jackal.db"))
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, jackal::store::migrations::LATEST);
 }
 
 #[tokio::test]
@@ -144,7 +144,10 @@ async fn a_postgresql_store_of_the_previous_release_is_renumbered_and_answers_th
         .await
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
-    assert_eq!((version, sequence.as_str()), (5, "shared"));
+    assert_eq!(
+        (version, sequence.as_str()),
+        (jackal::store::migrations::LATEST, "shared")
+    );
     drop(client);
     let admin_client = pg_connect(&admin, &crate::helpers::split_admin_db(&admin))
         .await
