@@ -794,3 +794,48 @@ async fn a_write_racing_the_end_of_a_rotation_is_re_sealed_by_the_server() {
         b"Next-pw-2"
     );
 }
+
+/// SSH secrets are sealed like passwords, so a rotation re-seals them too: after it, the server
+/// on the new key still logs in to the bastion with the stored password.
+#[tokio::test]
+async fn rotation_re_seals_ssh_secrets_and_the_tunnel_still_logs_in() {
+    use crate::connection_test::live;
+    if !live::reachable(&live::SSH_PASSWORD_SERVER) || !live::reachable(&live::PG_MAIN) {
+        return;
+    }
+    let app = spawn_app().await;
+    let (host, port) = live::SSH_PASSWORD_SERVER.get().rsplit_once(':').unwrap();
+    let uri = format!(
+        "{}?ssl=false&sshHost={host}&sshPort={port}&sshUser={}&sshHostKey={}",
+        live::pg_admin_url("postgres"),
+        live::SSH_USER.get(),
+        live::ssh_fingerprint("password").replace('+', "%2B")
+    );
+    app.create(&[
+        ("name", "tunnel"),
+        ("alias", "tunnel"),
+        ("configUri", &uri),
+        ("sshPassword", live::SSH_PASSWORD.get()),
+    ])
+    .await;
+    let (dir, key) = app.stop().await;
+
+    let out = rotate_ok(dir.path(), &dir.path().join("new.key"), &[]).await;
+    assert_eq!(field_count(&out, "re-sealed now:"), 1, "{out}");
+    for (place, bytes) in crate::helpers::store_contents(dir.path()).await {
+        assert!(
+            !crate::helpers::holds(&bytes, live::SSH_PASSWORD.get()),
+            "the SSH password in {place}"
+        );
+    }
+
+    let app = spawn_app_in(dir, key).await;
+    let tested = ok_json(
+        app.request(reqwest::Method::POST, "/data-source/tunnel/test")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(tested["success"], true, "{tested}");
+}

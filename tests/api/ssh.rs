@@ -218,6 +218,19 @@ async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_test
     .await;
     assert_eq!(tested["success"], true, "{tested}");
     seen.push(tested.to_string());
+    // Introspection goes the same way.
+    let schema = ok_json(
+        app.request(Method::POST, "/data-source/behind/schema")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(schema["success"], true, "{schema}");
+    assert!(
+        schema["counts"]["schemas"].as_u64().unwrap() >= 1,
+        "{schema}"
+    );
     seen.push(ok_json(app.get("/audit?limit=100").await).await.to_string());
     for text in &seen {
         assert!(!text.contains(&secret), "{text}");
