@@ -2,7 +2,7 @@
 //! outcome, store latency. One registry per server, so servers in one process (the tests) do not
 //! share counts.
 
-use jackal_drivers::ProbeFailure;
+use jackal_drivers::{Phase, PhaseRecord, ProbeFailure};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -24,6 +24,7 @@ pub struct Metrics {
     registry: Registry,
     http: HistogramVec,
     tests: IntCounterVec,
+    tunnelled: IntCounterVec,
     store: HistogramVec,
     protocol_errors: IntCounterVec,
 }
@@ -44,6 +45,15 @@ impl Metrics {
             Opts::new(
                 "jackal_connection_tests_total",
                 "Connection tests by outcome: success, or the errorCode they failed with",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let tunnelled = IntCounterVec::new(
+            Opts::new(
+                "jackal_tunnelled_tests_total",
+                "Connection tests and introspections through an SSH tunnel, by outcome: success, \
+                 or the errorCode they failed with (also counted in jackal_connection_tests_total)",
             ),
             &["outcome"],
         )
@@ -69,6 +79,7 @@ impl Metrics {
         for metric in [
             Box::new(http.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(tests.clone()),
+            Box::new(tunnelled.clone()),
             Box::new(store.clone()),
             Box::new(protocol_errors.clone()),
         ] {
@@ -78,6 +89,7 @@ impl Metrics {
             registry,
             http,
             tests,
+            tunnelled,
             store,
             protocol_errors,
         }
@@ -93,12 +105,17 @@ impl Metrics {
 
     /// Counts a connection test or introspection by how it ended: `success`, or its error
     /// code (a fixed list, so a bounded set of series).
-    pub fn count_test<T>(&self, outcome: &Result<T, ProbeFailure>) {
+    /// A test that went through an SSH tunnel (it has `ssh_*` phases) is counted once more in
+    /// `jackal_tunnelled_tests_total`.
+    pub fn count_test<T>(&self, outcome: &Result<T, ProbeFailure>, phases: &[PhaseRecord]) {
         let label = match outcome {
             Ok(_) => "success",
             Err(f) => f.code.as_str(),
         };
         self.tests.with_label_values(&[label]).inc();
+        if phases.iter().any(|p| p.phase == Phase::SshConnect) {
+            self.tunnelled.with_label_values(&[label]).inc();
+        }
     }
 
     /// Counts a request the HTTP parser refused before routing (`status` is one of a few).

@@ -99,6 +99,11 @@ enum OptionName {
     Ssl,
     SslRootCert,
     ConnectTimeout,
+    SshHost,
+    SshPort,
+    SshUser,
+    SshHostKey,
+    SshJump,
     Other(String),
 }
 
@@ -109,6 +114,10 @@ enum OptionValue {
     On,
     Seconds(u16),
     CaPath,
+    /// A real host key's fingerprint, `+` and `/` included.
+    Fingerprint,
+    /// A jump list of two hops, the first pinned (`@` written %40).
+    Jump,
     Text(Part),
 }
 
@@ -193,6 +202,11 @@ impl Pieces {
                 OptionName::Ssl => "ssl",
                 OptionName::SslRootCert => "sslRootCert",
                 OptionName::ConnectTimeout => "connectTimeout",
+                OptionName::SshHost => "sshHost",
+                OptionName::SshPort => "sshPort",
+                OptionName::SshUser => "sshUser",
+                OptionName::SshHostKey => "sshHostKey",
+                OptionName::SshJump => "sshJump",
                 OptionName::Other(other) => other,
             });
             uri.push('=');
@@ -202,6 +216,13 @@ impl Pieces {
                 OptionValue::On => uri.push_str("On"),
                 OptionValue::Seconds(s) => uri.push_str(&s.to_string()),
                 OptionValue::CaPath => uri.push_str("/etc/ssl/certs/ca%20bundle.pem"),
+                OptionValue::Fingerprint => {
+                    uri.push_str("SHA256:H1A0MOgNmSX3XWZTmX/3zKGCHwCbWDGC1iyaSmZ5Jng")
+                }
+                OptionValue::Jump => uri.push_str(
+                    "j%40gw.example.com:2222;SHA256:H1A0MOgNmSX3XWZTmX/3zKGCHwCbWDGC1iyaSmZ5Jng,\
+                     k%40[fd00::1]",
+                ),
                 OptionValue::Text(part) => uri.push_str(&part.written()),
             }
         }

@@ -130,7 +130,7 @@ pub async fn test_saved(
     let spec = spec_with_password(&row, &app.secrets)?;
     let report = app.probes.test(spec, tester(ctx)).await;
     log(&report, row.id.as_str());
-    app.metrics.count_test(&report.outcome);
+    app.metrics.count_test(&report.outcome, &report.phases);
     let mut changes = outcome(&report.outcome, report.outcome.as_ref().ok());
     changes["address"] = json!(report.address.map(|a| a.to_string()));
     let event = events::connection_tested("data_source", row.id.as_str(), changes);
@@ -161,7 +161,7 @@ pub async fn test_unsaved(
         },
     };
     log(&report, "unsaved");
-    app.metrics.count_test(&report.outcome);
+    app.metrics.count_test(&report.outcome, &report.phases);
     let mut changes = outcome(&report.outcome, report.outcome.as_ref().ok());
     changes["address"] = json!(report.address.map(|a| a.to_string()));
     if let Some(uri) = &redacted {
@@ -203,7 +203,7 @@ pub async fn introspect(
         }),
         Err(f) => json!({"success": false, "errorCode": f.code.as_str()}),
     };
-    app.metrics.count_test(&report.outcome);
+    app.metrics.count_test(&report.outcome, &report.phases);
     let event = events::data_source_introspected(&row.id, changes);
     record(
         app,

@@ -71,6 +71,18 @@ async fn a_tunnelled_test_succeeds_and_names_each_hop_and_phase() {
         audit.to_string().contains("sshHost"),
         "the route is recorded: {audit}"
     );
+
+    // Counted as tunnelled, by outcome.
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("jackal_tunnelled_tests_total{outcome=\"success\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
