@@ -1,6 +1,7 @@
 //! `POST /data-source/:ds/test` and `POST /connection-test`: a live connection test, answered
 //! 200 either way (a failed test is a result, not a server error).
 
+use super::ssh_args::with_ssh_secrets;
 use actix_web::{web, HttpResponse};
 use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeReport, ServerVersion};
 use serde::{Deserialize, Serialize};
@@ -223,6 +224,7 @@ pub fn render(report: &ProbeReport) -> TestResult {
     }
 }
 
+with_ssh_secrets! {
 /// The argument of `POST /connection-test`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -230,17 +232,7 @@ pub struct TestUnsaved {
     /// The connection URI to test.
     #[schema(schema_with = super::docs::any_config_uri_schema, required = true)]
     config_uri: Option<String>,
-    /// For a configUri with `sshHost`: the private key (OpenSSH or PEM text) that logs in to
-    /// the bastion and jump hosts. Never returned, logged or recorded.
-    #[schema(format = Password, write_only)]
-    ssh_private_key: Option<String>,
-    /// The passphrase of an encrypted `sshPrivateKey`.
-    #[schema(format = Password, write_only)]
-    ssh_key_passphrase: Option<String>,
-    /// For a configUri with `sshHost`: the password that logs in to the bastion and jump hosts,
-    /// when no key is sent.
-    #[schema(format = Password, write_only)]
-    ssh_password: Option<String>,
+}
 }
 
 /// Tests a saved data source's connection: connect, TLS, log in, ask the version, close.

@@ -1,5 +1,6 @@
 //! `/api/v2/data-source`: create, list, retrieve, detail, update and delete.
 
+use super::ssh_args::with_ssh_secrets;
 use actix_web::{web, HttpResponse};
 use jackal_drivers::ConnectionSpec;
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,7 @@ impl SshView {
     }
 }
 
+with_ssh_secrets! {
 // Every field of a body is read as text (see `Args::into_body`); the handler checks the
 // `required` ones, in field order, so "missing" and "invalid" come in today's order.
 /// The arguments of `POST /data-source`, form-encoded or as a JSON object.
@@ -104,17 +106,7 @@ pub struct CreateDataSource {
     /// An extension: free text, at most 4000 characters. Empty or `null`: none.
     #[schema(max_length = 4000)]
     description: Option<String>,
-    /// An extension, for a configUri with `sshHost`: the private key (OpenSSH or PEM text)
-    /// that logs in to the bastion and jump hosts. Stored encrypted; never returned.
-    #[schema(format = Password, write_only)]
-    ssh_private_key: Option<String>,
-    /// An extension: the passphrase of an encrypted `sshPrivateKey`. Never returned.
-    #[schema(format = Password, write_only)]
-    ssh_key_passphrase: Option<String>,
-    /// An extension, for a configUri with `sshHost`: the password that logs in to the bastion
-    /// and jump hosts, when no key is sent. Stored encrypted; never returned.
-    #[schema(format = Password, write_only)]
-    ssh_password: Option<String>,
+}
 }
 
 impl CreateDataSource {
@@ -161,6 +153,7 @@ impl CreateDataSource {
     }
 }
 
+with_ssh_secrets! {
 /// The arguments of a data source update: any of them, at least one.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -178,17 +171,7 @@ pub struct UpdateDataSource {
     /// An extension: the new description; empty or `null` clears it.
     #[schema(max_length = 4000)]
     description: Option<String>,
-    /// An extension, for a configUri with `sshHost`: the private key (OpenSSH or PEM text)
-    /// that logs in to the bastion and jump hosts. Stored encrypted; never returned.
-    #[schema(format = Password, write_only)]
-    ssh_private_key: Option<String>,
-    /// An extension: the passphrase of an encrypted `sshPrivateKey`. Never returned.
-    #[schema(format = Password, write_only)]
-    ssh_key_passphrase: Option<String>,
-    /// An extension, for a configUri with `sshHost`: the password that logs in to the bastion
-    /// and jump hosts, when no key is sent. Stored encrypted; never returned.
-    #[schema(format = Password, write_only)]
-    ssh_password: Option<String>,
+}
 }
 
 impl DataSourceView {

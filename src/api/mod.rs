@@ -23,4 +23,5 @@ pub mod request_log;
 pub mod role;
 pub mod routes;
 pub mod schema;
+mod ssh_args;
 pub mod whoami;

@@ -20,6 +20,17 @@ fn bastion_uri(pin: Option<&str>) -> String {
     uri
 }
 
+/// `POST /data-source/{key}/test`: the result.
+async fn test_stored(app: &TestApp, key: &str) -> Value {
+    ok_json(
+        app.request(Method::POST, &format!("/data-source/{key}/test"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn test(app: &TestApp, pairs: &[(&str, &str)]) -> reqwest::Response {
     let body = serde_urlencoded::to_string(pairs).unwrap();
     app.form(Method::POST, "/connection-test", &body).await
@@ -221,13 +232,7 @@ async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_test
     ] {
         seen.push(ok_json(app.get(path).await).await.to_string());
     }
-    let tested = ok_json(
-        app.request(Method::POST, "/data-source/behind/test")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let tested = test_stored(&app, "behind").await;
     assert_eq!(tested["success"], true, "{tested}");
     seen.push(tested.to_string());
     // Introspection goes the same way.
@@ -259,13 +264,7 @@ async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_test
     let body = serde_urlencoded::to_string([("configUri", moved.as_str())]).unwrap();
     let updated = ok_json(app.form(Method::PATCH, "/data-source/behind", &body).await).await;
     assert_eq!(updated["ssh"]["auth"], "none", "{updated}");
-    let tested = ok_json(
-        app.request(Method::POST, "/data-source/behind/test")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let tested = test_stored(&app, "behind").await;
     assert_eq!(tested["errorCode"], "ssh_auth_failed", "{tested}");
     assert!(tested["message"]
         .as_str()
@@ -276,13 +275,7 @@ async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_test
     let body = serde_urlencoded::to_string([("sshPrivateKey", key.as_str())]).unwrap();
     let updated = ok_json(app.form(Method::PATCH, "/data-source/behind", &body).await).await;
     assert_eq!(updated["ssh"]["auth"], "publicKey", "{updated}");
-    let tested = ok_json(
-        app.request(Method::POST, "/data-source/behind/test")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let tested = test_stored(&app, "behind").await;
     assert_eq!(tested["errorCode"], "ssh_forward_denied", "{tested}");
 
     let audit = ok_json(app.get("/audit?limit=100").await).await.to_string();
