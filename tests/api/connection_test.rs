@@ -30,7 +30,8 @@ async fn test_unsaved(app: &TestApp, uri: &str) -> Value {
     ok_json(app.form(Method::POST, "/connection-test", &body).await).await
 }
 
-async fn test_stored(app: &TestApp, key: &str) -> Value {
+/// `POST /data-source/{key}/test`: the result.
+pub async fn test_stored(app: &TestApp, key: &str) -> Value {
     ok_json(
         app.request(Method::POST, &format!("/data-source/{key}/test"))
             .send()

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::connection_test::live;
+use crate::connection_test::{live, test_stored};
 use crate::helpers::{error_json, ok_json, spawn_app, TestApp};
 
 fn bastion_uri(pin: Option<&str>) -> String {
@@ -18,17 +18,6 @@ fn bastion_uri(pin: Option<&str>) -> String {
         uri.push_str(&format!("&sshHostKey={}", pin.replace('+', "%2B")));
     }
     uri
-}
-
-/// `POST /data-source/{key}/test`: the result.
-async fn test_stored(app: &TestApp, key: &str) -> Value {
-    ok_json(
-        app.request(Method::POST, &format!("/data-source/{key}/test"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
 }
 
 async fn test(app: &TestApp, pairs: &[(&str, &str)]) -> reqwest::Response {
