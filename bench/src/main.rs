@@ -41,6 +41,9 @@ struct Options {
     warmup: usize,
     gets: usize,
     flood: usize,
+    /// The flood's tests go through an SSH tunnel whose bastion (the silent listener) never
+    /// sends its banner.
+    flood_through_ssh: bool,
     pg_host: String,
     pg_port: u16,
 }
@@ -55,6 +58,7 @@ impl Options {
             warmup: 20,
             gets: 1000,
             flood: 500,
+            flood_through_ssh: false,
             pg_host: "127.0.0.1".to_owned(),
             pg_port: 5432,
         };
@@ -73,13 +77,14 @@ impl Options {
                 "--warmup" => opts.warmup = value()?.parse()?,
                 "--gets" => opts.gets = value()?.parse()?,
                 "--flood" => opts.flood = value()?.parse()?,
+                "--flood-through-ssh" => opts.flood_through_ssh = true,
                 "--pg-host" => opts.pg_host = value()?,
                 "--pg-port" => opts.pg_port = value()?.parse()?,
                 "-h" | "--help" => {
                     println!(
                         "usage: jackal-bench --jackal PATH [--iterations N] [--warmup N] \
-                         [--gets N] [--flood N] [--pg-host H] [--pg-port P] [--compare PATH] \
-                         [--floor PATH (default: jackal-bench-floor beside this program)]"
+                         [--gets N] [--flood N] [--flood-through-ssh] [--pg-host H] [--pg-port P] \
+                         [--compare PATH] [--floor PATH (default: jackal-bench-floor beside this program)]"
                     );
                     std::process::exit(0);
                 }
@@ -267,6 +272,19 @@ fn phase_medians(samples: &[JackalSample]) -> Vec<(String, f64)> {
 
 // ---------------------------------------------------------------------------------------------
 // Part 2: CRUD latency during a flood of hanging tests
+
+/// What the flood tests: the silent listener as the database, or as an SSH bastion that never
+/// sends its banner (`--flood-through-ssh`).
+fn hang_uri(opts: &Options, silent_port: u16) -> String {
+    if opts.flood_through_ssh {
+        format!(
+            "postgresql://u:pw@db.internal:5432/db?ssl=false&connectTimeout=30\
+             &sshHost=127.0.0.1&sshPort={silent_port}&sshUser=bench"
+        )
+    } else {
+        format!("postgresql://u:pw@127.0.0.1:{silent_port}/db?ssl=false&connectTimeout=30")
+    }
+}
 
 async fn get_latencies(
     server: &Server,
@@ -456,8 +474,7 @@ async fn run() -> Result<bool> {
     let flood_client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
-    let hang_uri =
-        format!("postgresql://u:pw@127.0.0.1:{silent_port}/db?ssl=false&connectTimeout=30");
+    let hang_uri = hang_uri(&opts, silent_port);
     let finished_early = Arc::new(AtomicUsize::new(0));
     let mut flood = tokio::task::JoinSet::new();
     for _ in 0..opts.flood {
@@ -629,10 +646,9 @@ async fn run() -> Result<bool> {
     );
     println!(
         "{} sequential GETs on one keep-alive connection, before the flood (baseline) and \
-         from 300 ms after firing {} concurrent `POST /connection-test` to \
-         `postgresql://u:pw@127.0.0.1:{silent_port}/db?ssl=false&connectTimeout=30` \
+         from 300 ms after firing {} concurrent `POST /connection-test` to `{}` \
          (config: `[test] timeout = 10, max_concurrent = 64`).\n",
-        opts.gets, opts.flood
+        opts.gets, opts.flood, hang_uri
     );
     let (b50, b99, bmax) = (
         pct(&baseline, 50.0),
