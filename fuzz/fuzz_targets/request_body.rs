@@ -16,15 +16,14 @@
 
 use jackal::api::args::Args;
 use jackal::api::data_source::CreateDataSource;
-use jackal::app::data_sources::NewDataSource;
 use jackal::api::error::{ApiError, ErrorCode};
+use jackal::app::data_sources::NewDataSource;
 use jackal_drivers::ConnectionSpec;
 use jackal_fuzz::{
     begin_input, check_spec, check_uri_error, note, templates_of, uri_error_samples, url_passwords,
     Oracle,
 };
 use libfuzzer_sys::fuzz_target;
-
 
 const CONTENT_TYPES: &[Option<&str>] = &[
     None,

@@ -56,7 +56,11 @@ fuzz_target!(|input: Input| {
             "an error read differently: {e} / {e:?}"
         );
     }
-    let passphrase = if input.passphrase.is_some() { "Some(\"***\")" } else { "None" };
+    let passphrase = if input.passphrase.is_some() {
+        "Some(\"***\")"
+    } else {
+        "None"
+    };
     assert_eq!(
         format!("{credentials:?}"),
         format!(
