@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::schema::SchemaSnapshot;
 
@@ -135,7 +135,10 @@ pub struct TlsReport {
     pub protocol: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialized in camelCase: the contract's `version` object, and the form a schema snapshot
+/// keeps it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ServerVersion {
     /// `PostgreSQL`, `MySQL`, `MariaDB` or `SQLite`.
     pub product_name: String,

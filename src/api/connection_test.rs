@@ -12,7 +12,7 @@ use super::docs::{DataSourceKey, NotFound, PayloadTooLarge, UnsupportedMediaType
 use super::error::ApiError;
 use super::limits::TestAllowance;
 use super::reply::json_ok;
-use crate::app::connection_tests::{self, StoredVersion};
+use crate::app::connection_tests;
 use crate::app::AppState;
 use crate::domain::ssh;
 use crate::store::AuditContext;
@@ -176,8 +176,8 @@ pub struct TlsView {
     pub protocol: Option<String>,
 }
 
-impl From<&StoredVersion> for VersionView {
-    fn from(v: &StoredVersion) -> Self {
+impl From<&ServerVersion> for VersionView {
+    fn from(v: &ServerVersion) -> Self {
         Self {
             product_name: v.product_name.clone(),
             product_version: v.product_version.clone(),
@@ -189,14 +189,10 @@ impl From<&StoredVersion> for VersionView {
     }
 }
 
-pub fn version_view(v: &ServerVersion) -> VersionView {
-    VersionView::from(&StoredVersion::from(v))
-}
-
 /// The contract's §5 shape, with its extension fields.
 pub fn render(report: &ProbeReport) -> TestResult {
     let (version, failure) = match &report.outcome {
-        Ok(v) => (Some(version_view(v)), None),
+        Ok(v) => (Some(VersionView::from(v)), None),
         Err(failure) => (None, Some(failure)),
     };
     TestResult {

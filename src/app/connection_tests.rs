@@ -14,36 +14,11 @@ use super::{events, AppError, AppState};
 use crate::domain::ids::DataSourceId;
 use crate::store::{AuditContext, AuditEvent, DataSourceRow, Lock, SchemaSnapshotRow};
 
-/// A server's product and version as a snapshot keeps it (the contract's `version` object).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredVersion {
-    pub product_name: String,
-    pub product_version: String,
-    pub major: u64,
-    pub minor: u64,
-    pub patch: u64,
-    pub description: String,
-}
-
-impl From<&ServerVersion> for StoredVersion {
-    fn from(v: &ServerVersion) -> Self {
-        Self {
-            product_name: v.product_name.clone(),
-            product_version: v.product_version.clone(),
-            major: v.major,
-            minor: v.minor,
-            patch: v.patch,
-            description: v.description.clone(),
-        }
-    }
-}
-
 /// What a schema snapshot row holds: the version and the snapshot, as the drivers reported
 /// them (this JSON is the stored format; stores written earlier hold the same).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StoredSnapshot {
-    pub version: StoredVersion,
+    pub version: ServerVersion,
     #[serde(flatten)]
     pub snapshot: SchemaSnapshot,
 }
@@ -220,10 +195,7 @@ pub async fn introspect(
             return Ok(Introspected::Failed(report, failure));
         }
     };
-    let stored = StoredSnapshot {
-        version: StoredVersion::from(&version),
-        snapshot,
-    };
+    let stored = StoredSnapshot { version, snapshot };
     let snapshot_row = SchemaSnapshotRow {
         data_source_id: row.id.clone(),
         fetched_at,
