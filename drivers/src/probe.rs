@@ -294,26 +294,29 @@ pub(crate) fn classify_dial_error(
     err: &std::io::Error,
     kind: Kind,
 ) -> Option<ProbeFailure> {
-    use std::io::ErrorKind;
     let port_hint = kind
         .default_port()
         .map(|p| format!(" ({}'s default port is {p})", product_name(kind)))
         .unwrap_or_default();
-    Some(match err.kind() {
-        ErrorKind::ConnectionRefused => ProbeFailure::new(
-            ErrorCode::Refused,
-            format!("nothing is listening at {addr}: the connection was refused; check the host and port{port_hint}, and that the server is running"),
-        ),
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => ProbeFailure::new(
-            ErrorCode::Unreachable,
-            format!("{addr} is unreachable from the Jackal server (no route to it): check the host, and the network between them"),
-        ),
-        ErrorKind::TimedOut => ProbeFailure::new(
-            ErrorCode::Timeout,
-            format!("nothing answered at {addr}: the connection timed out; check host, port and firewall"),
-        ),
-        _ => return None,
-    })
+    let code = dial_error_code(err)?;
+    let message = match code {
+        ErrorCode::Refused => format!("nothing is listening at {addr}: the connection was refused; check the host and port{port_hint}, and that the server is running"),
+        ErrorCode::Unreachable => format!("{addr} is unreachable from the Jackal server (no route to it): check the host, and the network between them"),
+        _ => format!("nothing answered at {addr}: the connection timed out; check host, port and firewall"),
+    };
+    Some(ProbeFailure::new(code, message))
+}
+
+/// What a failed dial says about reaching the server, from the error's kind: `Refused`,
+/// `Unreachable` or `Timeout`; `None` for kinds that are not about reaching it.
+pub(crate) fn dial_error_code(err: &std::io::Error) -> Option<ErrorCode> {
+    use std::io::ErrorKind;
+    match err.kind() {
+        ErrorKind::ConnectionRefused => Some(ErrorCode::Refused),
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Some(ErrorCode::Unreachable),
+        ErrorKind::TimedOut => Some(ErrorCode::Timeout),
+        _ => None,
+    }
 }
 
 fn product_name(kind: Kind) -> &'static str {

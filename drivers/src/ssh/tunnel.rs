@@ -16,9 +16,8 @@ use tokio::net::TcpStream;
 
 use super::credentials::SshCredentials;
 use super::route::{Hop, HostKeyPin, SshRoute};
-use crate::probe::{classify_dial_error, Attempt, Io};
+use crate::probe::{dial_error_code, Attempt, Io};
 use crate::report::{ErrorCode, Phase, ProbeFailure};
-use crate::uri::Kind;
 
 /// Host-key algorithms accepted: russh's defaults without `ssh-rsa` (SHA-1 signatures), as
 /// OpenSSH has done since 8.8.
@@ -241,9 +240,9 @@ fn handshake_failure(err: CheckError, hop: &Hop, option: &str) -> ProbeFailure {
             ),
         ),
         CheckError::Ssh(russh::Error::IO(e)) => {
-            // A refused first hop is a dial error; through a channel there is no dial.
-            let addr = SocketAddr::from(([0, 0, 0, 0], hop.port));
-            match classify_dial_error(addr, &e, Kind::Postgresql).map(|f| f.code) {
+            // A refused first hop is a dial error (through a channel there is no dial),
+            // reported with SSH's own codes and words.
+            match dial_error_code(&e) {
                 Some(ErrorCode::Refused) => ProbeFailure::new(
                     ErrorCode::SshRefused,
                     format!(
