@@ -275,6 +275,14 @@ pub async fn update(
         )
         .into());
     }
+    if let Some(credentials) = &changes.ssh {
+        // The route the secrets are for: the new configUri's, else the stored one's.
+        let route = match &changes.spec {
+            Some(spec) => spec.ssh_route(),
+            None => stored_spec(&found)?.ssh_route(),
+        };
+        crate::domain::ssh::check_sent_for_a_tunnel(credentials, route.is_some())?;
+    }
     // The password this update brings, if any, sealed for this data source.
     let brought = match (&changes.spec, &changes.password) {
         (Some(spec), _) if spec.has_password() => Some(seal(&app.secrets, spec, &found.id).await?),

@@ -180,6 +180,28 @@ async fn unusable_ssh_secrets_are_a_400_that_names_the_argument_and_echoes_nothi
             .contains("sshHost"),
         "{err}"
     );
+
+    // The same on an update of a data source without a tunnel.
+    app.create(&[
+        ("name", "plain"),
+        ("alias", "plain"),
+        ("configUri", "postgresql://u@h/db"),
+    ])
+    .await;
+    let body = serde_urlencoded::to_string([("sshPassword", "pw")]).unwrap();
+    let err = error_json(
+        app.form(Method::PATCH, "/data-source/plain", &body).await,
+        400,
+        "invalid_argument",
+    )
+    .await;
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sshHost"),
+        "{err}"
+    );
 }
 
 /// The middle line of a key file: secret material, never to be seen again.
