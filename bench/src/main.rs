@@ -44,6 +44,9 @@ struct Options {
     /// The flood's tests go through an SSH tunnel whose bastion (the silent listener) never
     /// sends its banner.
     flood_through_ssh: bool,
+    /// The flood is sent with this many API keys, round robin: one key may hold only its share
+    /// of the test slots (`[test] key_share`, half by default).
+    flood_keys: usize,
     pg_host: String,
     pg_port: u16,
 }
@@ -59,6 +62,7 @@ impl Options {
             gets: 1000,
             flood: 500,
             flood_through_ssh: false,
+            flood_keys: 1,
             pg_host: "127.0.0.1".to_owned(),
             pg_port: 5432,
         };
@@ -78,12 +82,13 @@ impl Options {
                 "--gets" => opts.gets = value()?.parse()?,
                 "--flood" => opts.flood = value()?.parse()?,
                 "--flood-through-ssh" => opts.flood_through_ssh = true,
+                "--flood-keys" => opts.flood_keys = value()?.parse()?,
                 "--pg-host" => opts.pg_host = value()?,
                 "--pg-port" => opts.pg_port = value()?.parse()?,
                 "-h" | "--help" => {
                     println!(
                         "usage: jackal-bench --jackal PATH [--iterations N] [--warmup N] \
-                         [--gets N] [--flood N] [--flood-through-ssh] [--pg-host H] [--pg-port P] \
+                         [--gets N] [--flood N] [--flood-through-ssh] [--flood-keys N] [--pg-host H] [--pg-port P] \
                          [--compare PATH] [--floor PATH (default: jackal-bench-floor beside this program)]"
                     );
                     std::process::exit(0);
@@ -476,9 +481,13 @@ async fn run() -> Result<bool> {
         .build()?;
     let hang_uri = hang_uri(&opts, silent_port);
     let finished_early = Arc::new(AtomicUsize::new(0));
+    let mut flood_apis = vec![server.api().clone()];
+    for k in 1..opts.flood_keys.max(1) {
+        flood_apis.push(server.create_key(&format!("flood-{k}"))?);
+    }
     let mut flood = tokio::task::JoinSet::new();
-    for _ in 0..opts.flood {
-        let req = server
+    for i in 0..opts.flood {
+        let req = flood_apis[i % flood_apis.len()]
             .request(&flood_client, reqwest::Method::POST, "/connection-test")
             .form(&[("configUri", hang_uri.as_str())]);
         let finished_early = finished_early.clone();
@@ -646,9 +655,13 @@ async fn run() -> Result<bool> {
     );
     println!(
         "{} sequential GETs on one keep-alive connection, before the flood (baseline) and \
-         from 300 ms after firing {} concurrent `POST /connection-test` to `{}` \
-         (config: `[test] timeout = 10, max_concurrent = 64`).\n",
-        opts.gets, opts.flood, hang_uri
+         from 300 ms after firing {} concurrent `POST /connection-test` to `{}` with {} API \
+         key(s), round robin (config: `[test] timeout = 10, max_concurrent = 64`; one key may \
+         hold half the slots).\n",
+        opts.gets,
+        opts.flood,
+        hang_uri,
+        opts.flood_keys.max(1)
     );
     let (b50, b99, bmax) = (
         pct(&baseline, 50.0),

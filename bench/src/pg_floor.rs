@@ -84,6 +84,20 @@ pub struct FloorSample {
     pub close: Duration,
 }
 
+/// `SELECT version()` in one round trip, as Jackal's probe asks it (simple-query protocol, no
+/// prepare).
+pub async fn select_version(client: &tokio_postgres::Client) -> Result<String> {
+    Ok(client
+        .simple_query("SELECT version()")
+        .await?
+        .into_iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .ok_or("SELECT version() returned no row")?)
+}
+
 pub async fn floor_once(
     host: &str,
     port: u16,
@@ -114,16 +128,7 @@ pub async fn floor_once(
         }
     };
     let connected = Instant::now();
-    // One round trip, as Jackal's probe asks it (simple-query protocol, no prepare).
-    let version = client
-        .simple_query("SELECT version()")
-        .await?
-        .into_iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-            _ => None,
-        })
-        .ok_or("SELECT version() returned no row")?;
+    let version = select_version(&client).await?;
     let queried = Instant::now();
     drop(client);
     task.await??;

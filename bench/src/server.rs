@@ -215,8 +215,10 @@ impl Launch {
             api: Api {
                 base: format!("http://127.0.0.1:{port}/api/v2"),
                 key_id: self.key_id.clone(),
+                secret: SECRET.to_owned(),
             },
             logs,
+            launch: self.clone(),
             _dir: None,
         })
     }
@@ -276,6 +278,7 @@ pub struct Api {
     /// `http://127.0.0.1:PORT/api/v2`.
     pub base: String,
     key_id: String,
+    secret: String,
 }
 
 impl Api {
@@ -284,6 +287,7 @@ impl Api {
         Api {
             base,
             key_id: self.key_id.clone(),
+            secret: self.secret.clone(),
         }
     }
 
@@ -298,7 +302,7 @@ impl Api {
             .request(method, format!("{}{path}", self.base))
             .header(reqwest::header::USER_AGENT, USER_AGENT)
             .header(reqwest::header::ACCEPT, ACCEPT)
-            .basic_auth(format!("{}@api", self.key_id), Some(SECRET))
+            .basic_auth(format!("{}@api", self.key_id), Some(&self.secret))
     }
 }
 
@@ -308,6 +312,8 @@ pub struct Server {
     api: Api,
     startup: Duration,
     logs: Arc<LogStats>,
+    /// How it was started: its binary, directory and store.
+    launch: Launch,
     /// The temporary directory of [`Server::start_temp`], removed after the process is killed.
     _dir: Option<tempfile::TempDir>,
 }
@@ -346,6 +352,38 @@ impl Server {
 
     pub fn api(&self) -> &Api {
         &self.api
+    }
+
+    /// Another API key in this server's store, made by `jackal api-key create` as an admin
+    /// would (another process, the same store): the same server called with that key.
+    pub fn create_key(&self, name: &str) -> Result<Api> {
+        let out = Command::new(&self.launch.binary)
+            .arg("--config")
+            .arg(self.launch.dir.join("config.toml"))
+            .args(["api-key", "create", "--name", name])
+            .current_dir(&self.launch.dir)
+            .env("JACKAL_STORE", self.launch.store_env())
+            .env_remove("JACKDB_API_KEY_ID")
+            .env_remove("JACKDB_API_KEY_SECRET")
+            .stdin(Stdio::null())
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| {
+                    format!(
+                        "jackal api-key create printed no {name}: {text}{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )
+                })
+        };
+        Ok(Api {
+            base: self.api.base.clone(),
+            key_id: field("id:")?,
+            secret: field("secret:")?,
+        })
     }
 
     /// See [`Api::request`].

@@ -39,7 +39,7 @@
 //! | `ssl` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`, any case) | `true` | Use TLS. |
 //! | `sslRootCert` | an absolute path | – | PEM CA bundle to trust. |
 //! | `connectTimeout` | whole seconds, `1..=300` | – | Deadline for testing this data source. |
-//! | `sshHost` | host name or IP | – | PostgreSQL only: the SSH bastion to tunnel through ([`ssh`]). |
+//! | `sshHost` | host name or IP | – | PostgreSQL, MySQL and MariaDB: the SSH bastion to tunnel through ([`ssh`]). |
 //! | `sshPort` | `1..=65535` | `22` | The bastion's SSH port. |
 //! | `sshUser` | text | – | Required with `sshHost`: the user on every hop. |
 //! | `sshHostKey` | `SHA256:…`, or a public-key or `known_hosts` line | – | The bastion's pinned host key, normalized to its fingerprint. |

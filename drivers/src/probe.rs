@@ -527,8 +527,9 @@ async fn through_tunnel(
     let (stream, sessions) = tunnel.into_parts();
     let found = match spec.kind() {
         Kind::Postgresql => postgres::probe_over(spec, ctx, stream, &peer, attempt, work).await,
-        // ConnectionSpec::parse refuses SSH options on both (see UriError::SshUnsupported).
-        Kind::Mysql | Kind::Sqlite => unreachable!("no tunnel for {:?}", spec.kind()),
+        Kind::Mysql => mysql::probe_over(spec, ctx, stream, &peer, attempt, work).await,
+        // A SQLite configUri has no host, so no tunnel: run() returned before.
+        Kind::Sqlite => unreachable!("no tunnel for a SQLite file"),
     };
     // The sessions carry the channel: they end with the test, not before.
     drop(sessions);

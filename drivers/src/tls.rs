@@ -256,23 +256,54 @@ pub(crate) async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let config = client_config(spec, roots)?;
-    let server_name = ServerName::try_from(host.to_owned()).map_err(|_| {
-        ProbeFailure::new(
-            ErrorCode::TlsFailed,
-            format!("{host:?} cannot be used as a TLS server name"),
-        )
-    })?;
-    let tls = TlsConnector::from(config)
-        .connect(server_name, stream)
-        .await
-        .map_err(|e| classify_handshake_error(&e, host))?;
-    let report = TlsReport {
-        enabled: true,
-        verified: spec.validate_ssl(),
-        protocol: tls.get_ref().1.protocol_version().map(protocol_name),
-    };
-    Ok((tls, report))
+    Handshake::plan(spec, roots, host)?.run(stream).await
+}
+
+/// A TLS handshake decided before the stream exists: the configuration `spec` asks for and the
+/// server name `host` as written. Owned, so a task started later can run it.
+pub(crate) struct Handshake {
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    host: String,
+    verified: bool,
+}
+
+impl Handshake {
+    pub(crate) fn plan(
+        spec: &ConnectionSpec,
+        roots: &Roots,
+        host: &str,
+    ) -> Result<Handshake, ProbeFailure> {
+        let config = client_config(spec, roots)?;
+        let name = ServerName::try_from(host.to_owned()).map_err(|_| {
+            ProbeFailure::new(
+                ErrorCode::TlsFailed,
+                format!("{host:?} cannot be used as a TLS server name"),
+            )
+        })?;
+        Ok(Handshake {
+            config,
+            name,
+            host: host.to_owned(),
+            verified: spec.validate_ssl(),
+        })
+    }
+
+    pub(crate) async fn run<S>(self, stream: S) -> Result<(TlsStream<S>, TlsReport), ProbeFailure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let tls = TlsConnector::from(self.config)
+            .connect(self.name, stream)
+            .await
+            .map_err(|e| classify_handshake_error(&e, &self.host))?;
+        let report = TlsReport {
+            enabled: true,
+            verified: self.verified,
+            protocol: tls.get_ref().1.protocol_version().map(protocol_name),
+        };
+        Ok((tls, report))
+    }
 }
 
 /// A handshake failure, classified from the rustls error it carries.

@@ -724,13 +724,6 @@ impl ConnectionSpec {
                 false => Ok(()),
             };
         }
-        if self.kind == Kind::Mysql {
-            return Err(UriError::SshSettings(
-                "SSH tunnels are available for PostgreSQL data sources only in this version: \
-                 mysql_async cannot run over an SSH channel without a local listening socket, \
-                 which Jackal does not open",
-            ));
-        }
         if !has(OptionName::SshUser) {
             return Err(UriError::SshSettings(
                 "configUri has sshHost but no sshUser: name the user to log in to the bastion as",
@@ -1913,7 +1906,7 @@ mod tests {
         for (uri, code) in [
             ("postgresql://u@h/db?sshUser=ops", "bad_ssh_settings"),
             ("postgresql://u@h/db?sshHost=b", "bad_ssh_settings"),
-            ("mysql://u@h/db?sshHost=b&sshUser=ops", "bad_ssh_settings"),
+            ("mysql://u@h/db?sshHost=b", "bad_ssh_settings"),
             (
                 "postgresql://u@h/db?sshHost=b&sshUser=ops&sshPort=0",
                 "bad_option_value",

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use common::{
     ca_dir, reachable, silent_listener, ssh_client_key, ssh_fingerprint, CA_PEM, DATABASE,
-    PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_TLS, SSH_BASTION, SSH_JUMP, SSH_KEY_PASSPHRASE,
-    SSH_NOFORWARD, SSH_PASSWORD, SSH_PASSWORD_SERVER, SSH_USER, USER,
+    MARIADB_PLAIN, MARIADB_TLS, PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_TLS, SSH_BASTION, SSH_JUMP,
+    SSH_KEY_PASSPHRASE, SSH_NOFORWARD, SSH_PASSWORD, SSH_PASSWORD_SERVER, SSH_USER, USER,
 };
 use jackal_drivers::ssh::{KeyError, SshCredentials};
-use jackal_drivers::{probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport};
+use jackal_drivers::{
+    introspect, probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport,
+};
 use zeroize::Zeroizing;
 
 fn ctx() -> ProbeContext {
@@ -111,6 +113,117 @@ async fn postgresql_through_the_bastion_reports_its_version_and_the_ssh_phases()
         ]
     );
     assert_eq!(report.address.unwrap().to_string(), SSH_BASTION.get());
+}
+
+/// The test user on the MariaDB server at `addr`, through `ssh`.
+fn mariadb_through(addr: &str, password: &str, options: &str, ssh: &str) -> String {
+    format!("mysql://{USER}:{password}@{addr}/{DATABASE}?{options}&{ssh}")
+}
+
+#[tokio::test]
+async fn mariadb_through_a_jump_host_and_the_bastion_reports_its_version() {
+    if !servers_up() || !reachable(&MARIADB_PLAIN) || !reachable(&SSH_JUMP) {
+        return;
+    }
+    let (bastion, jump) = (ssh_fingerprint("bastion"), ssh_fingerprint("jump"));
+    let direct = via(&SSH_BASTION, Some(&bastion));
+    let jumped = format!(
+        "{direct}&sshJump={}",
+        format!("{SSH_USER}%40{SSH_JUMP};{jump}").replace('+', "%2B")
+    );
+    for (ssh, hops) in [
+        (direct, vec![hop(&SSH_BASTION)]),
+        (jumped, vec![hop(&SSH_JUMP), hop(&SSH_BASTION)]),
+    ] {
+        let uri = mariadb_through(&MARIADB_PLAIN, &PASSWORD, "ssl=false", &ssh);
+        let report = run(&uri, key("id_ecdsa")).await;
+        let version = report
+            .outcome
+            .as_ref()
+            .expect("a tunnelled MariaDB test succeeds");
+        assert_eq!(version.product_name, "MariaDB");
+        assert!(version.major >= 10, "{version:?}");
+        let mut expected = vec!["resolve:true".to_owned()];
+        for h in &hops {
+            for phase in ["ssh_connect", "ssh_auth", "ssh_forward"] {
+                expected.push(format!("{phase}@{h}:true"));
+            }
+        }
+        expected.extend(["connect:true".to_owned(), "query:true".to_owned()]);
+        assert_eq!(phases(&report), expected);
+        let tls = report.tls.as_ref().unwrap();
+        assert!(!tls.enabled, "{tls:?}");
+    }
+}
+
+#[tokio::test]
+async fn mariadb_tls_inside_the_tunnel_is_started_and_verified_by_jackal() {
+    if !servers_up() || !reachable(&MARIADB_TLS) || !reachable(&MARIADB_PLAIN) {
+        return;
+    }
+    let ssh = via(&SSH_BASTION, Some(&ssh_fingerprint("bastion")));
+    let verified = format!("ssl=true&validateSsl=true&sslRootCert={CA_PEM}");
+    let report = run(
+        &mariadb_through(&MARIADB_TLS, &PASSWORD, &verified, &ssh),
+        key("id_ed25519"),
+    )
+    .await;
+    assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+    let tls = report.tls.as_ref().unwrap();
+    assert!(tls.enabled && tls.verified, "{tls:?}");
+    assert!(
+        tls.protocol
+            .as_deref()
+            .is_some_and(|p| p.starts_with("TLSv1.")),
+        "{tls:?}"
+    );
+
+    // Verified against the roots configUri names: without sslRootCert the test CA is unknown.
+    let report = run(
+        &mariadb_through(&MARIADB_TLS, &PASSWORD, "ssl=true&validateSsl=true", &ssh),
+        key("id_ed25519"),
+    )
+    .await;
+    let message = failure(&report, ErrorCode::TlsFailed);
+    assert!(
+        message.contains("not signed by a CA Jackal trusts"),
+        "{message}"
+    );
+
+    // A server without TLS, asked for it: refused before the login is sent.
+    let report = run(
+        &mariadb_through(&MARIADB_PLAIN, &PASSWORD, "ssl=true", &ssh),
+        key("id_ed25519"),
+    )
+    .await;
+    let message = failure(&report, ErrorCode::TlsUnavailable);
+    assert!(message.contains("through the SSH tunnel via"), "{message}");
+
+    // A wrong password behind TLS behind the tunnel: the database's own code, TLS reported.
+    let report = run(
+        &mariadb_through(&MARIADB_TLS, &format!("wrong-{PASSWORD}"), &verified, &ssh),
+        key("id_ed25519"),
+    )
+    .await;
+    let message = failure(&report, ErrorCode::AuthFailed);
+    assert!(!message.contains(PASSWORD.get()), "{message}");
+    assert!(report.tls.as_ref().unwrap().enabled);
+    let p = phases(&report);
+    assert_eq!(p.last().unwrap(), "connect:false", "{p:?}");
+
+    // Introspection takes the same path.
+    let spec = ConnectionSpec::parse(&mariadb_through(&MARIADB_TLS, &PASSWORD, &verified, &ssh))
+        .unwrap()
+        .with_ssh_credentials(key("id_ed25519"));
+    let listed = introspect(&spec, &ctx()).await;
+    let (_, snapshot) = listed
+        .outcome
+        .as_ref()
+        .expect("introspection through the tunnel");
+    assert!(
+        snapshot.schemas.iter().any(|s| s.name == DATABASE.get()),
+        "{snapshot:?}"
+    );
 }
 
 #[tokio::test]

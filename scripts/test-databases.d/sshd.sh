@@ -444,7 +444,7 @@ Host *
 END
     # The forwarding checks reach the plain MariaDB and PostgreSQL, which the other parts start.
     wait_port MARIADB_PLAIN 3306 "$MY_MAIN_LOG"
-    wait_port PG_MAIN 5432 "$(pg_log main)"
+    wait_port PG_MAIN 5432 "${PG_VER:+$(pg_log main)}"
 
     local nopass=(-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no)
     local pw_opts=(-o BatchMode=no -o PubkeyAuthentication=no -o PreferredAuthentications=password

@@ -304,3 +304,220 @@ async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_test
         );
     }
 }
+
+/// A MariaDB data source's configUri with the test user and `password`, through the SSH
+/// server at `ssh` (pinned by the fingerprint of `name`).
+fn mariadb_via(password: &str, ssh: &str, name: &str) -> String {
+    let (host, port) = ssh.rsplit_once(':').unwrap();
+    format!(
+        "mysql://{}:{password}@{}/{}?ssl=false&sshHost={host}&sshPort={port}&sshUser={}&sshHostKey={}",
+        live::USER.get(),
+        live::MARIADB_PLAIN.get(),
+        live::DATABASE.get(),
+        live::SSH_USER.get(),
+        live::ssh_fingerprint(name).replace('+', "%2B")
+    )
+}
+
+/// The real binary at `RUST_LOG=debug`: MariaDB through two tunnels (a password login, and a
+/// passphrase-protected key), a failing test, a moved bastion. No secret in any answer, in the
+/// debug log, in the audit trail or in the store's files; the moved data source lost its
+/// database password (its test is refused by MariaDB).
+#[tokio::test]
+async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
+    if !live::reachable(&live::MARIADB_PLAIN)
+        || !live::reachable(&live::SSH_BASTION)
+        || !live::reachable(&live::SSH_PASSWORD_SERVER)
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = (
+        "0b6f1c2e-3d4a-4b5c-8d9e-0f1a2b3c4d5e",
+        "debug-log-key-secret-0123456789",
+    );
+    let mut cmd = crate::cli::jackal_with_key(dir.path(), id, secret);
+    cmd.env("RUST_LOG", "debug");
+    let (server, _) = crate::cli::serve(cmd, dir.path());
+    let client = reqwest::Client::new();
+    let call = |method: Method, path: &str, pairs: &[(&str, &str)]| {
+        client
+            .request(
+                method,
+                format!("http://127.0.0.1:{}/api/v2{path}", server.1),
+            )
+            .header("User-Agent", crate::helpers::USER_AGENT)
+            .header("Accept", crate::helpers::VENDOR_ACCEPT)
+            .basic_auth(format!("{id}@api"), Some(secret))
+            .form(pairs)
+            .send()
+    };
+    let password = live::PASSWORD.get();
+    let key = live::ssh_client_key("id_ed25519_pass");
+    let passphrase = live::SSH_KEY_PASSPHRASE.get();
+    let ssh_password = live::SSH_PASSWORD.get();
+    // Answers, and whether the contract has them carry the database password (create, update
+    // and detail do).
+    let mut seen: Vec<(String, bool)> = Vec::new();
+
+    let by_password = mariadb_via(password, &live::SSH_PASSWORD_SERVER, "password");
+    let created = ok_json(
+        call(
+            Method::POST,
+            "/data-source",
+            &[
+                ("name", "by-password"),
+                ("alias", "by-password"),
+                ("configUri", &by_password),
+                ("sshPassword", ssh_password),
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(created["ssh"]["auth"], "password", "{created}");
+    seen.push((created.to_string(), true));
+    let by_key = mariadb_via(password, &live::SSH_BASTION, "bastion");
+    let created = ok_json(
+        call(
+            Method::POST,
+            "/data-source",
+            &[
+                ("name", "by-key"),
+                ("alias", "by-key"),
+                ("configUri", &by_key),
+                ("sshPrivateKey", &key),
+                ("sshKeyPassphrase", passphrase),
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(created["ssh"]["auth"], "publicKey", "{created}");
+    seen.push((created.to_string(), true));
+
+    for alias in ["by-password", "by-key"] {
+        let tested = ok_json(
+            call(Method::POST, &format!("/data-source/{alias}/test"), &[])
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(tested["success"], true, "{alias}: {tested}");
+        assert_eq!(tested["version"]["productName"], "MariaDB", "{tested}");
+        seen.push((tested.to_string(), false));
+    }
+    // An unsaved test with a wrong database password: the database's own code.
+    let wrong = mariadb_via("wrong-pw", &live::SSH_BASTION, "bastion");
+    let tested = ok_json(
+        call(
+            Method::POST,
+            "/connection-test",
+            &[
+                ("configUri", &wrong),
+                ("sshPrivateKey", &key),
+                ("sshKeyPassphrase", passphrase),
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(tested["errorCode"], "auth_failed", "{tested}");
+    seen.push((tested.to_string(), false));
+
+    // The bastion moves (the key sent again for it): the database password stays behind.
+    let (host, port) = live::SSH_BASTION.get().rsplit_once(':').unwrap();
+    let moved = by_password
+        .replace(
+            &format!("{}:{password}@", live::USER.get()),
+            &format!("{}@", live::USER.get()),
+        )
+        .replace(
+            &live::SSH_PASSWORD_SERVER
+                .get()
+                .rsplit_once(':')
+                .unwrap()
+                .1
+                .to_string(),
+            port,
+        )
+        .replace(
+            &live::ssh_fingerprint("password").replace('+', "%2B"),
+            &live::ssh_fingerprint("bastion").replace('+', "%2B"),
+        );
+    assert!(
+        moved.contains(&format!("sshHost={host}&sshPort={port}")),
+        "{moved}"
+    );
+    let updated = ok_json(
+        call(
+            Method::PATCH,
+            "/data-source/by-password",
+            &[
+                ("configUri", &moved),
+                ("sshPrivateKey", &key),
+                ("sshKeyPassphrase", passphrase),
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(updated["ssh"]["auth"], "publicKey", "{updated}");
+    seen.push((updated.to_string(), true));
+    let tested = ok_json(
+        call(Method::POST, "/data-source/by-password/test", &[])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(tested["errorCode"], "auth_failed", "{tested}");
+    seen.push((tested.to_string(), false));
+    for path in [
+        "/data-source",
+        "/data-source/by-key/detail",
+        "/data-source/by-password/detail",
+        "/audit?limit=100",
+    ] {
+        let res = client
+            .get(format!("http://127.0.0.1:{}/api/v2{path}", server.1))
+            .header("User-Agent", crate::helpers::USER_AGENT)
+            .header("Accept", crate::helpers::VENDOR_ACCEPT)
+            .basic_auth(format!("{id}@api"), Some(secret))
+            .send()
+            .await
+            .unwrap();
+        seen.push((ok_json(res).await.to_string(), path.ends_with("/detail")));
+    }
+    let log = std::fs::read_to_string(&server.2).unwrap();
+    // The log is at debug: it holds the SSH client's own lines (about 200 of them).
+    assert!(log.contains("DEBUG russh"), "{log}");
+    let secrets = [
+        password.to_owned(),
+        ssh_password.to_owned(),
+        passphrase.to_owned(),
+        secret_line(&key),
+        secret.to_owned(),
+    ];
+    for (i, (text, echoes_password)) in seen.iter().enumerate() {
+        let skip = usize::from(*echoes_password);
+        for s in &secrets[skip..] {
+            assert!(
+                !text.contains(s.as_str()),
+                "answer {i} holds a secret: {text}"
+            );
+        }
+    }
+    for s in &secrets[..4] {
+        assert!(!log.contains(s.as_str()), "the debug log holds a secret");
+    }
+    drop(server);
+    for (place, bytes) in crate::helpers::store_contents(dir.path()).await {
+        for s in &secrets[..4] {
+            assert!(!crate::helpers::holds(&bytes, s), "a secret in {place}");
+        }
+    }
+}

@@ -40,7 +40,9 @@ const HOST_KEY_ALGORITHMS: &[Algorithm] = &[
     },
 ];
 
-fn config() -> Arc<client::Config> {
+/// The russh client configuration of every hop. Public so that a benchmark's floor runs the
+/// very same one.
+pub fn client_config() -> Arc<client::Config> {
     Arc::new(client::Config {
         // The test's deadline bounds every step; the session ends with the test.
         inactivity_timeout: None,
@@ -145,10 +147,12 @@ pub(crate) async fn open(
             .run_hop(Phase::SshConnect, &label, async {
                 let result = match stream.take() {
                     None => match dial(first_addrs).await {
-                        Ok(tcp) => client::connect_stream(config(), tcp, handler).await,
+                        Ok(tcp) => client::connect_stream(client_config(), tcp, handler).await,
                         Err(e) => Err(e),
                     },
-                    Some(channel) => client::connect_stream(config(), channel, handler).await,
+                    Some(channel) => {
+                        client::connect_stream(client_config(), channel, handler).await
+                    }
                 };
                 result.map_err(|e| handshake_failure(e, hop, &pin_option(route, index)))
             })

@@ -29,8 +29,11 @@
 //! `with_danger_tls_hostname_override`, which `mysql_async` uses as the TLS server name (SNI and
 //! verification) instead of the address it dialled.
 
+mod relay;
+
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
@@ -40,11 +43,12 @@ use mysql_async::{
 };
 use rustls::pki_types::ServerName;
 
-use crate::probe::{classify_dial_error, Attempt, Found, ProbeContext, Target, Work};
+use crate::probe::{classify_dial_error, Attempt, Found, Io, Peer, ProbeContext, Target, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls::{self, classify_handshake_error};
 use crate::uri::{ConnectionSpec, Kind};
+use relay::Relay;
 
 /// How long closing the connection may take, in the background, after the test has answered.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -90,7 +94,10 @@ struct Progress {
 
 /// Everything a failure message may name. Never the password.
 struct Dial<'a> {
-    addr: SocketAddr,
+    /// The database as messages name it.
+    peer: &'a Peer,
+    /// The address dialled, when Jackal dialled the database itself (not through a tunnel).
+    addr: Option<SocketAddr>,
     host: &'a str,
     user: &'a str,
     database: Option<&'a str>,
@@ -117,7 +124,7 @@ pub(crate) async fn probe(
     if progress.address.is_some() {
         attempt.address = progress.address;
     }
-    let mut conn = match connected {
+    let conn = match connected {
         Ok(conn) => conn,
         Err(failure) => {
             attempt.tls = progress.tls;
@@ -129,9 +136,10 @@ pub(crate) async fn probe(
         }
     };
     let addr = attempt.address.expect("set when connected");
-
+    let peer = Peer::direct(addr);
     let dial = Dial {
-        addr,
+        peer: &peer,
+        addr: Some(addr),
         host: &target.host,
         user,
         database: spec.database(),
@@ -144,21 +152,84 @@ pub(crate) async fn probe(
         verified: ssl && spec.validate_ssl(),
         protocol: None,
     });
+    logged_in(conn, spec, &dial, attempt, work, ssl, None).await
+}
+
+/// The test over `stream`, a channel through an SSH tunnel, handed to mysql_async through a
+/// private [`Relay`] that also starts TLS when configUri asks for it.
+pub(crate) async fn probe_over(
+    spec: &ConnectionSpec,
+    ctx: &ProbeContext,
+    stream: Box<dyn Io>,
+    peer: &Peer,
+    attempt: &mut Attempt,
+    work: Work,
+) -> Result<Found, ProbeFailure> {
+    // probe::run refuses a network configUri without a user before calling a backend.
+    let user = spec.user().unwrap_or_default();
+    let host = spec.host().unwrap_or_default();
+    use_ring_for_mysql_async();
+    let dial = Dial {
+        peer,
+        addr: None,
+        host,
+        user,
+        database: spec.database(),
+    };
+    let mut relay: Option<Relay> = None;
+    let connected = attempt
+        .run(Phase::Connect, async {
+            let tls = match spec.ssl() {
+                true => {
+                    let roots = tls::trusted_roots(spec, &ctx.ssl_root_cert_dirs).await?;
+                    Some(tls::Handshake::plan(spec, &roots, host)?)
+                }
+                false => None,
+            };
+            let relay = relay.insert(Relay::start(stream, tls, peer.clone())?);
+            Conn::new(socket_options(spec, user, relay.socket()))
+                .await
+                .map_err(|e| relay.failure().unwrap_or_else(|| classify(&e, &dial, spec)))
+        })
+        .await;
+    // TLS is the relay's: what it started, else nothing (ssl=false, or not reached).
+    attempt.tls = relay.as_ref().and_then(Relay::tls).or(Some(TlsReport {
+        enabled: false,
+        verified: false,
+        protocol: None,
+    }));
+    let conn = connected?;
+    logged_in(conn, spec, &dial, attempt, work, false, relay).await
+}
+
+/// The test once logged in: the version, the schemas when asked, then a courteous close in the
+/// background. `ask_tls_version`: ask the server which TLS version it negotiated (when
+/// mysql_async ran TLS itself). `relay` is kept open until the close is done.
+async fn logged_in(
+    mut conn: Conn,
+    spec: &ConnectionSpec,
+    dial: &Dial<'_>,
+    attempt: &mut Attempt,
+    work: Work,
+    ask_tls_version: bool,
+    relay: Option<Relay>,
+) -> Result<Found, ProbeFailure> {
+    let peer = dial.peer;
     let queried = attempt
         .run(Phase::Query, async {
             let text: Option<String> = conn
                 .query_first("SELECT VERSION()")
                 .await
-                .map_err(|e| classify(&e, &dial, spec))?;
+                .map_err(|e| classify(&e, dial, spec))?;
             let text = text.ok_or_else(|| {
                 ProbeFailure::new(
                     ErrorCode::ServerError,
-                    format!("the server at {addr} answered SELECT VERSION() with no row"),
+                    format!("the server at {peer} answered SELECT VERSION() with no row"),
                 )
             })?;
             // What was really negotiated, as the server sees it. Not worth failing the test
             // over: a server that cannot say leaves the protocol unknown.
-            let protocol = if ssl {
+            let protocol = if ask_tls_version {
                 conn.query_first::<(String, String), _>("SHOW SESSION STATUS LIKE 'Ssl_version'")
                     .await
                     .ok()
@@ -174,7 +245,7 @@ pub(crate) async fn probe(
     let snapshot = match (&queried, work) {
         (Ok(_), Work::Schema) => Some(
             attempt
-                .run(Phase::Introspect, list_schemas(&mut conn, &dial, spec))
+                .run(Phase::Introspect, list_schemas(&mut conn, dial, spec))
                 .await,
         ),
         _ => None,
@@ -183,10 +254,13 @@ pub(crate) async fn probe(
     // answer never waits for it and never passes the deadline because of it.
     tokio::spawn(async move {
         let _ = tokio::time::timeout(CLOSE_GRACE, conn.disconnect()).await;
+        drop(relay);
     });
     let (text, protocol) = queried?;
-    if let Some(tls) = attempt.tls.as_mut() {
-        tls.protocol = protocol;
+    if let Some(protocol) = protocol {
+        if let Some(tls) = attempt.tls.as_mut() {
+            tls.protocol = Some(protocol);
+        }
     }
     let snapshot = snapshot.transpose()?;
     Ok((server_version(&text), snapshot))
@@ -308,7 +382,7 @@ fn listing_failure(
                 ErrorCode::ServerError,
                 format!(
                     "the server at {} logged in but refused to list its tables: error {} ({}): {}",
-                    dial.addr, e.code, e.state, e.message
+                    dial.peer, e.code, e.state, e.message
                 ),
             ),
             spec,
@@ -357,8 +431,10 @@ async fn connect(
     let mut last = None;
     for &addr in &target.addrs {
         update(&|p| p.address = Some(addr));
+        let peer = Peer::direct(addr);
         let dial = Dial {
-            addr,
+            peer: &peer,
+            addr: Some(addr),
             host: &target.host,
             user,
             database: spec.database(),
@@ -389,13 +465,28 @@ async fn connect(
 
 /// The options for one connection to `addr`.
 fn options(spec: &ConnectionSpec, user: &str, addr: SocketAddr, ssl_opts: Option<SslOpts>) -> Opts {
-    OptsBuilder::default()
+    login_options(spec, user)
         // The checked IP, never the host name: given a name, mysql_async would resolve it again
         // and could dial an address the egress policy never saw. `resolved_ips` makes it skip
         // DNS entirely (it dials exactly these), so the literal is belt and braces.
         .ip_or_hostname(addr.ip().to_string())
         .resolved_ips(Some(vec![addr.ip()]))
         .tcp_port(addr.port())
+        .ssl_opts(ssl_opts)
+        .into()
+}
+
+/// The options for the connection through a tunnel's [`Relay`] at `socket`. No `ssl_opts`:
+/// TLS, when asked for, is the relay's (mysql_async would skip it on a Unix socket anyway).
+fn socket_options(spec: &ConnectionSpec, user: &str, socket: &Path) -> Opts {
+    login_options(spec, user)
+        .socket(Some(socket.to_string_lossy()))
+        .into()
+}
+
+/// What every connection logs in with, whichever way it goes.
+fn login_options(spec: &ConnectionSpec, user: &str) -> OptsBuilder {
+    OptsBuilder::default()
         .user(Some(user))
         .pass(spec.password().map(|p| p.expose().to_owned()))
         .db_name(spec.database())
@@ -410,8 +501,6 @@ fn options(spec: &ConnectionSpec, user: &str, addr: SocketAddr, ssl_opts: Option
         // Never send the password in clear text, even when a server asks for it (it could be an
         // impostor when validateSsl=false, or the connection could be plain).
         .enable_cleartext_plugin(false)
-        .ssl_opts(ssl_opts)
-        .into()
 }
 
 /// TLS as `spec` asks: none (`ssl=false`); encrypted without verifying (`validateSsl=false`);
@@ -531,7 +620,8 @@ fn scrub(mut failure: ProbeFailure, spec: &ConnectionSpec) -> ProbeFailure {
 
 fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailure {
     let Dial {
-        addr,
+        peer: addr,
+        addr: dialled,
         host,
         user,
         database,
@@ -607,7 +697,9 @@ fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailur
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => closed(addr),
-            _ => classify_dial_error(addr, e, Kind::Mysql).unwrap_or_else(|| {
+            _ => dialled
+                .and_then(|dialled| classify_dial_error(dialled, e, Kind::Mysql))
+                .unwrap_or_else(|| {
                 ProbeFailure::new(
                     ErrorCode::ServerError,
                     format!("the connection to {addr} failed: {e}"),
@@ -639,7 +731,7 @@ fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailur
     }
 }
 
-fn closed(addr: SocketAddr) -> ProbeFailure {
+fn closed(addr: &Peer) -> ProbeFailure {
     ProbeFailure::new(
         ErrorCode::ServerError,
         format!("the server at {addr} closed the connection during the MySQL handshake: check that a MySQL or MariaDB server listens there, and its logs"),
@@ -674,8 +766,11 @@ mod tests {
     }
 
     fn dial() -> Dial<'static> {
+        static PEER: std::sync::LazyLock<Peer> =
+            std::sync::LazyLock::new(|| Peer::direct("192.0.2.7:3306".parse().unwrap()));
         Dial {
-            addr: "192.0.2.7:3306".parse().unwrap(),
+            peer: &PEER,
+            addr: Some("192.0.2.7:3306".parse().unwrap()),
             host: "db.example.com",
             user: "app",
             database: Some("shop"),
