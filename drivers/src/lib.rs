@@ -92,6 +92,7 @@ mod local_file;
 mod mysql;
 mod postgres;
 pub mod probe;
+pub mod product;
 pub mod report;
 pub mod resolve;
 pub mod schema;
@@ -103,8 +104,8 @@ pub mod uri;
 pub use egress::EgressPolicy;
 pub use probe::{introspect, introspect_until, probe, probe_until, ProbeContext};
 pub use report::{
-    ErrorCode, IntrospectionReport, Phase, PhaseRecord, ProbeFailure, ProbeReport, ServerVersion,
-    TlsReport,
+    CompatibleWith, ErrorCode, IntrospectionReport, Phase, PhaseRecord, ProbeFailure, ProbeReport,
+    ServerVersion, TlsReport,
 };
 pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use schema::{Column, Schema, SchemaSnapshot, Table, TableKind};

@@ -17,7 +17,8 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_rustls::client::TlsStream;
 
 use crate::probe::{Attempt, Found, Io, Peer, ProbeContext, Target, Work};
-use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
+use crate::product;
+use crate::report::{ErrorCode, Phase, ProbeFailure, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls;
 use crate::uri::ConnectionSpec;
@@ -98,6 +99,8 @@ pub(crate) async fn probe_over(
 
     // Read before the connection is moved into its task.
     let server_version = connection.parameter("server_version").map(str::to_owned);
+    // CockroachDB announces itself at start-up: no query needed to know it (crate::product).
+    let crdb_version = connection.parameter("crdb_version").map(str::to_owned);
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "PostgreSQL connection ended with an error");
@@ -146,18 +149,14 @@ pub(crate) async fn probe_over(
             return Err(failure);
         }
     };
-    let version_text = server_version.unwrap_or_else(|| {
-        // Every server since 7.4 reports server_version at startup; if one did not, the
-        // version is the word after "PostgreSQL " in `SELECT version()`.
-        description
-            .strip_prefix("PostgreSQL ")
-            .unwrap_or(&description)
-            .to_owned()
+    let version = product::identify(&product::Seen {
+        wire: product::Wire::Postgres,
+        version_text: &description,
+        server_version: server_version.as_deref(),
+        crdb_version: crdb_version.as_deref(),
+        version_comment: None,
     });
-    Ok((
-        ServerVersion::from_text("PostgreSQL", &version_text, description),
-        snapshot,
-    ))
+    Ok((version, snapshot))
 }
 
 /// Every user schema of the connected database (system ones aside), each with its tables,

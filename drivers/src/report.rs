@@ -140,7 +140,8 @@ pub struct TlsReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerVersion {
-    /// `PostgreSQL`, `MySQL`, `MariaDB` or `SQLite`.
+    /// The real product: `PostgreSQL`, `MySQL`, `MariaDB`, `SQLite`, or one that speaks their
+    /// protocol (see [`crate::product`]).
     pub product_name: String,
     /// Dotted version without vendor suffixes, e.g. `15.20` or `10.11.19`.
     pub product_version: String,
@@ -149,6 +150,31 @@ pub struct ServerVersion {
     pub patch: u64,
     /// The server's full version string, as it reports it.
     pub description: String,
+    /// The product the wire announces and its version, when the real product is another
+    /// (CockroachDB announces PostgreSQL 13.0.0): see [`crate::product`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatible_with: Option<CompatibleWith>,
+    /// The raw text the product was identified from (`version()`); absent in snapshots taken
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_string: Option<String>,
+}
+
+/// The wire's product and the version it announces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompatibleWith {
+    pub product_name: String,
+    pub product_version: String,
+}
+
+impl CompatibleWith {
+    pub fn new(product_name: &str, product_version: &str) -> Self {
+        Self {
+            product_name: product_name.to_owned(),
+            product_version: product_version.to_owned(),
+        }
+    }
 }
 
 impl ServerVersion {
@@ -169,6 +195,8 @@ impl ServerVersion {
             patch: parts.next().unwrap_or(0),
             product_version: dotted,
             description,
+            compatible_with: None,
+            version_string: None,
         }
     }
 }

@@ -122,10 +122,9 @@ fn open_and_query(
     let version: String = conn
         .query_row("SELECT sqlite_version()", [], |r| r.get(0))
         .map_err(|e| classify(path, &e))?;
-    Ok((
-        ServerVersion::from_text("SQLite", &version, version.clone()),
-        (work == Work::Schema).then_some(conn),
-    ))
+    let mut found = ServerVersion::from_text("SQLite", &version, version.clone());
+    found.version_string = Some(version);
+    Ok((found, (work == Work::Schema).then_some(conn)))
 }
 
 /// The `main` schema of `conn`: its tables and views, each with its columns.

@@ -102,6 +102,8 @@ async fn plain_server_with_ssl_false_reports_mariadb_and_its_exact_version() {
     .await;
     let version = report.outcome.clone().expect("success");
     assert_eq!(version.product_name, "MariaDB");
+    assert_eq!(version.compatible_with, None);
+    assert_eq!(version.version_string.as_ref(), Some(&version.description));
     assert_eq!(
         version.description,
         server_version(MARIADB_PLAIN.get()).await

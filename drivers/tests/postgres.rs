@@ -64,6 +64,9 @@ fn assert_success(report: &ProbeReport) {
         .as_ref()
         .unwrap_or_else(|f| panic!("expected success, got {f:?}; phases {:?}", report.phases));
     assert_eq!(version.product_name, "PostgreSQL");
+    // The real server is its own wire product: nothing to be compatible with.
+    assert_eq!(version.compatible_with, None);
+    assert_eq!(version.version_string.as_ref(), Some(&version.description));
     assert!(
         version.description.starts_with("PostgreSQL "),
         "{}",

@@ -56,10 +56,13 @@ pub struct TestResult {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionView {
-    /// `PostgreSQL`, `MySQL`, `MariaDB` or `SQLite`.
+    /// The real product: `PostgreSQL`, `MySQL`, `MariaDB`, `SQLite`, or one that speaks their
+    /// protocol (`CockroachDB`, `Amazon Redshift`, `YugabyteDB`, `Greenplum`, `TiDB`, `Vitess`,
+    /// `PlanetScale`, `Amazon Aurora MySQL`).
     #[schema(example = "PostgreSQL")]
     pub product_name: String,
-    /// The dotted version without vendor suffixes.
+    /// The real product's dotted version, without vendor suffixes (empty when the server does
+    /// not tell it).
     #[schema(example = "15.19")]
     pub product_version: String,
     pub major: u64,
@@ -68,6 +71,25 @@ pub struct VersionView {
     pub patch: u64,
     /// The server's full version string, as it reports it.
     pub description: String,
+    /// An extension, present when the real product is not the one its wire protocol announces
+    /// (CockroachDB, Amazon Redshift, YugabyteDB, Greenplum, TiDB, Vitess, PlanetScale, Amazon
+    /// Aurora MySQL): that wire product and the version it announces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatible_with: Option<CompatibleView>,
+    /// An extension: the raw text the product was identified from (`SELECT version()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "PostgreSQL 15.19 (Debian 15.19-0+deb12u1) on x86_64-pc-linux-gnu")]
+    pub version_string: Option<String>,
+}
+
+/// The wire protocol's product and the version the server announces on it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompatibleView {
+    #[schema(example = "PostgreSQL")]
+    pub product_name: String,
+    #[schema(example = "13.0.0")]
+    pub product_version: String,
 }
 
 /// Why a test failed.
@@ -185,6 +207,11 @@ impl From<&ServerVersion> for VersionView {
             minor: v.minor,
             patch: v.patch,
             description: v.description.clone(),
+            compatible_with: v.compatible_with.as_ref().map(|c| CompatibleView {
+                product_name: c.product_name.clone(),
+                product_version: c.product_version.clone(),
+            }),
+            version_string: v.version_string.clone(),
         }
     }
 }

@@ -44,7 +44,8 @@ use mysql_async::{
 use rustls::pki_types::ServerName;
 
 use crate::probe::{classify_dial_error, Attempt, Found, Io, Peer, ProbeContext, Target, Work};
-use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
+use crate::product;
+use crate::report::{ErrorCode, Phase, ProbeFailure, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls::{self, classify_handshake_error};
 use crate::uri::{ConnectionSpec, Kind};
@@ -227,6 +228,16 @@ async fn logged_in(
                     format!("the server at {peer} answered SELECT VERSION() with no row"),
                 )
             })?;
+            // Vitess and PlanetScale give their own version only in @@version_comment: asked
+            // when, and only when, VERSION() names one of them (crate::product).
+            let comment = if product::needs_version_comment(&text) {
+                conn.query_first::<String, _>("SELECT @@version_comment")
+                    .await
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
             // What was really negotiated, as the server sees it. Not worth failing the test
             // over: a server that cannot say leaves the protocol unknown.
             let protocol = if ask_tls_version {
@@ -239,7 +250,7 @@ async fn logged_in(
             } else {
                 None
             };
-            Ok((text, protocol))
+            Ok((text, comment, protocol))
         })
         .await;
     let snapshot = match (&queried, work) {
@@ -256,14 +267,21 @@ async fn logged_in(
         let _ = tokio::time::timeout(CLOSE_GRACE, conn.disconnect()).await;
         drop(relay);
     });
-    let (text, protocol) = queried?;
+    let (text, comment, protocol) = queried?;
     if let Some(protocol) = protocol {
         if let Some(tls) = attempt.tls.as_mut() {
             tls.protocol = Some(protocol);
         }
     }
     let snapshot = snapshot.transpose()?;
-    Ok((server_version(&text), snapshot))
+    let version = product::identify(&product::Seen {
+        wire: product::Wire::Mysql,
+        version_text: &text,
+        server_version: None,
+        crdb_version: None,
+        version_comment: comment.as_deref(),
+    });
+    Ok((version, snapshot))
 }
 
 /// The databases MySQL and MariaDB keep for themselves, left out when configUri names none.
@@ -738,21 +756,6 @@ fn closed(addr: &Peer) -> ProbeFailure {
     )
 }
 
-/// The product and version of what `SELECT VERSION()` returned.
-fn server_version(text: &str) -> ServerVersion {
-    let product = if text.contains("MariaDB") {
-        "MariaDB"
-    } else {
-        "MySQL"
-    };
-    // Old MariaDB releases prefixed their version with "5.5.5-" for replication's sake.
-    let dotted = match product {
-        "MariaDB" => text.strip_prefix("5.5.5-").unwrap_or(text),
-        _ => text,
-    };
-    ServerVersion::from_text(product, dotted, text.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,18 +973,5 @@ mod tests {
             .unwrap();
         assert!(opts.accept_invalid_certs());
         assert!(opts.skip_domain_validation());
-    }
-
-    #[test]
-    fn versions_name_the_product() {
-        let maria = server_version("10.11.19-MariaDB-0+deb12u1");
-        assert_eq!(maria.product_name, "MariaDB");
-        assert_eq!(maria.product_version, "10.11.19");
-        assert_eq!(maria.description, "10.11.19-MariaDB-0+deb12u1");
-        let old = server_version("5.5.5-10.3.39-MariaDB");
-        assert_eq!(old.product_version, "10.3.39");
-        let mysql = server_version("8.0.36-0ubuntu0.22.04.1");
-        assert_eq!(mysql.product_name, "MySQL");
-        assert_eq!(mysql.product_version, "8.0.36");
     }
 }

@@ -1,0 +1,370 @@
+//! The true product behind the wire.
+//!
+//! Many engines speak the PostgreSQL or MySQL protocol and answer `version()` like the product
+//! they imitate. Each announces itself in a cheap, documented signal that the probe already
+//! has in hand: a start-up parameter (CockroachDB's `crdb_version`), or a mark inside the
+//! version text (Redshift's `Redshift 1.0.N`, YugabyteDB's `-YB-`, Greenplum's
+//! `(Greenplum Database N)`, TiDB's `-TiDB-v`, Aurora MySQL's `mysql_aurora`). Those cost no
+//! extra round trip. Where the text only names the product, not its version (Vitess's and
+//! PlanetScale's version end in `-Vitess` / `-PlanetScale` after the MySQL version they
+//! emulate), that suffix is the signal for one more query, `@@version_comment`, and only then
+//! ([`needs_version_comment`]).
+//!
+//! [`identify`] names the product and its own version; the wire's product and the version it
+//! announces become [`CompatibleWith`], and the raw text stays in `versionString`.
+
+use crate::report::{CompatibleWith, ServerVersion};
+
+/// The protocol a server was reached with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    Postgres,
+    Mysql,
+}
+
+/// What a probe saw. Everything but `version_text` is optional.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub wire: Wire,
+    /// The answer to `SELECT version()` / `SELECT VERSION()`.
+    pub version_text: &'a str,
+    /// PostgreSQL's `server_version` start-up parameter.
+    pub server_version: Option<&'a str>,
+    /// CockroachDB's `crdb_version` start-up parameter.
+    pub crdb_version: Option<&'a str>,
+    /// `@@version_comment`, asked only when [`needs_version_comment`] is true.
+    pub version_comment: Option<&'a str>,
+}
+
+/// Whether `VERSION()`'s answer names a product whose own version is only in
+/// `@@version_comment` (Vitess, PlanetScale): the one case a MySQL test asks a second query.
+pub fn needs_version_comment(version_text: &str) -> bool {
+    vitess_like(version_text).is_some()
+}
+
+fn vitess_like(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    if text.ends_with("-Vitess") {
+        Some("Vitess")
+    } else if text.ends_with("-PlanetScale") {
+        Some("PlanetScale")
+    } else {
+        None
+    }
+}
+
+/// The leading dotted number of `text` (`"23.1.11 (x86_64…)"` → `"23.1.11"`).
+fn dotted(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    text[..end].trim_end_matches('.')
+}
+
+/// The dotted number right after the first `marker` in `text`.
+fn after<'t>(text: &'t str, marker: &str) -> Option<&'t str> {
+    let at = text.find(marker)? + marker.len();
+    Some(dotted(&text[at..])).filter(|v| !v.is_empty())
+}
+
+/// The first word of `text` that is `v` followed by a dotted number, without the `v`.
+fn v_version(text: &str) -> Option<&str> {
+    text.split_whitespace()
+        .filter_map(|word| word.strip_prefix('v'))
+        .map(dotted)
+        .find(|v| !v.is_empty())
+}
+
+/// The product, its version and what it announces on the wire.
+pub fn identify(seen: &Seen<'_>) -> ServerVersion {
+    let text = seen.version_text.trim();
+    let mut version = match seen.wire {
+        Wire::Postgres => postgres_wire(seen, text),
+        Wire::Mysql => mysql_wire(seen, text),
+    };
+    version.version_string = Some(text.to_owned());
+    version
+}
+
+fn postgres_wire(seen: &Seen<'_>, text: &str) -> ServerVersion {
+    // What the server announces as PostgreSQL: its server_version parameter (every server since
+    // 7.4 sends it), else the word after "PostgreSQL " in version().
+    let announced = seen
+        .server_version
+        .map(dotted)
+        .filter(|v| !v.is_empty())
+        .or_else(|| after(text, "PostgreSQL "))
+        .unwrap_or("");
+    let wire = || CompatibleWith::new("PostgreSQL", announced);
+    let product = |name: &str, own: &str| {
+        let mut v = ServerVersion::from_text(name, own, text.to_owned());
+        v.compatible_with = Some(wire());
+        v
+    };
+    if let Some(crdb) = seen
+        .crdb_version
+        .or_else(|| text.starts_with("CockroachDB").then_some(text))
+    {
+        return product("CockroachDB", v_version(crdb).unwrap_or(""));
+    }
+    if let Some(own) = text
+        .rfind("Redshift ")
+        .and_then(|at| after(&text[at..], "Redshift "))
+    {
+        return product("Amazon Redshift", own);
+    }
+    let server_version = seen.server_version.unwrap_or("");
+    if let Some(own) = after(server_version, "-YB-").or_else(|| after(text, "-YB-")) {
+        return product("YugabyteDB", own);
+    }
+    if let Some(own) = after(text, "(Greenplum Database ") {
+        return product("Greenplum", own);
+    }
+    ServerVersion::from_text("PostgreSQL", announced, text.to_owned())
+}
+
+fn mysql_wire(seen: &Seen<'_>, text: &str) -> ServerVersion {
+    let announced = dotted(text);
+    let product = |name: &str, own: &str| {
+        let mut v = ServerVersion::from_text(name, own, text.to_owned());
+        v.compatible_with = Some(CompatibleWith::new("MySQL", announced));
+        v
+    };
+    if let Some(own) = after(text, "-TiDB-v") {
+        return product("TiDB", own);
+    }
+    if let Some(name) = vitess_like(text) {
+        // "Version: 19.0.4 (Git revision …)" in Vitess's @@version_comment; PlanetScale's may
+        // carry none, and then its version is unknown (empty), never the MySQL one.
+        let own = seen
+            .version_comment
+            .and_then(|c| after(c, "Version: ").or_else(|| v_version(c)))
+            .unwrap_or("");
+        return product(name, own);
+    }
+    // Aurora MySQL: "8.0.mysql_aurora.3.04.0" (version 3 on MySQL 8.0).
+    if let Some(own) = after(text, "mysql_aurora.") {
+        return product("Amazon Aurora MySQL", own);
+    }
+    if text.contains("MariaDB") {
+        // Old releases prefix "5.5.5-" for replication's sake: MariaDB's own version follows.
+        let own = text.strip_prefix("5.5.5-").unwrap_or(text);
+        return ServerVersion::from_text("MariaDB", own, text.to_owned());
+    }
+    ServerVersion::from_text("MySQL", text, text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(text: &str, server_version: Option<&str>, crdb: Option<&str>) -> ServerVersion {
+        identify(&Seen {
+            wire: Wire::Postgres,
+            version_text: text,
+            server_version,
+            crdb_version: crdb,
+            version_comment: None,
+        })
+    }
+
+    fn my(text: &str, comment: Option<&str>) -> ServerVersion {
+        identify(&Seen {
+            wire: Wire::Mysql,
+            version_text: text,
+            server_version: None,
+            crdb_version: None,
+            version_comment: comment,
+        })
+    }
+
+    /// (product, version, major, minor, patch, compatibleWith)
+    fn facts(v: &ServerVersion) -> (String, String, u64, u64, u64, Option<(String, String)>) {
+        (
+            v.product_name.clone(),
+            v.product_version.clone(),
+            v.major,
+            v.minor,
+            v.patch,
+            v.compatible_with
+                .as_ref()
+                .map(|c| (c.product_name.clone(), c.product_version.clone())),
+        )
+    }
+
+    fn want(
+        name: &str,
+        version: &str,
+        (major, minor, patch): (u64, u64, u64),
+        wire: Option<(&str, &str)>,
+    ) -> (String, String, u64, u64, u64, Option<(String, String)>) {
+        (
+            name.to_owned(),
+            version.to_owned(),
+            major,
+            minor,
+            patch,
+            wire.map(|(a, b)| (a.to_owned(), b.to_owned())),
+        )
+    }
+
+    #[test]
+    fn postgresql_wire_products_from_their_documented_strings() {
+        let crdb =
+            "CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built 2023/09/27 01:53:43, go1.19.13)";
+        for seen in [
+            pg(crdb, Some("13.0.0"), Some(crdb)),
+            // Without the start-up parameter (a pooler in front may drop it), version() says it.
+            pg(crdb, Some("13.0.0"), None),
+        ] {
+            assert_eq!(
+                facts(&seen),
+                want(
+                    "CockroachDB",
+                    "23.1.11",
+                    (23, 1, 11),
+                    Some(("PostgreSQL", "13.0.0"))
+                )
+            );
+        }
+        let redshift = "PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), Redshift 1.0.54052";
+        assert_eq!(
+            facts(&pg(redshift, Some("8.0.2"), None)),
+            want(
+                "Amazon Redshift",
+                "1.0.54052",
+                (1, 0, 54052),
+                Some(("PostgreSQL", "8.0.2"))
+            )
+        );
+        let yb = "PostgreSQL 11.2-YB-2.18.0.0-b0 on x86_64-pc-linux-gnu, compiled by clang version 15.0.3, 64-bit";
+        assert_eq!(
+            facts(&pg(yb, Some("11.2-YB-2.18.0.0-b0"), None)),
+            want(
+                "YugabyteDB",
+                "2.18.0.0",
+                (2, 18, 0),
+                Some(("PostgreSQL", "11.2"))
+            )
+        );
+        let gp7 = "PostgreSQL 12.12 (Greenplum Database 7.0.0 build commit:0a7a3566873325aca1789ae6f818c80f17a9402d Open Source) on x86_64-pc-linux-gnu, compiled by gcc (GCC) 8.5.0 20210514 (Red Hat 8.5.0-18), 64-bit compiled on Sep 20 2023 23:29:35 Bhuvnesh C.";
+        assert_eq!(
+            facts(&pg(gp7, Some("12.12"), None)),
+            want(
+                "Greenplum",
+                "7.0.0",
+                (7, 0, 0),
+                Some(("PostgreSQL", "12.12"))
+            )
+        );
+        let gp6 = "PostgreSQL 9.4.26 (Greenplum Database 6.20.0 build commit:8ba8bc6df6e9b9e1a8bd97d1c03fb7e0fb1f7b18 Open Source) on x86_64-unknown-linux-gnu, compiled by gcc (GCC) 6.4.0, 64-bit compiled on Mar 31 2022 21:06:47";
+        assert_eq!(
+            facts(&pg(gp6, Some("9.4.26"), None)),
+            want(
+                "Greenplum",
+                "6.20.0",
+                (6, 20, 0),
+                Some(("PostgreSQL", "9.4.26"))
+            )
+        );
+        let plain = "PostgreSQL 15.19 (Debian 15.19-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14+deb12u1) 12.2.0, 64-bit";
+        assert_eq!(
+            facts(&pg(plain, Some("15.19 (Debian 15.19-0+deb12u1)"), None)),
+            want("PostgreSQL", "15.19", (15, 19, 0), None)
+        );
+        // No server_version parameter: the word after "PostgreSQL ".
+        assert_eq!(
+            facts(&pg(plain, None, None)),
+            want("PostgreSQL", "15.19", (15, 19, 0), None)
+        );
+        assert_eq!(pg(plain, None, None).version_string.as_deref(), Some(plain));
+        // description stays the contract's full version text.
+        assert_eq!(pg(redshift, None, None).description, redshift);
+    }
+
+    #[test]
+    fn mysql_wire_products_from_their_documented_strings() {
+        assert_eq!(
+            facts(&my("8.0.11-TiDB-v7.5.0", None)),
+            want("TiDB", "7.5.0", (7, 5, 0), Some(("MySQL", "8.0.11")))
+        );
+        assert_eq!(
+            facts(&my("5.7.25-TiDB-v6.5.2", None)),
+            want("TiDB", "6.5.2", (6, 5, 2), Some(("MySQL", "5.7.25")))
+        );
+        let vitess_comment = "Version: 19.0.4 (Git revision 3eb4ab0 branch 'HEAD') built on Wed Jun  5 2024 by vitess@buildkitsandbox using go1.22.3 linux/amd64";
+        assert_eq!(
+            facts(&my("8.0.30-Vitess", Some(vitess_comment))),
+            want("Vitess", "19.0.4", (19, 0, 4), Some(("MySQL", "8.0.30")))
+        );
+        // PlanetScale without a version in its comment: the version is unknown, not MySQL's.
+        assert_eq!(
+            facts(&my("8.0.34-PlanetScale", Some("PlanetScale"))),
+            want("PlanetScale", "", (0, 0, 0), Some(("MySQL", "8.0.34")))
+        );
+        assert_eq!(
+            facts(&my("8.0.mysql_aurora.3.04.0", None)),
+            want(
+                "Amazon Aurora MySQL",
+                "3.04.0",
+                (3, 4, 0),
+                Some(("MySQL", "8.0"))
+            )
+        );
+        assert_eq!(
+            facts(&my("5.7.mysql_aurora.2.11.2", None)),
+            want(
+                "Amazon Aurora MySQL",
+                "2.11.2",
+                (2, 11, 2),
+                Some(("MySQL", "5.7"))
+            )
+        );
+        assert_eq!(
+            facts(&my("10.11.6-MariaDB-0+deb12u1", None)),
+            want("MariaDB", "10.11.6", (10, 11, 6), None)
+        );
+        assert_eq!(
+            facts(&my("5.5.5-10.4.32-MariaDB-log", None)),
+            want("MariaDB", "10.4.32", (10, 4, 32), None)
+        );
+        assert_eq!(
+            facts(&my("8.0.36-0ubuntu0.22.04.1", None)),
+            want("MySQL", "8.0.36", (8, 0, 36), None)
+        );
+    }
+
+    #[test]
+    fn only_vitess_and_planetscale_ask_for_the_comment() {
+        assert!(needs_version_comment("8.0.30-Vitess"));
+        assert!(needs_version_comment("8.0.34-PlanetScale"));
+        for text in [
+            "8.0.36",
+            "10.11.6-MariaDB-0+deb12u1",
+            "8.0.11-TiDB-v7.5.0",
+            "8.0.mysql_aurora.3.04.0",
+        ] {
+            assert!(!needs_version_comment(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn odd_strings_never_panic_and_name_the_wire() {
+        for text in [
+            "",
+            " ",
+            "v",
+            "Redshift ",
+            "-YB-",
+            "CockroachDB",
+            "(Greenplum Database x",
+        ] {
+            let v = pg(text, None, None);
+            assert!(!v.product_name.is_empty());
+            let v = my(text, None);
+            assert!(!v.product_name.is_empty());
+        }
+        assert_eq!(pg("", None, None).product_name, "PostgreSQL");
+        assert_eq!(my("", None).product_name, "MySQL");
+    }
+}
