@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PG_ADMIN_USER, PG_MAIN,
-    PG_PLAIN, PG_TLS, USER,
+    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PGBOUNCER, PG_ADMIN_USER,
+    PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
     probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport, ResolveError,
@@ -565,4 +565,25 @@ async fn no_failure_message_contains_the_password() {
             failure.message
         );
     }
+}
+
+/// A pooler in front changes nothing in what the test reports: PostgreSQL, its version and
+/// text, no `compatibleWith` (crate::product reads only what the server itself sends).
+#[tokio::test]
+async fn a_pgbouncer_in_front_reports_the_same_postgresql() {
+    if !reachable(&PG_MAIN) || !reachable(&PGBOUNCER) {
+        return;
+    }
+    let direct = run(&format!(
+        "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?ssl=false"
+    ))
+    .await;
+    let pooled = run(&format!(
+        "postgresql://{PG_ADMIN_USER}@{PGBOUNCER}/postgres?ssl=false"
+    ))
+    .await;
+    assert_success(&direct);
+    assert_success(&pooled);
+    assert_eq!(pooled.outcome, direct.outcome);
+    assert_eq!(pooled.address.unwrap().to_string(), PGBOUNCER.get());
 }

@@ -85,3 +85,50 @@ write_file() {
     sync_file "$tmp" "$1" "$2" "$3"
 }
 
+
+# --- Debian packages ---------------------------------------------------------------------------
+readonly POLICY_RC=/usr/sbin/policy-rc.d
+readonly POLICY_MARK="# Written by scripts/test-databases while installing"
+
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        -o DPkg::Lock::Timeout=300 "$@" 8>&- 9>&-
+}
+
+# ensure_packages LABEL "TOOL..." PACKAGE...: installs Debian's PACKAGEs when one of the TOOLs (paths)
+# is missing. While installing, a policy-rc.d denies every service start, so a package cannot
+# start the machine's own service (one already there is left as it is). One part installs at a
+# time ($BASE/.apt-lock): parts run side by side, and one must not remove the policy-rc.d while
+# another still installs under it.
+ensure_packages() {
+    local label=$1 tools=$2 tool missing=()
+    shift 2
+    # shellcheck disable=SC2086  # a list of paths
+    for tool in $tools; do [[ -x $tool ]] || missing+=("$tool"); done
+    (( ${#missing[@]} )) || return 0
+    exec 8>"$BASE/.apt-lock"
+    flock -w 600 8 || die "$label: could not take $BASE/.apt-lock within 10 min"
+    # A policy-rc.d of ours left behind by an interrupted run.
+    if [[ -f $POLICY_RC ]] && grep -qF "$POLICY_MARK" "$POLICY_RC"; then rm -f "$POLICY_RC"; fi
+    local ours=0 rc=0 out
+    say "$label: ${missing[*]} missing; installing Debian's $* (service starts denied meanwhile)"
+    if [[ ! -e $POLICY_RC ]]; then
+        printf '#!/bin/sh\n%s packages; no service may start.\nexit 101\n' "$POLICY_MARK" >"$POLICY_RC"
+        chmod 0755 "$POLICY_RC"
+        ours=1
+    fi
+    out=$(mktemp "$TMP/out.XXXXXX")
+    if ! apt_install "$@" >"$out" 2>&1; then
+        say "$label: apt-get install failed; running apt-get update and trying again"
+        { apt-get update -q 8>&- 9>&- && apt_install "$@"; } >"$out" 2>&1 || rc=$?
+    fi
+    if (( ours )); then rm -f "$POLICY_RC"; fi
+    exec 8>&-
+    if (( rc != 0 )); then
+        sed 's/^/  | /' "$out" >&2
+        die "$label: could not install $*"
+    fi
+    for tool in "${missing[@]}"; do
+        [[ -x $tool ]] || die "$label: $tool is still missing after installing $*"
+    done
+}

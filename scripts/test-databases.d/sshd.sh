@@ -38,49 +38,12 @@ readonly SSH_CLIENT_KEYS=(
     "id_rsa_pkcs8 rsa 2048 PKCS8 PKCS8 -"
     "id_ed25519_pass ed25519 256 - OPENSSH $SSH_KEY_PASSPHRASE"
 )
-readonly SSH_POLICY_RC=/usr/sbin/policy-rc.d
-readonly SSH_POLICY_MARK="# Written by scripts/test-databases while installing openssh-server"
-
 # --- installation --------------------------------------------------------------------------------
-ssh_apt_install() {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        -o DPkg::Lock::Timeout=300 "$@" 9>&-
-}
-
-# Debian's openssh-server, openssh-client and sshpass (for the password check). While installing,
-# a policy-rc.d denies every service start, so the package cannot start the machine's sshd (one
-# that is already there, e.g. Docker's, is left as it is).
+# Debian's openssh-server, openssh-client and sshpass (for the password check); no service is
+# started (see ensure_packages).
 ensure_sshd_installed() {
-    # A policy-rc.d of ours left behind by an interrupted run.
-    if [[ -f $SSH_POLICY_RC ]] && grep -qF "$SSH_POLICY_MARK" "$SSH_POLICY_RC"; then
-        rm -f "$SSH_POLICY_RC"
-    fi
-    local tool missing=()
-    for tool in "$SSHD" /usr/bin/ssh /usr/bin/ssh-keygen /usr/bin/sshpass; do
-        [[ -x $tool ]] || missing+=("$tool")
-    done
-    (( ${#missing[@]} )) || return 0
-
-    local pkgs=(openssh-server openssh-client sshpass) ours=0 rc=0 out
-    say "SSH: ${missing[*]} missing; installing Debian's ${pkgs[*]} (service starts denied meanwhile)"
-    if [[ ! -e $SSH_POLICY_RC ]]; then
-        printf '#!/bin/sh\n%s; no service may start.\nexit 101\n' "$SSH_POLICY_MARK" >"$SSH_POLICY_RC"
-        chmod 0755 "$SSH_POLICY_RC"
-        ours=1
-    fi
-    out=$(mktemp "$TMP/out.XXXXXX")
-    if ! ssh_apt_install "${pkgs[@]}" >"$out" 2>&1; then
-        say "SSH: apt-get install failed; running apt-get update and trying again"
-        { apt-get update -q 9>&- && ssh_apt_install "${pkgs[@]}"; } >"$out" 2>&1 || rc=$?
-    fi
-    if (( ours )); then rm -f "$SSH_POLICY_RC"; fi
-    if (( rc != 0 )); then
-        sed 's/^/  | /' "$out" >&2
-        die "SSH: could not install ${pkgs[*]}"
-    fi
-    for tool in "${missing[@]}"; do
-        [[ -x $tool ]] || die "SSH: $tool is still missing after installing ${pkgs[*]}"
-    done
+    ensure_packages SSH "$SSHD /usr/bin/ssh /usr/bin/ssh-keygen /usr/bin/sshpass" \
+        openssh-server openssh-client sshpass
 }
 
 
