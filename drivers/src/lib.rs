@@ -104,8 +104,8 @@ pub mod uri;
 pub use egress::EgressPolicy;
 pub use probe::{introspect, introspect_until, probe, probe_until, ProbeContext};
 pub use report::{
-    CompatibleWith, ErrorCode, IntrospectionReport, Phase, PhaseRecord, ProbeFailure, ProbeReport,
-    ServerVersion, TlsReport,
+    CertificateFacts, CompatibleWith, ErrorCode, IntrospectionReport, Phase, PhaseRecord,
+    ProbeFailure, ProbeReport, ServerVersion, TlsFacts, TlsReport,
 };
 pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use schema::{Column, Schema, SchemaSnapshot, Table, TableKind};

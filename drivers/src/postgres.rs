@@ -67,11 +67,7 @@ pub(crate) async fn probe_over(
         attempt.tls = Some(report);
         Box::new(tls)
     } else {
-        attempt.tls = Some(TlsReport {
-            enabled: false,
-            verified: false,
-            protocol: None,
-        });
+        attempt.tls = Some(TlsReport::off());
         stream
     };
 

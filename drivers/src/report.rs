@@ -133,6 +133,56 @@ pub struct TlsReport {
     pub verified: bool,
     /// For example `TLSv1.3`.
     pub protocol: Option<String>,
+    /// The rest is known when Jackal ran the handshake itself (PostgreSQL, and MySQL through an
+    /// SSH tunnel; mysql_async runs it for a direct MySQL test and tells none of it).
+    pub facts: Option<Box<TlsFacts>>,
+}
+
+impl TlsReport {
+    /// TLS not used (`ssl=false`, or the server offers none).
+    pub fn off() -> Self {
+        Self::on(false, false)
+    }
+
+    /// TLS as far as it can be told without the handshake's details.
+    pub fn on(enabled: bool, verified: bool) -> Self {
+        Self {
+            enabled,
+            verified,
+            protocol: None,
+            facts: None,
+        }
+    }
+}
+
+/// What a TLS handshake Jackal ran showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// For example `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: Option<String>,
+    /// The server's own (leaf) certificate, when it sent one that could be read.
+    pub server_certificate: Option<CertificateFacts>,
+    /// The server asked for a client certificate (a CertificateRequest in the handshake).
+    pub client_certificate_requested: bool,
+    /// What an admin should know though the test passed, each saying what to do.
+    pub warnings: Vec<String>,
+}
+
+/// A certificate as an admin checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    /// RFC 4514, e.g. `CN=localhost`.
+    pub subject: String,
+    /// The DNS names and IP addresses it is valid for (subjectAltName).
+    pub names: Vec<String>,
+    pub issuer: String,
+    /// RFC 3339, UTC.
+    pub not_before: String,
+    pub not_after: String,
+    /// Whole days until `not_after`; negative once expired.
+    pub days_left: i64,
+    /// Issued by itself: subject and issuer are the same, and the server sent no chain.
+    pub self_signed: bool,
 }
 
 /// Serialized in camelCase: the contract's `version` object, and the form a schema snapshot

@@ -261,11 +261,7 @@ pub(crate) async fn probe(
             }),
         )
         .await?;
-    attempt.tls = Some(TlsReport {
-        enabled: false,
-        verified: false,
-        protocol: None,
-    });
+    attempt.tls = Some(TlsReport::off());
     let opened_path = path.clone();
     let (version, conn) = attempt
         .run(

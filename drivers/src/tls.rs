@@ -5,21 +5,29 @@
 //! `sslRootCert` is read only under `[drivers.tls] root_cert_dirs` (see [`trusted_roots`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+use x509_cert::der::{DateTime, Decode};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::Certificate;
 
 use crate::local_file::{Opened, Refusal};
-use crate::report::{ErrorCode, ProbeFailure, TlsReport};
+use crate::report::{CertificateFacts, ErrorCode, ProbeFailure, TlsFacts, TlsReport};
 use crate::uri::ConnectionSpec;
 
 fn provider() -> Arc<CryptoProvider> {
@@ -211,21 +219,52 @@ pub(crate) fn client_config(
     spec: &ConnectionSpec,
     roots: &Roots,
 ) -> Result<Arc<ClientConfig>, ProbeFailure> {
+    client_config_noting(spec, roots, None)
+}
+
+/// [`client_config`], noting in `asked` whether the server asks for a client certificate
+/// (none is presented).
+fn client_config_noting(
+    spec: &ConnectionSpec,
+    roots: &Roots,
+    asked: Option<Arc<ClientCertAsked>>,
+) -> Result<Arc<ClientConfig>, ProbeFailure> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ProbeFailure::new(ErrorCode::TlsFailed, format!("TLS set-up failed: {e}")))?;
-    let config = if spec.validate_ssl() {
-        builder
-            .with_root_certificates(roots.store())
-            .with_no_client_auth()
+    let builder = if spec.validate_ssl() {
+        builder.with_root_certificates(roots.store())
     } else {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-            .with_no_client_auth()
+    };
+    let config = match asked {
+        Some(asked) => builder.with_client_cert_resolver(asked),
+        None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+/// Presents no client certificate, and notes whether the server asked for one: rustls asks
+/// the resolver only when a CertificateRequest arrives.
+#[derive(Debug, Default)]
+struct ClientCertAsked(AtomicBool);
+
+impl ResolvesClientCert for ClientCertAsked {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.0.store(true, Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
 }
 
 /// [`client_config`] for a connection Jackal makes for itself (its PostgreSQL store), whose
@@ -263,6 +302,7 @@ where
 /// server name `host` as written. Owned, so a task started later can run it.
 pub(crate) struct Handshake {
     config: Arc<ClientConfig>,
+    asked: Arc<ClientCertAsked>,
     name: ServerName<'static>,
     host: String,
     verified: bool,
@@ -274,7 +314,8 @@ impl Handshake {
         roots: &Roots,
         host: &str,
     ) -> Result<Handshake, ProbeFailure> {
-        let config = client_config(spec, roots)?;
+        let asked = Arc::new(ClientCertAsked::default());
+        let config = client_config_noting(spec, roots, Some(asked.clone()))?;
         let name = ServerName::try_from(host.to_owned()).map_err(|_| {
             ProbeFailure::new(
                 ErrorCode::TlsFailed,
@@ -283,6 +324,7 @@ impl Handshake {
         })?;
         Ok(Handshake {
             config,
+            asked,
             name,
             host: host.to_owned(),
             verified: spec.validate_ssl(),
@@ -297,13 +339,107 @@ impl Handshake {
             .connect(self.name, stream)
             .await
             .map_err(|e| classify_handshake_error(&e, &self.host))?;
+        let connection = tls.get_ref().1;
+        let server_certificate = connection
+            .peer_certificates()
+            .and_then(|chain| certificate_facts(chain, SystemTime::now()));
+        let facts = TlsFacts {
+            cipher_suite: connection
+                .negotiated_cipher_suite()
+                .map(|suite| format!("{:?}", suite.suite())),
+            warnings: warnings(self.verified, server_certificate.as_ref()),
+            server_certificate,
+            client_certificate_requested: self.asked.0.load(Ordering::Relaxed),
+        };
         let report = TlsReport {
             enabled: true,
             verified: self.verified,
-            protocol: tls.get_ref().1.protocol_version().map(protocol_name),
+            protocol: connection.protocol_version().map(protocol_name),
+            facts: Some(Box::new(facts)),
         };
         Ok((tls, report))
     }
+}
+
+/// Certificates that expire within this many days are warned about.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// The facts of `chain`'s leaf certificate, as of `now`; `None` when it cannot be read.
+fn certificate_facts(chain: &[CertificateDer<'_>], now: SystemTime) -> Option<CertificateFacts> {
+    let leaf = Certificate::from_der(chain.first()?.as_ref()).ok()?;
+    let tbs = &leaf.tbs_certificate;
+    let names = match tbs.get::<SubjectAltName>() {
+        Ok(Some((_, san))) => san
+            .0
+            .iter()
+            .filter_map(|name| match name {
+                GeneralName::DnsName(dns) => Some(dns.to_string()),
+                GeneralName::IpAddress(ip) => ip_text(ip.as_bytes()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let not_after = tbs.validity.not_after.to_system_time();
+    let days_left = match not_after.duration_since(now) {
+        Ok(left) => (left.as_secs() / 86_400) as i64,
+        Err(past) => -(past.duration().as_secs().div_ceil(86_400) as i64),
+    };
+    Some(CertificateFacts {
+        subject: tbs.subject.to_string(),
+        names,
+        issuer: tbs.issuer.to_string(),
+        not_before: tbs.validity.not_before.to_date_time().to_string(),
+        not_after: tbs.validity.not_after.to_date_time().to_string(),
+        days_left,
+        self_signed: chain.len() == 1 && tbs.subject == tbs.issuer,
+    })
+}
+
+fn ip_text(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
+        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
+        _ => None,
+    }
+}
+
+/// What an admin should know about a handshake that succeeded, each saying what to do.
+fn warnings(verified: bool, server: Option<&CertificateFacts>) -> Vec<String> {
+    let mut out = Vec::new();
+    if !verified {
+        out.push(
+            "validateSsl=false: the connection is encrypted, but the server's certificate was not checked, so another machine could have answered; set validateSsl=true (with sslRootCert for a private CA)"
+                .to_owned(),
+        );
+    }
+    if let Some(cert) = server {
+        if cert.days_left < 0 {
+            out.push(format!(
+                "the server's certificate ({}) expired {} days ago, on {}: renew it (validateSsl=true refuses it)",
+                cert.subject, -cert.days_left, cert.not_after
+            ));
+        } else if cert.days_left < EXPIRY_WARNING_DAYS {
+            out.push(format!(
+                "the server's certificate ({}) expires in {} days, on {}: renew it",
+                cert.subject, cert.days_left, cert.not_after
+            ));
+        }
+        if cert.self_signed {
+            out.push(format!(
+                "the server's certificate ({}) is self-signed: nothing vouches for it but itself; give the server a certificate from a CA, and trust that CA with sslRootCert",
+                cert.subject
+            ));
+        }
+    }
+    out
+}
+
+/// `time` as RFC 3339 (UTC), for messages.
+fn date(time: UnixTime) -> String {
+    DateTime::from_unix_duration(std::time::Duration::from_secs(time.as_secs()))
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| format!("{} s after 1970", time.as_secs()))
 }
 
 /// A handshake failure, classified from the rustls error it carries.
@@ -319,10 +455,18 @@ pub(crate) fn classify_handshake_error(err: &std::io::Error, host: &str) -> Prob
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!(
                 "the TLS certificate presented is not valid for the host name {host}: connect using a name the certificate lists, or validateSsl=false to encrypt without verifying"
             ),
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
+            CertificateError::ExpiredContext { not_after, .. } => format!(
+                "the TLS certificate of {host} expired on {}: renew it on the server, or validateSsl=false to encrypt without verifying",
+                date(*not_after)
+            ),
+            CertificateError::Expired => format!(
                 "the TLS certificate of {host} has expired: renew it on the server, or validateSsl=false to encrypt without verifying"
             ),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!(
+            CertificateError::NotValidYetContext { not_before, .. } => format!(
+                "the TLS certificate of {host} is not valid before {}: check the clocks of both machines",
+                date(*not_before)
+            ),
+            CertificateError::NotValidYet => format!(
                 "the TLS certificate of {host} is not valid yet: check the clocks of both machines"
             ),
             other => format!(
@@ -339,4 +483,107 @@ pub(crate) fn classify_handshake_error(err: &std::io::Error, host: &str) -> Prob
         None => format!("the TLS handshake with {host} failed: {err}"),
     };
     ProbeFailure::new(ErrorCode::TlsFailed, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    /// 2030-01-07T00:00:00Z.
+    const JAN_7_2030: u64 = 1_893_974_400;
+
+    fn certificate() -> CertificateDer<'static> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![
+            "db.example.test".to_owned(),
+            "10.0.0.7".to_owned(),
+        ])
+        .unwrap();
+        params.not_before = rcgen::date_time_ymd(2029, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 1, 10);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "db.example.test");
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn a_certificate_is_read_as_an_admin_checks_it() {
+        let now = UNIX_EPOCH + Duration::from_secs(JAN_7_2030);
+        let facts = certificate_facts(&[certificate()], now).expect("readable");
+        assert_eq!(facts.subject, "CN=db.example.test");
+        assert_eq!(facts.issuer, "CN=db.example.test");
+        assert_eq!(facts.names, ["db.example.test", "10.0.0.7"]);
+        assert_eq!(facts.not_before, "2029-01-01T00:00:00Z");
+        assert_eq!(facts.not_after, "2030-01-10T00:00:00Z");
+        assert_eq!(facts.days_left, 3);
+        assert!(facts.self_signed);
+        // Two days after it expired.
+        let later = UNIX_EPOCH + Duration::from_secs(JAN_7_2030 + 5 * 86_400);
+        assert_eq!(
+            certificate_facts(&[certificate()], later)
+                .unwrap()
+                .days_left,
+            -2
+        );
+        // With a chain behind it, the same leaf is not called self-signed.
+        let chain = [certificate(), certificate()];
+        assert!(!certificate_facts(&chain, now).unwrap().self_signed);
+        assert!(certificate_facts(&[CertificateDer::from(vec![1, 2, 3])], now).is_none());
+    }
+
+    #[test]
+    fn warnings_say_what_to_do() {
+        let now = UNIX_EPOCH + Duration::from_secs(JAN_7_2030);
+        let facts = certificate_facts(&[certificate()], now).unwrap();
+        let all = warnings(false, Some(&facts));
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all[0].starts_with("validateSsl=false"));
+        assert!(all[1].contains("expires in 3 days, on 2030-01-10T00:00:00Z: renew it"));
+        assert!(all[2].contains("is self-signed"));
+        let mut expired = facts.clone();
+        expired.days_left = -2;
+        assert!(warnings(true, Some(&expired))[0]
+            .contains("expired 2 days ago, on 2030-01-10T00:00:00Z"));
+        // Verified, a month left, issued by a CA: nothing to say.
+        let mut fine = facts;
+        fine.days_left = 30;
+        fine.self_signed = false;
+        assert!(warnings(true, Some(&fine)).is_empty());
+    }
+
+    #[test]
+    fn an_expired_or_early_certificate_names_the_date() {
+        let expired = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+                time: UnixTime::since_unix_epoch(Duration::from_secs(JAN_7_2030)),
+                not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_894_233_600)),
+            }),
+        );
+        let failure = classify_handshake_error(&expired, "db.example.test");
+        assert_eq!(failure.code, ErrorCode::TlsFailed);
+        assert!(
+            failure.message.contains("expired on 2030-01-10T00:00:00Z"),
+            "{}",
+            failure.message
+        );
+        let early = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+                time: UnixTime::since_unix_epoch(Duration::from_secs(JAN_7_2030)),
+                not_before: UnixTime::since_unix_epoch(Duration::from_secs(1_894_406_400)),
+            }),
+        );
+        let failure = classify_handshake_error(&early, "db.example.test");
+        assert!(
+            failure
+                .message
+                .contains("not valid before 2030-01-12T00:00:00Z"),
+            "{}",
+            failure.message
+        );
+    }
 }

@@ -136,6 +136,13 @@ async fn tls_without_validation_to_self_signed_main_server_succeeds() {
     let tls = report.tls.as_ref().expect("TLS report");
     assert!(tls.enabled && !tls.verified, "{tls:?}");
     assert!(tls.protocol.is_some(), "{tls:?}");
+    // The machine's own certificate is self-signed, and nothing was verified: both warned.
+    let facts = tls.facts.as_ref().expect("Jackal ran the handshake");
+    let cert = facts.server_certificate.as_ref().expect("a certificate");
+    assert!(cert.self_signed, "{cert:?}");
+    assert_eq!(facts.warnings.len(), 2, "{:?}", facts.warnings);
+    assert!(facts.warnings[0].starts_with("validateSsl=false"));
+    assert!(facts.warnings[1].contains("is self-signed"));
 }
 
 #[tokio::test]
@@ -153,6 +160,34 @@ async fn verified_tls_with_test_ca_and_password_succeeds() {
     assert!(
         tls.enabled && tls.verified && tls.protocol.is_some(),
         "{tls:?}"
+    );
+    // The facts of the certificate scripts/test-certs made, read back by openssl.
+    let facts = tls.facts.as_ref().expect("Jackal ran the handshake");
+    let cert = facts.server_certificate.as_ref().expect("a certificate");
+    let pem = CA_PEM.get().replace("ca.pem", "server.pem");
+    let openssl = |what: &str| {
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-dateopt", "iso_8601", what, "-in", &pem])
+            .output()
+            .expect("openssl runs");
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.trim().split_once('=').unwrap().1.replace(' ', "T")
+    };
+    assert_eq!(cert.not_after, openssl("-enddate"));
+    assert_eq!(cert.not_before, openssl("-startdate"));
+    assert_eq!(cert.subject, "CN=localhost");
+    assert_eq!(cert.issuer, "CN=Jackal test CA");
+    assert_eq!(cert.names, ["localhost", "127.0.0.1", "::1"]);
+    assert!(!cert.self_signed);
+    assert!(cert.days_left > 14, "{cert:?}");
+    assert!(facts.warnings.is_empty(), "{:?}", facts.warnings);
+    assert!(!facts.client_certificate_requested);
+    assert!(
+        facts
+            .cipher_suite
+            .as_deref()
+            .is_some_and(|s| s.starts_with("TLS")),
+        "{facts:?}"
     );
 }
 

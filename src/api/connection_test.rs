@@ -189,6 +189,7 @@ impl From<Phase> for PhaseName {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct TlsView {
     pub enabled: bool,
     /// The chain and host name were verified (`validateSsl=true`).
@@ -196,6 +197,42 @@ pub struct TlsView {
     /// For example `TLSv1.3`; `null` when TLS was not used.
     #[schema(required = true)]
     pub protocol: Option<String>,
+    /// An extension, like the fields below: present when Jackal ran the handshake itself
+    /// (PostgreSQL, and MySQL through an SSH tunnel). For example `TLS13_AES_256_GCM_SHA384`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// The server's own certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_certificate: Option<CertificateView>,
+    /// The server asked for a client certificate (none is presented).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_certificate_requested: Option<bool>,
+    /// What to know though the test passed: `validateSsl=false`, a certificate that expires
+    /// within 14 days, a self-signed certificate. Each says what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+/// A certificate as an admin checks it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateView {
+    /// RFC 4514.
+    #[schema(example = "CN=db.example.com")]
+    pub subject: String,
+    /// The DNS names and IP addresses it is valid for (subjectAltName).
+    pub names: Vec<String>,
+    #[schema(example = "CN=Example CA")]
+    pub issuer: String,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-01-01T00:00:00Z")]
+    pub not_before: String,
+    #[schema(example = "2027-01-01T00:00:00Z")]
+    pub not_after: String,
+    /// Whole days until `notAfter`; negative once expired.
+    pub days_left: i64,
+    /// Subject and issuer are the same and the server sent no chain.
+    pub self_signed: bool,
 }
 
 impl From<&ServerVersion> for VersionView {
@@ -243,6 +280,22 @@ pub fn render(report: &ProbeReport) -> TestResult {
             enabled: t.enabled,
             verified: t.verified,
             protocol: t.protocol.clone(),
+            cipher_suite: t.facts.as_ref().and_then(|f| f.cipher_suite.clone()),
+            server_certificate: t
+                .facts
+                .as_ref()
+                .and_then(|f| f.server_certificate.as_ref())
+                .map(|c| CertificateView {
+                    subject: c.subject.clone(),
+                    names: c.names.clone(),
+                    issuer: c.issuer.clone(),
+                    not_before: c.not_before.clone(),
+                    not_after: c.not_after.clone(),
+                    days_left: c.days_left,
+                    self_signed: c.self_signed,
+                }),
+            client_certificate_requested: t.facts.as_ref().map(|f| f.client_certificate_requested),
+            warnings: t.facts.as_ref().map(|f| f.warnings.clone()),
         }),
     }
 }

@@ -423,6 +423,27 @@ async fn live_postgresql_and_mariadb_through_the_api() {
     assert_eq!(pg["success"], true, "{pg}");
     assert_eq!(pg["version"]["productName"], "PostgreSQL");
     assert_eq!(pg["tls"]["enabled"], true);
+    // The extensions of issue 19: the certificate's facts and what to do about them.
+    assert_eq!(pg["tls"]["serverCertificate"]["selfSigned"], true, "{pg}");
+    assert!(pg["tls"]["serverCertificate"]["daysLeft"].is_i64(), "{pg}");
+    assert!(pg["tls"]["cipherSuite"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLS"));
+    assert_eq!(pg["tls"]["clientCertificateRequested"], false);
+    let warnings = pg["tls"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("validateSsl=false"),
+        "{pg}"
+    );
+    assert!(pg["version"]["versionString"]
+        .as_str()
+        .unwrap()
+        .starts_with("PostgreSQL "));
+    assert!(pg["version"].get("compatibleWith").is_none(), "{pg}");
     assert_eq!(pg["address"], live::PG_MAIN.get());
     let names: Vec<String> = phases(&pg).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["resolve", "connect", "tls", "auth", "query"]);
@@ -437,6 +458,8 @@ async fn live_postgresql_and_mariadb_through_the_api() {
     let maria = test_unsaved(&app, &uri).await;
     assert_eq!(maria["success"], true, "{maria}");
     assert_eq!(maria["version"]["productName"], "MariaDB");
+    // mysql_async ran no TLS here, and tells nothing of a handshake anyway: no extensions.
+    assert!(maria["tls"].get("serverCertificate").is_none(), "{maria}");
 }
 
 #[tokio::test]

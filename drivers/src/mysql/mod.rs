@@ -148,11 +148,7 @@ pub(crate) async fn probe(
     let ssl = spec.ssl();
     // With `ssl_opts` set, mysql_async either switches to TLS before logging in or fails, so a
     // login means TLS is on. The protocol comes from the server below.
-    attempt.tls = Some(TlsReport {
-        enabled: ssl,
-        verified: ssl && spec.validate_ssl(),
-        protocol: None,
-    });
+    attempt.tls = Some(TlsReport::on(ssl, ssl && spec.validate_ssl()));
     logged_in(conn, spec, &dial, attempt, work, ssl, None).await
 }
 
@@ -194,11 +190,10 @@ pub(crate) async fn probe_over(
         })
         .await;
     // TLS is the relay's: what it started, else nothing (ssl=false, or not reached).
-    attempt.tls = relay.as_ref().and_then(Relay::tls).or(Some(TlsReport {
-        enabled: false,
-        verified: false,
-        protocol: None,
-    }));
+    attempt.tls = relay
+        .as_ref()
+        .and_then(Relay::tls)
+        .or(Some(TlsReport::off()));
     let conn = connected?;
     logged_in(conn, spec, &dial, attempt, work, false, relay).await
 }
@@ -583,11 +578,9 @@ fn unreached(err: &mysql_async::Error) -> bool {
 fn tls_after_failure(err: &mysql_async::Error, spec: &ConnectionSpec) -> Option<TlsReport> {
     match err {
         // The server offered no TLS; nothing else was sent.
-        mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer) => Some(TlsReport {
-            enabled: false,
-            verified: false,
-            protocol: None,
-        }),
+        mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer) => {
+            Some(TlsReport::off())
+        }
         // Answers to the login packet, which mysql_async sends only after TLS is established
         // when ssl=true. (1130 comes instead of the greeting, before any TLS.)
         mysql_async::Error::Server(e)
@@ -602,11 +595,7 @@ fn tls_after_failure(err: &mysql_async::Error, spec: &ConnectionSpec) -> Option<
                     | codes::ACCOUNT_LOCKED_MARIADB
             ) =>
         {
-            Some(TlsReport {
-                enabled: spec.ssl(),
-                verified: spec.ssl() && spec.validate_ssl(),
-                protocol: None,
-            })
+            Some(TlsReport::on(spec.ssl(), spec.ssl() && spec.validate_ssl()))
         }
         _ => None,
     }
