@@ -586,4 +586,66 @@ mod tests {
             failure.message
         );
     }
+
+    /// A TLS server on loopback with `self_signed` as its certificate; when `ask` is set it
+    /// asks for a client certificate (and takes a connection without one).
+    async fn server(ask: bool) -> (u16, tokio::task::JoinHandle<()>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let der = cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = if ask {
+            let mut roots = RootCertStore::empty();
+            roots.add(der.clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .allow_unauthenticated()
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let config = builder.with_single_cert(vec![der], key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = tokio_rustls::TlsAcceptor::from(Arc::new(config))
+                .accept(tcp)
+                .await
+                .unwrap();
+            // Held open until the client is done.
+            let (mut tls, _) = tokio::io::split(tls);
+            let mut buf = [0u8; 1];
+            let _ = tokio::io::AsyncReadExt::read(&mut tls, &mut buf).await;
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn a_server_asking_for_a_client_certificate_is_noticed() {
+        let spec = ConnectionSpec::parse("postgresql://u@localhost/db?ssl=true&validateSsl=false")
+            .unwrap();
+        for ask in [true, false] {
+            let (port, task) = server(ask).await;
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let (stream, report) = handshake(tcp, "localhost", &spec, &Roots::System)
+                .await
+                .unwrap();
+            let facts = report.facts.expect("facts");
+            assert_eq!(facts.client_certificate_requested, ask);
+            assert!(facts.server_certificate.unwrap().self_signed);
+            drop(stream);
+            task.await.unwrap();
+        }
+    }
 }
