@@ -84,12 +84,17 @@ pub(crate) async fn probe_over(
         config.dbname(database);
     }
 
+    let cert_asked = attempt
+        .tls
+        .as_ref()
+        .and_then(|tls| tls.facts.as_ref())
+        .is_some_and(|facts| facts.client_certificate_requested);
     let (client, connection) = attempt
         .run(Phase::Auth, async {
             config
                 .connect_raw(stream, NoTls)
                 .await
-                .map_err(|e| login_failure(&e, spec, user, addr))
+                .map_err(|e| login_failure(&e, spec, user, addr, cert_asked))
         })
         .await?;
 
@@ -299,11 +304,14 @@ fn describe(err: &tokio_postgres::Error) -> String {
 }
 
 /// A failed startup or login, classified from the SQLSTATE or the error's typed cause.
+/// `cert_asked`: the server sent a CertificateRequest during the TLS handshake (Jackal presents
+/// no client certificate).
 fn login_failure(
     err: &tokio_postgres::Error,
     spec: &ConnectionSpec,
     user: &str,
     addr: &Peer,
+    cert_asked: bool,
 ) -> ProbeFailure {
     if let Some(db) = err.as_db_error() {
         let code = db.code();
@@ -313,6 +321,14 @@ fn login_failure(
                 ErrorCode::AuthFailed,
                 format!(
                     "password authentication failed for user {user:?}: check the password in configUri"
+                ),
+            )
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION && cert_asked {
+            // Both facts from the protocol: the handshake's CertificateRequest, then 28000.
+            ProbeFailure::new(
+                ErrorCode::ClientCertRequired,
+                format!(
+                    "the server at {addr} asked for a client certificate during the TLS handshake and refused user {user:?} without one (SQLSTATE 28000; the server said: {said}): its pg_hba.conf has a `cert` or `clientcert=verify-…` rule for this connection, and Jackal does not present client certificates yet; allow this user another authentication method"
                 ),
             )
         } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {

@@ -28,6 +28,9 @@ pub enum ErrorCode {
     TlsFailed,
     /// The server refused the user or password.
     AuthFailed,
+    /// The server asked for a client certificate in the TLS handshake and refused the login
+    /// without one.
+    ClientCertRequired,
     /// The database (or SQLite file) does not exist.
     UnknownDatabase,
     /// The egress policy or SQLite `allowed_dirs` forbids the destination; nothing was sent.
@@ -62,6 +65,7 @@ impl ErrorCode {
             ErrorCode::TlsUnavailable => "tls_unavailable",
             ErrorCode::TlsFailed => "tls_failed",
             ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::ClientCertRequired => "client_cert_required",
             ErrorCode::UnknownDatabase => "unknown_database",
             ErrorCode::DeniedByPolicy => "denied_by_policy",
             ErrorCode::ServerError => "server_error",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PGBOUNCER, PG_ADMIN_USER,
-    PG_MAIN, PG_PLAIN, PG_TLS, USER,
+    PG_CERT, PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
     probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport, ResolveError,
@@ -621,4 +621,31 @@ async fn a_pgbouncer_in_front_reports_the_same_postgresql() {
     assert_success(&pooled);
     assert_eq!(pooled.outcome, direct.outcome);
     assert_eq!(pooled.address.unwrap().to_string(), PGBOUNCER.get());
+}
+
+/// A server that demands a client certificate: it asks for one in the TLS handshake, then
+/// refuses the login (SQLSTATE 28000). Both facts make `client_cert_required`; without TLS the
+/// same 28000 (no `hostssl` rule matches) stays `auth_failed`.
+#[tokio::test]
+async fn a_server_demanding_a_client_certificate_is_client_cert_required() {
+    if !reachable(&PG_CERT) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{USER}:{PASSWORD}@{PG_CERT}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::ClientCertRequired);
+    assert!(
+        message.contains("asked for a client certificate"),
+        "{message}"
+    );
+    let facts = report.tls.as_ref().and_then(|t| t.facts.as_ref()).unwrap();
+    assert!(facts.client_certificate_requested);
+
+    let report = run(&format!(
+        "postgresql://{USER}:{PASSWORD}@{PG_CERT}/{DATABASE}?ssl=false"
+    ))
+    .await;
+    assert_failure(&report, ErrorCode::AuthFailed);
 }

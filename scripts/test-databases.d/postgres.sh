@@ -43,13 +43,21 @@ ensure_pg_cluster() {
     fi
 
     CHANGED=0
-    local ssl_conf="ssl = off"
-    if [[ $ssl == on ]]; then
+    # SSL: off, on (TLS with the test CA's certificate), or cert (on, and the client must present
+    # a certificate of the test CA: ssl_ca_file, and `hostssl … cert` in pg_hba.conf).
+    local ssl_conf="ssl = off" hba_host="host    all       all       127.0.0.1/32   scram-sha-256"
+    if [[ $ssl == on || $ssl == cert ]]; then
         sync_file "$SERVER_PEM" "$etc/jackal-test-server.crt" postgres:postgres 0644
         sync_file "$SERVER_KEY" "$etc/jackal-test-server.key" postgres:postgres 0600
         ssl_conf="ssl = on
 ssl_cert_file = '$etc/jackal-test-server.crt'
 ssl_key_file = '$etc/jackal-test-server.key'"
+    fi
+    if [[ $ssl == cert ]]; then
+        sync_file "$CA_PEM" "$etc/jackal-test-ca.crt" postgres:postgres 0644
+        ssl_conf+="
+ssl_ca_file = '$etc/jackal-test-ca.crt'"
+        hba_host="hostssl all       all       127.0.0.1/32   cert"
     fi
     write_file "$etc/conf.d/90-jackal-test.conf" postgres:postgres 0644 <<EOF
 # Written by scripts/test-databases ($label); changes are overwritten.
@@ -65,11 +73,11 @@ EOF
 # TYPE  DATABASE  USER      ADDRESS        METHOD
 local   all       postgres                 peer
 local   all       all                      peer
-host    all       all       127.0.0.1/32   scram-sha-256
+$hba_host
 EOF
     # conf.d must have the last word on the settings it manages: comment them out wherever else
     # postgresql.conf sets them (pg_createcluster puts port and ssl there; a later line wins).
-    local managed='port|listen_addresses|password_encryption|shared_buffers|max_connections|ssl|ssl_cert_file|ssl_key_file'
+    local managed='port|listen_addresses|password_encryption|shared_buffers|max_connections|ssl|ssl_cert_file|ssl_key_file|ssl_ca_file'
     if grep -Eq "^[[:space:]]*($managed)[[:space:]]*=" "$etc/postgresql.conf"; then
         sed -Ei "s/^([[:space:]]*($managed)[[:space:]]*=)/#(set in conf.d\/90-jackal-test.conf) \1/" "$etc/postgresql.conf"
         CHANGED=1
@@ -100,7 +108,7 @@ EOF
     done
 
     # The server on the port must be this cluster, running with these settings.
-    local want="$port|127.0.0.1|$ssl|16MB|200|scram-sha-256|$data" got query
+    local want="$port|127.0.0.1|${ssl/cert/on}|16MB|200|scram-sha-256|$data" got query
     query="SELECT concat_ws('|', current_setting('port'), current_setting('listen_addresses'),
         current_setting('ssl'), current_setting('shared_buffers'), current_setting('max_connections'),
         current_setting('password_encryption'), current_setting('data_directory'))"
@@ -173,5 +181,11 @@ verify_pg() {
     pg_expect_refused PG_PLAIN "$PG_PLAIN_PORT" require "$DB_PASSWORD" "server does not support SSL" "a client requiring TLS"
     pg_expect_refused PG_PLAIN "$PG_PLAIN_PORT" disable wrong-password "password authentication failed" "a wrong password"
     SUMMARY+=("PG_PLAIN      127.0.0.1:$PG_PLAIN_PORT  $plain; sslmode=require refused (server answers N); scram-sha-256, wrong password refused")
+
+    LOG_HINT=$(pg_log jackal_cert)
+    pg_expect_refused PG_CERT "$PG_CERT_PORT" verify-full "$DB_PASSWORD" \
+        "connection requires a valid client certificate" "a TLS login without a client certificate"
+    pg_expect_refused PG_CERT "$PG_CERT_PORT" disable "$DB_PASSWORD" "no encryption" "a login without TLS"
+    SUMMARY+=("PG_CERT       127.0.0.1:$PG_CERT_PORT  TLS (test CA) and a client certificate required (hostssl … cert): a login without one refused, without TLS refused")
 }
 

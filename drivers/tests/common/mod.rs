@@ -78,6 +78,8 @@ pub static PG_MAIN: Setting = Setting::new("JACKAL_TEST_PG_MAIN", "127.0.0.1:543
 pub static PG_TLS: Setting = Setting::new("JACKAL_TEST_PG_TLS", "127.0.0.1:55432");
 /// A cluster that checks passwords and offers no TLS.
 pub static PG_PLAIN: Setting = Setting::new("JACKAL_TEST_PG_PLAIN", "127.0.0.1:55433");
+/// A cluster that requires a client certificate of the test CA (`hostssl … cert`).
+pub static PG_CERT: Setting = Setting::new("JACKAL_TEST_PG_CERT", "127.0.0.1:55434");
 /// Debian's pgbouncer in front of PG_MAIN (session pooling, trust for the admin user).
 pub static PGBOUNCER: Setting = Setting::new("JACKAL_TEST_PGBOUNCER", "127.0.0.1:56432");
 /// The machine's own MariaDB: no TLS, checks the test user's password.
