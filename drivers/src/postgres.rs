@@ -324,11 +324,13 @@ fn login_failure(
                 ),
             )
         } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION && cert_asked {
-            // Both facts from the protocol: the handshake's CertificateRequest, then 28000.
+            // A server with ssl_ca_file asks every TLS client for a certificate, and 28000 also
+            // means "no pg_hba.conf entry": together they suggest, but do not prove, that a
+            // `cert` rule refused the login. So auth_failed, with the hint.
             ProbeFailure::new(
-                ErrorCode::ClientCertRequired,
+                ErrorCode::AuthFailed,
                 format!(
-                    "the server at {addr} asked for a client certificate during the TLS handshake and refused user {user:?} without one (SQLSTATE 28000; the server said: {said}): its pg_hba.conf has a `cert` or `clientcert=verify-…` rule for this connection, and Jackal does not present client certificates yet; allow this user another authentication method"
+                    "the server refused user {user:?} (the server said: {said}); it also asked for a client certificate during the TLS handshake, and Jackal presents none: if its pg_hba.conf has a `cert` or `clientcert=verify-…` rule for this connection, that is why (Jackal does not support client certificates yet); otherwise check the user in configUri and the server's pg_hba.conf"
                 ),
             )
         } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
@@ -368,6 +370,9 @@ fn login_failure(
     let io = err
         .source()
         .and_then(|cause| cause.downcast_ref::<std::io::Error>());
+    if io.is_some_and(tls::demands_client_certificate) {
+        return tls::client_cert_required(&addr.to_string());
+    }
     match io {
         Some(io) if io.kind() == std::io::ErrorKind::InvalidData
             || io.kind() == std::io::ErrorKind::InvalidInput =>

@@ -4,7 +4,7 @@
 //! they imitate. Each announces itself in a cheap, documented signal that the probe already
 //! has in hand: a start-up parameter (CockroachDB's `crdb_version`), or a mark inside the
 //! version text (Redshift's `Redshift 1.0.N`, YugabyteDB's `-YB-`, Greenplum's
-//! `(Greenplum Database N)`, TiDB's `-TiDB-v`, Aurora MySQL's `mysql_aurora`). Those cost no
+//! `(Greenplum Database N)`, TiDB's `-TiDB-v`). Those cost no
 //! extra round trip. Where the text only names the product, not its version (Vitess's and
 //! PlanetScale's version end in `-Vitess` / `-PlanetScale` after the MySQL version they
 //! emulate), that suffix is the signal for one more query, `@@version_comment`, and only then
@@ -141,10 +141,6 @@ fn mysql_wire(seen: &Seen<'_>, text: &str) -> ServerVersion {
             .and_then(|c| after(c, "Version: ").or_else(|| v_version(c)))
             .unwrap_or("");
         return product(name, own);
-    }
-    // Aurora MySQL: "8.0.mysql_aurora.3.04.0" (version 3 on MySQL 8.0).
-    if let Some(own) = after(text, "mysql_aurora.") {
-        return product("Amazon Aurora MySQL", own);
     }
     if text.contains("MariaDB") {
         // Old releases prefix "5.5.5-" for replication's sake: MariaDB's own version follows.
@@ -303,24 +299,6 @@ mod tests {
             want("PlanetScale", "", (0, 0, 0), Some(("MySQL", "8.0.34")))
         );
         assert_eq!(
-            facts(&my("8.0.mysql_aurora.3.04.0", None)),
-            want(
-                "Amazon Aurora MySQL",
-                "3.04.0",
-                (3, 4, 0),
-                Some(("MySQL", "8.0"))
-            )
-        );
-        assert_eq!(
-            facts(&my("5.7.mysql_aurora.2.11.2", None)),
-            want(
-                "Amazon Aurora MySQL",
-                "2.11.2",
-                (2, 11, 2),
-                Some(("MySQL", "5.7"))
-            )
-        );
-        assert_eq!(
             facts(&my("10.11.6-MariaDB-0+deb12u1", None)),
             want("MariaDB", "10.11.6", (10, 11, 6), None)
         );
@@ -338,12 +316,7 @@ mod tests {
     fn only_vitess_and_planetscale_ask_for_the_comment() {
         assert!(needs_version_comment("8.0.30-Vitess"));
         assert!(needs_version_comment("8.0.34-PlanetScale"));
-        for text in [
-            "8.0.36",
-            "10.11.6-MariaDB-0+deb12u1",
-            "8.0.11-TiDB-v7.5.0",
-            "8.0.mysql_aurora.3.04.0",
-        ] {
+        for text in ["8.0.36", "10.11.6-MariaDB-0+deb12u1", "8.0.11-TiDB-v7.5.0"] {
             assert!(!needs_version_comment(text), "{text}");
         }
     }

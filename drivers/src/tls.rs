@@ -15,6 +15,7 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
+use rustls::AlertDescription;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -442,8 +443,34 @@ fn date(time: UnixTime) -> String {
         .unwrap_or_else(|_| format!("{} s after 1970", time.as_secs()))
 }
 
+/// The server refused the connection with TLS's `certificate_required` alert: it demands a
+/// client certificate. In TLS 1.3 the alert comes after the client's side of the handshake is
+/// done, so it surfaces on the first read, not in the handshake itself.
+pub(crate) fn demands_client_certificate(err: &std::io::Error) -> bool {
+    matches!(
+        err.get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired
+        ))
+    )
+}
+
+/// The failure for a server that [`demands_client_certificate`].
+pub(crate) fn client_cert_required(server: &str) -> ProbeFailure {
+    ProbeFailure::new(
+        ErrorCode::ClientCertRequired,
+        format!(
+            "the server at {server} demands a client certificate (TLS alert certificate_required) and Jackal presents none: Jackal does not support client certificates yet; allow this user to connect without one"
+        ),
+    )
+}
+
 /// A handshake failure, classified from the rustls error it carries.
 pub(crate) fn classify_handshake_error(err: &std::io::Error, host: &str) -> ProbeFailure {
+    if demands_client_certificate(err) {
+        return client_cert_required(host);
+    }
     let rustls_error = err
         .get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>());
@@ -587,9 +614,17 @@ mod tests {
         );
     }
 
-    /// A TLS server on loopback with `self_signed` as its certificate; when `ask` is set it
-    /// asks for a client certificate (and takes a connection without one).
-    async fn server(ask: bool) -> (u16, tokio::task::JoinHandle<()>) {
+    /// What the test server wants of a client certificate.
+    #[derive(Clone, Copy, PartialEq)]
+    enum ClientAuth {
+        None,
+        Asked,
+        Required,
+    }
+
+    /// A TLS server on loopback with a self-signed certificate, asking for a client
+    /// certificate (and taking a connection without one) or demanding one, as `auth` says.
+    async fn server(auth: ClientAuth) -> (u16, tokio::task::JoinHandle<()>) {
         let key = rcgen::KeyPair::generate().unwrap();
         let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
         let cert = params.self_signed(&key).unwrap();
@@ -598,29 +633,33 @@ mod tests {
         let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .unwrap();
-        let builder = if ask {
+        let builder = if auth == ClientAuth::None {
+            builder.with_no_client_auth()
+        } else {
             let mut roots = RootCertStore::empty();
             roots.add(der.clone()).unwrap();
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider(),
-            )
-            .allow_unauthenticated()
-            .build()
-            .unwrap();
-            builder.with_client_cert_verifier(verifier)
-        } else {
-            builder.with_no_client_auth()
+            );
+            let verifier = match auth {
+                ClientAuth::Asked => verifier.allow_unauthenticated(),
+                _ => verifier,
+            };
+            builder.with_client_cert_verifier(verifier.build().unwrap())
         };
         let config = builder.with_single_cert(vec![der], key).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let tls = tokio_rustls::TlsAcceptor::from(Arc::new(config))
+            // Refused when a certificate is demanded and none comes: the alert is sent.
+            let Ok(tls) = tokio_rustls::TlsAcceptor::from(Arc::new(config))
                 .accept(tcp)
                 .await
-                .unwrap();
+            else {
+                return;
+            };
             // Held open until the client is done.
             let (mut tls, _) = tokio::io::split(tls);
             let mut buf = [0u8; 1];
@@ -634,7 +673,12 @@ mod tests {
         let spec = ConnectionSpec::parse("postgresql://u@localhost/db?ssl=true&validateSsl=false")
             .unwrap();
         for ask in [true, false] {
-            let (port, task) = server(ask).await;
+            let auth = if ask {
+                ClientAuth::Asked
+            } else {
+                ClientAuth::None
+            };
+            let (port, task) = server(auth).await;
             let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .unwrap();
@@ -647,5 +691,35 @@ mod tests {
             drop(stream);
             task.await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn a_server_demanding_a_client_certificate_is_client_cert_required() {
+        let spec = ConnectionSpec::parse("postgresql://u@localhost/db?ssl=true&validateSsl=false")
+            .unwrap();
+        let (port, task) = server(ClientAuth::Required).await;
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        // TLS 1.3: the client's side completes; the server's alert comes with the first read.
+        let err = match handshake(tcp, "localhost", &spec, &Roots::System).await {
+            Ok((mut stream, report)) => {
+                assert!(report.facts.unwrap().client_certificate_requested);
+                let mut buf = [0u8; 1];
+                tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
+                    .await
+                    .expect_err("the server refuses")
+            }
+            Err(failure) => {
+                assert_eq!(failure.code, ErrorCode::ClientCertRequired, "{failure:?}");
+                task.await.unwrap();
+                return;
+            }
+        };
+        assert!(demands_client_certificate(&err), "{err:?}");
+        let failure = classify_handshake_error(&err, "db.example.test");
+        assert_eq!(failure.code, ErrorCode::ClientCertRequired);
+        assert!(failure.message.contains("demands a client certificate"));
+        task.await.unwrap();
     }
 }

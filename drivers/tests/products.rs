@@ -326,11 +326,6 @@ async fn mysql_wire_products_ask_a_second_query_only_when_the_version_says_so() 
             false,
         ),
         (
-            my_replay("8.0.mysql_aurora.3.04.0", None),
-            "Amazon Aurora MySQL 3.04.0 (3.4.0) on MySQL 8.0",
-            false,
-        ),
-        (
             my_replay("8.0.30-Vitess", Some(VITESS)),
             "Vitess 19.0.4 (19.0.4) on MySQL 8.0.30",
             true,

@@ -58,7 +58,7 @@ pub struct TestResult {
 pub struct VersionView {
     /// The real product: `PostgreSQL`, `MySQL`, `MariaDB`, `SQLite`, or one that speaks their
     /// protocol (`CockroachDB`, `Amazon Redshift`, `YugabyteDB`, `Greenplum`, `TiDB`, `Vitess`,
-    /// `PlanetScale`, `Amazon Aurora MySQL`).
+    /// `PlanetScale`).
     #[schema(example = "PostgreSQL")]
     pub product_name: String,
     /// The real product's dotted version, without vendor suffixes (empty when the server does
@@ -72,8 +72,8 @@ pub struct VersionView {
     /// The server's full version string, as it reports it.
     pub description: String,
     /// An extension, present when the real product is not the one its wire protocol announces
-    /// (CockroachDB, Amazon Redshift, YugabyteDB, Greenplum, TiDB, Vitess, PlanetScale, Amazon
-    /// Aurora MySQL): that wire product and the version it announces.
+    /// (CockroachDB, Amazon Redshift, YugabyteDB, Greenplum, TiDB, Vitess, PlanetScale): that
+    /// wire product and the version it announces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compatible_with: Option<CompatibleView>,
     /// An extension: the raw text the product was identified from (`SELECT version()`).

@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 
 use crate::probe::{Io, Peer};
 use crate::report::{ErrorCode, ProbeFailure, TlsReport};
-use crate::tls::Handshake;
+use crate::tls::{self, Handshake};
 
 /// The largest packet of the connection phase relayed: greetings, logins and auth exchanges
 /// are a few hundred bytes; anything near this is not a MySQL server.
@@ -168,6 +168,11 @@ type Packet = (u8, Vec<u8>);
 async fn read_packet<R: AsyncRead + Unpin>(from: &mut R) -> io::Result<Packet> {
     let mut header = [0u8; 4];
     from.read_exact(&mut header).await?;
+    Ok((header[3], read_payload(from, &header).await?))
+}
+
+/// The payload announced by `header`, refused when larger than a login packet can be.
+async fn read_payload<R: AsyncRead + Unpin>(from: &mut R, header: &[u8; 4]) -> io::Result<Vec<u8>> {
     let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
     if len > MAX_LOGIN_PACKET {
         return Err(io::Error::new(
@@ -177,7 +182,7 @@ async fn read_packet<R: AsyncRead + Unpin>(from: &mut R) -> io::Result<Packet> {
     }
     let mut payload = vec![0; len];
     from.read_exact(&mut payload).await?;
-    Ok((header[3], payload))
+    Ok(payload)
 }
 
 async fn write_packet<W: AsyncWrite + Unpin>(
@@ -264,15 +269,20 @@ async fn relay(
     let (mut server_read, mut server_write) = tokio::io::split(server);
     let to_server = async {
         while !logged_in.load(Ordering::Acquire) {
-            let Ok((seq, payload)) = read_packet(&mut client_read).await else {
+            let mut header = [0u8; 4];
+            if client_read.read_exact(&mut header).await.is_err() {
+                return Ok(());
+            }
+            // The client speaks again only after the server's OK: a command, numbered from 0,
+            // of any size. Passed on as it is, with the rest of the stream.
+            if logged_in.load(Ordering::Acquire) {
+                server_write.write_all(&header).await.map_err(not_mysql)?;
+                break;
+            }
+            let Ok(payload) = read_payload(&mut client_read, &header).await else {
                 return Ok(());
             };
-            // The client speaks again only after the server's OK: a command, numbered from 0.
-            let seq = match logged_in.load(Ordering::Acquire) {
-                true => seq,
-                false => seq.wrapping_add(shift),
-            };
-            write_packet(&mut server_write, seq, &payload)
+            write_packet(&mut server_write, header[3].wrapping_add(shift), &payload)
                 .await
                 .map_err(not_mysql)?;
         }
@@ -282,12 +292,22 @@ async fn relay(
     };
     let to_client = async {
         while !logged_in.load(Ordering::Acquire) {
-            let Ok((seq, payload)) = read_packet(&mut server_read).await else {
-                // Closed mid-login: mysql_async sees its socket close and says so.
-                let _ = client_write.shutdown().await;
-                return Ok(());
+            let (seq, payload) = match read_packet(&mut server_read).await {
+                Ok(packet) => packet,
+                // TLS 1.3 servers refuse a missing client certificate after the handshake.
+                Err(e) if tls::demands_client_certificate(&e) => {
+                    return Err(tls::client_cert_required(&peer.to_string()));
+                }
+                // Too large for a login packet, or not TLS where TLS was started.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(not_mysql(e)),
+                Err(_) => {
+                    // Closed mid-login: mysql_async sees its socket close and says so.
+                    let _ = client_write.shutdown().await;
+                    return Ok(());
+                }
             };
-            if !encrypted && payload == FULL_AUTH_REQUEST {
+            // mysql_async looks at the first two bytes only: so does this check.
+            if !encrypted && payload.starts_with(FULL_AUTH_REQUEST) {
                 return Err(ProbeFailure::new(
                     ErrorCode::ServerError,
                     format!("the server at {peer} asks for the password itself (caching_sha2_password's full authentication), and the last leg of the tunnel, from the bastion to the database, is not encrypted: Jackal does not send it; set ssl=true (the server then receives it inside TLS)"),
