@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PGBOUNCER, PG_ADMIN_USER,
-    PG_CERT, PG_MAIN, PG_PLAIN, PG_TLS, USER,
+    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PGBOUNCER, PGBOUNCER_CERT,
+    PG_ADMIN_USER, PG_CERT, PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
     probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport, ResolveError,
@@ -650,4 +650,25 @@ async fn a_cert_rule_is_auth_failed_with_the_client_certificate_hint() {
     .await;
     let message = assert_failure(&report, ErrorCode::AuthFailed);
     assert!(!message.contains("client certificate"), "{message}");
+}
+
+/// A server that demands a client certificate at the TLS level (pgbouncer with
+/// `client_tls_sslmode = verify-full`): TLS 1.3's certificate_required alert, which comes after
+/// the client's side of the handshake, is `client_cert_required`.
+#[tokio::test]
+async fn a_tls_level_demand_for_a_client_certificate_is_client_cert_required() {
+    if !reachable(&PGBOUNCER_CERT) {
+        return;
+    }
+    let report = run(&format!(
+        "postgresql://{PG_ADMIN_USER}@{PGBOUNCER_CERT}/postgres?validateSsl=true&sslRootCert={CA_PEM}"
+    ))
+    .await;
+    let message = assert_failure(&report, ErrorCode::ClientCertRequired);
+    assert!(
+        message.contains("demands a client certificate"),
+        "{message}"
+    );
+    let facts = report.tls.as_ref().and_then(|t| t.facts.as_ref()).unwrap();
+    assert!(facts.client_certificate_requested);
 }

@@ -82,6 +82,8 @@ pub static PG_PLAIN: Setting = Setting::new("JACKAL_TEST_PG_PLAIN", "127.0.0.1:5
 pub static PG_CERT: Setting = Setting::new("JACKAL_TEST_PG_CERT", "127.0.0.1:55434");
 /// Debian's pgbouncer in front of PG_MAIN (session pooling, trust for the admin user).
 pub static PGBOUNCER: Setting = Setting::new("JACKAL_TEST_PGBOUNCER", "127.0.0.1:56432");
+/// A pgbouncer in front of PG_MAIN that demands a client certificate at the TLS level.
+pub static PGBOUNCER_CERT: Setting = Setting::new("JACKAL_TEST_PGBOUNCER_CERT", "127.0.0.1:56433");
 /// The machine's own MariaDB: no TLS, checks the test user's password.
 pub static MARIADB_PLAIN: Setting = Setting::new("JACKAL_TEST_MARIADB_PLAIN", "127.0.0.1:3306");
 /// A second MariaDB that offers TLS with the test CA's certificate.
