@@ -99,6 +99,7 @@ pub mod schema;
 mod sqlite;
 pub mod ssh;
 mod tls;
+pub mod tls_credentials;
 pub mod uri;
 
 pub use egress::EgressPolicy;
@@ -110,6 +111,7 @@ pub use report::{
 pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use schema::{Column, Schema, SchemaSnapshot, Table, TableKind};
 pub use tls::MAX_ROOT_BUNDLE_BYTES;
+pub use tls_credentials::{TlsCredentialError, TlsCredentials};
 pub use uri::{ConnectionSpec, Kind, Password, UriError};
 
 /// The rustls client configuration a spec's `ssl`, `validateSsl` and `sslRootCert` ask for,

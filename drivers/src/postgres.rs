@@ -18,7 +18,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::probe::{Attempt, Found, Io, Peer, ProbeContext, Target, Work};
 use crate::product;
-use crate::report::{ErrorCode, Phase, ProbeFailure, TlsReport};
+use crate::report::{CertificateFacts, ErrorCode, Phase, ProbeFailure, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::tls;
 use crate::uri::ConnectionSpec;
@@ -84,17 +84,17 @@ pub(crate) async fn probe_over(
         config.dbname(database);
     }
 
-    let cert_asked = attempt
-        .tls
-        .as_ref()
-        .and_then(|tls| tls.facts.as_ref())
-        .is_some_and(|facts| facts.client_certificate_requested);
+    let facts = attempt.tls.as_ref().and_then(|tls| tls.facts.as_deref());
+    let client_cert = ClientCertUse {
+        asked: facts.is_some_and(|f| f.client_certificate_requested),
+        presented: facts.and_then(|f| f.client_certificate.clone()),
+    };
     let (client, connection) = attempt
         .run(Phase::Auth, async {
             config
                 .connect_raw(stream, NoTls)
                 .await
-                .map_err(|e| login_failure(&e, spec, user, addr, cert_asked))
+                .map_err(|e| login_failure(&e, spec, user, addr, &client_cert))
         })
         .await?;
 
@@ -156,6 +156,7 @@ pub(crate) async fn probe_over(
         server_version: server_version.as_deref(),
         crdb_version: crdb_version.as_deref(),
         version_comment: None,
+        memsql_version: None,
     });
     Ok((version, snapshot))
 }
@@ -303,15 +304,21 @@ fn describe(err: &tokio_postgres::Error) -> String {
     }
 }
 
+/// What the TLS handshake did about a client certificate.
+struct ClientCertUse {
+    /// The server sent a CertificateRequest.
+    asked: bool,
+    /// The certificate Jackal presented, if it had one to present.
+    presented: Option<CertificateFacts>,
+}
+
 /// A failed startup or login, classified from the SQLSTATE or the error's typed cause.
-/// `cert_asked`: the server sent a CertificateRequest during the TLS handshake (Jackal presents
-/// no client certificate).
 fn login_failure(
     err: &tokio_postgres::Error,
     spec: &ConnectionSpec,
     user: &str,
     addr: &Peer,
-    cert_asked: bool,
+    client_cert: &ClientCertUse,
 ) -> ProbeFailure {
     if let Some(db) = err.as_db_error() {
         let code = db.code();
@@ -323,14 +330,28 @@ fn login_failure(
                     "password authentication failed for user {user:?}: check the password in configUri"
                 ),
             )
-        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION && cert_asked {
+        } else if let (true, Some(cert)) = (
+            *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+            &client_cert.presented,
+        ) {
+            // The certificate passed the TLS handshake (the server's CA accepted it), then the
+            // login was refused: a `cert` rule or `clientcert=verify-full` found that its
+            // common name is not the user (or no pg_hba.conf line lets it in at all).
+            ProbeFailure::new(
+                ErrorCode::ClientCertRejected,
+                format!(
+                    "the server refused user {user:?} with the client certificate {} (the server said: {said}): a `cert` or `clientcert=verify-full` rule in pg_hba.conf wants the certificate's CN to be the user name (or mapped to it by pg_ident.conf); use a certificate issued for {user:?}, or check that a pg_hba.conf line lets this user in",
+                    cert.subject
+                ),
+            )
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION && client_cert.asked {
             // A server with ssl_ca_file asks every TLS client for a certificate, and 28000 also
             // means "no pg_hba.conf entry": together they suggest, but do not prove, that a
             // `cert` rule refused the login. So auth_failed, with the hint.
             ProbeFailure::new(
                 ErrorCode::AuthFailed,
                 format!(
-                    "the server refused user {user:?} (the server said: {said}); it also asked for a client certificate during the TLS handshake, and Jackal presents none: if its pg_hba.conf has a `cert` or `clientcert=verify-…` rule for this connection, that is why (Jackal does not support client certificates yet); otherwise check the user in configUri and the server's pg_hba.conf"
+                    "the server refused user {user:?} (the server said: {said}); it also asked for a client certificate during the TLS handshake, and none is configured: if its pg_hba.conf has a `cert` or `clientcert=verify-…` rule for this connection, that is why (send the certificate and its key as sslCert and sslKey); otherwise check the user in configUri and the server's pg_hba.conf"
                 ),
             )
         } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
@@ -370,8 +391,10 @@ fn login_failure(
     let io = err
         .source()
         .and_then(|cause| cause.downcast_ref::<std::io::Error>());
-    if io.is_some_and(tls::demands_client_certificate) {
-        return tls::client_cert_required(&addr.to_string());
+    if let Some(failure) = io.and_then(|io| {
+        tls::client_cert_failure(io, &addr.to_string(), client_cert.presented.as_ref())
+    }) {
+        return failure;
     }
     match io {
         Some(io) if io.kind() == std::io::ErrorKind::InvalidData

@@ -102,11 +102,10 @@ pub(crate) enum Work {
 /// What a backend found: the version, and the schemas when [`Work::Schema`] asked for them.
 pub(crate) type Found = (ServerVersion, Option<SchemaSnapshot>);
 
-/// Where a network test goes: the host as written (for TLS names and messages) and the
-/// addresses it resolved to, every one already allowed by the egress policy.
+/// Where a network test goes: the addresses the host resolved to, every one already allowed
+/// by the egress policy. (The host as written, for TLS names and messages, is the spec's.)
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
-    pub host: String,
     pub addrs: Vec<SocketAddr>,
 }
 
@@ -196,6 +195,28 @@ impl Attempt {
             elapsed: started.elapsed(),
         });
         result
+    }
+
+    /// Splits the last phase recorded in two, when part of it was timed apart (MySQL's greeting
+    /// and TLS, by the relay inside `Conn::new`): `first` took `took` of it and came first. When
+    /// `first` failed, the rest never started and is not recorded.
+    pub fn split_last(&mut self, first: Phase, took: Duration, first_ok: bool) {
+        let Some(last) = self.phases.pop() else {
+            return;
+        };
+        let took = took.min(last.elapsed);
+        self.phases.push(PhaseRecord {
+            phase: first,
+            hop: None,
+            ok: first_ok,
+            elapsed: took,
+        });
+        if first_ok {
+            self.phases.push(PhaseRecord {
+                elapsed: last.elapsed - took,
+                ..last
+            });
+        }
     }
 
     pub fn timeout_failure(&self, phase: Phase) -> ProbeFailure {
@@ -486,10 +507,7 @@ async fn run(
     let addrs = attempt
         .run(Phase::Resolve, resolve_checked(ctx, host, port))
         .await?;
-    let target = Target {
-        host: host.to_owned(),
-        addrs,
-    };
+    let target = Target { addrs };
     match spec.kind() {
         Kind::Postgresql => postgres::probe(spec, ctx, &target, attempt, work).await,
         Kind::Mysql => mysql::probe(spec, ctx, &target, attempt, work).await,

@@ -2,13 +2,15 @@
 //!
 //! Many engines speak the PostgreSQL or MySQL protocol and answer `version()` like the product
 //! they imitate. Each announces itself in a cheap, documented signal that the probe already
-//! has in hand: a start-up parameter (CockroachDB's `crdb_version`), or a mark inside the
-//! version text (Redshift's `Redshift 1.0.N`, YugabyteDB's `-YB-`, Greenplum's
-//! `(Greenplum Database N)`, TiDB's `-TiDB-v`). Those cost no
-//! extra round trip. Where the text only names the product, not its version (Vitess's and
-//! PlanetScale's version end in `-Vitess` / `-PlanetScale` after the MySQL version they
-//! emulate), that suffix is the signal for one more query, `@@version_comment`, and only then
-//! ([`needs_version_comment`]).
+//! has in hand: a start-up parameter (CockroachDB's `crdb_version`), a mark inside the version
+//! text (Redshift's `Redshift 1.0.N`, YugabyteDB's `-YB-`, Greenplum's `(Greenplum Database
+//! N)`, TiDB's `-TiDB-v`, Vitess's and PlanetScale's `-Vitess` / `-PlanetScale`), or, on the
+//! MySQL wire, `@@version_comment`, asked in the same statement as `VERSION()` (every
+//! MySQL-wire server answers it: the `mysql` client asks it at every login), where Vitess keeps
+//! its own version, Doris and StarRocks name themselves and theirs, and SingleStore names
+//! itself (`MemSQL source distribution`). Those cost no extra round trip. SingleStore keeps its
+//! own version only in `@@memsql_version`: its comment is the signal for one more query, and
+//! only then ([`needs_memsql_version`]).
 //!
 //! [`identify`] names the product and its own version; the wire's product and the version it
 //! announces become [`CompatibleWith`], and the raw text stays in `versionString`.
@@ -32,14 +34,16 @@ pub struct Seen<'a> {
     pub server_version: Option<&'a str>,
     /// CockroachDB's `crdb_version` start-up parameter.
     pub crdb_version: Option<&'a str>,
-    /// `@@version_comment`, asked only when [`needs_version_comment`] is true.
+    /// `@@version_comment`, asked with `VERSION()` on the MySQL wire.
     pub version_comment: Option<&'a str>,
+    /// SingleStore's `@@memsql_version`, asked only when [`needs_memsql_version`] is true.
+    pub memsql_version: Option<&'a str>,
 }
 
-/// Whether `VERSION()`'s answer names a product whose own version is only in
-/// `@@version_comment` (Vitess, PlanetScale): the one case a MySQL test asks a second query.
-pub fn needs_version_comment(version_text: &str) -> bool {
-    vitess_like(version_text).is_some()
+/// Whether `@@version_comment` names SingleStore (formerly MemSQL), whose own version is only
+/// in `@@memsql_version`: the one case a MySQL test asks a second query.
+pub fn needs_memsql_version(version_comment: &str) -> bool {
+    version_comment.contains("MemSQL") || version_comment.contains("SingleStore")
 }
 
 fn vitess_like(text: &str) -> Option<&'static str> {
@@ -142,6 +146,19 @@ fn mysql_wire(seen: &Seen<'_>, text: &str) -> ServerVersion {
             .unwrap_or("");
         return product(name, own);
     }
+    let comment = seen.version_comment.unwrap_or("").trim();
+    // "Doris version doris-2.1.7-rc03-443e87e203" (Doris's VERSION() is a fixed 5.7.99).
+    if let Some(rest) = comment.strip_prefix("Doris version ") {
+        let own = rest.strip_prefix("doris-").unwrap_or(rest);
+        return product("Apache Doris", dotted(own));
+    }
+    // "StarRocks version 3.3.5-4f3a2ee" (its VERSION() is a fixed 5.1.0 or 8.0.33).
+    if let Some(own) = after(comment, "StarRocks version ") {
+        return product("StarRocks", own);
+    }
+    if needs_memsql_version(comment) {
+        return product("SingleStore", seen.memsql_version.map(dotted).unwrap_or(""));
+    }
     if text.contains("MariaDB") {
         // Old releases prefix "5.5.5-" for replication's sake: MariaDB's own version follows.
         let own = text.strip_prefix("5.5.5-").unwrap_or(text);
@@ -161,16 +178,22 @@ mod tests {
             server_version,
             crdb_version: crdb,
             version_comment: None,
+            memsql_version: None,
         })
     }
 
     fn my(text: &str, comment: Option<&str>) -> ServerVersion {
+        my_with(text, comment, None)
+    }
+
+    fn my_with(text: &str, comment: Option<&str>, memsql: Option<&str>) -> ServerVersion {
         identify(&Seen {
             wire: Wire::Mysql,
             version_text: text,
             server_version: None,
             crdb_version: None,
             version_comment: comment,
+            memsql_version: memsql,
         })
     }
 
@@ -307,17 +330,68 @@ mod tests {
             want("MariaDB", "10.4.32", (10, 4, 32), None)
         );
         assert_eq!(
-            facts(&my("8.0.36-0ubuntu0.22.04.1", None)),
+            facts(&my("8.0.36-0ubuntu0.22.04.1", Some("(Ubuntu)"))),
+            want("MySQL", "8.0.36", (8, 0, 36), None)
+        );
+        assert_eq!(
+            facts(&my(
+                "5.7.99",
+                Some("Doris version doris-2.1.7-rc03-443e87e203")
+            )),
+            want(
+                "Apache Doris",
+                "2.1.7",
+                (2, 1, 7),
+                Some(("MySQL", "5.7.99"))
+            )
+        );
+        // Older Doris: the version without the "doris-" prefix.
+        assert_eq!(
+            facts(&my("5.1.0", Some("Doris version 0.14.0-release"))),
+            want(
+                "Apache Doris",
+                "0.14.0",
+                (0, 14, 0),
+                Some(("MySQL", "5.1.0"))
+            )
+        );
+        assert_eq!(
+            facts(&my("5.1.0", Some("StarRocks version 2.1.2"))),
+            want("StarRocks", "2.1.2", (2, 1, 2), Some(("MySQL", "5.1.0")))
+        );
+        assert_eq!(
+            facts(&my("8.0.33", Some("StarRocks version 3.3.5-4f3a2ee"))),
+            want("StarRocks", "3.3.5", (3, 3, 5), Some(("MySQL", "8.0.33")))
+        );
+        let memsql = "MemSQL source distribution (compatible; MySQL Enterprise & MySQL Commercial)";
+        assert_eq!(
+            facts(&my_with("5.7.32", Some(memsql), Some("8.5.7"))),
+            want("SingleStore", "8.5.7", (8, 5, 7), Some(("MySQL", "5.7.32")))
+        );
+        // MariaDB's and MySQL's own comments name no other product.
+        assert_eq!(
+            facts(&my("10.11.6-MariaDB-0+deb12u1", Some("Debian 12"))),
+            want("MariaDB", "10.11.6", (10, 11, 6), None)
+        );
+        assert_eq!(
+            facts(&my("8.0.36", Some("MySQL Community Server - GPL"))),
             want("MySQL", "8.0.36", (8, 0, 36), None)
         );
     }
 
     #[test]
-    fn only_vitess_and_planetscale_ask_for_the_comment() {
-        assert!(needs_version_comment("8.0.30-Vitess"));
-        assert!(needs_version_comment("8.0.34-PlanetScale"));
-        for text in ["8.0.36", "10.11.6-MariaDB-0+deb12u1", "8.0.11-TiDB-v7.5.0"] {
-            assert!(!needs_version_comment(text), "{text}");
+    fn only_singlestore_asks_for_another_query() {
+        assert!(needs_memsql_version(
+            "MemSQL source distribution (compatible; MySQL Enterprise & MySQL Commercial)"
+        ));
+        for comment in [
+            "MySQL Community Server - GPL",
+            "mariadb.org binary distribution",
+            "Doris version doris-2.1.7-rc03",
+            "StarRocks version 2.1.2",
+            "Version: 19.0.4 (Git revision 3eb4ab0 branch 'HEAD')",
+        ] {
+            assert!(!needs_memsql_version(comment), "{comment}");
         }
     }
 

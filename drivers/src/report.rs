@@ -31,6 +31,9 @@ pub enum ErrorCode {
     /// The server asked for a client certificate in the TLS handshake and refused the login
     /// without one.
     ClientCertRequired,
+    /// The server refused the client certificate presented (an unknown issuer, expired, or
+    /// otherwise not accepted), with a TLS alert or, for PostgreSQL, SQLSTATE 28000 after it.
+    ClientCertRejected,
     /// The database (or SQLite file) does not exist.
     UnknownDatabase,
     /// The egress policy or SQLite `allowed_dirs` forbids the destination; nothing was sent.
@@ -66,6 +69,7 @@ impl ErrorCode {
             ErrorCode::TlsFailed => "tls_failed",
             ErrorCode::AuthFailed => "auth_failed",
             ErrorCode::ClientCertRequired => "client_cert_required",
+            ErrorCode::ClientCertRejected => "client_cert_rejected",
             ErrorCode::UnknownDatabase => "unknown_database",
             ErrorCode::DeniedByPolicy => "denied_by_policy",
             ErrorCode::ServerError => "server_error",
@@ -168,6 +172,8 @@ pub struct TlsFacts {
     pub server_certificate: Option<CertificateFacts>,
     /// The server asked for a client certificate (a CertificateRequest in the handshake).
     pub client_certificate_requested: bool,
+    /// The client certificate presented (asked for, and one was configured).
+    pub client_certificate: Option<CertificateFacts>,
     /// What an admin should know though the test passed, each saying what to do.
     pub warnings: Vec<String>,
 }
@@ -187,6 +193,8 @@ pub struct CertificateFacts {
     pub days_left: i64,
     /// Issued by itself: subject and issuer are the same, and the server sent no chain.
     pub self_signed: bool,
+    /// SHA-256 of the certificate's DER, as `openssl x509 -fingerprint -sha256` prints it.
+    pub fingerprint_sha256: String,
 }
 
 /// Serialized in camelCase: the contract's `version` object, and the form a schema snapshot

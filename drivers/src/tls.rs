@@ -29,6 +29,7 @@ use x509_cert::Certificate;
 
 use crate::local_file::{Opened, Refusal};
 use crate::report::{CertificateFacts, ErrorCode, ProbeFailure, TlsFacts, TlsReport};
+use crate::tls_credentials::ClientIdentity;
 use crate::uri::ConnectionSpec;
 
 fn provider() -> Arc<CryptoProvider> {
@@ -86,22 +87,14 @@ impl ServerCertVerifier for EncryptOnly {
 }
 
 /// The operating system's trusted roots, loaded once.
-fn system_roots() -> &'static (Vec<CertificateDer<'static>>, Arc<RootCertStore>) {
-    static ROOTS: OnceLock<(Vec<CertificateDer<'static>>, Arc<RootCertStore>)> = OnceLock::new();
+fn system_roots() -> &'static Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let loaded = rustls_native_certs::load_native_certs();
         let mut store = RootCertStore::empty();
-        let usable: Vec<_> = loaded
-            .certs
-            .into_iter()
-            .filter(|cert| store.add(cert.clone()).is_ok())
-            .collect();
-        tracing::debug!(
-            usable = usable.len(),
-            errors = loaded.errors.len(),
-            "loaded system roots"
-        );
-        (usable, Arc::new(store))
+        let (usable, _) = store.add_parsable_certificates(loaded.certs);
+        tracing::debug!(usable, errors = loaded.errors.len(), "loaded system roots");
+        Arc::new(store)
     })
 }
 
@@ -118,16 +111,9 @@ pub(crate) enum Roots {
 }
 
 impl Roots {
-    pub(crate) fn certificates(&self) -> Vec<CertificateDer<'static>> {
-        match self {
-            Roots::System => system_roots().0.clone(),
-            Roots::Bundle(certs) => certs.clone(),
-        }
-    }
-
     fn store(&self) -> Arc<RootCertStore> {
         match self {
-            Roots::System => system_roots().1.clone(),
+            Roots::System => system_roots().clone(),
             Roots::Bundle(certs) => {
                 let mut store = RootCertStore::empty();
                 store.add_parsable_certificates(certs.iter().cloned());
@@ -152,7 +138,7 @@ fn unusable_bundle(path: &Path, dirs: &str) -> ProbeFailure {
 }
 
 /// The certificates rustls can use in a PEM bundle; `None` when there are none.
-fn usable_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+pub(crate) fn usable_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
     let usable: Vec<_> = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .ok()?
@@ -188,7 +174,8 @@ fn read_bundle(
     usable_certificates(&pem).ok_or_else(|| unusable_bundle(path, where_))
 }
 
-/// The roots `spec` asks for, read off the async workers: `sslRootCert` only under `dirs`.
+/// The roots `spec` asks for, read off the async workers: the CA certificates sent as
+/// `sslRootCert` content, else the file `sslRootCert` names (only under `dirs`).
 pub(crate) async fn trusted_roots(
     spec: &ConnectionSpec,
     dirs: &[PathBuf],
@@ -196,6 +183,9 @@ pub(crate) async fn trusted_roots(
     if !spec.ssl() || !spec.validate_ssl() {
         // Nothing is verified, so nothing is read.
         return Ok(Roots::System);
+    }
+    if let Some(roots) = &spec.tls_decoded().roots {
+        return Ok(Roots::Bundle(roots.clone()));
     }
     let path = spec.ssl_root_cert().map(Path::to_owned);
     let dirs = dirs.to_vec();
@@ -223,12 +213,12 @@ pub(crate) fn client_config(
     client_config_noting(spec, roots, None)
 }
 
-/// [`client_config`], noting in `asked` whether the server asks for a client certificate
-/// (none is presented).
+/// [`client_config`], presenting `spec`'s client certificate through `client` and noting there
+/// whether the server asked for one.
 fn client_config_noting(
     spec: &ConnectionSpec,
     roots: &Roots,
-    asked: Option<Arc<ClientCertAsked>>,
+    client: Option<Arc<ClientCert>>,
 ) -> Result<Arc<ClientConfig>, ProbeFailure> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -241,30 +231,44 @@ fn client_config_noting(
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
     };
-    let config = match asked {
-        Some(asked) => builder.with_client_cert_resolver(asked),
+    let config = match client {
+        Some(client) => builder.with_client_cert_resolver(client),
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }
 
-/// Presents no client certificate, and notes whether the server asked for one: rustls asks
-/// the resolver only when a CertificateRequest arrives.
+/// Presents the data source's client certificate, if it has one, and notes whether the server
+/// asked for one: rustls asks the resolver only when a CertificateRequest arrives.
 #[derive(Debug, Default)]
-struct ClientCertAsked(AtomicBool);
+struct ClientCert {
+    asked: AtomicBool,
+    identity: Option<ClientIdentity>,
+}
 
-impl ResolvesClientCert for ClientCertAsked {
+impl ResolvesClientCert for ClientCert {
     fn resolve(
         &self,
         _root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        self.0.store(true, Ordering::Relaxed);
-        None
+        self.asked.store(true, Ordering::Relaxed);
+        self.identity.as_ref().map(|identity| identity.key.clone())
     }
 
     fn has_certs(&self) -> bool {
-        false
+        self.identity.is_some()
+    }
+}
+
+impl ClientCert {
+    /// The certificate presented: asked for, and one to give.
+    fn presented(&self) -> Option<&CertificateFacts> {
+        let asked = self.asked.load(Ordering::Relaxed);
+        self.identity
+            .as_ref()
+            .filter(|_| asked)
+            .map(|identity| &identity.facts)
     }
 }
 
@@ -303,7 +307,7 @@ where
 /// server name `host` as written. Owned, so a task started later can run it.
 pub(crate) struct Handshake {
     config: Arc<ClientConfig>,
-    asked: Arc<ClientCertAsked>,
+    client: Arc<ClientCert>,
     name: ServerName<'static>,
     host: String,
     verified: bool,
@@ -315,8 +319,11 @@ impl Handshake {
         roots: &Roots,
         host: &str,
     ) -> Result<Handshake, ProbeFailure> {
-        let asked = Arc::new(ClientCertAsked::default());
-        let config = client_config_noting(spec, roots, Some(asked.clone()))?;
+        let client = Arc::new(ClientCert {
+            asked: AtomicBool::new(false),
+            identity: spec.tls_decoded().identity.clone(),
+        });
+        let config = client_config_noting(spec, roots, Some(client.clone()))?;
         let name = ServerName::try_from(host.to_owned()).map_err(|_| {
             ProbeFailure::new(
                 ErrorCode::TlsFailed,
@@ -325,7 +332,7 @@ impl Handshake {
         })?;
         Ok(Handshake {
             config,
-            asked,
+            client,
             name,
             host: host.to_owned(),
             verified: spec.validate_ssl(),
@@ -339,18 +346,24 @@ impl Handshake {
         let tls = TlsConnector::from(self.config)
             .connect(self.name, stream)
             .await
-            .map_err(|e| classify_handshake_error(&e, &self.host))?;
+            .map_err(|e| classify_handshake_error(&e, &self.host, self.client.presented()))?;
         let connection = tls.get_ref().1;
         let server_certificate = connection
             .peer_certificates()
             .and_then(|chain| certificate_facts(chain, SystemTime::now()));
+        let client_certificate = self.client.presented().cloned();
         let facts = TlsFacts {
             cipher_suite: connection
                 .negotiated_cipher_suite()
                 .map(|suite| format!("{:?}", suite.suite())),
-            warnings: warnings(self.verified, server_certificate.as_ref()),
+            warnings: warnings(
+                self.verified,
+                server_certificate.as_ref(),
+                client_certificate.as_ref(),
+            ),
             server_certificate,
-            client_certificate_requested: self.asked.0.load(Ordering::Relaxed),
+            client_certificate_requested: self.client.asked.load(Ordering::Relaxed),
+            client_certificate,
         };
         let report = TlsReport {
             enabled: true,
@@ -366,7 +379,10 @@ impl Handshake {
 const EXPIRY_WARNING_DAYS: i64 = 14;
 
 /// The facts of `chain`'s leaf certificate, as of `now`; `None` when it cannot be read.
-fn certificate_facts(chain: &[CertificateDer<'_>], now: SystemTime) -> Option<CertificateFacts> {
+pub(crate) fn certificate_facts(
+    chain: &[CertificateDer<'_>],
+    now: SystemTime,
+) -> Option<CertificateFacts> {
     let leaf = Certificate::from_der(chain.first()?.as_ref()).ok()?;
     let tbs = &leaf.tbs_certificate;
     let names = match tbs.get::<SubjectAltName>() {
@@ -394,7 +410,24 @@ fn certificate_facts(chain: &[CertificateDer<'_>], now: SystemTime) -> Option<Ce
         not_after: tbs.validity.not_after.to_date_time().to_string(),
         days_left,
         self_signed: chain.len() == 1 && tbs.subject == tbs.issuer,
+        fingerprint_sha256: fingerprint(chain.first()?.as_ref()),
     })
+}
+
+/// Whether `cert`'s `notBefore` is after `now` (false when it cannot be read).
+pub(crate) fn not_yet_valid(cert: &CertificateDer<'_>, now: SystemTime) -> bool {
+    Certificate::from_der(cert.as_ref())
+        .is_ok_and(|c| c.tbs_certificate.validity.not_before.to_system_time() > now)
+}
+
+/// SHA-256 of a certificate's DER, as `openssl x509 -fingerprint -sha256` prints it.
+fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn ip_text(bytes: &[u8]) -> Option<String> {
@@ -406,7 +439,11 @@ fn ip_text(bytes: &[u8]) -> Option<String> {
 }
 
 /// What an admin should know about a handshake that succeeded, each saying what to do.
-fn warnings(verified: bool, server: Option<&CertificateFacts>) -> Vec<String> {
+fn warnings(
+    verified: bool,
+    server: Option<&CertificateFacts>,
+    client: Option<&CertificateFacts>,
+) -> Vec<String> {
     let mut out = Vec::new();
     if !verified {
         out.push(
@@ -415,17 +452,12 @@ fn warnings(verified: bool, server: Option<&CertificateFacts>) -> Vec<String> {
         );
     }
     if let Some(cert) = server {
-        if cert.days_left < 0 {
-            out.push(format!(
-                "the server's certificate ({}) expired {} days ago, on {}: renew it (validateSsl=true refuses it)",
-                cert.subject, -cert.days_left, cert.not_after
-            ));
-        } else if cert.days_left < EXPIRY_WARNING_DAYS {
-            out.push(format!(
-                "the server's certificate ({}) expires in {} days, on {}: renew it",
-                cert.subject, cert.days_left, cert.not_after
-            ));
-        }
+        expiry_warning(
+            &mut out,
+            "the server's certificate",
+            cert,
+            "renew it (validateSsl=true refuses it)",
+        );
         if cert.self_signed {
             out.push(format!(
                 "the server's certificate ({}) is self-signed: nothing vouches for it but itself; give the server a certificate from a CA, and trust that CA with sslRootCert",
@@ -433,7 +465,31 @@ fn warnings(verified: bool, server: Option<&CertificateFacts>) -> Vec<String> {
             ));
         }
     }
+    if let Some(cert) = client {
+        expiry_warning(
+            &mut out,
+            "the client certificate (sslCert)",
+            cert,
+            "have a new one issued and send it with its key as sslCert and sslKey",
+        );
+    }
     out
+}
+
+/// A warning when `cert` has expired or expires within [`EXPIRY_WARNING_DAYS`].
+fn expiry_warning(out: &mut Vec<String>, which: &str, cert: &CertificateFacts, what_to_do: &str) {
+    if cert.days_left < 0 {
+        out.push(format!(
+            "{which} ({}) expired {} days ago, on {}: {what_to_do}",
+            cert.subject, -cert.days_left, cert.not_after
+        ));
+    } else if cert.days_left < EXPIRY_WARNING_DAYS {
+        let renew = what_to_do.split(" (").next().unwrap_or(what_to_do);
+        out.push(format!(
+            "{which} ({}) expires in {} days, on {}: {renew}",
+            cert.subject, cert.days_left, cert.not_after
+        ));
+    }
 }
 
 /// `time` as RFC 3339 (UTC), for messages.
@@ -443,33 +499,80 @@ fn date(time: UnixTime) -> String {
         .unwrap_or_else(|_| format!("{} s after 1970", time.as_secs()))
 }
 
-/// The server refused the connection with TLS's `certificate_required` alert: it demands a
-/// client certificate. In TLS 1.3 the alert comes after the client's side of the handshake is
-/// done, so it surfaces on the first read, not in the handshake itself.
-pub(crate) fn demands_client_certificate(err: &std::io::Error) -> bool {
-    matches!(
-        err.get_ref()
-            .and_then(|e| e.downcast_ref::<rustls::Error>()),
-        Some(rustls::Error::AlertReceived(
-            AlertDescription::CertificateRequired
-        ))
-    )
+/// The TLS alert the server sent, when `err` carries one.
+fn alert(err: &std::io::Error) -> Option<AlertDescription> {
+    match err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::AlertReceived(alert)) => Some(*alert),
+        _ => None,
+    }
 }
 
-/// The failure for a server that [`demands_client_certificate`].
-pub(crate) fn client_cert_required(server: &str) -> ProbeFailure {
-    ProbeFailure::new(
-        ErrorCode::ClientCertRequired,
-        format!(
-            "the server at {server} demands a client certificate (TLS alert certificate_required) and Jackal presents none: Jackal does not support client certificates yet; allow this user to connect without one"
+/// The server refused the connection with a TLS alert about the client certificate: it
+/// demands one (`certificate_required`, when none was presented) or refused the one presented.
+/// In TLS 1.3 the alert comes after the client's side of the handshake is done, so it surfaces
+/// on the first read, not in the handshake itself; callers check both. `presented`: the
+/// certificate Jackal presented, if any.
+pub(crate) fn client_cert_failure(
+    err: &std::io::Error,
+    server: &str,
+    presented: Option<&CertificateFacts>,
+) -> Option<ProbeFailure> {
+    let alert = alert(err)?;
+    let Some(cert) = presented else {
+        return (alert == AlertDescription::CertificateRequired).then(|| {
+            ProbeFailure::new(
+                ErrorCode::ClientCertRequired,
+                format!(
+                    "the server at {server} demands a client certificate (TLS alert certificate_required) and none is configured: send the certificate and its private key as sslCert and sslKey"
+                ),
+            )
+        });
+    };
+    let why = match alert {
+        AlertDescription::UnknownCA => format!(
+            "its issuer ({}) is unknown to the server: use a certificate from a CA the server trusts (its ssl_ca_file), or add that CA there",
+            cert.issuer
         ),
-    )
+        AlertDescription::CertificateExpired => format!(
+            "it has expired (not after {}), as the server sees it: have a new one issued",
+            cert.not_after
+        ),
+        AlertDescription::CertificateRevoked => {
+            "the server says it was revoked: have a new one issued".to_owned()
+        }
+        AlertDescription::CertificateRequired => {
+            "the server found no certificate it could use in what Jackal sent (its key type or signature scheme may not be accepted)".to_owned()
+        }
+        AlertDescription::BadCertificate
+        | AlertDescription::UnsupportedCertificate
+        | AlertDescription::CertificateUnknown
+        | AlertDescription::AccessDenied
+        | AlertDescription::DecryptError => format!(
+            "the server did not accept it (TLS alert {alert:?}): check that it was issued by a CA the server trusts, for client authentication, and is within its dates"
+        ),
+        _ => return None,
+    };
+    Some(ProbeFailure::new(
+        ErrorCode::ClientCertRejected,
+        format!(
+            "the server at {server} refused the client certificate {} ({}): {why}",
+            cert.subject, cert.fingerprint_sha256
+        ),
+    ))
 }
 
-/// A handshake failure, classified from the rustls error it carries.
-pub(crate) fn classify_handshake_error(err: &std::io::Error, host: &str) -> ProbeFailure {
-    if demands_client_certificate(err) {
-        return client_cert_required(host);
+/// A handshake failure, classified from the rustls error it carries. `presented`: the client
+/// certificate Jackal presented, if any.
+pub(crate) fn classify_handshake_error(
+    err: &std::io::Error,
+    host: &str,
+    presented: Option<&CertificateFacts>,
+) -> ProbeFailure {
+    if let Some(failure) = client_cert_failure(err, host, presented) {
+        return failure;
     }
     let rustls_error = err
         .get_ref()
@@ -565,20 +668,29 @@ mod tests {
     fn warnings_say_what_to_do() {
         let now = UNIX_EPOCH + Duration::from_secs(JAN_7_2030);
         let facts = certificate_facts(&[certificate()], now).unwrap();
-        let all = warnings(false, Some(&facts));
-        assert_eq!(all.len(), 3, "{all:?}");
+        let all = warnings(false, Some(&facts), Some(&facts));
+        assert_eq!(all.len(), 4, "{all:?}");
         assert!(all[0].starts_with("validateSsl=false"));
-        assert!(all[1].contains("expires in 3 days, on 2030-01-10T00:00:00Z: renew it"));
+        assert!(all[1].contains(
+            "the server's certificate (CN=db.example.test) expires in 3 days, on 2030-01-10T00:00:00Z: renew it"
+        ));
         assert!(all[2].contains("is self-signed"));
+        assert!(
+            all[3].starts_with(
+                "the client certificate (sslCert) (CN=db.example.test) expires in 3 days"
+            ) && all[3].ends_with("send it with its key as sslCert and sslKey"),
+            "{}",
+            all[3]
+        );
         let mut expired = facts.clone();
         expired.days_left = -2;
-        assert!(warnings(true, Some(&expired))[0]
+        assert!(warnings(true, Some(&expired), None)[0]
             .contains("expired 2 days ago, on 2030-01-10T00:00:00Z"));
         // Verified, a month left, issued by a CA: nothing to say.
         let mut fine = facts;
         fine.days_left = 30;
         fine.self_signed = false;
-        assert!(warnings(true, Some(&fine)).is_empty());
+        assert!(warnings(true, Some(&fine), Some(&fine)).is_empty());
     }
 
     #[test]
@@ -590,7 +702,7 @@ mod tests {
                 not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_894_233_600)),
             }),
         );
-        let failure = classify_handshake_error(&expired, "db.example.test");
+        let failure = classify_handshake_error(&expired, "db.example.test", None);
         assert_eq!(failure.code, ErrorCode::TlsFailed);
         assert!(
             failure.message.contains("expired on 2030-01-10T00:00:00Z"),
@@ -604,7 +716,7 @@ mod tests {
                 not_before: UnixTime::since_unix_epoch(Duration::from_secs(1_894_406_400)),
             }),
         );
-        let failure = classify_handshake_error(&early, "db.example.test");
+        let failure = classify_handshake_error(&early, "db.example.test", None);
         assert!(
             failure
                 .message
@@ -615,11 +727,12 @@ mod tests {
     }
 
     /// What the test server wants of a client certificate.
-    #[derive(Clone, Copy, PartialEq)]
+    #[derive(Clone, PartialEq)]
     enum ClientAuth {
         None,
         Asked,
-        Required,
+        /// Demanded, from a client certificate this CA issued.
+        Required(CertificateDer<'static>),
     }
 
     /// A TLS server on loopback with a self-signed certificate, asking for a client
@@ -633,39 +746,95 @@ mod tests {
         let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .unwrap();
-        let builder = if auth == ClientAuth::None {
-            builder.with_no_client_auth()
-        } else {
-            let mut roots = RootCertStore::empty();
-            roots.add(der.clone()).unwrap();
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider(),
-            );
-            let verifier = match auth {
-                ClientAuth::Asked => verifier.allow_unauthenticated(),
-                _ => verifier,
-            };
-            builder.with_client_cert_verifier(verifier.build().unwrap())
+        let builder = match auth {
+            ClientAuth::None => builder.with_no_client_auth(),
+            ClientAuth::Asked | ClientAuth::Required(_) => {
+                let mut roots = RootCertStore::empty();
+                let ca = match &auth {
+                    ClientAuth::Required(ca) => ca.clone(),
+                    _ => der.clone(),
+                };
+                roots.add(ca).unwrap();
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider(),
+                );
+                let verifier = match auth {
+                    ClientAuth::Asked => verifier.allow_unauthenticated(),
+                    _ => verifier,
+                };
+                builder.with_client_cert_verifier(verifier.build().unwrap())
+            }
         };
         let config = builder.with_single_cert(vec![der], key).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            // Refused when a certificate is demanded and none comes: the alert is sent.
+            // Refused when a certificate is demanded and none (or a bad one) comes: the alert
+            // is sent.
             let Ok(tls) = tokio_rustls::TlsAcceptor::from(Arc::new(config))
                 .accept(tcp)
                 .await
             else {
                 return;
             };
-            // Held open until the client is done.
-            let (mut tls, _) = tokio::io::split(tls);
+            // Answers one byte, then holds the connection until the client is done.
+            let (mut read, mut write) = tokio::io::split(tls);
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut write, b"!").await;
             let mut buf = [0u8; 1];
-            let _ = tokio::io::AsyncReadExt::read(&mut tls, &mut buf).await;
+            let _ = tokio::io::AsyncReadExt::read(&mut read, &mut buf).await;
         });
         (port, task)
+    }
+
+    /// A CA, and a client certificate (CN=jackal_client) it issued, as sslCert and sslKey.
+    fn client_ca(name: &str) -> (CertificateDer<'static>, crate::TlsCredentials) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "jackal_client");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        let credentials = crate::TlsCredentials {
+            client_cert: Some(cert.pem()),
+            client_key: Some(zeroize::Zeroizing::new(key.serialize_pem())),
+            ..Default::default()
+        };
+        (ca.der().clone(), credentials)
+    }
+
+    fn spec_with(credentials: crate::TlsCredentials) -> ConnectionSpec {
+        ConnectionSpec::parse("postgresql://u@localhost/db?ssl=true&validateSsl=false")
+            .unwrap()
+            .with_tls_credentials(credentials)
+            .unwrap()
+    }
+
+    /// The handshake with the server at `port`, then the first read (where a TLS 1.3 server's
+    /// verdict on the client certificate arrives): the facts, or the failure either gave.
+    async fn connect_and_read(port: u16, spec: &ConnectionSpec) -> Result<TlsFacts, ProbeFailure> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut stream, report) = handshake(tcp, "localhost", spec, &Roots::System).await?;
+        let facts = *report.facts.expect("facts");
+        let mut buf = [0u8; 1];
+        match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
+            Ok(_) => Ok(facts),
+            Err(e) => Err(
+                client_cert_failure(&e, "localhost", facts.client_certificate.as_ref())
+                    .unwrap_or_else(|| panic!("unclassified: {e:?}")),
+            ),
+        }
     }
 
     #[tokio::test]
@@ -679,16 +848,10 @@ mod tests {
                 ClientAuth::None
             };
             let (port, task) = server(auth).await;
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .unwrap();
-            let (stream, report) = handshake(tcp, "localhost", &spec, &Roots::System)
-                .await
-                .unwrap();
-            let facts = report.facts.expect("facts");
+            let facts = connect_and_read(port, &spec).await.unwrap();
             assert_eq!(facts.client_certificate_requested, ask);
+            assert!(facts.client_certificate.is_none());
             assert!(facts.server_certificate.unwrap().self_signed);
-            drop(stream);
             task.await.unwrap();
         }
     }
@@ -697,29 +860,48 @@ mod tests {
     async fn a_server_demanding_a_client_certificate_is_client_cert_required() {
         let spec = ConnectionSpec::parse("postgresql://u@localhost/db?ssl=true&validateSsl=false")
             .unwrap();
-        let (port, task) = server(ClientAuth::Required).await;
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let (ca, _) = client_ca("Client CA");
+        let (port, task) = server(ClientAuth::Required(ca)).await;
+        let failure = connect_and_read(port, &spec).await.unwrap_err();
+        assert_eq!(failure.code, ErrorCode::ClientCertRequired, "{failure:?}");
+        assert!(failure
+            .message
+            .contains("send the certificate and its private key as sslCert and sslKey"));
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_client_certificate_is_presented_and_reported() {
+        let (ca, credentials) = client_ca("Client CA");
+        let (port, task) = server(ClientAuth::Required(ca)).await;
+        let facts = connect_and_read(port, &spec_with(credentials))
             .await
             .unwrap();
-        // TLS 1.3: the client's side completes; the server's alert comes with the first read.
-        let err = match handshake(tcp, "localhost", &spec, &Roots::System).await {
-            Ok((mut stream, report)) => {
-                assert!(report.facts.unwrap().client_certificate_requested);
-                let mut buf = [0u8; 1];
-                tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
-                    .await
-                    .expect_err("the server refuses")
-            }
-            Err(failure) => {
-                assert_eq!(failure.code, ErrorCode::ClientCertRequired, "{failure:?}");
-                task.await.unwrap();
-                return;
-            }
-        };
-        assert!(demands_client_certificate(&err), "{err:?}");
-        let failure = classify_handshake_error(&err, "db.example.test");
-        assert_eq!(failure.code, ErrorCode::ClientCertRequired);
-        assert!(failure.message.contains("demands a client certificate"));
+        assert!(facts.client_certificate_requested);
+        let presented = facts.client_certificate.expect("presented");
+        assert_eq!(presented.subject, "CN=jackal_client");
+        assert_eq!(presented.issuer, "CN=Client CA");
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_a_ca_the_server_does_not_trust_is_client_cert_rejected() {
+        let (_, credentials) = client_ca("Client CA");
+        // Another name: a CA of the same name would be tried, and fail on the signature.
+        let (other_ca, _) = client_ca("Other CA");
+        let (port, task) = server(ClientAuth::Required(other_ca)).await;
+        let failure = connect_and_read(port, &spec_with(credentials))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.code, ErrorCode::ClientCertRejected, "{failure:?}");
+        assert!(
+            failure.message.contains("CN=jackal_client")
+                && failure
+                    .message
+                    .contains("its issuer (CN=Client CA) is unknown to the server"),
+            "{}",
+            failure.message
+        );
         task.await.unwrap();
     }
 }

@@ -6,11 +6,13 @@
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::ssh::{self, Hop, SshCredentials, SshRoute};
+use crate::tls_credentials::{DecodedTls, TlsCredentialError, TlsCredentials};
 
 /// Shown in errors so that a person sees the expected shape rather than
 /// their own (secret-bearing) input echoed back.
@@ -481,6 +483,22 @@ pub struct ConnectionSpec {
     options: Vec<(OptionName, String)>,
     /// The tunnel's key or password: beside the URI, never rendered into it.
     ssh_credentials: SshCredentials,
+    /// The client certificate and CA certificates sent beside the URI, with their decoded form.
+    tls_material: TlsMaterial,
+}
+
+/// [`TlsCredentials`] as given, and decoded once (an encrypted key is decrypted once, not at
+/// every handshake). Equal when the texts are.
+#[derive(Clone, Default)]
+struct TlsMaterial {
+    given: TlsCredentials,
+    decoded: Arc<DecodedTls>,
+}
+
+impl PartialEq for TlsMaterial {
+    fn eq(&self, other: &Self) -> bool {
+        self.given == other.given
+    }
 }
 
 impl fmt::Debug for ConnectionSpec {
@@ -500,6 +518,7 @@ impl fmt::Debug for ConnectionSpec {
             .field("sqlite_path", &self.sqlite_path)
             .field("options", &options)
             .field("ssh_credentials", &self.ssh_credentials)
+            .field("tls_credentials", &self.tls_material.given)
             .finish()
     }
 }
@@ -608,6 +627,7 @@ impl ConnectionSpec {
             sqlite_path: Some(decoded),
             options: Vec::new(),
             ssh_credentials: SshCredentials::default(),
+            tls_material: TlsMaterial::default(),
         })
     }
 
@@ -700,6 +720,7 @@ impl ConnectionSpec {
             sqlite_path: None,
             options,
             ssh_credentials: SshCredentials::default(),
+            tls_material: TlsMaterial::default(),
         };
         spec.check_ssh_options()?;
         Ok(spec)
@@ -838,6 +859,33 @@ impl ConnectionSpec {
             spec.ssh_credentials = credentials;
         }
         spec
+    }
+
+    /// The client certificate and CA certificates sent beside the URI (empty when none).
+    pub fn tls_credentials(&self) -> &TlsCredentials {
+        &self.tls_material.given
+    }
+
+    /// Them, decoded: what the TLS handshake presents and trusts.
+    pub(crate) fn tls_decoded(&self) -> &DecodedTls {
+        &self.tls_material.decoded
+    }
+
+    /// The same spec with `credentials` for its TLS, decoded and checked now (see
+    /// [`TlsCredentials::decode`]). SQLite has no TLS: unchanged.
+    pub fn with_tls_credentials(
+        &self,
+        credentials: TlsCredentials,
+    ) -> Result<ConnectionSpec, TlsCredentialError> {
+        let mut spec = self.clone();
+        if self.kind != Kind::Sqlite {
+            let decoded = credentials.decode(std::time::SystemTime::now())?;
+            spec.tls_material = TlsMaterial {
+                given: credentials,
+                decoded: Arc::new(decoded),
+            };
+        }
+        Ok(spec)
     }
 
     /// Both go the same way to the database: no tunnel, or the same hops with the same pins.

@@ -144,10 +144,33 @@ async fn tls_server_without_validation_is_encrypted_and_reports_the_protocol() {
     let version = report.outcome.clone().expect("success");
     assert_eq!(version.product_name, "MariaDB");
     assert_eq!(version.description, server_version(MARIADB_TLS.get()).await);
+    // Jackal's own handshake: timed as its own phase, with the certificate facts.
+    assert_eq!(
+        phases(&report),
+        [
+            (Phase::Resolve, true),
+            (Phase::Connect, true),
+            (Phase::Tls, true),
+            (Phase::Auth, true),
+            (Phase::Query, true)
+        ]
+    );
     let tls = report.tls.expect("tls reported");
     assert!(tls.enabled && !tls.verified, "{tls:?}");
-    let protocol = tls.protocol.expect("the server's Ssl_version");
+    let protocol = tls.protocol.clone().expect("the negotiated version");
     assert!(protocol.starts_with("TLSv1."), "{protocol}");
+    let facts = tls.facts.expect("facts");
+    assert!(facts.cipher_suite.is_some(), "{facts:?}");
+    let server = facts.server_certificate.expect("the server's certificate");
+    assert_eq!(server.subject, "CN=localhost");
+    assert_eq!(server.issuer, "CN=Jackal test CA");
+    assert!(server.names.contains(&"127.0.0.1".to_owned()), "{server:?}");
+    assert!(!facts.client_certificate_requested || facts.client_certificate.is_none());
+    assert!(
+        facts.warnings[0].starts_with("validateSsl=false"),
+        "{:?}",
+        facts.warnings
+    );
 }
 
 #[tokio::test]
@@ -332,9 +355,14 @@ async fn ssl_true_on_a_server_without_tls_is_tls_unavailable_with_no_plain_fallb
         message,
         format!("the server at {MARIADB_PLAIN} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false")
     );
+    // Jackal dialled; the greeting said no TLS, and nothing more was sent.
     assert_eq!(
         phases(&report),
-        [(Phase::Resolve, true), (Phase::Connect, false)]
+        [
+            (Phase::Resolve, true),
+            (Phase::Connect, true),
+            (Phase::Tls, false)
+        ]
     );
     assert!(!report.tls.expect("tls reported").enabled);
 }
@@ -406,6 +434,15 @@ async fn silent_listener_times_out_within_connect_timeout() {
     assert!(message.contains(&addr.to_string()), "{message}");
     assert!(message.contains("within 1 s"), "{message}");
     assert_eq!(report.address, Some(addr));
+    // Connected, then no greeting: the login never got anywhere.
+    assert_eq!(
+        phases(&report),
+        [
+            (Phase::Resolve, true),
+            (Phase::Connect, true),
+            (Phase::Auth, false)
+        ]
+    );
 }
 
 #[tokio::test]

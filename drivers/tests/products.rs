@@ -2,7 +2,7 @@
 //! start-up and answers: PostgreSQL-wire ones built with `pgwire`, MySQL-wire ones with
 //! `opensrv-mysql` (those products cannot run here). Each server records the queries it was
 //! asked, so the tests also show that a plain product costs no extra query and that the extra
-//! one (`@@version_comment`) is asked only when the version names Vitess or PlanetScale.
+//! one (`@@memsql_version`) is asked only when `@@version_comment` names SingleStore.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -185,7 +185,19 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for MyProduct {
         results: QueryResultWriter<'a, W>,
     ) -> io::Result<()> {
         self.0.asked.lock().unwrap().push(sql.to_owned());
-        let Some(answer) = self.0.answers.get(sql) else {
+        // `SELECT a, b`: each item answered as `SELECT a` and `SELECT b` are; an item the
+        // product does not replay is an error, as an unknown variable would be.
+        let items: Vec<&str> = sql.trim_start_matches("SELECT ").split(", ").collect();
+        let answers: Option<Vec<&str>> = items
+            .iter()
+            .map(|item| {
+                self.0
+                    .answers
+                    .get(format!("SELECT {item}").as_str())
+                    .copied()
+            })
+            .collect();
+        let Some(answers) = answers else {
             return results
                 .error(
                     ErrorKind::ER_UNKNOWN_ERROR,
@@ -193,14 +205,17 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for MyProduct {
                 )
                 .await;
         };
-        let column = [Column {
-            table: String::new(),
-            column: sql.trim_start_matches("SELECT ").to_owned(),
-            coltype: ColumnType::MYSQL_TYPE_VAR_STRING,
-            colflags: ColumnFlags::empty(),
-        }];
-        let mut rows = results.start(&column).await?;
-        rows.write_row([*answer]).await?;
+        let columns: Vec<Column> = items
+            .iter()
+            .map(|item| Column {
+                table: String::new(),
+                column: (*item).to_owned(),
+                coltype: ColumnType::MYSQL_TYPE_VAR_STRING,
+                colflags: ColumnFlags::empty(),
+            })
+            .collect();
+        let mut rows = results.start(&columns).await?;
+        rows.write_row(answers).await?;
         rows.finish().await
     }
 }
@@ -304,10 +319,17 @@ async fn postgresql_wire_products_are_named_from_one_query() {
     }
 }
 
-fn my_replay(version: &'static str, comment: Option<&'static str>) -> Replay {
-    let mut answers = HashMap::from([("SELECT VERSION()", version)]);
-    if let Some(comment) = comment {
-        answers.insert("SELECT @@version_comment", comment);
+fn my_replay(
+    version: &'static str,
+    comment: &'static str,
+    memsql_version: Option<&'static str>,
+) -> Replay {
+    let mut answers = HashMap::from([
+        ("SELECT VERSION()", version),
+        ("SELECT @@version_comment", comment),
+    ]);
+    if let Some(own) = memsql_version {
+        answers.insert("SELECT @@memsql_version", own);
     }
     Replay {
         handshake_version: version,
@@ -317,37 +339,56 @@ fn my_replay(version: &'static str, comment: Option<&'static str>) -> Replay {
 }
 
 #[tokio::test]
-async fn mysql_wire_products_ask_a_second_query_only_when_the_version_says_so() {
+async fn mysql_wire_products_ask_a_second_query_only_when_the_comment_says_so() {
     const VITESS: &str = "Version: 19.0.4 (Git revision 3eb4ab0 branch 'HEAD') built on Wed Jun  5 2024 by vitess@buildkitsandbox using go1.22.3 linux/amd64";
+    const MEMSQL: &str =
+        "MemSQL source distribution (compatible; MySQL Enterprise & MySQL Commercial)";
     let cases = [
         (
-            my_replay("8.0.11-TiDB-v7.5.0", None),
+            my_replay(
+                "8.0.11-TiDB-v7.5.0",
+                "TiDB Server (Apache License 2.0) Community Edition, MySQL 8.0 compatible",
+                None,
+            ),
             "TiDB 7.5.0 (7.5.0) on MySQL 8.0.11",
-            false,
         ),
         (
-            my_replay("8.0.30-Vitess", Some(VITESS)),
+            my_replay("8.0.30-Vitess", VITESS, None),
             "Vitess 19.0.4 (19.0.4) on MySQL 8.0.30",
-            true,
         ),
         (
-            my_replay("8.0.34-PlanetScale", Some("PlanetScale")),
+            my_replay("8.0.34-PlanetScale", "PlanetScale", None),
             "PlanetScale  (0.0.0) on MySQL 8.0.34",
-            true,
         ),
         (
-            my_replay("10.11.6-MariaDB-0+deb12u1", None),
-            "MariaDB 10.11.6 (10.11.6)",
-            false,
+            my_replay("5.7.99", "Doris version doris-2.1.7-rc03-443e87e203", None),
+            "Apache Doris 2.1.7 (2.1.7) on MySQL 5.7.99",
         ),
-        (my_replay("8.0.36", None), "MySQL 8.0.36 (8.0.36)", false),
+        (
+            my_replay("5.1.0", "StarRocks version 2.1.2", None),
+            "StarRocks 2.1.2 (2.1.2) on MySQL 5.1.0",
+        ),
+        (
+            my_replay("5.7.32", MEMSQL, Some("8.5.7")),
+            "SingleStore 8.5.7 (8.5.7) on MySQL 5.7.32",
+        ),
+        (
+            my_replay("10.11.6-MariaDB-0+deb12u1", "Debian 12", None),
+            "MariaDB 10.11.6 (10.11.6)",
+        ),
+        (
+            my_replay("8.0.36", "MySQL Community Server - GPL", None),
+            "MySQL 8.0.36 (8.0.36)",
+        ),
     ];
-    for (replay, want, second_query) in cases {
+    for (replay, want) in cases {
+        let second_query = replay.answers.contains_key("SELECT @@memsql_version");
         let (version, asked) = identified("mysql", replay).await;
         assert_eq!(summary(&version), want);
-        let mut expected = vec!["SELECT VERSION()"];
+        // One statement, whatever the product, but SingleStore's second.
+        let mut expected = vec!["SELECT VERSION(), @@version_comment"];
         if second_query {
-            expected.push("SELECT @@version_comment");
+            expected.push("SELECT @@memsql_version");
         }
         assert_eq!(asked, expected, "{want}");
     }

@@ -126,6 +126,13 @@ CREATE USER IF NOT EXISTS '$DB_USER'@'$host' IDENTIFIED BY '$DB_PASSWORD';
 ALTER USER '$DB_USER'@'$host' IDENTIFIED BY '$DB_PASSWORD' ACCOUNT UNLOCK;
 GRANT ALL PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_USER'@'$host';"
 done
+# The account of the mutual-TLS tests: its password, and a client certificate of the test CA
+# whose subject is the test user's (scripts/test-certs: client-*.pem). Useless on the plain server.
+MY_USER_SQL+="
+CREATE USER IF NOT EXISTS '$MY_CERT_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
+ALTER USER '$MY_CERT_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD'
+    REQUIRE SUBJECT '/CN=$DB_USER' AND ISSUER '/CN=Jackal test CA' ACCOUNT UNLOCK;
+GRANT ALL PRIVILEGES ON \`$DB_NAME\`.* TO '$MY_CERT_USER'@'127.0.0.1';"
 
 # my_try PORT PASSWORD [CLIENT-ARGS...] -- runs over TCP as the test user; prints result or error.
 my_try() {
@@ -165,6 +172,15 @@ verify_mariadb() {
     version=$(my_try "$MY_TLS_PORT" "$DB_PASSWORD" -e "SELECT CONCAT('MariaDB ', VERSION())") \
         || die "MARIADB_TLS: plain (non-TLS) login failed: $version"
     my_expect_refused MARIADB_TLS "$MY_TLS_PORT"
-    SUMMARY+=("MARIADB_TLS   127.0.0.1:$MY_TLS_PORT  $version $ssl (verified against the test CA), plain TCP also ok; wrong password refused")
+    # The certificate account: in with the test user's client certificate, refused without it.
+    out=$(mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$MY_TLS_PORT" -u"$MY_CERT_USER" \
+        -p"$DB_PASSWORD" --ssl --ssl-ca="$CA_PEM" --ssl-cert="$TLS_DIR/client-pkcs8.pem" \
+        --ssl-key="$TLS_DIR/client-pkcs8-key.pem" -N -B "$DB_NAME" -e 'SELECT CURRENT_USER()' 2>&1) \
+        || die "MARIADB_TLS: $MY_CERT_USER cannot log in with the client certificate: $out"
+    if out=$(mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$MY_TLS_PORT" -u"$MY_CERT_USER" \
+        -p"$DB_PASSWORD" --ssl -N -B "$DB_NAME" -e 'SELECT 1' 2>&1); then
+        die "MARIADB_TLS: $MY_CERT_USER logged in without a client certificate"
+    fi
+    SUMMARY+=("MARIADB_TLS   127.0.0.1:$MY_TLS_PORT  $version $ssl (verified against the test CA), plain TCP also ok; wrong password refused; $MY_CERT_USER needs a client certificate (REQUIRE SUBJECT '/CN=$DB_USER')")
 }
 

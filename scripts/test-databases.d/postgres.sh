@@ -186,6 +186,11 @@ verify_pg() {
     pg_expect_refused PG_CERT "$PG_CERT_PORT" verify-full "$DB_PASSWORD" \
         "connection requires a valid client certificate" "a TLS login without a client certificate"
     pg_expect_refused PG_CERT "$PG_CERT_PORT" disable "$DB_PASSWORD" "no encryption" "a login without TLS"
-    SUMMARY+=("PG_CERT       127.0.0.1:$PG_CERT_PORT  TLS (test CA) and a client certificate required (hostssl … cert): a login without one refused, without TLS refused")
+    # In with the test user's client certificate (scripts/test-certs: CN=$DB_USER, the test CA).
+    out=$(PGSSLCERT=$TLS_DIR/client-pkcs8.pem PGSSLKEY=$TLS_DIR/client-pkcs8-key.pem \
+        pg_try "$PG_CERT_PORT" verify-full "$DB_PASSWORD" 'SELECT current_user') \
+        || die "PG_CERT: a login with the client certificate $TLS_DIR/client-pkcs8.pem failed: $out"
+    [[ $out == "$DB_USER" ]] || die "PG_CERT: logged in with the client certificate as '$out', not $DB_USER"
+    SUMMARY+=("PG_CERT       127.0.0.1:$PG_CERT_PORT  TLS (test CA) and a client certificate required (hostssl … cert): in with CN=$DB_USER's, refused without one, refused without TLS")
 }
 

@@ -1,8 +1,9 @@
 //! `POST /data-source/:ds/test` and `POST /connection-test`: a live connection test, answered
 //! 200 either way (a failed test is a result, not a server error).
 
-use super::ssh_args::with_ssh_secrets;
+use super::secret_args::with_secret_args;
 use actix_web::{web, HttpResponse};
+use jackal_drivers::report::CertificateFacts;
 use jackal_drivers::{ConnectionSpec, ErrorCode, Phase, ProbeReport, ServerVersion};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +15,7 @@ use super::limits::TestAllowance;
 use super::reply::json_ok;
 use crate::app::connection_tests;
 use crate::app::AppState;
-use crate::domain::ssh;
+use crate::domain::{client_tls, ssh};
 use crate::store::AuditContext;
 
 fn millis(d: std::time::Duration) -> f64 {
@@ -49,7 +50,7 @@ pub struct TestResult {
     pub address: Option<String>,
     /// TLS as used; `null` when no connection got that far, or for SQLite.
     #[schema(required = true)]
-    pub tls: Option<TlsView>,
+    pub tls: Option<Box<TlsView>>,
 }
 
 /// The database server's product and version.
@@ -58,7 +59,7 @@ pub struct TestResult {
 pub struct VersionView {
     /// The real product: `PostgreSQL`, `MySQL`, `MariaDB`, `SQLite`, or one that speaks their
     /// protocol (`CockroachDB`, `Amazon Redshift`, `YugabyteDB`, `Greenplum`, `TiDB`, `Vitess`,
-    /// `PlanetScale`).
+    /// `PlanetScale`, `Apache Doris`, `StarRocks`, `SingleStore`).
     #[schema(example = "PostgreSQL")]
     pub product_name: String,
     /// The real product's dotted version, without vendor suffixes (empty when the server does
@@ -72,11 +73,11 @@ pub struct VersionView {
     /// The server's full version string, as it reports it.
     pub description: String,
     /// An extension, present when the real product is not the one its wire protocol announces
-    /// (CockroachDB, Amazon Redshift, YugabyteDB, Greenplum, TiDB, Vitess, PlanetScale): that
-    /// wire product and the version it announces.
+    /// (CockroachDB, Amazon Redshift, YugabyteDB, Greenplum, TiDB, Vitess, PlanetScale, Apache
+    /// Doris, StarRocks, SingleStore): that wire product and the version it announces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compatible_with: Option<CompatibleView>,
-    /// An extension: the raw text the product was identified from (`SELECT version()`).
+    /// An extension: the raw text the product was identified from (`version()` / `VERSION()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "PostgreSQL 15.19 (Debian 15.19-0+deb12u1) on x86_64-pc-linux-gnu")]
     pub version_string: Option<String>,
@@ -105,6 +106,7 @@ pub enum TestErrorCode {
     TlsFailed,
     AuthFailed,
     ClientCertRequired,
+    ClientCertRejected,
     UnknownDatabase,
     DeniedByPolicy,
     ServerError,
@@ -129,6 +131,7 @@ impl From<ErrorCode> for TestErrorCode {
             ErrorCode::TlsFailed => Self::TlsFailed,
             ErrorCode::AuthFailed => Self::AuthFailed,
             ErrorCode::ClientCertRequired => Self::ClientCertRequired,
+            ErrorCode::ClientCertRejected => Self::ClientCertRejected,
             ErrorCode::UnknownDatabase => Self::UnknownDatabase,
             ErrorCode::DeniedByPolicy => Self::DeniedByPolicy,
             ErrorCode::ServerError => Self::ServerError,
@@ -199,18 +202,21 @@ pub struct TlsView {
     /// For example `TLSv1.3`; `null` when TLS was not used.
     #[schema(required = true)]
     pub protocol: Option<String>,
-    /// An extension, like the fields below: present when Jackal ran the handshake itself
-    /// (PostgreSQL, and MySQL through an SSH tunnel). For example `TLS13_AES_256_GCM_SHA384`.
+    /// An extension, like the fields below: present when TLS was used (Jackal runs every
+    /// handshake itself). For example `TLS13_AES_256_GCM_SHA384`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cipher_suite: Option<String>,
     /// The server's own certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_certificate: Option<CertificateView>,
-    /// The server asked for a client certificate (none is presented).
+    /// The server asked for a client certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_certificate_requested: Option<bool>,
-    /// What to know though the test passed: `validateSsl=false`, a certificate that expires
-    /// within 14 days, a self-signed certificate. Each says what to do.
+    /// The client certificate presented (`sslCert`), when the server asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<CertificateView>,
+    /// What to know though the test passed: `validateSsl=false`, a server or client certificate
+    /// that expires within 14 days, a self-signed certificate. Each says what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
 }
@@ -233,8 +239,26 @@ pub struct CertificateView {
     pub not_after: String,
     /// Whole days until `notAfter`; negative once expired.
     pub days_left: i64,
-    /// Subject and issuer are the same and the server sent no chain.
+    /// Subject and issuer are the same and no chain came with it.
     pub self_signed: bool,
+    /// SHA-256 of the certificate, as `openssl x509 -fingerprint -sha256` prints it.
+    #[schema(example = "9B:1C:B6:32:…:78:4B")]
+    pub fingerprint_sha256: String,
+}
+
+impl From<&CertificateFacts> for CertificateView {
+    fn from(c: &CertificateFacts) -> Self {
+        Self {
+            subject: c.subject.clone(),
+            names: c.names.clone(),
+            issuer: c.issuer.clone(),
+            not_before: c.not_before.clone(),
+            not_after: c.not_after.clone(),
+            days_left: c.days_left,
+            self_signed: c.self_signed,
+            fingerprint_sha256: c.fingerprint_sha256.clone(),
+        }
+    }
 }
 
 impl From<&ServerVersion> for VersionView {
@@ -278,31 +302,33 @@ pub fn render(report: &ProbeReport) -> TestResult {
             })
             .collect(),
         address: report.address.map(|a| a.to_string()),
-        tls: report.tls.as_ref().map(|t| TlsView {
-            enabled: t.enabled,
-            verified: t.verified,
-            protocol: t.protocol.clone(),
-            cipher_suite: t.facts.as_ref().and_then(|f| f.cipher_suite.clone()),
-            server_certificate: t
-                .facts
-                .as_ref()
-                .and_then(|f| f.server_certificate.as_ref())
-                .map(|c| CertificateView {
-                    subject: c.subject.clone(),
-                    names: c.names.clone(),
-                    issuer: c.issuer.clone(),
-                    not_before: c.not_before.clone(),
-                    not_after: c.not_after.clone(),
-                    days_left: c.days_left,
-                    self_signed: c.self_signed,
-                }),
-            client_certificate_requested: t.facts.as_ref().map(|f| f.client_certificate_requested),
-            warnings: t.facts.as_ref().map(|f| f.warnings.clone()),
+        tls: report.tls.as_ref().map(|t| {
+            Box::new(TlsView {
+                enabled: t.enabled,
+                verified: t.verified,
+                protocol: t.protocol.clone(),
+                cipher_suite: t.facts.as_ref().and_then(|f| f.cipher_suite.clone()),
+                server_certificate: t
+                    .facts
+                    .as_ref()
+                    .and_then(|f| f.server_certificate.as_ref())
+                    .map(CertificateView::from),
+                client_certificate_requested: t
+                    .facts
+                    .as_ref()
+                    .map(|f| f.client_certificate_requested),
+                client_certificate: t
+                    .facts
+                    .as_ref()
+                    .and_then(|f| f.client_certificate.as_ref())
+                    .map(CertificateView::from),
+                warnings: t.facts.as_ref().map(|f| f.warnings.clone()),
+            })
         }),
     }
 }
 
-with_ssh_secrets! {
+with_secret_args! {
 /// The argument of `POST /connection-test`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -370,11 +396,23 @@ pub async fn test_unsaved(
         body.ssh_key_passphrase,
         body.ssh_password,
     )?;
-    let parsed = ConnectionSpec::parse(&raw);
-    if let Ok(spec) = &parsed {
-        ssh::check_sent_for_a_tunnel(&credentials, spec.ssh_route().is_some())?;
-    }
-    let parsed = parsed.map(|spec| spec.with_ssh_credentials(credentials));
+    let tls = client_tls::credentials(
+        body.ssl_cert,
+        body.ssl_key,
+        body.ssl_key_password,
+        body.ssl_root_cert,
+    );
+    let parsed = match ConnectionSpec::parse(&raw) {
+        Ok(spec) => {
+            ssh::check_sent_for_a_tunnel(&credentials, spec.ssh_route().is_some())?;
+            Ok(client_tls::attach(
+                spec.with_ssh_credentials(credentials),
+                tls,
+            )?)
+        }
+        // An invalid configUri is the test's result (invalid_uri), not a 400.
+        Err(e) => Err(e),
+    };
     let report = connection_tests::test_unsaved(&state, &ctx, parsed).await?;
     json_ok(&render(&report))
 }

@@ -1,6 +1,6 @@
 //! `/api/v2/data-source`: create, list, retrieve, detail, update and delete.
 
-use super::ssh_args::with_ssh_secrets;
+use super::secret_args::with_secret_args;
 use actix_web::{web, HttpResponse};
 use jackal_drivers::ConnectionSpec;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorCode};
 use super::reply::{json_ok, EmptyObject};
 use crate::app::data_sources::{self, Changes, NewDataSource};
 use crate::app::AppState;
-use crate::domain::{data_source, ssh, time};
+use crate::domain::{client_tls, data_source, ssh, time};
 use crate::store::{AuditContext, DataSourceRow, Page};
 
 /// The contract's DataSource object.
@@ -49,6 +49,46 @@ pub struct DataSourceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false)]
     pub ssh: Option<SshView>,
+    /// An extension, present only for a data source with TLS material sent beside configUri
+    /// (`sslCert`, `sslRootCert`): what its certificates are, never the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub tls: Option<TlsMaterialView>,
+}
+
+/// The TLS material of a data source, as an admin checks it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsMaterialView {
+    /// The client certificate presented for mutual TLS (`sslCert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<StoredCertificateView>,
+    /// The CA certificates sent as `sslRootCert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_certificates: Option<Vec<StoredCertificateView>>,
+}
+
+/// A stored certificate.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredCertificateView {
+    /// RFC 4514.
+    #[schema(example = "CN=jackal_reader")]
+    pub subject: String,
+    #[schema(example = "CN=Example CA")]
+    pub issuer: String,
+    /// SHA-256 of the certificate, as `openssl x509 -fingerprint -sha256` prints it.
+    pub fingerprint_sha256: String,
+    /// RFC 3339, UTC.
+    pub not_before: String,
+    /// RFC 3339, UTC: when it expires.
+    pub not_after: String,
+}
+
+impl TlsMaterialView {
+    fn of(row: &DataSourceRow) -> Option<TlsMaterialView> {
+        serde_json::from_str(row.tls_shown.as_deref()?).ok()
+    }
 }
 
 /// How a data source's tunnel logs in to its bastion and jump hosts.
@@ -81,7 +121,7 @@ impl SshView {
     }
 }
 
-with_ssh_secrets! {
+with_secret_args! {
 // Every field of a body is read as text (see `Args::into_body`); the handler checks the
 // `required` ones, in field order, so "missing" and "invalid" come in today's order.
 /// The arguments of `POST /data-source`, form-encoded or as a JSON object.
@@ -143,7 +183,13 @@ impl CreateDataSource {
             self.ssh_password,
         )?;
         ssh::check_sent_for_a_tunnel(&credentials, spec.ssh_route().is_some())?;
-        let spec = spec.with_ssh_credentials(credentials);
+        let tls = client_tls::credentials(
+            self.ssl_cert,
+            self.ssl_key,
+            self.ssl_key_password,
+            self.ssl_root_cert,
+        );
+        let spec = client_tls::attach(spec.with_ssh_credentials(credentials), tls)?;
         Ok(NewDataSource {
             name,
             alias,
@@ -153,7 +199,7 @@ impl CreateDataSource {
     }
 }
 
-with_ssh_secrets! {
+with_secret_args! {
 /// The arguments of a data source update: any of them, at least one.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -196,6 +242,7 @@ impl DataSourceView {
             updated_at: time::render_millis(row.updated_at),
             description: row.description.clone(),
             ssh: SshView::of(row),
+            tls: TlsMaterialView::of(row),
         }
     }
 }
@@ -325,13 +372,19 @@ pub async fn update(
         ssh_private_key,
         ssh_key_passphrase,
         ssh_password,
+        ssl_cert,
+        ssl_key,
+        ssl_key_password,
+        ssl_root_cert,
     } = body;
     let credentials = ssh::credentials(ssh_private_key, ssh_key_passphrase, ssh_password)?;
+    let tls = client_tls::credentials(ssl_cert, ssl_key, ssl_key_password, ssl_root_cert);
     if name.is_none()
         && alias.is_none()
         && config_uri.is_none()
         && description.is_none()
         && credentials.is_empty()
+        && tls.is_empty()
     {
         return Err(ApiError::new(
             ErrorCode::MissingArgument,
@@ -349,6 +402,7 @@ pub async fn update(
         .map(|raw| data_source::parse_description(&raw))
         .transpose()?;
     let ssh = (!credentials.is_empty()).then_some(credentials);
+    let tls = (!tls.is_empty()).then_some(tls);
     let changes = Changes {
         name,
         alias,
@@ -356,6 +410,7 @@ pub async fn update(
         spec,
         password: None,
         ssh,
+        tls,
     };
     let row = data_sources::update(&state, &ctx, &key, changes).await?;
     let spec = data_sources::spec_with_password(&row, &state.secrets)?;

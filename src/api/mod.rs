@@ -23,5 +23,5 @@ pub mod request_log;
 pub mod role;
 pub mod routes;
 pub mod schema;
-mod ssh_args;
+mod secret_args;
 pub mod whoami;

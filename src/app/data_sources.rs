@@ -1,8 +1,9 @@
 //! Data sources: create, read, update (the password-retention rule), delete; the password
 //! sealed at rest and revealed only where the contract says, each reveal recorded.
 
+use jackal_drivers::report::CertificateFacts;
 use jackal_drivers::ssh::SshCredentials;
-use jackal_drivers::{ConnectionSpec, Kind, Password};
+use jackal_drivers::{ConnectionSpec, Kind, Password, TlsCredentials};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -37,6 +38,9 @@ pub struct Changes {
     /// New SSH secrets (sent beside configUri). Without them, the stored ones survive only an
     /// unchanged SSH route.
     pub ssh: Option<SshCredentials>,
+    /// New TLS material (sent beside configUri), replacing all of the stored one. Without it,
+    /// the stored one survives only an unchanged destination with TLS on.
+    pub tls: Option<TlsCredentials>,
 }
 
 /// The SSH secrets as sealed: the three texts, as JSON.
@@ -102,6 +106,85 @@ fn open_ssh(row: &DataSourceRow, secrets: &SecretBox) -> Result<SshCredentials, 
     })
 }
 
+/// The TLS material as sealed: the four texts, as JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SealedTls {
+    client_cert: Option<String>,
+    client_key: Option<String>,
+    key_password: Option<String>,
+    root_cert: Option<String>,
+}
+
+/// A certificate as a data source shows it.
+fn shown_certificate(cert: &CertificateFacts) -> serde_json::Value {
+    json!({
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "fingerprintSha256": cert.fingerprint_sha256,
+        "notBefore": cert.not_before,
+        "notAfter": cert.not_after,
+    })
+}
+
+/// The sealed TLS material and what may be shown of it, for the data source `id`; both `None`
+/// when there is none.
+async fn seal_tls(
+    secrets: &SecretBox,
+    credentials: &TlsCredentials,
+    id: &DataSourceId,
+) -> Result<(Option<Vec<u8>>, Option<String>), AppError> {
+    if credentials.is_empty() {
+        return Ok((None, None));
+    }
+    let now = std::time::SystemTime::now();
+    let decoded = crate::domain::client_tls::checked(credentials)?;
+    let mut shown = json!({});
+    if let Some(identity) = &decoded.identity {
+        shown["clientCertificate"] = shown_certificate(&identity.facts);
+    }
+    if decoded.roots.is_some() {
+        shown["rootCertificates"] = decoded
+            .root_facts(now)
+            .iter()
+            .map(shown_certificate)
+            .collect();
+    }
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(&SealedTls {
+            client_cert: credentials.client_cert.clone(),
+            client_key: credentials.client_key.as_ref().map(|k| k.to_string()),
+            key_password: credentials.key_password.as_ref().map(|p| p.to_string()),
+            root_cert: credentials.root_cert.clone(),
+        })
+        .map_err(AppError::internal)?,
+    );
+    let (secrets, aad) = (secrets.clone(), SealedColumn::TlsSecret.aad(id.as_str()));
+    let sealed = tokio::task::spawn_blocking(move || secrets.seal(&plain, &aad))
+        .await
+        .map_err(AppError::internal)?;
+    Ok((Some(sealed), Some(shown.to_string())))
+}
+
+/// The stored TLS material of `row`, opened.
+fn open_tls(row: &DataSourceRow, secrets: &SecretBox) -> Result<TlsCredentials, AppError> {
+    let Some(sealed) = &row.tls_secret_enc else {
+        return Ok(TlsCredentials::default());
+    };
+    let plain = zeroize::Zeroizing::new(
+        secrets
+            .open(sealed, &SealedColumn::TlsSecret.aad(row.id.as_str()))
+            .map_err(AppError::internal)?,
+    );
+    let stored: SealedTls = serde_json::from_slice(&plain).map_err(AppError::internal)?;
+    Ok(TlsCredentials {
+        client_cert: stored.client_cert,
+        client_key: stored.client_key.map(zeroize::Zeroizing::new),
+        key_password: stored.key_password.map(zeroize::Zeroizing::new),
+        root_cert: stored.root_cert,
+    })
+}
+
 fn not_found(key: &str) -> AppError {
     AppError::NotFound(Entity::DataSource, key.to_owned())
 }
@@ -121,7 +204,16 @@ pub fn spec_with_password(
     row: &DataSourceRow,
     secrets: &SecretBox,
 ) -> Result<ConnectionSpec, AppError> {
-    let spec = stored_spec(row)?.with_ssh_credentials(open_ssh(row, secrets)?);
+    let spec = stored_spec(row)?
+        .with_ssh_credentials(open_ssh(row, secrets)?)
+        // Checked when it arrived; refused now only if the store was altered.
+        .with_tls_credentials(open_tls(row, secrets)?)
+        .map_err(|e| {
+            AppError::internal(format_args!(
+                "stored TLS material of {} is unusable: {e}",
+                row.id
+            ))
+        })?;
     let Some(sealed) = &row.password_enc else {
         return Ok(spec);
     };
@@ -159,6 +251,7 @@ fn forget_stale_test_outcome(current: &DataSourceRow, next: &mut DataSourceRow) 
     if next.config_uri != current.config_uri
         || next.password_enc != current.password_enc
         || next.ssh_secret_enc != current.ssh_secret_enc
+        || next.tls_secret_enc != current.tls_secret_enc
     {
         next.last_test_ok = None;
         next.last_tested_at = None;
@@ -176,10 +269,14 @@ pub async fn create(
     let password_enc = seal(&app.secrets, &new.spec, &id).await?;
     let (ssh_secret_enc, ssh_auth) =
         seal_ssh(&app.secrets, new.spec.ssh_credentials(), &id).await?;
+    let (tls_secret_enc, tls_shown) =
+        seal_tls(&app.secrets, new.spec.tls_credentials(), &id).await?;
     let mut row = DataSourceRow {
         password_enc,
         ssh_secret_enc,
         ssh_auth,
+        tls_secret_enc,
+        tls_shown,
         id,
         name: new.name,
         alias: new.alias,
@@ -283,6 +380,15 @@ pub async fn update(
         };
         crate::domain::ssh::check_sent_for_a_tunnel(credentials, route.is_some())?;
     }
+    if let Some(credentials) = &changes.tls {
+        // The configUri the material is for: the new one, else the stored one.
+        match &changes.spec {
+            Some(spec) => crate::domain::client_tls::check_sent_for_tls(credentials, spec)?,
+            None => {
+                crate::domain::client_tls::check_sent_for_tls(credentials, &stored_spec(&found)?)?
+            }
+        }
+    }
     // The password this update brings, if any, sealed for this data source.
     let brought = match (&changes.spec, &changes.password) {
         (Some(spec), _) if spec.has_password() => Some(seal(&app.secrets, spec, &found.id).await?),
@@ -297,6 +403,15 @@ pub async fn update(
         Some(credentials) => Some(seal_ssh(&app.secrets, credentials, &found.id).await?),
         None => None,
     };
+    let brought_tls = match &changes.tls {
+        Some(credentials) => Some(seal_tls(&app.secrets, credentials, &found.id).await?),
+        None => None,
+    };
+    let brought = Brought {
+        password: brought,
+        ssh: brought_ssh,
+        tls: brought_tls,
+    };
     let (ctx, key) = (ctx.clone(), key.to_owned());
     app.store
         .write(move |tx| {
@@ -306,7 +421,7 @@ pub async fn update(
                     .data_source(id, Lock::ForUpdate)
                     .await?
                     .ok_or_else(|| not_found(&key))?;
-                let next = apply(&current, changes, brought, brought_ssh, ctx.at)?;
+                let next = apply(&current, changes, brought, ctx.at)?;
                 if let Some(alias) = &next.alias {
                     if tx.alias_used(alias, &next.id).await? {
                         return Err(taken(alias));
@@ -323,15 +438,28 @@ pub async fn update(
         .await
 }
 
-/// `current` with `changes` applied, `brought` being the new sealed password (if any) and
-/// `brought_ssh` the new sealed SSH secrets with what may be shown of them (if any).
+/// What an update brings, sealed: each `None` when the update does not bring it.
+struct Brought {
+    /// The new sealed password (`Some(None)` removes it).
+    password: Option<Option<Vec<u8>>>,
+    /// The new sealed SSH secrets, with what may be shown of them.
+    ssh: Option<(Option<Vec<u8>>, Option<String>)>,
+    /// The new sealed TLS material, with what may be shown of it.
+    tls: Option<(Option<Vec<u8>>, Option<String>)>,
+}
+
+/// `current` with `changes` applied and what the update `brought`.
 fn apply(
     current: &DataSourceRow,
     changes: Changes,
-    brought: Option<Option<Vec<u8>>>,
-    brought_ssh: Option<(Option<Vec<u8>>, Option<String>)>,
+    brought: Brought,
     now: i64,
 ) -> Result<DataSourceRow, AppError> {
+    let Brought {
+        password: brought,
+        ssh: brought_ssh,
+        tls: brought_tls,
+    } = brought;
     let mut next = current.clone();
     if let Some(name) = changes.name {
         next.name = name;
@@ -359,6 +487,12 @@ fn apply(
             next.ssh_secret_enc = None;
             next.ssh_auth = None;
         }
+        // The client certificate too: it is never presented to another host, port or user
+        // (or through another bastion), and is of no use without TLS.
+        if (brought_tls.is_none() && !stored_spec(current)?.same_destination(spec)) || !spec.ssl() {
+            next.tls_secret_enc = None;
+            next.tls_shown = None;
+        }
         next.kind = spec.kind().as_str().to_owned();
         next.config_uri = spec.to_redacted_uri();
     } else if let Some(sealed) = brought {
@@ -367,6 +501,10 @@ fn apply(
     if let Some((sealed, shown)) = brought_ssh {
         next.ssh_secret_enc = sealed;
         next.ssh_auth = shown;
+    }
+    if let Some((sealed, shown)) = brought_tls {
+        next.tls_secret_enc = sealed;
+        next.tls_shown = shown;
     }
     forget_stale_test_outcome(current, &mut next);
     next.updated_at = now.max(current.updated_at + 1);
@@ -433,6 +571,8 @@ mod tests {
             password_enc: password.map(<[u8]>::to_vec),
             ssh_secret_enc: None,
             ssh_auth: None,
+            tls_secret_enc: None,
+            tls_shown: None,
             description: String::new(),
             last_test_ok: Some(true),
             last_tested_at: Some(5),
@@ -440,6 +580,12 @@ mod tests {
             updated_at: 10,
         }
     }
+
+    const NOTHING: Brought = Brought {
+        password: None,
+        ssh: None,
+        tls: None,
+    };
 
     fn spec(uri: &str) -> Option<ConnectionSpec> {
         Some(ConnectionSpec::parse(uri).unwrap())
@@ -455,7 +601,7 @@ mod tests {
             spec: spec(uri),
             ..Changes::default()
         };
-        let kept = apply(&current, changes("postgresql://u@h/b"), None, None, 20).unwrap();
+        let kept = apply(&current, changes("postgresql://u@h/b"), NOTHING, 20).unwrap();
         assert_eq!(kept.password_enc.as_deref(), Some(&b"sealed"[..]));
         for elsewhere in [
             "postgresql://u@other/a",
@@ -463,7 +609,7 @@ mod tests {
             "postgresql://v@h/a",
             "mysql://u@h:5432/a",
         ] {
-            let moved = apply(&current, changes(elsewhere), None, None, 20).unwrap();
+            let moved = apply(&current, changes(elsewhere), NOTHING, 20).unwrap();
             assert_eq!(moved.password_enc, None, "{elsewhere}");
             assert_eq!(
                 moved.last_test_ok, None,
@@ -473,8 +619,10 @@ mod tests {
         let brought = apply(
             &current,
             changes("postgresql://u:pw@other/a"),
-            Some(Some(b"new".to_vec())),
-            None,
+            Brought {
+                password: Some(Some(b"new".to_vec())),
+                ..NOTHING
+            },
             20,
         )
         .unwrap();
@@ -488,11 +636,8 @@ mod tests {
             name: Some("m".into()),
             ..Changes::default()
         };
-        assert_eq!(
-            apply(&current, renamed, None, None, 3).unwrap().updated_at,
-            11
-        );
-        let later = apply(&current, Changes::default(), None, None, 50).unwrap();
+        assert_eq!(apply(&current, renamed, NOTHING, 3).unwrap().updated_at, 11);
+        let later = apply(&current, Changes::default(), NOTHING, 50).unwrap();
         assert_eq!(later.updated_at, 50);
         assert_eq!(later.last_test_ok, Some(true), "nothing tested changed");
     }
@@ -511,8 +656,7 @@ mod tests {
         let kept = apply(
             &current,
             changes("postgresql://u@db.internal/a?sshHost=B1&sshUser=ops"),
-            None,
-            None,
+            NOTHING,
             20,
         )
         .unwrap();
@@ -525,7 +669,7 @@ mod tests {
             "postgresql://u@db.internal/a?sshHost=b1&sshUser=ops&sshJump=j%40gw",
             "postgresql://u@db.internal/a",
         ] {
-            let moved = apply(&current, changes(elsewhere), None, None, 20).unwrap();
+            let moved = apply(&current, changes(elsewhere), NOTHING, 20).unwrap();
             assert_eq!(moved.ssh_secret_enc, None, "{elsewhere}");
             assert_eq!(moved.ssh_auth, None, "{elsewhere}");
             assert_eq!(
@@ -536,8 +680,10 @@ mod tests {
         let brought = apply(
             &current,
             changes("postgresql://u@db.internal/a?sshHost=b2&sshUser=ops"),
-            None,
-            Some((Some(b"new-ssh".to_vec()), Some("{}".into()))),
+            Brought {
+                ssh: Some((Some(b"new-ssh".to_vec()), Some("{}".into()))),
+                ..NOTHING
+            },
             20,
         )
         .unwrap();
@@ -546,5 +692,61 @@ mod tests {
             brought.password_enc, None,
             "a new bastion does not get the old password"
         );
+    }
+
+    #[test]
+    fn stored_tls_material_follows_only_the_same_destination_with_tls_on() {
+        let mut current = row(
+            "postgresql://u@db.internal:5432/a?ssl=true",
+            Some(b"sealed"),
+        );
+        current.tls_secret_enc = Some(b"tls-sealed".to_vec());
+        current.tls_shown = Some("{}".into());
+        let changes = |uri| Changes {
+            spec: spec(uri),
+            ..Changes::default()
+        };
+        let kept = apply(
+            &current,
+            changes("postgresql://u@DB.internal/b?ssl=true&validateSsl=true"),
+            NOTHING,
+            20,
+        )
+        .unwrap();
+        assert_eq!(kept.tls_secret_enc.as_deref(), Some(&b"tls-sealed"[..]));
+        assert_eq!(kept.tls_shown.as_deref(), Some("{}"));
+        for elsewhere in [
+            "postgresql://u@other.internal/a?ssl=true",
+            "postgresql://u@db.internal:5433/a?ssl=true",
+            "postgresql://v@db.internal/a?ssl=true",
+            "postgresql://u@db.internal/a?ssl=true&sshHost=b1&sshUser=ops",
+            "postgresql://u@db.internal/a?ssl=false",
+        ] {
+            let moved = apply(&current, changes(elsewhere), NOTHING, 20).unwrap();
+            assert_eq!(moved.tls_secret_enc, None, "{elsewhere}");
+            assert_eq!(moved.tls_shown, None, "{elsewhere}");
+            assert_eq!(moved.last_test_ok, None, "{elsewhere}");
+        }
+        // Sent again with the new destination: kept.
+        let brought = apply(
+            &current,
+            changes("postgresql://u@other.internal/a?ssl=true"),
+            Brought {
+                tls: Some((Some(b"new-tls".to_vec()), Some("{}".into()))),
+                ..NOTHING
+            },
+            20,
+        )
+        .unwrap();
+        assert_eq!(brought.tls_secret_enc.as_deref(), Some(&b"new-tls"[..]));
+        // A rename keeps it.
+        let renamed = Changes {
+            name: Some("m".into()),
+            ..Changes::default()
+        };
+        assert!(apply(&current, renamed, NOTHING, 20)
+            .unwrap()
+            .tls_secret_enc
+            .is_some());
     }
 }

@@ -33,6 +33,10 @@ pub fn data_source_created(row: &DataSourceRow) -> AuditEvent {
     if row.ssh_secret_enc.is_some() {
         changes["hasSshSecrets"] = json!(true);
     }
+    // Likewise with TLS material: that there is some, never what.
+    if row.tls_secret_enc.is_some() {
+        changes["hasTlsMaterial"] = json!(true);
+    }
     event(
         "data_source.create",
         "data_source",
@@ -55,12 +59,21 @@ fn data_source_changes(before: &DataSourceRow, after: &DataSourceRow) -> Value {
     if before.description != after.description {
         changes["description"] = json!({"from": before.description, "to": after.description});
     }
-    // Whether the tunnel's secrets were replaced, dropped or first set; never their values.
-    if before.ssh_secret_enc != after.ssh_secret_enc {
-        changes["sshSecrets"] = json!({
-            "from": if before.ssh_secret_enc.is_some() { "stored" } else { "none" },
-            "to": if after.ssh_secret_enc.is_some() { "new" } else { "none" },
-        });
+    // Whether the tunnel's secrets or the TLS material were replaced, dropped or first set;
+    // never their values.
+    let sealed_change = |before: &Option<Vec<u8>>, after: &Option<Vec<u8>>| {
+        (before != after).then(|| {
+            json!({
+                "from": if before.is_some() { "stored" } else { "none" },
+                "to": if after.is_some() { "new" } else { "none" },
+            })
+        })
+    };
+    if let Some(change) = sealed_change(&before.ssh_secret_enc, &after.ssh_secret_enc) {
+        changes["sshSecrets"] = change;
+    }
+    if let Some(change) = sealed_change(&before.tls_secret_enc, &after.tls_secret_enc) {
+        changes["tlsMaterial"] = change;
     }
     changes
 }

@@ -1,6 +1,7 @@
 //! Validated values of the API. Knows nothing of HTTP or SQL.
 
 pub mod audit;
+pub mod client_tls;
 pub mod data_source;
 pub mod ids;
 pub mod permission;

@@ -289,19 +289,21 @@ pub async fn rotate(
 }
 
 /// The counts over every sealed column: `with_password` counts sealed values (a data source
-/// with a password and SSH secrets counts twice), as that is what is re-sealed.
+/// with a password, SSH secrets and TLS material counts three times), as that is what is
+/// re-sealed.
 async fn sealed_counts(store: &Store, prefix: &[u8]) -> anyhow::Result<SealedCounts> {
     let prefix = prefix.to_vec();
     Ok(store
         .read(move |tx| {
             Box::pin(async move {
-                let password = tx.sealed_counts(SealedColumn::Password, &prefix).await?;
-                let ssh = tx.sealed_counts(SealedColumn::SshSecret, &prefix).await?;
-                Ok::<_, StoreError>(SealedCounts {
-                    data_sources: password.data_sources,
-                    with_password: password.with_password + ssh.with_password,
-                    with_prefix: password.with_prefix + ssh.with_prefix,
-                })
+                let mut total = SealedCounts::default();
+                for column in SealedColumn::ALL {
+                    let counts = tx.sealed_counts(column, &prefix).await?;
+                    total.data_sources = counts.data_sources;
+                    total.with_password += counts.with_password;
+                    total.with_prefix += counts.with_prefix;
+                }
+                Ok::<_, StoreError>(total)
             })
         })
         .await?)
@@ -324,6 +326,7 @@ fn reseal(
             match column {
                 SealedColumn::Password => "password",
                 SealedColumn::SshSecret => "SSH secrets",
+                SealedColumn::TlsSecret => "TLS material (client certificate and key)",
             }
         )
     })?;

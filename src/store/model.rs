@@ -113,6 +113,10 @@ pub struct DataSourceRow {
     pub ssh_secret_enc: Option<Vec<u8>>,
     /// What may be shown of them (JSON: method, client public key and its fingerprint).
     pub ssh_auth: Option<String>,
+    /// The TLS material sent beside configUri, sealed (see [`SealedColumn::TlsSecret`]).
+    pub tls_secret_enc: Option<Vec<u8>>,
+    /// What may be shown of it (JSON: the client certificate's and CA certificates' facts).
+    pub tls_shown: Option<String>,
     /// Free text; empty when none.
     pub description: String,
     /// How the last connection test or introspection ended; `None` when none is on record
@@ -130,15 +134,21 @@ pub struct DataSourceRow {
 pub enum SealedColumn {
     Password,
     SshSecret,
+    TlsSecret,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 2] = [SealedColumn::Password, SealedColumn::SshSecret];
+    pub const ALL: [SealedColumn; 3] = [
+        SealedColumn::Password,
+        SealedColumn::SshSecret,
+        SealedColumn::TlsSecret,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             SealedColumn::Password => "password_enc",
             SealedColumn::SshSecret => "ssh_secret_enc",
+            SealedColumn::TlsSecret => "tls_secret_enc",
         }
     }
 
@@ -147,6 +157,7 @@ impl SealedColumn {
         match self {
             SealedColumn::Password => id.as_bytes().to_vec(),
             SealedColumn::SshSecret => format!("{id}/ssh").into_bytes(),
+            SealedColumn::TlsSecret => format!("{id}/tls").into_bytes(),
         }
     }
 }

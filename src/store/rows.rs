@@ -43,7 +43,7 @@ impl Page {
 
 const DATA_SOURCE_COLUMNS: &str = "id, name, alias, type, config_uri, password_enc, \
      created_at, updated_at, seq, description, last_test_ok, last_tested_at, ssh_secret_enc, \
-     ssh_auth";
+     ssh_auth, tls_secret_enc, tls_shown";
 
 fn data_source(mut r: Record) -> Result<DataSourceRow, StoreError> {
     Ok(DataSourceRow {
@@ -61,6 +61,8 @@ fn data_source(mut r: Record) -> Result<DataSourceRow, StoreError> {
         last_tested_at: r.opt_int(11)?,
         ssh_secret_enc: r.opt_bytes(12)?,
         ssh_auth: r.opt_text(13)?,
+        tls_secret_enc: r.opt_bytes(14)?,
+        tls_shown: r.opt_text(15)?,
     })
 }
 
@@ -288,8 +290,9 @@ impl dyn Tx + '_ {
             .query(
                 "INSERT INTO data_source (id, name, alias, type, config_uri, password_enc, \
                  created_at, updated_at, description, last_test_ok, last_tested_at, \
-                 ssh_secret_enc, ssh_auth) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
+                 ssh_secret_enc, ssh_auth, tls_secret_enc, tls_shown) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 RETURNING seq",
                 &params![
                     row.id.as_str(),
                     &row.name,
@@ -304,6 +307,8 @@ impl dyn Tx + '_ {
                     row.last_tested_at,
                     row.ssh_secret_enc.as_deref(),
                     row.ssh_auth.as_deref(),
+                    row.tls_secret_enc.as_deref(),
+                    row.tls_shown.as_deref(),
                 ],
             )
             .await?;
@@ -315,7 +320,8 @@ impl dyn Tx + '_ {
         self.execute(
             "UPDATE data_source SET name = $2, alias = $3, type = $4, config_uri = $5, \
              password_enc = $6, updated_at = $7, description = $8, last_test_ok = $9, \
-             last_tested_at = $10, ssh_secret_enc = $11, ssh_auth = $12 WHERE id = $1",
+             last_tested_at = $10, ssh_secret_enc = $11, ssh_auth = $12, tls_secret_enc = $13, \
+             tls_shown = $14 WHERE id = $1",
             &params![
                 row.id.as_str(),
                 &row.name,
@@ -329,6 +335,8 @@ impl dyn Tx + '_ {
                 row.last_tested_at,
                 row.ssh_secret_enc.as_deref(),
                 row.ssh_auth.as_deref(),
+                row.tls_secret_enc.as_deref(),
+                row.tls_shown.as_deref(),
             ],
         )
         .await

@@ -3,6 +3,7 @@
 mod audit;
 mod bad_inputs;
 mod cli;
+mod client_cert;
 mod compose;
 mod connection_test;
 mod conventions;

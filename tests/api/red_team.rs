@@ -57,9 +57,9 @@ async fn devices_fifos_and_odd_files_as_ssl_root_cert_or_sqlite_file_never_stall
         s.limits.tests_burst = 100;
     })
     .await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // A server that accepts and never speaks: the bundle is read once connected, before
+    // anything is sent to it.
+    let (port, _) = crate::connection_test::live::silent_listener().await;
 
     let mut bundle_answers = Vec::new();
     for name in ["fifo", "zero", "urandom", "missing"] {
@@ -73,11 +73,9 @@ async fn devices_fifos_and_odd_files_as_ssl_root_cert_or_sqlite_file_never_stall
                 );
                 let (result, took) = connection_test(&app, &uri).await;
                 assert!(took < Duration::from_secs(1), "{uri}: {took:?}");
-                if scheme == "mysql" {
-                    // MySQL reads the bundle before dialling; PostgreSQL after the refused dial.
-                    assert_eq!(result["errorCode"], "tls_failed", "{uri}: {result}");
-                    bundle_answers.push(result["message"].as_str().unwrap().replace(name, "N"));
-                }
+                // Both drivers read the bundle the same way, once connected.
+                assert_eq!(result["errorCode"], "tls_failed", "{uri}: {result}");
+                bundle_answers.push(result["message"].as_str().unwrap().replace(name, "N"));
             }
             let uri = format!("sqlite://{}", data.join(name).display());
             let (result, took) = connection_test(&app, &uri).await;
@@ -112,9 +110,10 @@ async fn devices_fifos_and_odd_files_as_ssl_root_cert_or_sqlite_file_never_stall
 #[tokio::test]
 async fn ssl_root_cert_outside_its_directories_is_refused_without_opening_it() {
     let app = spawn_app().await;
+    let (port, _) = crate::connection_test::live::silent_listener().await;
     let (result, _) = connection_test(
         &app,
-        "mysql://u@127.0.0.1:1/x?validateSsl=true&sslRootCert=/dev/zero",
+        &format!("mysql://u@127.0.0.1:{port}/x?validateSsl=true&sslRootCert=/dev/zero"),
     )
     .await;
     assert_eq!(result["errorCode"], "denied_by_policy", "{result}");

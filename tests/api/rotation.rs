@@ -795,6 +795,36 @@ async fn a_write_racing_the_end_of_a_rotation_is_re_sealed_by_the_server() {
     );
 }
 
+/// The data source `pairs` create (alias `rotated`), the server stopped and its key rotated
+/// (`resealed` values re-sealed), `secret` nowhere in the store's files after it; then a
+/// server on the new key still tests it successfully, so the re-sealed values open.
+async fn a_rotated_data_source_still_tests(pairs: &[(&str, &str)], secret: &str, resealed: u64) {
+    let app = spawn_app().await;
+    let mut pairs = pairs.to_vec();
+    pairs.extend([("name", "rotated"), ("alias", "rotated")]);
+    app.create(&pairs).await;
+    let (dir, key) = app.stop().await;
+
+    let out = rotate_ok(dir.path(), &dir.path().join("new.key"), &[]).await;
+    assert_eq!(field_count(&out, "re-sealed now:"), resealed, "{out}");
+    for (place, bytes) in crate::helpers::store_contents(dir.path()).await {
+        assert!(
+            !crate::helpers::holds(&bytes, secret),
+            "the secret in {place}"
+        );
+    }
+
+    let app = spawn_app_in(dir, key).await;
+    let tested = ok_json(
+        app.request(reqwest::Method::POST, "/data-source/rotated/test")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(tested["success"], true, "{tested}");
+}
+
 /// SSH secrets are sealed like passwords, so a rotation re-seals them too: after it, the server
 /// on the new key still logs in to the bastion with the stored password.
 #[tokio::test]
@@ -803,7 +833,6 @@ async fn rotation_re_seals_ssh_secrets_and_the_tunnel_still_logs_in() {
     if !live::reachable(&live::SSH_PASSWORD_SERVER) || !live::reachable(&live::PG_MAIN) {
         return;
     }
-    let app = spawn_app().await;
     let (host, port) = live::SSH_PASSWORD_SERVER.get().rsplit_once(':').unwrap();
     let uri = format!(
         "{}?ssl=false&sshHost={host}&sshPort={port}&sshUser={}&sshHostKey={}",
@@ -811,31 +840,45 @@ async fn rotation_re_seals_ssh_secrets_and_the_tunnel_still_logs_in() {
         live::SSH_USER.get(),
         live::ssh_fingerprint("password").replace('+', "%2B")
     );
-    app.create(&[
-        ("name", "tunnel"),
-        ("alias", "tunnel"),
-        ("configUri", &uri),
-        ("sshPassword", live::SSH_PASSWORD.get()),
-    ])
-    .await;
-    let (dir, key) = app.stop().await;
-
-    let out = rotate_ok(dir.path(), &dir.path().join("new.key"), &[]).await;
-    assert_eq!(field_count(&out, "re-sealed now:"), 1, "{out}");
-    for (place, bytes) in crate::helpers::store_contents(dir.path()).await {
-        assert!(
-            !crate::helpers::holds(&bytes, live::SSH_PASSWORD.get()),
-            "the SSH password in {place}"
-        );
-    }
-
-    let app = spawn_app_in(dir, key).await;
-    let tested = ok_json(
-        app.request(reqwest::Method::POST, "/data-source/tunnel/test")
-            .send()
-            .await
-            .unwrap(),
+    a_rotated_data_source_still_tests(
+        &[
+            ("configUri", &uri),
+            ("sshPassword", live::SSH_PASSWORD.get()),
+        ],
+        live::SSH_PASSWORD.get(),
+        1,
     )
     .await;
-    assert_eq!(tested["success"], true, "{tested}");
+}
+
+/// TLS material too: after a rotation, the server on the new key still presents the stored
+/// client certificate (its key encrypted with a password) and logs in with it.
+#[tokio::test]
+async fn rotation_re_seals_tls_material_and_mutual_tls_still_logs_in() {
+    use crate::connection_test::live;
+    if !live::reachable(&live::PG_CERT) {
+        return;
+    }
+    let read = |name: &str| std::fs::read_to_string(live::ca_dir().join(name)).unwrap();
+    let uri = format!(
+        "postgresql://{}:{}@{}/{}?validateSsl=false",
+        live::USER.get(),
+        live::PASSWORD.get(),
+        live::PG_CERT.get(),
+        live::DATABASE.get()
+    );
+    let key = read("client-encrypted-key.pem");
+    let secret = key.lines().nth(2).unwrap().to_owned();
+    a_rotated_data_source_still_tests(
+        &[
+            ("configUri", &uri),
+            ("sslCert", &read("client-encrypted.pem")),
+            ("sslKey", &key),
+            ("sslKeyPassword", "jackal-key-pw-1"),
+        ],
+        &secret,
+        // The database password and the TLS material.
+        2,
+    )
+    .await;
 }

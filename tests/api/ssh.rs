@@ -320,12 +320,14 @@ fn mariadb_via(password: &str, ssh: &str, name: &str) -> String {
 }
 
 /// The real binary at `RUST_LOG=debug`: MariaDB through two tunnels (a password login, and a
-/// passphrase-protected key), a failing test, a moved bastion. No secret in any answer, in the
-/// debug log, in the audit trail or in the store's files; the moved data source lost its
-/// database password (its test is refused by MariaDB).
+/// passphrase-protected key) and over mutual TLS (an encrypted client key), a failing test, a
+/// moved bastion. No secret in any answer, in the debug log, in the audit trail or in the
+/// store's files; the moved data source lost its database password (its test is refused by
+/// MariaDB).
 #[tokio::test]
 async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
     if !live::reachable(&live::MARIADB_PLAIN)
+        || !live::reachable(&live::MARIADB_TLS)
         || !live::reachable(&live::SSH_BASTION)
         || !live::reachable(&live::SSH_PASSWORD_SERVER)
     {
@@ -340,89 +342,102 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
     cmd.env("RUST_LOG", "debug");
     let (server, _) = crate::cli::serve(cmd, dir.path());
     let client = reqwest::Client::new();
+    // One call, its answer as JSON (a 200 is required).
     let call = |method: Method, path: &str, pairs: &[(&str, &str)]| {
-        client
+        let request = client
             .request(
-                method,
+                method.clone(),
                 format!("http://127.0.0.1:{}/api/v2{path}", server.1),
             )
             .header("User-Agent", crate::helpers::USER_AGENT)
             .header("Accept", crate::helpers::VENDOR_ACCEPT)
-            .basic_auth(format!("{id}@api"), Some(secret))
-            .form(pairs)
-            .send()
+            .basic_auth(format!("{id}@api"), Some(secret));
+        let request = match method {
+            Method::GET => request,
+            _ => request.form(pairs),
+        };
+        async move { ok_json(request.send().await.unwrap()).await }
     };
     let password = live::PASSWORD.get();
     let key = live::ssh_client_key("id_ed25519_pass");
     let passphrase = live::SSH_KEY_PASSPHRASE.get();
     let ssh_password = live::SSH_PASSWORD.get();
+    let read = |name: &str| std::fs::read_to_string(live::ca_dir().join(name)).unwrap();
+    let client_key = read("client-encrypted-key.pem");
+    let key_password = "jackal-key-pw-1";
     // Answers, and whether the contract has them carry the database password (create, update
     // and detail do).
     let mut seen: Vec<(String, bool)> = Vec::new();
 
     let by_password = mariadb_via(password, &live::SSH_PASSWORD_SERVER, "password");
-    let created = ok_json(
-        call(
-            Method::POST,
-            "/data-source",
-            &[
-                ("name", "by-password"),
-                ("alias", "by-password"),
-                ("configUri", &by_password),
-                ("sshPassword", ssh_password),
-            ],
-        )
-        .await
-        .unwrap(),
+    let created = call(
+        Method::POST,
+        "/data-source",
+        &[
+            ("name", "by-password"),
+            ("alias", "by-password"),
+            ("configUri", &by_password),
+            ("sshPassword", ssh_password),
+        ],
     )
     .await;
     assert_eq!(created["ssh"]["auth"], "password", "{created}");
     seen.push((created.to_string(), true));
     let by_key = mariadb_via(password, &live::SSH_BASTION, "bastion");
-    let created = ok_json(
-        call(
-            Method::POST,
-            "/data-source",
-            &[
-                ("name", "by-key"),
-                ("alias", "by-key"),
-                ("configUri", &by_key),
-                ("sshPrivateKey", &key),
-                ("sshKeyPassphrase", passphrase),
-            ],
-        )
-        .await
-        .unwrap(),
+    let created = call(
+        Method::POST,
+        "/data-source",
+        &[
+            ("name", "by-key"),
+            ("alias", "by-key"),
+            ("configUri", &by_key),
+            ("sshPrivateKey", &key),
+            ("sshKeyPassphrase", passphrase),
+        ],
     )
     .await;
     assert_eq!(created["ssh"]["auth"], "publicKey", "{created}");
     seen.push((created.to_string(), true));
+    let by_cert = format!(
+        "mysql://jackal_cert:{password}@{}/{}?validateSsl=false",
+        live::MARIADB_TLS.get(),
+        live::DATABASE.get()
+    );
+    let created = call(
+        Method::POST,
+        "/data-source",
+        &[
+            ("name", "by-cert"),
+            ("alias", "by-cert"),
+            ("configUri", &by_cert),
+            ("sslCert", &read("client-encrypted.pem")),
+            ("sslKey", &client_key),
+            ("sslKeyPassword", key_password),
+        ],
+    )
+    .await;
+    assert_eq!(
+        created["tls"]["clientCertificate"]["subject"], "CN=jackal_test",
+        "{created}"
+    );
+    seen.push((created.to_string(), true));
 
-    for alias in ["by-password", "by-key"] {
-        let tested = ok_json(
-            call(Method::POST, &format!("/data-source/{alias}/test"), &[])
-                .await
-                .unwrap(),
-        )
-        .await;
+    for alias in ["by-password", "by-key", "by-cert"] {
+        let tested = call(Method::POST, &format!("/data-source/{alias}/test"), &[]).await;
         assert_eq!(tested["success"], true, "{alias}: {tested}");
         assert_eq!(tested["version"]["productName"], "MariaDB", "{tested}");
         seen.push((tested.to_string(), false));
     }
     // An unsaved test with a wrong database password: the database's own code.
     let wrong = mariadb_via("wrong-pw", &live::SSH_BASTION, "bastion");
-    let tested = ok_json(
-        call(
-            Method::POST,
-            "/connection-test",
-            &[
-                ("configUri", &wrong),
-                ("sshPrivateKey", &key),
-                ("sshKeyPassphrase", passphrase),
-            ],
-        )
-        .await
-        .unwrap(),
+    let tested = call(
+        Method::POST,
+        "/connection-test",
+        &[
+            ("configUri", &wrong),
+            ("sshPrivateKey", &key),
+            ("sshKeyPassphrase", passphrase),
+        ],
     )
     .await;
     assert_eq!(tested["errorCode"], "auth_failed", "{tested}");
@@ -452,45 +467,30 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
         moved.contains(&format!("sshHost={host}&sshPort={port}")),
         "{moved}"
     );
-    let updated = ok_json(
-        call(
-            Method::PATCH,
-            "/data-source/by-password",
-            &[
-                ("configUri", &moved),
-                ("sshPrivateKey", &key),
-                ("sshKeyPassphrase", passphrase),
-            ],
-        )
-        .await
-        .unwrap(),
+    let updated = call(
+        Method::PATCH,
+        "/data-source/by-password",
+        &[
+            ("configUri", &moved),
+            ("sshPrivateKey", &key),
+            ("sshKeyPassphrase", passphrase),
+        ],
     )
     .await;
     assert_eq!(updated["ssh"]["auth"], "publicKey", "{updated}");
     seen.push((updated.to_string(), true));
-    let tested = ok_json(
-        call(Method::POST, "/data-source/by-password/test", &[])
-            .await
-            .unwrap(),
-    )
-    .await;
+    let tested = call(Method::POST, "/data-source/by-password/test", &[]).await;
     assert_eq!(tested["errorCode"], "auth_failed", "{tested}");
     seen.push((tested.to_string(), false));
     for path in [
         "/data-source",
         "/data-source/by-key/detail",
         "/data-source/by-password/detail",
+        "/data-source/by-cert/detail",
         "/audit?limit=100",
     ] {
-        let res = client
-            .get(format!("http://127.0.0.1:{}/api/v2{path}", server.1))
-            .header("User-Agent", crate::helpers::USER_AGENT)
-            .header("Accept", crate::helpers::VENDOR_ACCEPT)
-            .basic_auth(format!("{id}@api"), Some(secret))
-            .send()
-            .await
-            .unwrap();
-        seen.push((ok_json(res).await.to_string(), path.ends_with("/detail")));
+        let answer = call(Method::GET, path, &[]).await;
+        seen.push((answer.to_string(), path.ends_with("/detail")));
     }
     let log = std::fs::read_to_string(&server.2).unwrap();
     // The log is at debug: it holds the SSH client's own lines (about 200 of them).
@@ -500,8 +500,11 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
         ssh_password.to_owned(),
         passphrase.to_owned(),
         secret_line(&key),
+        secret_line(&client_key),
+        key_password.to_owned(),
         secret.to_owned(),
     ];
+    let stored = secrets.len() - 1;
     for (i, (text, echoes_password)) in seen.iter().enumerate() {
         let skip = usize::from(*echoes_password);
         for s in &secrets[skip..] {
@@ -511,12 +514,12 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
             );
         }
     }
-    for s in &secrets[..4] {
+    for s in &secrets[..stored] {
         assert!(!log.contains(s.as_str()), "the debug log holds a secret");
     }
     drop(server);
     for (place, bytes) in crate::helpers::store_contents(dir.path()).await {
-        for s in &secrets[..4] {
+        for s in &secrets[..stored] {
             assert!(!crate::helpers::holds(&bytes, s), "a secret in {place}");
         }
     }

@@ -7,13 +7,16 @@
 //! and accepts no stream we opened ourselves. Timing them apart would mean dialling twice, which
 //! a connection test must not do. So a MySQL test records, with real elapsed times:
 //!
-//! - `connect`: the whole of `Conn::new`, that is TCP connect, greeting, TLS (when `ssl=true`)
-//!   and login. When it fails, the error code says which step failed (`refused`, `timeout`,
-//!   `tls_unavailable`, `tls_failed`, `auth_failed`, `unknown_database`, ...), classified from
-//!   the typed error, but the time spent is reported under `connect`. No `tls` or `auth` phase
-//!   is recorded, because we could not time it honestly.
-//! - `query`: `SELECT VERSION()`, and with TLS the server's own view of the session's TLS
-//!   version (`SHOW SESSION STATUS LIKE 'Ssl_version'`).
+//! - `ssl=false`: `connect` is the whole of `Conn::new`, that is TCP connect, greeting and
+//!   login. When it fails, the error code says which step failed (`refused`, `timeout`,
+//!   `auth_failed`, `unknown_database`, ...), classified from the typed error, but the time
+//!   spent is reported under `connect`: no `auth` phase is recorded, because we could not time
+//!   it honestly.
+//! - `ssl=true`: TLS is Jackal's own, as for PostgreSQL (the same rustls configuration, roots,
+//!   client certificate and certificate facts; see [`relay`]): Jackal dials (`connect`), and
+//!   `mysql_async` logs in over a private socket through a relay that starts TLS on the way.
+//!   The relay times the greeting and the handshake (`tls`); the rest of `Conn::new` is `auth`.
+//! - `query`: `SELECT VERSION()`.
 //! - `introspect` (introspection only): the schemas, tables and columns, from
 //!   `information_schema`.
 //!
@@ -25,29 +28,25 @@
 //! never the host name: given a name, it would resolve it again, and a second answer (DNS
 //! rebinding) could lead it to an address the policy never checked.
 //!
-//! The certificate is still verified against the host as the user wrote it: `SslOpts` has
-//! `with_danger_tls_hostname_override`, which `mysql_async` uses as the TLS server name (SNI and
-//! verification) instead of the address it dialled.
+//! With TLS, Jackal dials the checked addresses itself, and the certificate is verified
+//! against the host as the user wrote it.
 
 mod relay;
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{
-    Conn, DriverError, IoError, Opts, OptsBuilder, Params, Row, SslOpts, TlsError, Value,
-};
-use rustls::pki_types::ServerName;
+use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, Params, Row, Value};
 
 use crate::probe::{classify_dial_error, Attempt, Found, Io, Peer, ProbeContext, Target, Work};
 use crate::product;
-use crate::report::{ErrorCode, Phase, ProbeFailure, TlsReport};
+use crate::report::{CertificateFacts, ErrorCode, Phase, ProbeFailure, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
-use crate::tls::{self, classify_handshake_error};
+use crate::tls;
 use crate::uri::{ConnectionSpec, Kind};
 use relay::Relay;
 
@@ -89,8 +88,8 @@ struct Progress {
     address: Option<SocketAddr>,
     /// The phase ended on its own (success or classified failure), not at the deadline.
     finished: bool,
-    /// What a failure tells about TLS, when it tells something.
-    tls: Option<TlsReport>,
+    /// A failure told that the login was answered (so the connection was plain and up).
+    answered: bool,
 }
 
 /// Everything a failure message may name. Never the password.
@@ -99,9 +98,12 @@ struct Dial<'a> {
     peer: &'a Peer,
     /// The address dialled, when Jackal dialled the database itself (not through a tunnel).
     addr: Option<SocketAddr>,
-    host: &'a str,
     user: &'a str,
     database: Option<&'a str>,
+    /// The client certificate presented in the TLS handshake, if any.
+    presented: Option<&'a CertificateFacts>,
+    /// The server asked for a client certificate in the TLS handshake.
+    cert_asked: bool,
 }
 
 pub(crate) async fn probe(
@@ -111,15 +113,21 @@ pub(crate) async fn probe(
     attempt: &mut Attempt,
     work: Work,
 ) -> Result<Found, ProbeFailure> {
+    if spec.ssl() {
+        // TLS is Jackal's own: it dials, and the relay starts TLS on its connection.
+        let tcp = attempt.connect_tcp(target).await?;
+        let addr = attempt
+            .address
+            .expect("connect_tcp records the address it dialled");
+        return probe_over(spec, ctx, Box::new(tcp), &Peer::direct(addr), attempt, work).await;
+    }
     // probe::run refuses a network configUri without a user before calling a backend.
     let user = spec.user().unwrap_or_default();
-    use_ring_for_mysql_async();
-
     let progress = Mutex::new(Progress::default());
     // The first address is the one dialled first: a deadline hit while dialling it names it.
     attempt.address = target.addrs.first().copied();
     let connected = attempt
-        .run(Phase::Connect, connect(spec, ctx, target, user, &progress))
+        .run(Phase::Connect, connect(spec, target, user, &progress))
         .await;
     let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
     if progress.address.is_some() {
@@ -128,7 +136,7 @@ pub(crate) async fn probe(
     let conn = match connected {
         Ok(conn) => conn,
         Err(failure) => {
-            attempt.tls = progress.tls;
+            attempt.tls = progress.answered.then(TlsReport::off);
             if !progress.finished {
                 // Cut short by the deadline while dialling a later address: name that one.
                 return Err(attempt.timeout_failure(Phase::Connect));
@@ -141,15 +149,13 @@ pub(crate) async fn probe(
     let dial = Dial {
         peer: &peer,
         addr: Some(addr),
-        host: &target.host,
         user,
         database: spec.database(),
+        presented: None,
+        cert_asked: false,
     };
-    let ssl = spec.ssl();
-    // With `ssl_opts` set, mysql_async either switches to TLS before logging in or fails, so a
-    // login means TLS is on. The protocol comes from the server below.
-    attempt.tls = Some(TlsReport::on(ssl, ssl && spec.validate_ssl()));
-    logged_in(conn, spec, &dial, attempt, work, ssl, None).await
+    attempt.tls = Some(TlsReport::off());
+    logged_in(conn, spec, &dial, attempt, work, None).await
 }
 
 /// The test over `stream`, a channel through an SSH tunnel, handed to mysql_async through a
@@ -165,17 +171,9 @@ pub(crate) async fn probe_over(
     // probe::run refuses a network configUri without a user before calling a backend.
     let user = spec.user().unwrap_or_default();
     let host = spec.host().unwrap_or_default();
-    use_ring_for_mysql_async();
-    let dial = Dial {
-        peer,
-        addr: None,
-        host,
-        user,
-        database: spec.database(),
-    };
     let mut relay: Option<Relay> = None;
     let connected = attempt
-        .run(Phase::Connect, async {
+        .run(Phase::Auth, async {
             let tls = match spec.ssl() {
                 true => {
                     let roots = tls::trusted_roots(spec, &ctx.ssl_root_cert_dirs).await?;
@@ -184,68 +182,85 @@ pub(crate) async fn probe_over(
                 false => None,
             };
             let relay = relay.insert(Relay::start(stream, tls, peer.clone())?);
-            Conn::new(socket_options(spec, user, relay.socket()))
-                .await
-                .map_err(|e| relay.failure().unwrap_or_else(|| classify(&e, &dial, spec)))
+            let conn = Conn::new(socket_options(spec, user, relay.socket())).await;
+            conn.map_err(|e| {
+                relay.failure().unwrap_or_else(|| {
+                    let tls = relay.tls();
+                    classify(&e, &relayed(peer, spec, user, tls.as_ref()), spec)
+                })
+            })
         })
         .await;
+    // The relay timed the greeting and the handshake: that part of the login is `tls`.
+    if let Some(took) = relay.as_ref().and_then(Relay::tls_time) {
+        let done = relay.as_ref().and_then(Relay::tls).is_some();
+        attempt.split_last(Phase::Tls, took, done);
+    }
     // TLS is the relay's: what it started, else nothing (ssl=false, or not reached).
     attempt.tls = relay
         .as_ref()
         .and_then(Relay::tls)
         .or(Some(TlsReport::off()));
     let conn = connected?;
-    logged_in(conn, spec, &dial, attempt, work, false, relay).await
+    let tls = attempt.tls.clone();
+    let dial = relayed(peer, spec, user, tls.as_ref());
+    logged_in(conn, spec, &dial, attempt, work, relay).await
+}
+
+/// What a failure message may name, for a login through the relay with TLS as `tls` reports.
+fn relayed<'a>(
+    peer: &'a Peer,
+    spec: &'a ConnectionSpec,
+    user: &'a str,
+    tls: Option<&'a TlsReport>,
+) -> Dial<'a> {
+    let facts = tls.and_then(|tls| tls.facts.as_deref());
+    Dial {
+        peer,
+        addr: None,
+        user,
+        database: spec.database(),
+        presented: facts.and_then(|f| f.client_certificate.as_ref()),
+        cert_asked: facts.is_some_and(|f| f.client_certificate_requested),
+    }
 }
 
 /// The test once logged in: the version, the schemas when asked, then a courteous close in the
-/// background. `ask_tls_version`: ask the server which TLS version it negotiated (when
-/// mysql_async ran TLS itself). `relay` is kept open until the close is done.
+/// background. `relay` is kept open until the close is done.
 async fn logged_in(
     mut conn: Conn,
     spec: &ConnectionSpec,
     dial: &Dial<'_>,
     attempt: &mut Attempt,
     work: Work,
-    ask_tls_version: bool,
     relay: Option<Relay>,
 ) -> Result<Found, ProbeFailure> {
     let peer = dial.peer;
     let queried = attempt
         .run(Phase::Query, async {
-            let text: Option<String> = conn
-                .query_first("SELECT VERSION()")
+            // @@version_comment in the same statement: no extra round trip, and it names Vitess,
+            // Doris, StarRocks and SingleStore (crate::product).
+            let row: Option<(String, Option<String>)> = conn
+                .query_first("SELECT VERSION(), @@version_comment")
                 .await
                 .map_err(|e| classify(&e, dial, spec))?;
-            let text = text.ok_or_else(|| {
+            let (text, comment) = row.ok_or_else(|| {
                 ProbeFailure::new(
                     ErrorCode::ServerError,
                     format!("the server at {peer} answered SELECT VERSION() with no row"),
                 )
             })?;
-            // Vitess and PlanetScale give their own version only in @@version_comment: asked
-            // when, and only when, VERSION() names one of them (crate::product).
-            let comment = if product::needs_version_comment(&text) {
-                conn.query_first::<String, _>("SELECT @@version_comment")
+            // SingleStore gives its own version only in @@memsql_version: asked when, and only
+            // when, the comment names it.
+            let memsql = match comment.as_deref() {
+                Some(comment) if product::needs_memsql_version(comment) => conn
+                    .query_first::<String, _>("SELECT @@memsql_version")
                     .await
                     .ok()
-                    .flatten()
-            } else {
-                None
+                    .flatten(),
+                _ => None,
             };
-            // What was really negotiated, as the server sees it. Not worth failing the test
-            // over: a server that cannot say leaves the protocol unknown.
-            let protocol = if ask_tls_version {
-                conn.query_first::<(String, String), _>("SHOW SESSION STATUS LIKE 'Ssl_version'")
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|(_, version)| version)
-                    .filter(|version| !version.is_empty())
-            } else {
-                None
-            };
-            Ok((text, comment, protocol))
+            Ok((text, comment, memsql))
         })
         .await;
     let snapshot = match (&queried, work) {
@@ -262,12 +277,7 @@ async fn logged_in(
         let _ = tokio::time::timeout(CLOSE_GRACE, conn.disconnect()).await;
         drop(relay);
     });
-    let (text, comment, protocol) = queried?;
-    if let Some(protocol) = protocol {
-        if let Some(tls) = attempt.tls.as_mut() {
-            tls.protocol = Some(protocol);
-        }
-    }
+    let (text, comment, memsql) = queried?;
     let snapshot = snapshot.transpose()?;
     let version = product::identify(&product::Seen {
         wire: product::Wire::Mysql,
@@ -275,6 +285,7 @@ async fn logged_in(
         server_version: None,
         crdb_version: None,
         version_comment: comment.as_deref(),
+        memsql_version: memsql.as_deref(),
     });
     Ok((version, snapshot))
 }
@@ -404,25 +415,10 @@ fn listing_failure(
     }
 }
 
-/// `mysql_async` builds its rustls configuration with `ClientConfig::builder()`, which uses the
-/// process's default crypto provider. Only ring is compiled in today, which rustls would pick by
-/// itself; installing it explicitly keeps that true if another dependency ever enables
-/// aws-lc-rs too (rustls would then refuse to guess, and panic).
-fn use_ring_for_mysql_async() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            // Err only if another thread installed one first, which is as good.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
-    });
-}
-
-/// The `connect` phase: `Conn::new` to each checked address in turn, moving on only when an
-/// address could not be reached at all (nothing was sent to it).
+/// The `connect` phase without TLS: `Conn::new` to each checked address in turn, moving on
+/// only when an address could not be reached at all (nothing was sent to it).
 async fn connect(
     spec: &ConnectionSpec,
-    ctx: &ProbeContext,
     target: &Target,
     user: &str,
     progress: &Mutex<Progress>,
@@ -431,16 +427,6 @@ async fn connect(
         let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut p);
     };
-    let ssl_opts = match tls::trusted_roots(spec, &ctx.ssl_root_cert_dirs)
-        .await
-        .and_then(|roots| ssl_opts(spec, &target.host, &roots))
-    {
-        Ok(opts) => opts,
-        Err(failure) => {
-            update(&|p| p.finished = true);
-            return Err(failure);
-        }
-    };
     let mut last = None;
     for &addr in &target.addrs {
         update(&|p| p.address = Some(addr));
@@ -448,11 +434,12 @@ async fn connect(
         let dial = Dial {
             peer: &peer,
             addr: Some(addr),
-            host: &target.host,
             user,
             database: spec.database(),
+            presented: None,
+            cert_asked: false,
         };
-        match Conn::new(options(spec, user, addr, ssl_opts.clone())).await {
+        match Conn::new(options(spec, user, addr)).await {
             Ok(conn) => {
                 update(&|p| p.finished = true);
                 return Ok(conn);
@@ -463,10 +450,9 @@ async fn connect(
                     last = Some(failure);
                     continue;
                 }
-                let tls = tls_after_failure(&e, spec);
                 update(&|p| {
                     p.finished = true;
-                    p.tls = tls.clone();
+                    p.answered = login_answered(&e);
                 });
                 return Err(failure);
             }
@@ -476,8 +462,8 @@ async fn connect(
     Err(last.expect("a target has at least one address"))
 }
 
-/// The options for one connection to `addr`.
-fn options(spec: &ConnectionSpec, user: &str, addr: SocketAddr, ssl_opts: Option<SslOpts>) -> Opts {
+/// The options for one plain connection to `addr`.
+fn options(spec: &ConnectionSpec, user: &str, addr: SocketAddr) -> Opts {
     login_options(spec, user)
         // The checked IP, never the host name: given a name, mysql_async would resolve it again
         // and could dial an address the egress policy never saw. `resolved_ips` makes it skip
@@ -485,12 +471,11 @@ fn options(spec: &ConnectionSpec, user: &str, addr: SocketAddr, ssl_opts: Option
         .ip_or_hostname(addr.ip().to_string())
         .resolved_ips(Some(vec![addr.ip()]))
         .tcp_port(addr.port())
-        .ssl_opts(ssl_opts)
         .into()
 }
 
-/// The options for the connection through a tunnel's [`Relay`] at `socket`. No `ssl_opts`:
-/// TLS, when asked for, is the relay's (mysql_async would skip it on a Unix socket anyway).
+/// The options for the connection through a [`Relay`] at `socket`. No `ssl_opts`: TLS, when
+/// asked for, is the relay's (mysql_async would skip it on a Unix socket anyway).
 fn socket_options(spec: &ConnectionSpec, user: &str, socket: &Path) -> Opts {
     login_options(spec, user)
         .socket(Some(socket.to_string_lossy()))
@@ -516,54 +501,11 @@ fn login_options(spec: &ConnectionSpec, user: &str) -> OptsBuilder {
         .enable_cleartext_plugin(false)
 }
 
-/// TLS as `spec` asks: none (`ssl=false`); encrypted without verifying (`validateSsl=false`);
-/// or chain and host name verified against `sslRootCert`, else mysql_async's built-in roots.
-fn ssl_opts(
-    spec: &ConnectionSpec,
-    host: &str,
-    roots: &tls::Roots,
-) -> Result<Option<SslOpts>, ProbeFailure> {
-    if !spec.ssl() {
-        return Ok(None);
-    }
-    // The host as written is the TLS server name (SNI, and the name verified). The address
-    // dialled is used only when the host cannot be a server name and nothing is verified.
-    let name_ok = ServerName::try_from(host).is_ok();
-    if !spec.validate_ssl() {
-        // Still encrypted, and handshake signatures are still checked against the presented
-        // key; only who presents it is not verified.
-        let opts = SslOpts::default()
-            .with_danger_accept_invalid_certs(true)
-            .with_danger_skip_domain_validation(true)
-            .with_danger_tls_hostname_override(name_ok.then(|| host.to_owned()));
-        return Ok(Some(opts));
-    }
-    if !name_ok {
-        return Err(ProbeFailure::new(
-            ErrorCode::TlsFailed,
-            format!("{host:?} cannot be used as a TLS server name"),
-        ));
-    }
-    // The roots every driver trusts (sslRootCert, else the system's), instead of mysql_async's
-    // built-in Mozilla list, so a CA trusted for PostgreSQL is trusted here too.
-    let roots = roots
-        .certificates()
-        .into_iter()
-        // DER buffers (mysql_async's `PathOrBuf` is not exported by name, only its `From`s).
-        .map(|cert| cert.to_vec().into())
-        .collect();
-    let opts = SslOpts::default()
-        .with_danger_tls_hostname_override(Some(host.to_owned()))
-        .with_root_certs(roots)
-        .with_disable_built_in_roots(true);
-    Ok(Some(opts))
-}
-
 /// The address could not be reached at all: the next checked address may be tried, since
 /// nothing (no user name, no password) was sent to this one.
 fn unreached(err: &mysql_async::Error) -> bool {
     match err {
-        mysql_async::Error::Io(IoError::Io(e)) if rustls_error(e).is_none() => matches!(
+        mysql_async::Error::Io(IoError::Io(e)) => matches!(
             e.kind(),
             io::ErrorKind::ConnectionRefused
                 | io::ErrorKind::HostUnreachable
@@ -574,36 +516,19 @@ fn unreached(err: &mysql_async::Error) -> bool {
     }
 }
 
-/// What a failed `Conn::new` tells about TLS, when it tells something for sure.
-fn tls_after_failure(err: &mysql_async::Error, spec: &ConnectionSpec) -> Option<TlsReport> {
-    match err {
-        // The server offered no TLS; nothing else was sent.
-        mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer) => {
-            Some(TlsReport::off())
-        }
-        // Answers to the login packet, which mysql_async sends only after TLS is established
-        // when ssl=true. (1130 comes instead of the greeting, before any TLS.)
-        mysql_async::Error::Server(e)
-            if matches!(
-                e.code,
-                codes::ACCESS_DENIED
-                    | codes::DB_ACCESS_DENIED
-                    | codes::BAD_DB
-                    | codes::ACCESS_DENIED_NO_PASSWORD
-                    | codes::PASSWORD_EXPIRED
-                    | codes::ACCOUNT_LOCKED_MYSQL
-                    | codes::ACCOUNT_LOCKED_MARIADB
-            ) =>
-        {
-            Some(TlsReport::on(spec.ssl(), spec.ssl() && spec.validate_ssl()))
-        }
-        _ => None,
-    }
-}
-
-fn rustls_error(err: &io::Error) -> Option<&rustls::Error> {
-    err.get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
+/// The server answered the login packet (so a plain connection was up): the test reports TLS
+/// as off rather than unknown. (1130 comes instead of the greeting, before any login.)
+fn login_answered(err: &mysql_async::Error) -> bool {
+    matches!(err, mysql_async::Error::Server(e) if matches!(
+        e.code,
+        codes::ACCESS_DENIED
+            | codes::DB_ACCESS_DENIED
+            | codes::BAD_DB
+            | codes::ACCESS_DENIED_NO_PASSWORD
+            | codes::PASSWORD_EXPIRED
+            | codes::ACCOUNT_LOCKED_MYSQL
+            | codes::ACCOUNT_LOCKED_MARIADB
+    ))
 }
 
 /// A failure from `mysql_async`'s typed error, never from its message text. The server's own
@@ -629,12 +554,30 @@ fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailur
     let Dial {
         peer: addr,
         addr: dialled,
-        host,
         user,
         database,
+        presented,
+        cert_asked,
     } = *dial;
     let database = database.unwrap_or_default();
     match err {
+        // With a client certificate presented, the server may also have refused it: an account
+        // created `REQUIRE SUBJECT`, `ISSUER` or `X509` answers a certificate it does not accept
+        // with this same error, and nothing in the protocol tells the two apart.
+        mysql_async::Error::Server(e) if e.code == codes::ACCESS_DENIED && presented.is_some() => {
+            let cert = presented.expect("checked");
+            ProbeFailure::new(
+                ErrorCode::AuthFailed,
+                format!("access denied for user {user:?} by the server at {addr}, which received the client certificate {} (issued by {}): check the password in configUri, and that the account's REQUIRE SUBJECT or ISSUER (SHOW GRANTS FOR {user:?}) names this certificate; the server's error is the same for both", cert.subject, cert.issuer),
+            )
+        }
+        // Asked for a certificate, none configured: an account created `REQUIRE X509`,
+        // `SUBJECT` or `ISSUER` is refused with this same error (MariaDB and MySQL send no TLS
+        // alert: they ask every client and judge at login).
+        mysql_async::Error::Server(e) if e.code == codes::ACCESS_DENIED && cert_asked => ProbeFailure::new(
+            ErrorCode::AuthFailed,
+            format!("access denied for user {user:?} by the server at {addr}, which asked for a client certificate, and none is configured: if the account requires one (REQUIRE X509, SUBJECT or ISSUER in SHOW GRANTS FOR {user:?}), send it and its key as sslCert and sslKey; otherwise check the user and password in configUri"),
+        ),
         mysql_async::Error::Server(e) => match e.code {
             codes::ACCESS_DENIED | codes::ACCESS_DENIED_NO_PASSWORD => ProbeFailure::new(
                 ErrorCode::AuthFailed,
@@ -696,9 +639,6 @@ fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailur
                 format!("the test of {addr} failed: {other}"),
             ),
         },
-        mysql_async::Error::Io(IoError::Io(e)) if rustls_error(e).is_some() => {
-            classify_handshake_error(e, host)
-        }
         mysql_async::Error::Io(IoError::Io(e)) => match e.kind() {
             io::ErrorKind::UnexpectedEof
             | io::ErrorKind::ConnectionReset
@@ -712,24 +652,6 @@ fn classify_unscrubbed(err: &mysql_async::Error, dial: &Dial<'_>) -> ProbeFailur
                     format!("the connection to {addr} failed: {e}"),
                 )
             }),
-        },
-        mysql_async::Error::Io(IoError::Tls(e)) => match e {
-            TlsError::Tls(inner) => classify_handshake_error(
-                &io::Error::new(io::ErrorKind::InvalidData, inner.clone()),
-                host,
-            ),
-            TlsError::InvalidDnsName(_) => ProbeFailure::new(
-                ErrorCode::TlsFailed,
-                format!("{host:?} cannot be used as a TLS server name"),
-            ),
-            TlsError::Pem(e) => ProbeFailure::new(
-                ErrorCode::TlsFailed,
-                format!("the CA bundle in sslRootCert could not be read: {e}"),
-            ),
-            TlsError::VerifierBuilderError(e) => ProbeFailure::new(
-                ErrorCode::TlsFailed,
-                format!("TLS set-up failed: {e}"),
-            ),
         },
         other => ProbeFailure::new(
             ErrorCode::ServerError,
@@ -749,7 +671,6 @@ fn closed(addr: &Peer) -> ProbeFailure {
 mod tests {
     use super::*;
     use mysql_async::ServerError;
-    use rustls::CertificateError;
 
     const SECRET: &str = "Sup3r-S3cret-pw";
 
@@ -763,9 +684,10 @@ mod tests {
         Dial {
             peer: &PEER,
             addr: Some("192.0.2.7:3306".parse().unwrap()),
-            host: "db.example.com",
             user: "app",
             database: Some("shop"),
+            presented: None,
+            cert_asked: false,
         }
     }
 
@@ -779,10 +701,6 @@ mod tests {
 
     fn io(kind: io::ErrorKind) -> mysql_async::Error {
         mysql_async::Error::Io(IoError::Io(io::Error::from(kind)))
-    }
-
-    fn tls(err: rustls::Error) -> mysql_async::Error {
-        mysql_async::Error::Io(IoError::Io(io::Error::new(io::ErrorKind::InvalidData, err)))
     }
 
     fn every_error() -> Vec<mysql_async::Error> {
@@ -817,15 +735,6 @@ mod tests {
             io(io::ErrorKind::TimedOut),
             io(io::ErrorKind::UnexpectedEof),
             io(io::ErrorKind::PermissionDenied),
-            tls(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            )),
-            tls(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName,
-            )),
-            mysql_async::Error::Io(IoError::Tls(TlsError::Tls(
-                rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
-            ))),
         ]
     }
 
@@ -856,9 +765,6 @@ mod tests {
             ErrorCode::Timeout,
             ErrorCode::ServerError,
             ErrorCode::ServerError,
-            ErrorCode::TlsFailed,
-            ErrorCode::TlsFailed,
-            ErrorCode::TlsFailed,
         ];
         let errors = every_error();
         assert_eq!(errors.len(), expected.len());
@@ -895,12 +801,32 @@ mod tests {
             other.contains("1040") && other.contains("Too many connections"),
             "{other}"
         );
-        let untrusted = message(tls(rustls::Error::InvalidCertificate(
-            CertificateError::UnknownIssuer,
-        )));
+    }
+
+    #[test]
+    fn access_denied_with_a_client_certificate_names_it_and_the_require_clause() {
+        let spec = spec("mysql://app:pw@db.example.com/shop");
+        let cert = CertificateFacts {
+            subject: "CN=jackal_cert_other".to_owned(),
+            names: Vec::new(),
+            issuer: "CN=Jackal test CA".to_owned(),
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 30,
+            self_signed: false,
+            fingerprint_sha256: String::new(),
+        };
+        let d = Dial {
+            presented: Some(&cert),
+            ..dial()
+        };
+        let failure = classify(&server(1045, "x"), &d, &spec);
+        assert_eq!(failure.code, ErrorCode::AuthFailed);
         assert!(
-            untrusted.contains("db.example.com") && untrusted.contains("sslRootCert"),
-            "{untrusted}"
+            failure.message.contains("CN=jackal_cert_other")
+                && failure.message.contains("REQUIRE SUBJECT"),
+            "{}",
+            failure.message
         );
     }
 
@@ -920,17 +846,13 @@ mod tests {
         assert!(unreached(&io(io::ErrorKind::NetworkUnreachable)));
         assert!(!unreached(&server(1045, "denied")));
         assert!(!unreached(&io(io::ErrorKind::UnexpectedEof)));
-        assert!(!unreached(&tls(rustls::Error::InvalidCertificate(
-            CertificateError::UnknownIssuer
-        ))));
     }
 
     #[test]
-    fn the_checked_ip_is_dialled_and_the_written_host_is_verified() {
-        let spec = spec("mysql://app:pw@db.example.com/shop?validateSsl=true");
+    fn the_checked_ip_is_dialled() {
+        let spec = spec("mysql://app:pw@db.example.com/shop?ssl=false");
         let addr: SocketAddr = "192.0.2.7:3307".parse().unwrap();
-        let ssl = ssl_opts(&spec, "db.example.com", &tls::Roots::Bundle(Vec::new())).unwrap();
-        let opts = options(&spec, "app", addr, ssl);
+        let opts = options(&spec, "app", addr);
         assert_eq!(opts.ip_or_hostname(), "192.0.2.7");
         assert_eq!(opts.resolved_ips(), &Some(vec![addr.ip()]));
         assert_eq!(opts.tcp_port(), 3307);
@@ -938,29 +860,6 @@ mod tests {
         assert_eq!(opts.user(), Some("app"));
         assert_eq!(opts.pass(), Some("pw"));
         assert_eq!(opts.db_name(), Some("shop"));
-        let ssl = opts.ssl_opts().expect("ssl=true by default");
-        assert_eq!(ssl.tls_hostname_override(), Some("db.example.com"));
-        assert!(!ssl.accept_invalid_certs());
-        assert!(!ssl.skip_domain_validation());
-        assert!(
-            ssl.disable_built_in_roots(),
-            "the shared roots replace the built-in ones"
-        );
-    }
-
-    #[test]
-    fn tls_follows_ssl_and_validate_ssl() {
-        let roots = tls::Roots::Bundle(Vec::new());
-        let plain = spec("mysql://app@db.example.com/shop?ssl=false");
-        assert!(ssl_opts(&plain, "db.example.com", &roots)
-            .unwrap()
-            .is_none());
-
-        let encrypt_only = spec("mysql://app@db.example.com/shop");
-        let opts = ssl_opts(&encrypt_only, "db.example.com", &roots)
-            .unwrap()
-            .unwrap();
-        assert!(opts.accept_invalid_certs());
-        assert!(opts.skip_domain_validation());
+        assert!(opts.ssl_opts().is_none(), "TLS is never mysql_async's");
     }
 }

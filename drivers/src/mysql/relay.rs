@@ -27,6 +27,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mysql_async::consts::CapabilityFlags;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -63,6 +64,8 @@ struct State {
     failure: Option<ProbeFailure>,
     /// TLS on the last leg, once it is up.
     tls: Option<TlsReport>,
+    /// How long the greeting and the TLS handshake took, once the handshake ended either way.
+    tls_time: Option<Duration>,
 }
 
 impl Drop for Relay {
@@ -113,6 +116,11 @@ impl Relay {
     /// TLS on the last leg, when it was started.
     pub(crate) fn tls(&self) -> Option<TlsReport> {
         self.lock().tls.clone()
+    }
+
+    /// How long the greeting and TLS took, once the handshake ended (either way).
+    pub(crate) fn tls_time(&self) -> Option<Duration> {
+        self.lock().tls_time
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -226,14 +234,19 @@ async fn relay(
             format!("the server at {peer} did not answer like a MySQL or MariaDB server ({e}): check the database's host and port in configUri"),
         )
     };
+    let started = Instant::now();
     let (seq, greeting) = read_packet(&mut server).await.map_err(not_mysql)?;
     // An ERR instead of a greeting (a host the server refuses) goes to mysql_async as it is.
     let refused = greeting.first() == Some(&ERR);
+    // The client certificate presented during the handshake, if any.
+    let mut presented = None;
     let shift = match tls {
         Some(tls) if !refused => {
             let offered = greeting_capabilities(&greeting)
                 .ok_or_else(|| not_mysql(io::ErrorKind::InvalidData.into()))?;
             if !offered.contains(CapabilityFlags::CLIENT_SSL) {
+                // TLS ends here, refused: the time to the greeting is the `tls` phase's.
+                state.lock().unwrap_or_else(|p| p.into_inner()).tls_time = Some(started.elapsed());
                 return Err(ProbeFailure::new(
                     ErrorCode::TlsUnavailable,
                     format!("the server at {peer} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false"),
@@ -250,8 +263,18 @@ async fn relay(
             write_packet(&mut server, seq, &login[..32])
                 .await
                 .map_err(not_mysql)?;
-            let (stream, report) = tls.run(server).await?;
-            state.lock().unwrap_or_else(|p| p.into_inner()).tls = Some(report);
+            let handshake = tls.run(server).await;
+            let stream = {
+                let mut recorded = state.lock().unwrap_or_else(|p| p.into_inner());
+                recorded.tls_time = Some(started.elapsed());
+                let (stream, report) = handshake?;
+                presented = report
+                    .facts
+                    .as_ref()
+                    .and_then(|facts| facts.client_certificate.clone());
+                recorded.tls = Some(report);
+                stream
+            };
             server = Box::new(stream);
             write_packet(&mut server, seq.wrapping_add(1), &login)
                 .await
@@ -294,13 +317,18 @@ async fn relay(
         while !logged_in.load(Ordering::Acquire) {
             let (seq, payload) = match read_packet(&mut server_read).await {
                 Ok(packet) => packet,
-                // TLS 1.3 servers refuse a missing client certificate after the handshake.
-                Err(e) if tls::demands_client_certificate(&e) => {
-                    return Err(tls::client_cert_required(&peer.to_string()));
-                }
-                // Too large for a login packet, or not TLS where TLS was started.
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(not_mysql(e)),
-                Err(_) => {
+                Err(e) => {
+                    // TLS 1.3 servers refuse a missing or unaccepted client certificate after
+                    // the handshake: the alert comes with the first read.
+                    if let Some(failure) =
+                        tls::client_cert_failure(&e, &peer.to_string(), presented.as_ref())
+                    {
+                        return Err(failure);
+                    }
+                    // Too large for a login packet, or not TLS where TLS was started.
+                    if e.kind() == io::ErrorKind::InvalidData {
+                        return Err(not_mysql(e));
+                    }
                     // Closed mid-login: mysql_async sees its socket close and says so.
                     let _ = client_write.shutdown().await;
                     return Ok(());
