@@ -36,14 +36,26 @@ fn fingerprint(kind: &str) -> String {
         .to_owned()
 }
 
-async fn send(
+/// A form request of `pairs` (name, value): any slice of pairs serde can write.
+async fn send<P: serde::Serialize + ?Sized>(
     app: &TestApp,
     method: Method,
     path: &str,
-    pairs: &[(&str, &str)],
+    pairs: &P,
 ) -> reqwest::Response {
     let body = serde_urlencoded::to_string(pairs).unwrap();
     app.form(method, path, &body).await
+}
+
+/// `uri` with `client-KIND.pem` and its key as sslCert and sslKey, and the test CA as
+/// sslRootCert content.
+fn with_client(uri: String, kind: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("configUri", uri),
+        ("sslCert", read(&format!("client-{kind}.pem"))),
+        ("sslKey", read(&format!("client-{kind}-key.pem"))),
+        ("sslRootCert", read("ca.pem")),
+    ]
 }
 
 /// PG_CERT as the test user (a `cert` rule: the certificate's CN must be the user), verified
@@ -68,22 +80,9 @@ async fn an_unsaved_test_presents_the_certificate_and_trusts_the_ca_sent_as_cont
     }
     let app = spawn_app().await;
     let key = read("client-encrypted-key.pem");
-    let result = ok_json(
-        send(
-            &app,
-            Method::POST,
-            "/connection-test",
-            &[
-                ("configUri", &pg_cert_uri(live::USER.get())),
-                ("sslCert", &read("client-encrypted.pem")),
-                ("sslKey", &key),
-                ("sslKeyPassword", KEY_PASSWORD),
-                ("sslRootCert", &read("ca.pem")),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let mut pairs = with_client(pg_cert_uri(live::USER.get()), "encrypted");
+    pairs.push(("sslKeyPassword", KEY_PASSWORD.to_owned()));
+    let result = ok_json(send(&app, Method::POST, "/connection-test", &pairs).await).await;
     assert_eq!(result["success"], true, "{result}");
     let tls = &result["tls"];
     assert_eq!(tls["verified"], true, "{tls}");
@@ -105,12 +104,7 @@ async fn an_unsaved_test_presents_the_certificate_and_trusts_the_ca_sent_as_cont
             &app,
             Method::POST,
             "/connection-test",
-            &[
-                ("configUri", &pg_cert_uri(live::USER.get())),
-                ("sslCert", &read("client-other.pem")),
-                ("sslKey", &read("client-other-key.pem")),
-                ("sslRootCert", &read("ca.pem")),
-            ],
+            &with_client(pg_cert_uri(live::USER.get()), "other"),
         )
         .await,
     )
@@ -135,12 +129,7 @@ async fn mysql_over_tls_reports_the_certificate_facts_and_presents_a_certificate
             &app,
             Method::POST,
             "/connection-test",
-            &[
-                ("configUri", &uri),
-                ("sslCert", &read("client-ec.pem")),
-                ("sslKey", &read("client-ec-key.pem")),
-                ("sslRootCert", &read("ca.pem")),
-            ],
+            &with_client(uri, "ec"),
         )
         .await,
     )
@@ -173,23 +162,9 @@ async fn a_saved_certificate_is_shown_by_its_facts_and_stays_with_its_destinatio
     }
     let app = spawn_app().await;
     let key = read("client-pkcs1-key.pem");
-    let created = ok_json(
-        send(
-            &app,
-            Method::POST,
-            "/data-source",
-            &[
-                ("name", "mtls"),
-                ("alias", "mtls"),
-                ("configUri", &pg_cert_uri(live::USER.get())),
-                ("sslCert", &read("client-pkcs1.pem")),
-                ("sslKey", &key),
-                ("sslRootCert", &read("ca.pem")),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let mut create = with_client(pg_cert_uri(live::USER.get()), "pkcs1");
+    create.extend([("name", "mtls".to_owned()), ("alias", "mtls".to_owned())]);
+    let created = ok_json(send(&app, Method::POST, "/data-source", &create).await).await;
     let shown = &created["tls"];
     assert_eq!(
         shown["clientCertificate"]["subject"], "CN=jackal_test",
@@ -246,12 +221,7 @@ async fn a_saved_certificate_is_shown_by_its_facts_and_stays_with_its_destinatio
             &app,
             Method::PATCH,
             "/data-source/mtls",
-            &[
-                ("configUri", &pg_cert_uri(live::USER.get())),
-                ("sslCert", &read("client-pkcs8.pem")),
-                ("sslKey", &read("client-pkcs8-key.pem")),
-                ("sslRootCert", &read("ca.pem")),
-            ],
+            &with_client(pg_cert_uri(live::USER.get()), "pkcs8"),
         )
         .await,
     )
