@@ -50,6 +50,36 @@ enum Command {
     /// Manage the secret key that encrypts the stored database passwords.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Test data sources through a running server, all at once: for cron jobs and pipelines.
+    /// The API key comes from JACKDB_API_KEY_ID and JACKDB_API_KEY_SECRET. Exit status 0 when
+    /// every test succeeded, 1 when any failed or was skipped, 2 for a usage or connection
+    /// error.
+    Test {
+        /// Data sources by id or alias.
+        #[arg(value_name = "ID_OR_ALIAS")]
+        data_sources: Vec<String>,
+        /// Every data source.
+        #[arg(long)]
+        all: bool,
+        /// The data sources in this role (id or name).
+        #[arg(long, value_name = "NAME")]
+        role: Option<String>,
+        /// The server; default: http:// and `[server] listen` of the settings.
+        #[arg(long, env = "JACKAL_URL")]
+        url: Option<String>,
+        /// `table` (failures first) or `json` (one object: results and summary).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// A PEM CA bundle to trust for an https:// URL, beside the system's roots.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -98,15 +128,49 @@ enum ApiKeyCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // A usage error exits with 2 (clap's convention, which `jackal test` documents).
     let cli = Cli::parse();
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Test {
+            data_sources,
+            all,
+            role,
+            url,
+            format,
+            ca_cert,
+        } => {
+            let url = match url {
+                Some(url) => url,
+                None => match Settings::load(cli.config.as_deref()) {
+                    Ok(settings) => format!("http://{}", settings.server.listen),
+                    Err(e) => {
+                        eprintln!("jackal test: {e}");
+                        return ExitCode::from(jackal::fleet_cli::USAGE_OR_CONNECTION);
+                    }
+                },
+            };
+            let args = jackal::fleet_cli::FleetArgs {
+                data_sources,
+                all,
+                role,
+                url,
+                json: matches!(format, Format::Json),
+                ca_cert,
+            };
+            let status = jackal::fleet_cli::run(args, |name| std::env::var(name).ok()).await;
+            return ExitCode::from(status);
+        }
+        other => other,
+    };
     let result = match Settings::load(cli.config.as_deref()) {
-        Ok(settings) => match cli.command.unwrap_or(Command::Serve) {
+        Ok(settings) => match command {
             Command::Serve => serve(settings).await,
             Command::ApiKey(command) => api_key(settings, command).await,
             Command::Audit(AuditCommand::Tail { lines, follow }) => {
                 audit_tail(settings, lines, follow).await
             }
             Command::Secrets(command) => secrets(settings, command).await,
+            Command::Test { .. } => unreachable!("handled above"),
         },
         Err(e) => Err(e.into()),
     };

@@ -105,6 +105,11 @@ impl ProbePool {
         &self.context
     }
 
+    /// How many tests one API key may run at once.
+    pub fn per_key(&self) -> usize {
+        self.shares.per_key
+    }
+
     /// Tests `spec` for the API key `key`. The deadline counts from now and covers waiting for
     /// a slot, so the answer never comes later than the test's budget (plus scheduling slack).
     pub async fn test(&self, spec: ConnectionSpec, key: &str) -> ProbeReport {

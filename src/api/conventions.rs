@@ -12,6 +12,9 @@ use crate::auth;
 
 pub const API_PREFIX: &str = "/api/v2";
 
+/// The one path that may answer `application/x-ndjson` too.
+const TEST_RUN_PATH: &str = "/api/v2/test-run";
+
 const ACCEPTED_MEDIA_TYPES: &[&str] = &[
     "*/*",
     "application/*",
@@ -32,7 +35,9 @@ pub fn check_headers(req: &ServiceRequest) -> Result<(), ApiError> {
     }
     if let Some(accept) = req.headers().get(header::ACCEPT) {
         let accept = accept.to_str().unwrap_or("");
-        if !accept.trim().is_empty() && !accepts_json(accept) {
+        // A fleet test may also stream its results as NDJSON.
+        let streams = req.path() == TEST_RUN_PATH && accept.contains(super::test_run::NDJSON);
+        if !accept.trim().is_empty() && !accepts_json(accept) && !streams {
             return Err(ApiError::new(ErrorCode::NotAcceptable,
                 format!(
                     "this server answers application/vnd.jackdb.v2+json or application/json; the Accept header {accept:?} allows neither"

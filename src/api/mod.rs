@@ -24,4 +24,5 @@ pub mod role;
 pub mod routes;
 pub mod schema;
 mod secret_args;
+pub mod test_run;
 pub mod whoami;

@@ -21,7 +21,9 @@ use super::docs::{
     PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType,
 };
 use super::error::{ErrorBody, JSON_CONTENT_TYPE};
-use super::{audit, connection_test, data_source, permission, person, role, schema, whoami};
+use super::{
+    audit, connection_test, data_source, permission, person, role, schema, test_run, whoami,
+};
 
 /// The document's own path, relative to `/api/v2`; served without any vendor header.
 pub const PATH: &str = "/openapi.json";
@@ -57,6 +59,7 @@ JSON body, and every failure answers `{\"error\": {\"message\", \"code\"}}`. Tim
         whoami::whoami,
         audit::list,
         connection_test::test_unsaved,
+        test_run::run,
         data_source::list,
         data_source::create,
         data_source::retrieve,

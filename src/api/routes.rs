@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse, Route};
 use super::error::{ApiError, ErrorCode};
 use super::{
     audit, connection_test, conventions, data_source, mode, openapi, operations, permission,
-    person, role, schema, whoami,
+    person, role, schema, test_run, whoami,
 };
 
 /// One path of the table, relative to `/api/v2`, and its methods as `Allow` lists them.
@@ -57,6 +57,7 @@ route_table! {
     "/whoami" => [GET => whoami::whoami],
     "/audit" => [GET => audit::list],
     "/connection-test" => [POST => connection_test::test_unsaved],
+    "/test-run" => [POST => test_run::run],
     // Data sources.
     "/data-source" => [GET => data_source::list, POST => data_source::create],
     "/data-source/{data_source}" => [

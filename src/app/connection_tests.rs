@@ -101,7 +101,15 @@ pub async fn test_saved(
     ctx: &AuditContext,
     key: &str,
 ) -> Result<ProbeReport, AppError> {
-    let row = find(app, key).await?;
+    test_row(app, ctx, find(app, key).await?).await
+}
+
+/// [`test_saved`] of a data source already read.
+pub async fn test_row(
+    app: &AppState,
+    ctx: &AuditContext,
+    row: DataSourceRow,
+) -> Result<ProbeReport, AppError> {
     let spec = spec_with_password(&row, &app.secrets)?;
     let report = app.probes.test(spec, tester(ctx)).await;
     log(&report, row.id.as_str());

@@ -244,6 +244,11 @@ pub fn connection_tested(object_type: &'static str, subject: &str, changes: Valu
     event("connection.test", object_type, subject, changes)
 }
 
+/// A fleet test (`POST /test-run`): what was asked and how it ended.
+pub fn test_run(changes: Value) -> AuditEvent {
+    event("connection.test_run", "test_run", "test_run", changes)
+}
+
 /// An introspection of a data source; `changes` says how it ended.
 pub fn data_source_introspected(id: &DataSourceId, changes: Value) -> AuditEvent {
     event(

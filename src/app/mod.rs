@@ -15,6 +15,7 @@ pub mod events;
 pub mod people;
 pub mod permissions;
 pub mod roles;
+pub mod test_runs;
 
 pub use error::AppError;
 

@@ -60,6 +60,7 @@ const CONTRACT: &[&str] = &[
 
 const EXTENSIONS: &[&str] = &[
     "POST /connection-test",
+    "POST /test-run",
     "GET /audit",
     "GET /openapi.json",
     "GET /data-source/:data-source/schema",
