@@ -89,6 +89,8 @@ pub struct TestSettings {
     /// The share of `max_concurrent` one API key may hold at once (0 < share <= 1); a key
     /// already running that many gets 429.
     pub key_share: f64,
+    /// Test results kept per data source (`GET /data-source/:ds/test-history`), newest first.
+    pub history: usize,
 }
 
 impl Default for TestSettings {
@@ -97,6 +99,7 @@ impl Default for TestSettings {
             timeout: 10.0,
             max_concurrent: 64,
             key_share: 0.5,
+            history: 100,
         }
     }
 }
@@ -283,6 +286,9 @@ impl Settings {
         if self.test.max_concurrent == 0 {
             return Err("[test] max_concurrent must be at least 1".to_owned());
         }
+        if !(1..=100_000).contains(&self.test.history) {
+            return Err("[test] history must be from 1 to 100000 results".to_owned());
+        }
         if !(self.test.key_share > 0.0 && self.test.key_share <= 1.0) {
             return Err("[test] key_share must be above 0 and at most 1".to_owned());
         }
@@ -459,6 +465,7 @@ mod tests {
             ("[test]\ntimeout = 0\n", "timeout"),
             ("[test]\nmax_concurrent = 0\n", "max_concurrent"),
             ("[test]\nkey_share = 0\n", "key_share"),
+            ("[test]\nhistory = 0\n", "history"),
             ("[test]\nkey_share = 1.5\n", "key_share"),
             ("[server]\nbody_timeout = 0\n", "body_timeout"),
             (

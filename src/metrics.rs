@@ -4,7 +4,7 @@
 
 use jackal_drivers::{Phase, PhaseRecord, ProbeFailure};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 /// Request latency buckets, seconds: from a cached GET (well under 1 ms) to a connection test
@@ -27,6 +27,28 @@ pub struct Metrics {
     tunnelled: IntCounterVec,
     store: HistogramVec,
     protocol_errors: IntCounterVec,
+    fleet: FleetGauges,
+}
+
+/// Per data source, labelled by id, alias and type: its last test as this server saw it.
+#[derive(Clone, Debug)]
+struct FleetGauges {
+    up: GaugeVec,
+    duration: GaugeVec,
+    last_success: GaugeVec,
+}
+
+/// A data source's labels: id, alias (empty when none) and type.
+pub struct DataSourceLabels<'a> {
+    pub id: &'a str,
+    pub alias: Option<&'a str>,
+    pub kind: &'a str,
+}
+
+impl DataSourceLabels<'_> {
+    fn values(&self) -> [&str; 3] {
+        [self.id, self.alias.unwrap_or(""), self.kind]
+    }
 }
 
 impl Metrics {
@@ -76,8 +98,28 @@ impl Metrics {
             &["status"],
         )
         .expect("valid metric");
+        let gauge = |name: &str, help: &str| {
+            GaugeVec::new(Opts::new(name, help), &["id", "alias", "type"]).expect("valid metric")
+        };
+        let fleet = FleetGauges {
+            up: gauge(
+                "jackal_data_source_up",
+                "1 when the data source's last test (by hand, fleet run or introspection) succeeded, 0 when it failed",
+            ),
+            duration: gauge(
+                "jackal_data_source_last_test_duration_seconds",
+                "How long the data source's last test took",
+            ),
+            last_success: gauge(
+                "jackal_data_source_last_success_timestamp_seconds",
+                "When a test of the data source last succeeded (Unix time)",
+            ),
+        };
         for metric in [
-            Box::new(http.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(fleet.up.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(fleet.duration.clone()),
+            Box::new(fleet.last_success.clone()),
+            Box::new(http.clone()),
             Box::new(tests.clone()),
             Box::new(tunnelled.clone()),
             Box::new(store.clone()),
@@ -92,6 +134,42 @@ impl Metrics {
             tunnelled,
             store,
             protocol_errors,
+            fleet,
+        }
+    }
+
+    /// Sets a data source's series from a test that ended at `at_millis`.
+    pub fn data_source_tested(
+        &self,
+        labels: &DataSourceLabels<'_>,
+        ok: bool,
+        seconds: f64,
+        at_millis: i64,
+    ) {
+        let values = labels.values();
+        self.fleet
+            .up
+            .with_label_values(&values)
+            .set(if ok { 1.0 } else { 0.0 });
+        self.fleet.duration.with_label_values(&values).set(seconds);
+        if ok {
+            self.fleet
+                .last_success
+                .with_label_values(&values)
+                .set(at_millis as f64 / 1000.0);
+        }
+    }
+
+    /// Removes a data source's series (deleted, or its alias or type changed).
+    pub fn forget_data_source(&self, labels: &DataSourceLabels<'_>) {
+        let values = labels.values();
+        for gauge in [
+            &self.fleet.up,
+            &self.fleet.duration,
+            &self.fleet.last_success,
+        ] {
+            // Err only when the series never existed.
+            let _ = gauge.remove_label_values(&values);
         }
     }
 

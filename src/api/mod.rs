@@ -24,5 +24,6 @@ pub mod role;
 pub mod routes;
 pub mod schema;
 mod secret_args;
+pub mod test_history;
 pub mod test_run;
 pub mod whoami;

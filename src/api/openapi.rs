@@ -22,7 +22,8 @@ use super::docs::{
 };
 use super::error::{ErrorBody, JSON_CONTENT_TYPE};
 use super::{
-    audit, connection_test, data_source, permission, person, role, schema, test_run, whoami,
+    audit, connection_test, data_source, permission, person, role, schema, test_history, test_run,
+    whoami,
 };
 
 /// The document's own path, relative to `/api/v2`; served without any vendor header.
@@ -67,6 +68,7 @@ JSON body, and every failure answers `{\"error\": {\"message\", \"code\"}}`. Tim
         data_source::delete,
         data_source::detail,
         connection_test::test_data_source,
+        test_history::list,
         schema::refresh,
         schema::retrieve,
         role::of_data_source,

@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse, Route};
 use super::error::{ApiError, ErrorCode};
 use super::{
     audit, connection_test, conventions, data_source, mode, openapi, operations, permission,
-    person, role, schema, test_run, whoami,
+    person, role, schema, test_history, test_run, whoami,
 };
 
 /// One path of the table, relative to `/api/v2`, and its methods as `Allow` lists them.
@@ -69,6 +69,7 @@ route_table! {
     ],
     "/data-source/{data_source}/detail" => [GET => data_source::detail],
     "/data-source/{data_source}/test" => [POST => connection_test::test_data_source],
+    "/data-source/{data_source}/test-history" => [GET => test_history::list],
     "/data-source/{data_source}/schema" => [GET => schema::retrieve, POST => schema::refresh],
     "/data-source/{data_source}/role" => [GET => role::of_data_source],
     "/data-source/{data_source}/permission" => [

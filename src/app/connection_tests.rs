@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 use super::data_sources::{find, spec_with_password};
 use super::{events, AppError, AppState};
 use crate::domain::ids::DataSourceId;
-use crate::store::{AuditContext, AuditEvent, DataSourceRow, Lock, SchemaSnapshotRow};
+use crate::metrics::DataSourceLabels;
+use crate::store::{
+    AuditContext, AuditEvent, DataSourceRow, Lock, SchemaSnapshotRow, TestHistoryRow,
+};
 
 /// What a schema snapshot row holds: the version and the snapshot, as the drivers reported
 /// them (this JSON is the stored format; stores written earlier hold the same).
@@ -77,20 +80,76 @@ async fn record(
     app: &AppState,
     ctx: &AuditContext,
     event: AuditEvent,
-    saved: Option<(DataSourceId, bool)>,
+    saved: Option<Tested>,
 ) -> Result<(), AppError> {
-    let (ctx, at) = (ctx.clone(), app.clock.now_millis());
+    let (ctx, at, keep) = (ctx.clone(), app.clock.now_millis(), app.history as i64);
+    if let Some(tested) = &saved {
+        let labels = DataSourceLabels {
+            id: tested.id.as_str(),
+            alias: tested.alias.as_deref(),
+            kind: &tested.kind,
+        };
+        app.metrics
+            .data_source_tested(&labels, tested.ok, tested.duration.as_secs_f64(), at);
+    }
     app.store
         .write_observation(move |tx| {
             Box::pin(async move {
-                if let Some((id, ok)) = &saved {
-                    tx.set_test_outcome(id, Some((*ok, at))).await?;
+                if let Some(tested) = &saved {
+                    let id = &tested.id;
+                    // Deleted while it was tested: its history went with it.
+                    if tx.data_source(id.as_str(), Lock::No).await?.is_some() {
+                        tx.set_test_outcome(id, Some((tested.ok, at))).await?;
+                        tx.add_test_history(&tested.history_row(at), keep).await?;
+                    }
                 }
                 tx.record(&ctx, &event).await?;
                 Ok(())
             })
         })
         .await
+}
+
+/// What a test of a saved data source leaves on it: its last outcome and a history entry.
+struct Tested {
+    id: DataSourceId,
+    alias: Option<String>,
+    kind: String,
+    ok: bool,
+    error_code: Option<&'static str>,
+    duration: std::time::Duration,
+    version: Option<(String, String)>,
+}
+
+impl Tested {
+    fn of<T>(
+        row: &DataSourceRow,
+        outcome: &Result<T, ProbeFailure>,
+        duration: std::time::Duration,
+        version: Option<&ServerVersion>,
+    ) -> Tested {
+        Tested {
+            id: row.id.clone(),
+            alias: row.alias.clone(),
+            kind: row.kind.clone(),
+            ok: outcome.is_ok(),
+            error_code: outcome.as_ref().err().map(|f| f.code.as_str()),
+            duration,
+            version: version.map(|v| (v.product_name.clone(), v.product_version.clone())),
+        }
+    }
+
+    fn history_row(&self, at: i64) -> TestHistoryRow {
+        TestHistoryRow {
+            data_source_id: self.id.clone(),
+            tested_at: at,
+            success: self.ok,
+            error_code: self.error_code.map(str::to_owned),
+            duration_us: i64::try_from(self.duration.as_micros()).unwrap_or(i64::MAX),
+            product_name: self.version.as_ref().map(|v| v.0.clone()),
+            product_version: self.version.as_ref().map(|v| v.1.clone()),
+        }
+    }
 }
 
 /// Tests the saved data source `key` names: connect, TLS, log in, ask the version, close. The
@@ -117,8 +176,13 @@ pub async fn test_row(
     let mut changes = outcome(&report.outcome, report.outcome.as_ref().ok());
     changes["address"] = json!(report.address.map(|a| a.to_string()));
     let event = events::connection_tested("data_source", row.id.as_str(), changes);
-    let ok = report.outcome.is_ok();
-    record(app, ctx, event, Some((row.id, ok))).await?;
+    let tested = Tested::of(
+        &row,
+        &report.outcome,
+        report.duration,
+        report.outcome.as_ref().ok(),
+    );
+    record(app, ctx, event, Some(tested)).await?;
     Ok(report)
 }
 
@@ -188,13 +252,13 @@ pub async fn introspect(
     };
     app.metrics.count_test(&report.outcome, &report.phases);
     let event = events::data_source_introspected(&row.id, changes);
-    record(
-        app,
-        ctx,
-        event,
-        Some((row.id.clone(), report.outcome.is_ok())),
-    )
-    .await?;
+    let tested = Tested::of(
+        row,
+        &report.outcome,
+        report.duration,
+        report.outcome.as_ref().ok().map(|(version, _)| version),
+    );
+    record(app, ctx, event, Some(tested)).await?;
     let (version, snapshot) = match &report.outcome {
         Ok(found) => found.clone(),
         Err(f) => {
@@ -245,4 +309,21 @@ pub async fn snapshot(
         .read(move |tx| Box::pin(async move { tx.schema_snapshot(&id).await }))
         .await?;
     Ok((row, found))
+}
+
+/// The test history of the data source `key` names: at or after `since` (epoch ms), newest
+/// first, at most `limit`.
+pub async fn history(
+    app: &AppState,
+    key: &str,
+    since: i64,
+    limit: i64,
+) -> Result<(DataSourceRow, Vec<TestHistoryRow>), AppError> {
+    let row = find(app, key).await?;
+    let id = row.id.clone();
+    let rows = app
+        .store
+        .read(move |tx| Box::pin(async move { tx.test_history(&id, since, limit).await }))
+        .await?;
+    Ok((row, rows))
 }

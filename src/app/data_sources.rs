@@ -432,10 +432,17 @@ pub async fn update(
                 })?;
                 tx.record(&ctx, &events::data_source_updated(&current, &next))
                     .await?;
-                Ok(next)
+                Ok((current, next))
             })
         })
         .await
+        .map(|(before, after)| {
+            // Its series are labelled by alias and type: relabelled, they start anew.
+            if before.alias != after.alias || before.kind != after.kind {
+                app.metrics.forget_data_source(&labels(&before));
+            }
+            after
+        })
 }
 
 /// What an update brings, sealed: each `None` when the update does not bring it.
@@ -523,10 +530,20 @@ pub async fn delete(app: &AppState, ctx: &AuditContext, key: &str) -> Result<(),
                     .ok_or_else(|| not_found(&key))?;
                 tx.delete_data_source(&row.id).await?;
                 tx.record(&ctx, &events::data_source_deleted(&row)).await?;
-                Ok(())
+                Ok(row)
             })
         })
         .await
+        .map(|row| app.metrics.forget_data_source(&labels(&row)))
+}
+
+/// A data source's labels in `/metrics`.
+fn labels(row: &DataSourceRow) -> crate::metrics::DataSourceLabels<'_> {
+    crate::metrics::DataSourceLabels {
+        id: row.id.as_str(),
+        alias: row.alias.as_deref(),
+        kind: &row.kind,
+    }
 }
 
 /// Drops what tests and introspections left about the data source `key` names: its schema

@@ -42,6 +42,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The Mode dialect's workspace name (`[mode] workspace`).
     pub mode_workspace: String,
+    /// Test results kept per data source (`[test] history`).
+    pub history: usize,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             clock,
             metrics,
             mode_workspace: settings.mode.workspace.clone(),
+            history: settings.test.history,
         })
     }
 }

@@ -29,6 +29,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0005_data_source_description_and_last_test"),
     migration!("0006_data_source_ssh"),
     migration!("0007_data_source_tls"),
+    migration!("0008_test_history"),
 ];
 
 /// The newest schema version this build knows.

@@ -17,7 +17,7 @@ pub mod tx;
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
     Member, Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow,
-    SealedColumn, SealedCounts, TestOutcome, Unique,
+    SealedColumn, SealedCounts, TestHistoryRow, TestOutcome, Unique,
 };
 pub use postgres::PgStore;
 pub use rows::{email_key, Lock};

@@ -128,6 +128,18 @@ pub struct DataSourceRow {
     pub updated_at: i64,
 }
 
+/// One test result kept in a data source's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestHistoryRow {
+    pub data_source_id: DataSourceId,
+    pub tested_at: i64,
+    pub success: bool,
+    pub error_code: Option<String>,
+    pub duration_us: i64,
+    pub product_name: Option<String>,
+    pub product_version: Option<String>,
+}
+
 /// The columns that hold sealed secrets, each bound to its data source by its own associated
 /// data, so that a sealed value cannot be moved to another column or data source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

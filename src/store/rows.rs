@@ -12,7 +12,7 @@ use super::tx::{params, Param, Record, Tx};
 use super::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, KeyMeta, Member,
     Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow, SealedColumn,
-    SealedCounts, StoreError,
+    SealedCounts, StoreError, TestHistoryRow,
 };
 use crate::domain::ids::{DataSourceId, PersonId, RoleId};
 
@@ -865,6 +865,71 @@ impl dyn Tx + '_ {
             &params![id.as_str()],
         )
         .await
+    }
+
+    // ---- test history ----
+
+    /// Adds `row` to its data source's history and drops all but the newest `keep` of it (ties
+    /// at the cut, results of one millisecond, stay).
+    pub async fn add_test_history(
+        &mut self,
+        row: &TestHistoryRow,
+        keep: i64,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO test_history (data_source_id, tested_at, success, error_code, \
+             duration_us, product_name, product_version) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &params![
+                row.data_source_id.as_str(),
+                row.tested_at,
+                row.success,
+                row.error_code.as_deref(),
+                row.duration_us,
+                row.product_name.as_deref(),
+                row.product_version.as_deref()
+            ],
+        )
+        .await?;
+        self.execute(
+            "DELETE FROM test_history WHERE data_source_id = $1 AND tested_at < \
+             (SELECT tested_at FROM test_history WHERE data_source_id = $1 \
+              ORDER BY tested_at DESC LIMIT 1 OFFSET $2)",
+            &params![row.data_source_id.as_str(), keep - 1],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// A data source's history at or after `since`, newest first, at most `limit`.
+    pub async fn test_history(
+        &mut self,
+        id: &DataSourceId,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<TestHistoryRow>, StoreError> {
+        let records = self
+            .query(
+                "SELECT data_source_id, tested_at, success, error_code, duration_us, \
+                 product_name, product_version FROM test_history \
+                 WHERE data_source_id = $1 AND tested_at >= $2 \
+                 ORDER BY tested_at DESC LIMIT $3",
+                &params![id.as_str(), since, limit],
+            )
+            .await?;
+        records
+            .into_iter()
+            .map(|mut r| {
+                Ok(TestHistoryRow {
+                    data_source_id: DataSourceId::stored(r.text(0)?),
+                    tested_at: r.int(1)?,
+                    success: r.opt_bool(2)?.unwrap_or(false),
+                    error_code: r.opt_text(3)?,
+                    duration_us: r.int(4)?,
+                    product_name: r.opt_text(5)?,
+                    product_version: r.opt_text(6)?,
+                })
+            })
+            .collect()
     }
 
     // ---- schema snapshots ----

@@ -29,6 +29,7 @@ mod secrets_at_rest;
 mod ssh;
 mod store_lock;
 mod story;
+mod test_history;
 mod test_run;
 mod two_servers;
 mod upgrade;

@@ -61,6 +61,7 @@ const CONTRACT: &[&str] = &[
 const EXTENSIONS: &[&str] = &[
     "POST /connection-test",
     "POST /test-run",
+    "GET /data-source/:data-source/test-history",
     "GET /audit",
     "GET /openapi.json",
     "GET /data-source/:data-source/schema",
