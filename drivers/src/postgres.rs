@@ -112,22 +112,29 @@ pub(crate) async fn probe_over(
     // then bind and execute). On a remote server that is one network round trip less per test.
     let description = attempt
         .run(Phase::Query, async {
-            let messages = client
-                .simple_query("SELECT version()")
-                .await
-                .map_err(|e| query_failure(&e, spec, addr))?;
-            messages
-                .iter()
-                .find_map(|m| match m {
-                    SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    ProbeFailure::new(
-                        ErrorCode::ServerError,
-                        format!("the server at {addr} logged in but its answer to SELECT version() had no version in it: is this a PostgreSQL server?"),
-                    )
-                })
+            let description = first_text(
+                client
+                    .simple_query("SELECT version()")
+                    .await
+                    .map_err(|e| query_failure(&e, spec, addr))?,
+            )
+            .ok_or_else(|| {
+                ProbeFailure::new(
+                    ErrorCode::ServerError,
+                    format!("the server at {addr} logged in but its answer to SELECT version() had no version in it: is this a PostgreSQL server?"),
+                )
+            })?;
+            // Aurora's own version, asked of RDS endpoints only (crate::product); elsewhere the
+            // function does not exist, and its error is not the test's.
+            let aurora = match product::may_be_aurora(host) {
+                true => client
+                    .simple_query("SELECT aurora_version()")
+                    .await
+                    .ok()
+                    .and_then(first_text),
+                false => None,
+            };
+            Ok((description, aurora))
         })
         .await;
     let snapshot = match (&description, work) {
@@ -143,7 +150,7 @@ pub(crate) async fn probe_over(
     // answer does not wait for the server to close its side (a round trip, and a risk of
     // turning a success into a timeout at the very end of the deadline).
     drop(client);
-    let (description, snapshot) = match (description, snapshot.transpose()) {
+    let ((description, aurora_version), snapshot) = match (description, snapshot.transpose()) {
         (Ok(description), Ok(snapshot)) => (description, snapshot),
         (Err(failure), _) | (_, Err(failure)) => {
             task.abort();
@@ -157,8 +164,17 @@ pub(crate) async fn probe_over(
         crdb_version: crdb_version.as_deref(),
         version_comment: None,
         memsql_version: None,
+        aurora_version: aurora_version.as_deref(),
     });
     Ok((version, snapshot))
+}
+
+/// The first column of the first row of a simple query's answer.
+fn first_text(messages: Vec<SimpleQueryMessage>) -> Option<String> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        _ => None,
+    })
 }
 
 /// Every user schema of the connected database (system ones aside), each with its tables,

@@ -12,6 +12,14 @@
 //! own version only in `@@memsql_version`: its comment is the signal for one more query, and
 //! only then ([`needs_memsql_version`]).
 //!
+//! Amazon Aurora answers `version()` and `VERSION()` exactly as the PostgreSQL or MySQL it is
+//! built on, and its comment is MySQL's: its own version is only in `aurora_version()` /
+//! `@@aurora_version`, which other servers do not have. The cheap signal is the host name:
+//! every Aurora endpoint is a name under `rds.amazonaws.com` (`….cluster-….rds.amazonaws.com`,
+//! `….cluster-ro-…`, instance endpoints), so a test of such a host, and only of such a host,
+//! asks that one more query ([`may_be_aurora`]); plain RDS answers it with an error, which
+//! leaves the wire's product.
+//!
 //! [`identify`] names the product and its own version; the wire's product and the version it
 //! announces become [`CompatibleWith`], and the raw text stays in `versionString`.
 
@@ -38,6 +46,15 @@ pub struct Seen<'a> {
     pub version_comment: Option<&'a str>,
     /// SingleStore's `@@memsql_version`, asked only when [`needs_memsql_version`] is true.
     pub memsql_version: Option<&'a str>,
+    /// Aurora's `aurora_version()` / `@@aurora_version`, asked only when [`may_be_aurora`].
+    pub aurora_version: Option<&'a str>,
+}
+
+/// Whether `host` (as configUri names it) is an Amazon RDS endpoint, where Aurora lives: the one
+/// case a test asks for `aurora_version()` / `@@aurora_version`.
+pub fn may_be_aurora(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host.ends_with(".rds.amazonaws.com") || host.ends_with(".rds.amazonaws.com.cn")
 }
 
 /// Whether `@@version_comment` names SingleStore (formerly MemSQL), whose own version is only
@@ -90,6 +107,17 @@ pub fn identify(seen: &Seen<'_>) -> ServerVersion {
     version
 }
 
+/// Aurora on `wire`, when it told its own version.
+fn aurora(seen: &Seen<'_>, text: &str, wire: &str, announced: &str) -> Option<ServerVersion> {
+    let own = dotted(seen.aurora_version?.trim());
+    if own.is_empty() {
+        return None;
+    }
+    let mut v = ServerVersion::from_text(&format!("Amazon Aurora {wire}"), own, text.to_owned());
+    v.compatible_with = Some(CompatibleWith::new(wire, announced));
+    Some(v)
+}
+
 fn postgres_wire(seen: &Seen<'_>, text: &str) -> ServerVersion {
     // What the server announces as PostgreSQL: its server_version parameter (every server since
     // 7.4 sends it), else the word after "PostgreSQL " in version().
@@ -123,6 +151,9 @@ fn postgres_wire(seen: &Seen<'_>, text: &str) -> ServerVersion {
     }
     if let Some(own) = after(text, "(Greenplum Database ") {
         return product("Greenplum", own);
+    }
+    if let Some(v) = aurora(seen, text, "PostgreSQL", announced) {
+        return v;
     }
     ServerVersion::from_text("PostgreSQL", announced, text.to_owned())
 }
@@ -159,6 +190,9 @@ fn mysql_wire(seen: &Seen<'_>, text: &str) -> ServerVersion {
     if needs_memsql_version(comment) {
         return product("SingleStore", seen.memsql_version.map(dotted).unwrap_or(""));
     }
+    if let Some(v) = aurora(seen, text, "MySQL", announced) {
+        return v;
+    }
     if text.contains("MariaDB") {
         // Old releases prefix "5.5.5-" for replication's sake: MariaDB's own version follows.
         let own = text.strip_prefix("5.5.5-").unwrap_or(text);
@@ -179,6 +213,7 @@ mod tests {
             crdb_version: crdb,
             version_comment: None,
             memsql_version: None,
+            aurora_version: None,
         })
     }
 
@@ -194,6 +229,7 @@ mod tests {
             crdb_version: None,
             version_comment: comment,
             memsql_version: memsql,
+            aurora_version: None,
         })
     }
 
@@ -377,6 +413,52 @@ mod tests {
             facts(&my("8.0.36", Some("MySQL Community Server - GPL"))),
             want("MySQL", "8.0.36", (8, 0, 36), None)
         );
+    }
+
+    #[test]
+    fn aurora_is_named_from_its_own_version_asked_only_of_rds_endpoints() {
+        let aurora = |wire, text, own| {
+            identify(&Seen {
+                wire,
+                version_text: text,
+                server_version: None,
+                crdb_version: None,
+                version_comment: None,
+                memsql_version: None,
+                aurora_version: own,
+            })
+        };
+        assert_eq!(
+            facts(&aurora(Wire::Postgres, "PostgreSQL 15.4 on aarch64-unknown-linux-gnu, compiled by aarch64-unknown-linux-gnu-gcc (GCC) 9.5.0, 64-bit", Some("15.4.1"))),
+            want("Amazon Aurora PostgreSQL", "15.4.1", (15, 4, 1), Some(("PostgreSQL", "15.4")))
+        );
+        assert_eq!(
+            facts(&aurora(Wire::Mysql, "8.0.28", Some("3.04.0"))),
+            want(
+                "Amazon Aurora MySQL",
+                "3.04.0",
+                (3, 4, 0),
+                Some(("MySQL", "8.0.28"))
+            )
+        );
+        // Plain RDS answers with an error: nothing asked, nothing named.
+        assert_eq!(facts(&aurora(Wire::Mysql, "8.0.28", None)).0, "MySQL");
+        for host in [
+            "prod.cluster-c9akciq32.us-east-1.rds.amazonaws.com",
+            "prod.cluster-ro-c9akciq32.eu-west-1.rds.amazonaws.com.",
+            "instance-1.c9akciq32.us-east-1.rds.amazonaws.com",
+            "db.cluster-x.cn-north-1.rds.amazonaws.com.cn",
+        ] {
+            assert!(may_be_aurora(host), "{host}");
+        }
+        for host in [
+            "db.example.com",
+            "rds.amazonaws.com.evil.test",
+            "127.0.0.1",
+            "amazonaws.com",
+        ] {
+            assert!(!may_be_aurora(host), "{host}");
+        }
     }
 
     #[test]

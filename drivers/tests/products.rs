@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{stream, Sink};
-use jackal_drivers::{probe, ConnectionSpec, EgressPolicy, ProbeContext, ServerVersion};
+use jackal_drivers::{
+    probe, ConnectionSpec, EgressPolicy, ProbeContext, ServerVersion, StaticResolver,
+};
 use opensrv_mysql::{
     AsyncMysqlIntermediary, AsyncMysqlShim, Column, ColumnFlags, ColumnType, ErrorKind, InitWriter,
     OkResponse, ParamParser, QueryResultWriter, StatementMetaWriter,
@@ -32,10 +34,16 @@ use tokio::net::TcpListener;
 
 type Asked = Arc<Mutex<Vec<String>>>;
 
+/// An Aurora cluster endpoint's name, which only the tests' resolver knows (as 127.0.0.1).
+const AURORA_HOST: &str = "prod.cluster-c9akciq32.us-east-1.rds.amazonaws.com";
+
 fn ctx() -> ProbeContext {
     ProbeContext {
         egress: EgressPolicy::allow_all(),
         default_timeout: Duration::from_secs(5),
+        resolver: Arc::new(
+            StaticResolver::new().answer(AURORA_HOST, &[std::net::IpAddr::from([127, 0, 0, 1])]),
+        ),
         ..ProbeContext::default()
     }
 }
@@ -237,12 +245,17 @@ async fn serve_mysql(replay: Replay) -> u16 {
 
 /// The product `replay` is taken for, and the queries it was asked.
 async fn identified(scheme: &str, replay: Replay) -> (ServerVersion, Vec<String>) {
+    identified_at(scheme, "127.0.0.1", replay).await
+}
+
+/// [`identified`], the server named `host` in configUri.
+async fn identified_at(scheme: &str, host: &str, replay: Replay) -> (ServerVersion, Vec<String>) {
     let asked = replay.asked.clone();
     let port = match scheme {
         "postgresql" => serve_pg(replay).await,
         _ => serve_mysql(replay).await,
     };
-    let uri = format!("{scheme}://app:pw@127.0.0.1:{port}/db?ssl=false");
+    let uri = format!("{scheme}://app:pw@{host}:{port}/db?ssl=false");
     let report = probe(&ConnectionSpec::parse(&uri).unwrap(), &ctx()).await;
     let version = report
         .outcome
@@ -392,4 +405,48 @@ async fn mysql_wire_products_ask_a_second_query_only_when_the_comment_says_so() 
         }
         assert_eq!(asked, expected, "{want}");
     }
+}
+
+/// Aurora looks like the product it is built on; an RDS endpoint's name is the signal to ask
+/// its own version, one query more there and nowhere else. Plain RDS answers with an error.
+#[tokio::test]
+async fn aurora_is_asked_its_own_version_only_at_an_rds_endpoint() {
+    const PG: &str = "PostgreSQL 15.4 on aarch64-unknown-linux-gnu, compiled by aarch64-unknown-linux-gnu-gcc (GCC) 9.5.0, 64-bit";
+    let aurora_pg = || {
+        let mut replay = pg_replay(vec![("server_version", "15.4")], PG);
+        replay.answers.insert("SELECT aurora_version()", "15.4.1");
+        replay
+    };
+    let (version, asked) = identified_at("postgresql", AURORA_HOST, aurora_pg()).await;
+    assert_eq!(
+        summary(&version),
+        "Amazon Aurora PostgreSQL 15.4.1 (15.4.1) on PostgreSQL 15.4"
+    );
+    assert_eq!(asked, ["SELECT version()", "SELECT aurora_version()"]);
+    // The same server by address: not asked, so the wire's product.
+    let (version, asked) = identified("postgresql", aurora_pg()).await;
+    assert_eq!(summary(&version), "PostgreSQL 15.4 (15.4.0)");
+    assert_eq!(asked, ["SELECT version()"]);
+    // Plain RDS for PostgreSQL: the function is unknown; the test still passes, as PostgreSQL.
+    let rds = pg_replay(vec![("server_version", "15.4")], PG);
+    let (version, asked) = identified_at("postgresql", AURORA_HOST, rds).await;
+    assert_eq!(summary(&version), "PostgreSQL 15.4 (15.4.0)");
+    assert_eq!(asked.len(), 2);
+
+    let mut aurora_my = my_replay("8.0.28", "Source distribution", None);
+    aurora_my
+        .answers
+        .insert("SELECT @@aurora_version", "3.04.0");
+    let (version, asked) = identified_at("mysql", AURORA_HOST, aurora_my).await;
+    assert_eq!(
+        summary(&version),
+        "Amazon Aurora MySQL 3.04.0 (3.4.0) on MySQL 8.0.28"
+    );
+    assert_eq!(
+        asked,
+        [
+            "SELECT VERSION(), @@version_comment",
+            "SELECT @@aurora_version"
+        ]
+    );
 }

@@ -59,7 +59,8 @@ pub struct TestResult {
 pub struct VersionView {
     /// The real product: `PostgreSQL`, `MySQL`, `MariaDB`, `SQLite`, or one that speaks their
     /// protocol (`CockroachDB`, `Amazon Redshift`, `YugabyteDB`, `Greenplum`, `TiDB`, `Vitess`,
-    /// `PlanetScale`, `Apache Doris`, `StarRocks`, `SingleStore`).
+    /// `PlanetScale`, `Apache Doris`, `StarRocks`, `SingleStore`, `Amazon Aurora PostgreSQL`,
+    /// `Amazon Aurora MySQL`).
     #[schema(example = "PostgreSQL")]
     pub product_name: String,
     /// The real product's dotted version, without vendor suffixes (empty when the server does
@@ -74,7 +75,8 @@ pub struct VersionView {
     pub description: String,
     /// An extension, present when the real product is not the one its wire protocol announces
     /// (CockroachDB, Amazon Redshift, YugabyteDB, Greenplum, TiDB, Vitess, PlanetScale, Apache
-    /// Doris, StarRocks, SingleStore): that wire product and the version it announces.
+    /// Doris, StarRocks, SingleStore, Amazon Aurora): that wire product and the version it
+    /// announces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compatible_with: Option<CompatibleView>,
     /// An extension: the raw text the product was identified from (`version()` / `VERSION()`).

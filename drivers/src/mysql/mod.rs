@@ -260,7 +260,16 @@ async fn logged_in(
                     .flatten(),
                 _ => None,
             };
-            Ok((text, comment, memsql))
+            // Aurora's own version, asked of RDS endpoints only (crate::product).
+            let aurora = if product::may_be_aurora(dial_host(spec)) {
+                conn.query_first::<String, _>("SELECT @@aurora_version")
+                    .await
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
+            Ok((text, comment, memsql, aurora))
         })
         .await;
     let snapshot = match (&queried, work) {
@@ -277,7 +286,7 @@ async fn logged_in(
         let _ = tokio::time::timeout(CLOSE_GRACE, conn.disconnect()).await;
         drop(relay);
     });
-    let (text, comment, memsql) = queried?;
+    let (text, comment, memsql, aurora) = queried?;
     let snapshot = snapshot.transpose()?;
     let version = product::identify(&product::Seen {
         wire: product::Wire::Mysql,
@@ -286,8 +295,14 @@ async fn logged_in(
         crdb_version: None,
         version_comment: comment.as_deref(),
         memsql_version: memsql.as_deref(),
+        aurora_version: aurora.as_deref(),
     });
     Ok((version, snapshot))
+}
+
+/// The database's host as configUri names it.
+fn dial_host(spec: &ConnectionSpec) -> &str {
+    spec.host().unwrap_or_default()
 }
 
 /// The databases MySQL and MariaDB keep for themselves, left out when configUri names none.
