@@ -18,6 +18,15 @@ pub struct Settings {
     pub drivers: DriverSettings,
     pub limits: LimitSettings,
     pub mode: ModeSettings,
+    pub monitor: MonitorSettings,
+}
+
+/// Periodic tests of every data source (`[monitor]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorSettings {
+    /// Seconds between two tests of each data source; 0 (the default) is off.
+    pub interval: f64,
 }
 
 /// The Mode dialect (`/api/{workspace}/data_sources`, Mode's data-source API).
@@ -285,6 +294,9 @@ impl Settings {
         }
         if self.test.max_concurrent == 0 {
             return Err("[test] max_concurrent must be at least 1".to_owned());
+        }
+        if self.monitor.interval != 0.0 && !(1.0..=86_400.0).contains(&self.monitor.interval) {
+            return Err("[monitor] interval must be 0 (off) or from 1 to 86400 seconds".to_owned());
         }
         if !(1..=100_000).contains(&self.test.history) {
             return Err("[test] history must be from 1 to 100000 results".to_owned());

@@ -197,6 +197,9 @@ pub fn run(
     let local_addr = listener.local_addr()?;
     let metrics = state.metrics.clone();
     let state = web::Data::new(state);
+    if let Some(interval) = state.monitor_interval {
+        tokio::spawn(crate::app::monitor::run(state.clone(), interval));
+    }
     let limits = web::Data::new(limits);
     let mut builder = actix_server::Server::build()
         // Blocking threads only wait on the store's five SQLite connections and the occasional

@@ -79,7 +79,7 @@ fn log(report: &ProbeReport, subject: &str) {
 async fn record(
     app: &AppState,
     ctx: &AuditContext,
-    event: AuditEvent,
+    event: Option<AuditEvent>,
     saved: Option<Tested>,
 ) -> Result<(), AppError> {
     let (ctx, at, keep) = (ctx.clone(), app.clock.now_millis(), app.history as i64);
@@ -103,7 +103,9 @@ async fn record(
                         tx.add_test_history(&tested.history_row(at), keep).await?;
                     }
                 }
-                tx.record(&ctx, &event).await?;
+                if let Some(event) = &event {
+                    tx.record(&ctx, event).await?;
+                }
                 Ok(())
             })
         })
@@ -169,6 +171,25 @@ pub async fn test_row(
     ctx: &AuditContext,
     row: DataSourceRow,
 ) -> Result<ProbeReport, AppError> {
+    test_row_recorded(app, ctx, row, true).await
+}
+
+/// A periodic test of the monitor: its last outcome, history and metrics, but no audit record
+/// (it is nobody's action, and would flood the trail: a fleet of 2,000 tested every minute).
+pub async fn test_row_unaudited(
+    app: &AppState,
+    ctx: &AuditContext,
+    row: DataSourceRow,
+) -> Result<ProbeReport, AppError> {
+    test_row_recorded(app, ctx, row, false).await
+}
+
+async fn test_row_recorded(
+    app: &AppState,
+    ctx: &AuditContext,
+    row: DataSourceRow,
+    audited: bool,
+) -> Result<ProbeReport, AppError> {
     let spec = spec_with_password(&row, &app.secrets)?;
     let report = app.probes.test(spec, tester(ctx)).await;
     log(&report, row.id.as_str());
@@ -182,7 +203,7 @@ pub async fn test_row(
         report.duration,
         report.outcome.as_ref().ok(),
     );
-    record(app, ctx, event, Some(tested)).await?;
+    record(app, ctx, audited.then_some(event), Some(tested)).await?;
     Ok(report)
 }
 
@@ -216,7 +237,7 @@ pub async fn test_unsaved(
     }
     let subject = redacted.unwrap_or_else(|| "invalid configUri".to_owned());
     let event = events::connection_tested("connection_test", &subject, changes);
-    record(app, ctx, event, None).await?;
+    record(app, ctx, Some(event), None).await?;
     Ok(report)
 }
 
@@ -258,7 +279,7 @@ pub async fn introspect(
         report.duration,
         report.outcome.as_ref().ok().map(|(version, _)| version),
     );
-    record(app, ctx, event, Some(tested)).await?;
+    record(app, ctx, Some(event), Some(tested)).await?;
     let (version, snapshot) = match &report.outcome {
         Ok(found) => found.clone(),
         Err(f) => {

@@ -12,6 +12,7 @@ pub mod connection_tests;
 pub mod data_sources;
 mod error;
 pub mod events;
+pub mod monitor;
 pub mod people;
 pub mod permissions;
 pub mod roles;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub mode_workspace: String,
     /// Test results kept per data source (`[test] history`).
     pub history: usize,
+    /// `[monitor] interval`, when the monitor is on.
+    pub monitor_interval: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -67,6 +70,8 @@ impl AppState {
             metrics,
             mode_workspace: settings.mode.workspace.clone(),
             history: settings.test.history,
+            monitor_interval: (settings.monitor.interval > 0.0)
+                .then(|| std::time::Duration::from_secs_f64(settings.monitor.interval)),
         })
     }
 }

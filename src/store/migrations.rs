@@ -30,6 +30,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0006_data_source_ssh"),
     migration!("0007_data_source_tls"),
     migration!("0008_test_history"),
+    migration!("0009_monitor_claim"),
 ];
 
 /// The newest schema version this build knows.

@@ -932,6 +932,35 @@ impl dyn Tx + '_ {
             .collect()
     }
 
+    // ---- the monitor's claims ----
+
+    /// Claims the periodic test of data source `id` in `period`; whether this caller got it
+    /// (another server's claim, or a deleted data source, says no).
+    pub async fn claim_monitor_test(
+        &mut self,
+        id: &DataSourceId,
+        period: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = self
+            .execute(
+                "INSERT INTO monitor_claim (data_source_id, period) \
+                 SELECT id, CAST($2 AS BIGINT) FROM data_source WHERE id = $1 \
+                 ON CONFLICT DO NOTHING",
+                &params![id.as_str(), period],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Deletes the claims of periods before `period`.
+    pub async fn forget_monitor_claims(&mut self, period: i64) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM monitor_claim WHERE period < $1",
+            &params![period],
+        )
+        .await
+    }
+
     // ---- schema snapshots ----
 
     pub async fn put_schema_snapshot(&mut self, row: &SchemaSnapshotRow) -> Result<(), StoreError> {

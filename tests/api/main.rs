@@ -14,6 +14,7 @@ mod helpers;
 mod https;
 mod limits;
 mod mode;
+mod monitor;
 mod openapi;
 mod operations;
 mod permission;

@@ -256,3 +256,64 @@ async fn one_alias_raced_on_two_servers_is_created_exactly_once() {
         assert_eq!(list.as_array().unwrap().len(), ROUNDS);
     }
 }
+
+/// `[monitor] interval` on two servers of one store: every periodic test runs on exactly one of
+/// them (each data source has at most one result per period), and both do run tests.
+#[tokio::test]
+async fn with_two_servers_each_periodic_test_runs_once_per_period() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[monitor]\ninterval = 1\n[limits]\ntests_burst = 100\n",
+    )
+    .unwrap();
+    let Some((a, b)) = two_servers(dir.path()).await else {
+        return;
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    for i in 0..4 {
+        ok_json(
+            a.form(
+                Method::POST,
+                "/data-source",
+                &[
+                    ("name", &format!("m{i}")),
+                    ("alias", &format!("m{i}")),
+                    (
+                        "configUri",
+                        &format!("postgresql://u@127.0.0.1:{port}/db{i}"),
+                    ),
+                ],
+            )
+            .await,
+        )
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    for i in 0..4 {
+        let history = ok_json(b.get(&format!("/data-source/m{i}/test-history")).await).await;
+        let periods: Vec<i64> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let at =
+                    chrono::DateTime::parse_from_rfc3339(e["testedAt"].as_str().unwrap()).unwrap();
+                at.timestamp_millis().div_euclid(1000)
+            })
+            .collect();
+        assert!(
+            periods.len() >= 2,
+            "m{i} tested {} times in 4.5 s: {history}",
+            periods.len()
+        );
+        let mut distinct = periods.clone();
+        distinct.dedup();
+        assert_eq!(
+            distinct, periods,
+            "m{i}: two tests in one period: {history}"
+        );
+    }
+}
