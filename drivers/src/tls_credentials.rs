@@ -89,6 +89,12 @@ pub enum TlsCredentialError {
     PasswordMissing,
     #[error("sslKeyPassword does not decrypt sslKey: check the password")]
     WrongPassword,
+    #[error(
+        "sslKey is encrypted with a key-derivation cost above what Jackal accepts (PBKDF2 up to \
+         1,000,000 iterations, scrypt up to 64 MiB and 4 lanes): re-encrypt it with \
+         `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+    )]
+    TooCostly,
     #[error("sslKeyPassword was sent, but sslKey is not encrypted: leave sslKeyPassword out")]
     PasswordForPlainKey,
     #[error(
@@ -111,6 +117,7 @@ impl TlsCredentialError {
             TlsCredentialError::CertWithoutKey
             | TlsCredentialError::LegacyEncryption
             | TlsCredentialError::UnsupportedEncryption
+            | TlsCredentialError::TooCostly
             | TlsCredentialError::KeyUnreadable
             | TlsCredentialError::Mismatch => "sslKey",
             TlsCredentialError::KeyWithoutCert | TlsCredentialError::CertUnreadable => "sslCert",
@@ -241,6 +248,36 @@ fn identity(
     })
 }
 
+/// The most PBKDF2 iterations an encrypted key may ask for (OpenSSL writes 2,048; the
+/// strictest guides ask 600,000): the key's own header sets the cost of every decryption, and
+/// pkcs5 checks no bound when reading one, so an API caller could otherwise make a test burn
+/// minutes of CPU.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+/// The most memory scrypt may take for an encrypted key (128 · N · r bytes), and its most
+/// parallel lanes: OpenSSL's default scrypt (N = 2^14, r = 8, p = 1) takes 16 MiB.
+pub const MAX_SCRYPT_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_SCRYPT_LANES: u16 = 4;
+
+/// Whether decrypting with `scheme` stays within the bounds above.
+fn affordable(scheme: &pkcs8::pkcs5::EncryptionScheme) -> bool {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let Some(pbes2) = scheme.pbes2() else {
+        // PBES1 (DES, RC2) is not compiled in: refused as unsupported when decrypted.
+        return true;
+    };
+    match &pbes2.kdf {
+        Kdf::Pbkdf2(params) => params.iteration_count <= MAX_PBKDF2_ITERATIONS,
+        Kdf::Scrypt(params) => {
+            let bytes = 128u64
+                .saturating_mul(params.cost_parameter)
+                .saturating_mul(u64::from(params.block_size));
+            bytes <= MAX_SCRYPT_BYTES && params.parallelization <= MAX_SCRYPT_LANES
+        }
+        _ => false,
+    }
+}
+
 const ENCRYPTED_BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
 const ENCRYPTED_END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
 
@@ -263,6 +300,9 @@ fn private_key(
             Document::from_pem(&pem[start..end]).map_err(|_| TlsCredentialError::KeyUnreadable)?;
         let info = EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
             .map_err(|_| TlsCredentialError::UnsupportedEncryption)?;
+        if !affordable(&info.encryption_algorithm) {
+            return Err(TlsCredentialError::TooCostly);
+        }
         // A wrong password fails the padding check or yields bytes that are not a key.
         let plain = info
             .decrypt(password)
@@ -381,6 +421,50 @@ mod tests {
             with(&cert, &pem, None).decode(now).unwrap_err(),
             TlsCredentialError::PasswordMissing
         );
+    }
+
+    /// `key` encrypted with `args` for `openssl pkcs8 -topk8`.
+    fn encrypted_with(key: &rcgen::KeyPair, args: &[&str]) -> String {
+        use std::io::Write;
+        let mut child = std::process::Command::new("openssl")
+            .args(["pkcs8", "-topk8", "-passout", "pass:pw"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl runs");
+        let pem = key.serialize_pem();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(pem.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn a_key_whose_decryption_would_cost_too_much_is_refused_before_it_is_tried() {
+        let (cert, key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let now = SystemTime::now();
+        // Refused at once, not after 2,000,000 iterations.
+        let costly = encrypted_with(&key, &["-v2", "aes-256-cbc", "-iter", "2000000"]);
+        let started = std::time::Instant::now();
+        let err = with(&cert, &costly, Some("pw")).decode(now).unwrap_err();
+        assert_eq!(err, TlsCredentialError::TooCostly);
+        assert_eq!(err.argument(), "sslKey");
+        assert!(started.elapsed() < std::time::Duration::from_millis(200));
+        // scrypt with 8 lanes likewise (OpenSSL itself refuses to write one above its own
+        // 32 MiB limit); OpenSSL's default scrypt is fine.
+        let lanes = encrypted_with(&key, &["-scrypt", "-scrypt_p", "8"]);
+        assert_eq!(
+            with(&cert, &lanes, Some("pw")).decode(now).unwrap_err(),
+            TlsCredentialError::TooCostly
+        );
+        let fine = encrypted_with(&key, &["-scrypt"]);
+        assert!(with(&cert, &fine, Some("pw")).decode(now).is_ok());
     }
 
     #[test]

@@ -385,6 +385,9 @@ async fn validation_without_ssl_root_cert_is_tls_failed_for_the_test_ca() {
         "{message}"
     );
     assert!(message.contains("sslRootCert"), "{message}");
+    // The handshake failed: TLS is not reported as off, and the failing phase is `tls`.
+    assert!(report.tls.is_none(), "{:?}", report.tls);
+    assert_eq!(phases(&report).last(), Some(&(Phase::Tls, false)));
 }
 
 #[tokio::test]

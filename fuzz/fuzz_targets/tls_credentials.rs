@@ -58,6 +58,7 @@ fuzz_target!(|input: Input| {
             TlsCredentialError::UnsupportedEncryption,
             TlsCredentialError::PasswordMissing,
             TlsCredentialError::WrongPassword,
+            TlsCredentialError::TooCostly,
             TlsCredentialError::PasswordForPlainKey,
             TlsCredentialError::Mismatch,
             TlsCredentialError::RootUnreadable,

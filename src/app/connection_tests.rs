@@ -97,8 +97,12 @@ async fn record(
             Box::pin(async move {
                 if let Some(tested) = &saved {
                     let id = &tested.id;
-                    // Deleted while it was tested: its history went with it.
-                    if tx.data_source(id.as_str(), Lock::No).await?.is_some() {
+                    // Deleted while it was tested (its history went with it), or pointed
+                    // elsewhere: the result says nothing of what it is now, and must not mark
+                    // the new destination as tested (which would let a fleet run reach it
+                    // without spending the key's allowance).
+                    let now = tx.data_source(id.as_str(), Lock::ForUpdate).await?;
+                    if now.is_some_and(|row| tested.destination == Destination::of(&row)) {
                         tx.set_test_outcome(id, Some((tested.ok, at))).await?;
                         tx.add_test_history(&tested.history_row(at), keep).await?;
                     }
@@ -112,8 +116,29 @@ async fn record(
         .await
 }
 
+/// What a test was of: the configUri and the sealed secrets it used.
+#[derive(PartialEq)]
+struct Destination {
+    config_uri: String,
+    sealed: [Option<Vec<u8>>; 3],
+}
+
+impl Destination {
+    fn of(row: &DataSourceRow) -> Destination {
+        Destination {
+            config_uri: row.config_uri.clone(),
+            sealed: [
+                row.password_enc.clone(),
+                row.ssh_secret_enc.clone(),
+                row.tls_secret_enc.clone(),
+            ],
+        }
+    }
+}
+
 /// What a test of a saved data source leaves on it: its last outcome and a history entry.
 struct Tested {
+    destination: Destination,
     id: DataSourceId,
     alias: Option<String>,
     kind: String,
@@ -131,6 +156,7 @@ impl Tested {
         version: Option<&ServerVersion>,
     ) -> Tested {
         Tested {
+            destination: Destination::of(row),
             id: row.id.clone(),
             alias: row.alias.clone(),
             kind: row.kind.clone(),

@@ -510,6 +510,16 @@ fn apply(
         next.ssh_auth = shown;
     }
     if let Some((sealed, shown)) = brought_tls {
+        // Checked before the transaction against the configUri then; checked again on the one
+        // it now holds, which a concurrent update may have changed.
+        let spec = stored_spec(&next)?;
+        if sealed.is_some() && (spec.kind() == Kind::Sqlite || !spec.ssl()) {
+            return Err(Invalid::new(
+                "sslCert",
+                "TLS material was sent, but the data source's configUri (changed meanwhile by another update) has TLS off: send it again with a configUri with ssl=true",
+            )
+            .into());
+        }
         next.tls_secret_enc = sealed;
         next.tls_shown = shown;
     }

@@ -199,3 +199,40 @@ async fn metrics_carry_each_data_sources_last_test_and_drop_it_with_the_data_sou
         series("jackal_data_source_up", &up_id, "up2")
     )));
 }
+
+/// A result is kept only for the destination it was a test of: a configUri changed while the
+/// test ran leaves no history (and no "tested" mark that a fleet run would take as known).
+#[tokio::test]
+async fn a_test_of_a_destination_changed_meanwhile_is_not_kept() {
+    let app = app(100).await;
+    let (silent, _) = live::silent_listener().await;
+    app.create(&[
+        ("name", "moving"),
+        ("alias", "moving"),
+        (
+            "configUri",
+            &format!("postgresql://u@127.0.0.1:{silent}/db?connectTimeout=2"),
+        ),
+    ])
+    .await;
+    let testing = {
+        let request = app.request(Method::POST, "/data-source/moving/test");
+        tokio::spawn(async move { request.send().await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    ok_json(
+        app.form(
+            Method::PATCH,
+            "/data-source/moving",
+            "configUri=postgresql%3A%2F%2Fu%40127.0.0.1%3A1%2Fother",
+        )
+        .await,
+    )
+    .await;
+    let tested = ok_json(testing.await.unwrap()).await;
+    assert_eq!(tested["errorCode"], "timeout", "{tested}");
+    assert!(history(&app, "moving", "").await.is_empty());
+    // Tested again, at its new destination: kept.
+    test_stored(&app, "moving").await;
+    assert_eq!(history(&app, "moving", "").await.len(), 1);
+}

@@ -193,14 +193,19 @@ pub(crate) async fn probe_over(
         .await;
     // The relay timed the greeting and the handshake: that part of the login is `tls`.
     if let Some(took) = relay.as_ref().and_then(Relay::tls_time) {
-        let done = relay.as_ref().and_then(Relay::tls).is_some();
+        let done = relay
+            .as_ref()
+            .and_then(Relay::tls)
+            .is_some_and(|tls| tls.enabled);
         attempt.split_last(Phase::Tls, took, done);
     }
-    // TLS is the relay's: what it started, else nothing (ssl=false, or not reached).
-    attempt.tls = relay
-        .as_ref()
-        .and_then(Relay::tls)
-        .or(Some(TlsReport::off()));
+    // TLS is the relay's: what it started; off for ssl=false; unknown (null) when TLS was asked
+    // for and not established, so a failed handshake never reads as "TLS off".
+    attempt.tls = match relay.as_ref().and_then(Relay::tls) {
+        Some(report) => Some(report),
+        None if spec.ssl() => None,
+        None => Some(TlsReport::off()),
+    };
     let conn = connected?;
     let tls = attempt.tls.clone();
     let dial = relayed(peer, spec, user, tls.as_ref());

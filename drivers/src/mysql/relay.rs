@@ -246,7 +246,11 @@ async fn relay(
                 .ok_or_else(|| not_mysql(io::ErrorKind::InvalidData.into()))?;
             if !offered.contains(CapabilityFlags::CLIENT_SSL) {
                 // TLS ends here, refused: the time to the greeting is the `tls` phase's.
-                state.lock().unwrap_or_else(|p| p.into_inner()).tls_time = Some(started.elapsed());
+                // And TLS is known to be off: the server offered none, nothing else was sent.
+                let mut recorded = state.lock().unwrap_or_else(|p| p.into_inner());
+                recorded.tls_time = Some(started.elapsed());
+                recorded.tls = Some(TlsReport::off());
+                drop(recorded);
                 return Err(ProbeFailure::new(
                     ErrorCode::TlsUnavailable,
                     format!("the server at {peer} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false"),
