@@ -134,19 +134,7 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
             .transpose()
     };
     // Checked in the order they always were: limit, after, since, until.
-    let limit = match limit {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidArgument,
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = query::limit(limit.as_deref(), MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let after_id = after
         .map(|raw| {
             raw.parse::<i64>().map_err(|_| {

@@ -43,3 +43,19 @@ pub fn typed<T: DeserializeOwned>(parameters: &HashMap<String, String>) -> Resul
         .collect();
     serde_json::from_value(Value::Object(object)).map_err(ApiError::internal)
 }
+
+/// A `limit` parameter, when given: a whole number from 1 to `max`.
+pub fn limit(raw: Option<&str>, max: usize) -> Result<Option<usize>, ApiError> {
+    raw.map(|raw| {
+        raw.parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidArgument,
+                    format!("limit must be a whole number from 1 to {max}"),
+                )
+            })
+    })
+    .transpose()
+}

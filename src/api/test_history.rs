@@ -13,7 +13,7 @@ use crate::app::{connection_tests, AppState};
 use crate::domain::{permission, time};
 
 /// The most results one answer holds.
-const MAX_LIMIT: i64 = 10_000;
+const MAX_LIMIT: usize = 10_000;
 
 /// The query of `GET /data-source/:ds/test-history`; any other parameter is a 400.
 #[derive(Deserialize, IntoParams)]
@@ -47,7 +47,7 @@ pub struct HistoryEntry {
 }
 
 /// The query's `since` (epoch ms) and `limit`.
-fn parse(req: &HttpRequest) -> Result<(i64, i64), ApiError> {
+fn parse(req: &HttpRequest) -> Result<(i64, usize), ApiError> {
     let parameters = query::parameters(req.query_string())?;
     if let Some(name) = query::unknown::<HistoryQuery>(&parameters) {
         return Err(ApiError::new(
@@ -55,19 +55,8 @@ fn parse(req: &HttpRequest) -> Result<(i64, i64), ApiError> {
             format!("unknown query parameter {name:?}: accepted are since, limit"),
         ));
     }
-    let limit = match parameters.get("limit") {
-        None => MAX_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidArgument,
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit =
+        query::limit(parameters.get("limit").map(String::as_str), MAX_LIMIT)?.unwrap_or(MAX_LIMIT);
     let since = match parameters.get("since") {
         None => i64::MIN,
         Some(raw) => permission::parse_starts_at(raw).map_err(|_| {
@@ -98,7 +87,7 @@ pub async fn list(
     key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     let (since, limit) = parse(&req)?;
-    let (_, rows) = connection_tests::history(&state, &key, since, limit).await?;
+    let (_, rows) = connection_tests::history(&state, &key, since, limit as i64).await?;
     let entries: Vec<HistoryEntry> = rows
         .into_iter()
         .map(|row| HistoryEntry {

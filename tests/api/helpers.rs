@@ -419,6 +419,16 @@ impl TestApp {
         ok_json(res).await
     }
 
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.address))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Stops the server and hands back its directory, for a restart on the same store.
     pub async fn stop(self) -> (TempDir, KeyCredentials) {
         self.handle.stop(true).await;

@@ -56,12 +56,7 @@ async fn periodic_tests_are_spread_over_the_interval() {
         );
     }
     // In the history and the metrics; not in the audit trail.
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("jackal_data_source_up{alias=\"m0\""),
         "{metrics}"

@@ -73,12 +73,7 @@ async fn a_tunnelled_test_succeeds_and_names_each_hop_and_phase() {
     );
 
     // Counted as tunnelled, by outcome.
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("jackal_tunnelled_tests_total{outcome=\"success\"} 1"),
         "{metrics}"

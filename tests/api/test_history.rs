@@ -25,15 +25,6 @@ async fn history(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
     answer.as_array().unwrap().clone()
 }
 
-async fn metrics(app: &TestApp) -> String {
-    reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// A data source at a closed port (its tests fail fast with `refused`).
 async fn down(app: &TestApp, alias: &str) -> String {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -142,7 +133,7 @@ async fn metrics_carry_each_data_sources_last_test_and_drop_it_with_the_data_sou
         .await;
     let up_id = up["id"].as_str().unwrap().to_owned();
     ok_json(app.request(Method::POST, "/test-run").send().await.unwrap()).await;
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     let series = |name: &str, id: &str, alias: &str| {
         format!("{name}{{alias=\"{alias}\",id=\"{id}\",type=\"postgresql\"}}")
     };
@@ -182,7 +173,7 @@ async fn metrics_carry_each_data_sources_last_test_and_drop_it_with_the_data_sou
             .await,
     )
     .await;
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(!text.contains(&format!("id=\"{up_id}\"")), "{text}");
     ok_json(
         app.request(Method::DELETE, "/data-source/down")
@@ -191,10 +182,10 @@ async fn metrics_carry_each_data_sources_last_test_and_drop_it_with_the_data_sou
             .unwrap(),
     )
     .await;
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(!text.contains(&format!("id=\"{down_id}\"")), "{text}");
     test_stored(&app, "up2").await;
-    assert!(metrics(&app).await.contains(&format!(
+    assert!(app.metrics().await.contains(&format!(
         "{} 1",
         series("jackal_data_source_up", &up_id, "up2")
     )));
