@@ -5,6 +5,7 @@
 //! line that differs.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use jackal::app::data_sources::{self, Changes, NewDataSource};
 use jackal::app::people::{self, NewPerson};
@@ -277,13 +278,8 @@ async fn tell(app: &AppState, clock: &ManualClock) -> Vec<String> {
     // API keys.
     let key = api_keys::create(&app.store, "story").await.unwrap();
     let verified = |secret: String| {
-        let (store, id) = (app.store.clone(), key.id.clone());
-        async move {
-            api_keys::verify(&store, &id, &secret)
-                .await
-                .unwrap()
-                .is_some()
-        }
+        let (keys, id) = (app.keys.clone(), key.id.clone());
+        async move { keys.verify(&id, &secret).await.unwrap().is_some() }
     };
     story.push(format!(
         "key verifies: {}, wrong secret: {}",
@@ -293,6 +289,12 @@ async fn tell(app: &AppState, clock: &ManualClock) -> Vec<String> {
     api_keys::revoke(&app.store, &key.id, clock.now_millis())
         .await
         .unwrap();
+    // The server remembers keys and hears of the revocation within milliseconds (the key
+    // watch); a second is the story's patience.
+    let heard = Instant::now() + Duration::from_secs(1);
+    while verified(key.secret.clone()).await && Instant::now() < heard {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     story.push(format!(
         "revoked key verifies: {}",
         verified(key.secret.clone()).await

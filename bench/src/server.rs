@@ -55,6 +55,8 @@ pub struct Launch {
     pub test_timeout_secs: u32,
     /// `[test] max_concurrent`.
     pub max_concurrent: usize,
+    /// `[test] key_share`, when set (Jackal's default otherwise: one key holds half the slots).
+    pub key_share: Option<f64>,
     /// `[limits] tests_per_minute` and `tests_burst`, when the server accepts the section.
     pub tests_per_minute: u64,
     /// What the last start learned about `[limits]`; copy it into a new `Launch` to skip the probe.
@@ -71,6 +73,7 @@ impl Launch {
             key_id: uuid::Uuid::new_v4().to_string(),
             test_timeout_secs: 10,
             max_concurrent: 64,
+            key_share: None,
             tests_per_minute: 1_000_000,
             limits: Limits::Untried,
         }
@@ -123,6 +126,9 @@ impl Launch {
             self.test_timeout_secs,
             self.max_concurrent
         );
+        if let Some(share) = self.key_share {
+            text.push_str(&format!("key_share = {share:?}\n"));
+        }
         if limits {
             text.push_str(&format!(
                 "\n[limits]\ntests_per_minute = {0}\ntests_burst = {0}\n",

@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::docs::Timestamp;
 use super::error::{ApiError, ErrorCode};
+use super::list_stream::{self, Frame, Listing};
 use super::query;
-use super::reply::json_ok;
 use crate::app::{audit, AppState};
 use crate::auth::Caller;
 use crate::domain::{permission, time};
@@ -169,8 +169,22 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = parse_filter(&query)?;
-    let rows = audit::read(&state, filter).await?;
-    json_ok(&rows.iter().map(AuditView::from).collect::<Vec<_>>())
+    list_stream::respond(Listing {
+        total: Some(filter.limit as u64),
+        read: move |after, size| {
+            let state = state.clone();
+            let chunk = AuditFilter {
+                after_id: after.or(filter.after_id),
+                limit: size as usize,
+                ..filter.clone()
+            };
+            async move { audit::read(&state, chunk).await }
+        },
+        position: |row| row.id,
+        view: |row| Ok(AuditView::from(row)),
+        frame: Frame::array(),
+    })
+    .await
 }
 
 #[cfg(test)]

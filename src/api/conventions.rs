@@ -104,11 +104,9 @@ pub async fn authenticate(req: &ServiceRequest) -> Result<auth::Caller, ApiError
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
-    auth::verify(&state.store, &key_id, &secret)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized("the API key id or secret is not valid, or the key was revoked")
-        })
+    state.keys.verify(&key_id, &secret).await?.ok_or_else(|| {
+        ApiError::unauthorized("the API key id or secret is not valid, or the key was revoked")
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod error;
 pub mod gate;
 pub mod limits;
+pub mod list_stream;
 pub mod mode;
 pub mod openapi;
 pub mod operations;

@@ -46,6 +46,7 @@ fn parse(query: &HashMap<String, String>) -> Result<Page, ApiError> {
     Ok(Page {
         limit: number("limit", limit)?,
         offset: number("offset", offset)?.unwrap_or(0),
+        after: None,
     })
 }
 

@@ -11,6 +11,7 @@ use super::docs::{
     Conflict, NotFound, PayloadTooLarge, PersonKey, Timestamp, UnsupportedMediaType,
 };
 use super::error::ApiError;
+use super::list_stream::{self, Frame, Listing};
 use super::permission::PermissionView;
 use super::reply::{json_ok, Count, EmptyObject};
 use super::role::RoleView;
@@ -119,7 +120,17 @@ pub async fn create(
     responses((status = 200, body = [PersonView], description = "Every person, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    people_json(&people::list(&state, page).await?)
+    list_stream::respond(Listing {
+        total: page.limit,
+        read: move |after, size| {
+            let state = state.clone();
+            async move { people::list(&state, page.chunk(after, size)).await }
+        },
+        position: |(seq, _)| *seq,
+        view: |(_, row)| Ok(PersonView::from(row)),
+        frame: Frame::array(),
+    })
+    .await
 }
 
 /// One person.

@@ -11,6 +11,7 @@ use super::docs::{
     UnsupportedMediaType,
 };
 use super::error::ApiError;
+use super::list_stream::{self, Frame, Listing};
 use super::person::{people_json, PersonView};
 use super::reply::{json_ok, EmptyObject};
 use crate::app::roles;
@@ -94,8 +95,17 @@ pub async fn create(
     responses((status = 200, body = [RoleView], description = "Every role, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    let rows = roles::list(&state, page).await?;
-    json_ok(&rows.iter().map(RoleView::from).collect::<Vec<_>>())
+    list_stream::respond(Listing {
+        total: page.limit,
+        read: move |after, size| {
+            let state = state.clone();
+            async move { roles::list(&state, page.chunk(after, size)).await }
+        },
+        position: |(seq, _)| *seq,
+        view: |(_, row)| Ok(RoleView::from(row)),
+        frame: Frame::array(),
+    })
+    .await
 }
 
 /// One role.

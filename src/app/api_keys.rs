@@ -1,16 +1,20 @@
 //! API keys: a UUID id and a 32-character base62 secret, of which only a SHA-256 hash is stored.
 //! Created by `jackal api-key create` or at start-up (`bootstrap`), checked on every request
-//! (`verify`), revoked by `jackal api-key revoke`.
+//! (`KeyCache::verify`, from memory while the store says no key changed), revoked by
+//! `jackal api-key revoke`.
 //!
 //! Secrets are random and long, so a fast hash is enough (no argon2 run per request); the stored
 //! hash is compared in constant time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::auth::Caller;
 use crate::domain::{ids, time};
-use crate::store::{ApiKeyRow, Store, StoreError};
+use crate::store::{ApiKeyRow, KeyWatch, Store, StoreError};
 
 pub const SECRET_LEN: usize = 32;
 /// Keys supplied through the environment may be chosen by people; refuse the guessable ones.
@@ -59,20 +63,80 @@ async fn find(store: &Store, id: &str) -> Result<Option<ApiKeyRow>, StoreError> 
         .await
 }
 
-/// The calling key when `id` and `secret` name an active key.
-pub async fn verify(store: &Store, id: &str, secret: &str) -> Result<Option<Caller>, StoreError> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Ok(None);
+/// Most keys this server remembers; past it the memory is emptied and filled again. Only keys
+/// that exist are remembered, so unknown ids cannot fill it.
+const CACHED_KEYS: usize = 10_000;
+
+/// The store's API keys as this server last read them, trusted only while the store's
+/// [`KeyWatch`] says nothing changed since (see `store/key_watch.rs`): a key revoked by any
+/// process stops working within that watch's window, and a request never waits on the store
+/// for a key it has seen. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct KeyCache {
+    store: Store,
+    watch: KeyWatch,
+    keys: Arc<RwLock<HashMap<String, Remembered>>>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    row: ApiKeyRow,
+    /// The watch's epoch before the row was read.
+    epoch: u64,
+}
+
+impl KeyCache {
+    /// Starts the store's key watch.
+    pub fn new(store: Store) -> Result<KeyCache, StoreError> {
+        let watch = store.watch_api_keys()?;
+        Ok(KeyCache {
+            store,
+            watch,
+            keys: Arc::default(),
+        })
     }
-    let presented = hash_secret(secret);
-    let Some(row) = find(store, id).await? else {
-        return Ok(None);
-    };
-    let matches: bool = row.secret_sha256.ct_eq(&presented).into();
-    Ok((matches && row.revoked_at.is_none()).then_some(Caller {
-        key_id: row.id,
-        name: row.name,
-    }))
+
+    /// The calling key when `id` and `secret` name an active key.
+    pub async fn verify(&self, id: &str, secret: &str) -> Result<Option<Caller>, StoreError> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Ok(None);
+        }
+        let presented = hash_secret(secret);
+        let check = |row: &ApiKeyRow| {
+            let matches: bool = row.secret_sha256.ct_eq(&presented).into();
+            (matches && row.revoked_at.is_none()).then(|| Caller {
+                key_id: row.id.clone(),
+                name: row.name.clone(),
+            })
+        };
+        if let Some(caller) = self.remembered(id, check) {
+            return Ok(caller);
+        }
+        // Taken before the read: a change the watch sees after it makes the row stale.
+        let epoch = self.watch.epoch();
+        let Some(row) = find(&self.store, id).await? else {
+            return Ok(None);
+        };
+        let caller = check(&row);
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() >= CACHED_KEYS {
+            keys.clear();
+        }
+        keys.insert(id.to_owned(), Remembered { row, epoch });
+        Ok(caller)
+    }
+
+    /// `check` of the remembered row of `id`, if it is still to be trusted.
+    fn remembered<T>(&self, id: &str, check: impl Fn(&ApiKeyRow) -> T) -> Option<T> {
+        if !self.watch.is_fresh() {
+            return None;
+        }
+        let epoch = self.watch.epoch();
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        keys.get(id)
+            .filter(|remembered| remembered.epoch == epoch)
+            .map(|remembered| check(&remembered.row))
+    }
 }
 
 /// Creates a key and returns its credentials: the only time the secret exists outside a hash.
@@ -231,23 +295,57 @@ mod tests {
         assert!(credentials_from_env(|_| None).unwrap().is_none());
     }
 
+    /// Whether `id` / `secret` verify once the cache has caught up with the store (the watch
+    /// polls every few milliseconds; a second is far more than it takes).
+    async fn settles_to(keys: &KeyCache, id: &str, secret: &str, valid: bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            if keys.verify(id, secret).await.unwrap().is_some() == valid {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
     #[tokio::test]
-    async fn created_key_verifies_and_revoked_key_does_not() {
+    async fn created_key_verifies_and_revoked_key_stops_working_though_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+        let keys = KeyCache::new(store.clone()).unwrap();
         let key = create(&store, "ci").await.unwrap();
         assert_eq!(key.secret.len(), SECRET_LEN);
         assert!(key.secret.chars().all(|c| c.is_ascii_alphanumeric()));
-        let caller = verify(&store, &key.id, &key.secret).await.unwrap().unwrap();
+        let caller = keys.verify(&key.id, &key.secret).await.unwrap().unwrap();
         assert_eq!(caller.name, "ci");
-        assert!(verify(&store, &key.id, "wrong").await.unwrap().is_none());
+        assert!(keys.verify(&key.id, "wrong").await.unwrap().is_none());
         let stored = find(&store, &key.id).await.unwrap().unwrap();
         assert_ne!(stored.secret_sha256, key.secret.as_bytes());
+        // Remembered, and trusted, before the revocation.
+        while !keys.watch.is_fresh() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert!(keys.verify(&key.id, &key.secret).await.unwrap().is_some());
+        assert!(keys.remembered(&key.id, |_| ()).is_some());
         assert!(revoke(&store, &key.id, 1).await.unwrap());
-        assert!(verify(&store, &key.id, &key.secret)
+        assert!(settles_to(&keys, &key.id, &key.secret, false).await);
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+        let keys = KeyCache::new(store).unwrap();
+        let id = uuid::Uuid::new_v4().to_string();
+        assert!(keys.verify(&id, "whatever").await.unwrap().is_none());
+        assert!(keys
+            .verify("not-a-uuid", "whatever")
             .await
             .unwrap()
             .is_none());
+        assert!(keys.keys.read().unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -272,21 +370,14 @@ mod tests {
             id: uuid::Uuid::new_v4().to_string(),
             secret: "first-secret-0123456789".into(),
         };
+        let keys = KeyCache::new(store.clone()).unwrap();
         bootstrap(&store, Some(&key)).await.unwrap();
-        assert!(verify(&store, &key.id, &key.secret)
-            .await
-            .unwrap()
-            .is_some());
+        assert!(settles_to(&keys, &key.id, &key.secret, true).await);
+        let first = key.secret.clone();
         key.secret = "second-secret-0123456789".into();
         bootstrap(&store, Some(&key)).await.unwrap();
-        assert!(verify(&store, &key.id, &key.secret)
-            .await
-            .unwrap()
-            .is_some());
-        assert!(verify(&store, &key.id, "first-secret-0123456789")
-            .await
-            .unwrap()
-            .is_none());
+        assert!(settles_to(&keys, &key.id, &key.secret, true).await);
+        assert!(settles_to(&keys, &key.id, &first, false).await);
         revoke(&store, &key.id, 1).await.unwrap();
         assert!(matches!(
             bootstrap(&store, Some(&key)).await,

@@ -37,6 +37,8 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The API keys, remembered while the store says none changed.
+    pub keys: crate::auth::KeyCache,
     pub secrets: SecretBox,
     pub probes: Arc<ProbePool>,
     pub clock: Arc<dyn Clock>,
@@ -63,6 +65,7 @@ impl AppState {
             settings.test.max_per_key(),
         )?);
         Ok(AppState {
+            keys: crate::auth::KeyCache::new(store.clone())?,
             store,
             secrets,
             probes,

@@ -70,7 +70,8 @@ pub async fn create(
         .await
 }
 
-pub async fn list(app: &AppState, page: Page) -> Result<Vec<PersonRow>, AppError> {
+/// People with their place in the list (`seq`), oldest first.
+pub async fn list(app: &AppState, page: Page) -> Result<Vec<(i64, PersonRow)>, AppError> {
     Ok(app
         .store
         .read(move |tx| Box::pin(async move { tx.people(page).await }))

@@ -44,7 +44,8 @@ pub async fn create(app: &AppState, ctx: &AuditContext, name: String) -> Result<
         .await
 }
 
-pub async fn list(app: &AppState, page: Page) -> Result<Vec<RoleRow>, AppError> {
+/// Roles with their place in the list (`seq`), oldest first.
+pub async fn list(app: &AppState, page: Page) -> Result<Vec<(i64, RoleRow)>, AppError> {
     Ok(app
         .store
         .read(move |tx| Box::pin(async move { tx.roles(page).await }))

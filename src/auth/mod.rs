@@ -7,6 +7,6 @@ mod caller;
 pub use caller::Caller;
 
 pub use crate::app::api_keys::{
-    bootstrap, create, credentials_from_env, hash_secret, list, revoke, verify, Bootstrap,
+    bootstrap, create, credentials_from_env, hash_secret, list, revoke, Bootstrap, KeyCache,
     KeyCredentials, KeyError, MIN_SUPPLIED_SECRET_LEN, SECRET_LEN,
 };

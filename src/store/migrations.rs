@@ -31,6 +31,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0007_data_source_tls"),
     migration!("0008_test_history"),
     migration!("0009_monitor_claim"),
+    migration!("0010_api_key_changes"),
 ];
 
 /// The newest schema version this build knows.

@@ -7,6 +7,7 @@
 //! come first, the audit events) lives in `crate::app`, above this; a backend holds only its
 //! connections, its dialect and its error mapping.
 
+mod key_watch;
 pub mod migrations;
 mod model;
 mod postgres;
@@ -14,6 +15,7 @@ mod rows;
 mod sqlite;
 pub mod tx;
 
+pub use key_watch::KeyWatch;
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
     Member, Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow,
@@ -159,6 +161,15 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(s) => s.rotation_lock_path().display().to_string(),
             Backend::Postgres(_) => "a PostgreSQL advisory lock on the store".to_owned(),
+        }
+    }
+
+    /// Starts watching the store's API keys for changes made by anyone (see [`KeyWatch`]).
+    pub fn watch_api_keys(&self) -> Result<KeyWatch, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => KeyWatch::sqlite(s.location().to_owned())
+                .map_err(|e| StoreError::Task(format!("cannot start the key watch: {e}"))),
+            Backend::Postgres(p) => Ok(p.watch_api_keys()),
         }
     }
 

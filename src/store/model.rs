@@ -37,13 +37,27 @@ pub struct Page {
     /// At most this many; `None` is all.
     pub limit: Option<u64>,
     pub offset: u64,
+    /// Only rows after this place in the list's order (`seq`, or a permission's id): where a
+    /// streamed list's next chunk starts.
+    pub after: Option<i64>,
 }
 
 impl Page {
     pub const ALL: Page = Page {
         limit: None,
         offset: 0,
+        after: None,
     };
+
+    /// Up to `size` rows of this page from `after` (see `Page::after`); the page's offset
+    /// applies to its first chunk only.
+    pub fn chunk(self, after: Option<i64>, size: u64) -> Page {
+        Page {
+            limit: Some(size),
+            offset: if after.is_none() { self.offset } else { 0 },
+            after,
+        }
+    }
 }
 
 /// The kinds of object a path can name.

@@ -34,11 +34,24 @@ impl Lock {
 }
 
 impl Page {
-    /// `LIMIT $a OFFSET $b`'s values: no limit is the largest one.
-    fn bounds(self) -> (i64, i64) {
+    /// `LIMIT $a OFFSET $b` and `… > $c`'s values: no limit is the largest one, no start the
+    /// smallest (a plain bound, not `$c IS NULL OR …`, so the range is an index seek).
+    fn bounds(self) -> (i64, i64, i64) {
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        (self.limit.map_or(i64::MAX, clamp), clamp(self.offset))
+        (
+            self.limit.map_or(i64::MAX, clamp),
+            clamp(self.offset),
+            self.after.unwrap_or(i64::MIN),
+        )
     }
+}
+
+/// A row with its place in its list's order (`seq`, read as the last column).
+fn placed<T>(
+    column: usize,
+    row: fn(Record) -> Result<T, StoreError>,
+) -> impl Fn(Record) -> Result<(i64, T), StoreError> {
+    move |mut r| Ok((r.int(column)?, row(r)?))
 }
 
 const DATA_SOURCE_COLUMNS: &str = "id, name, alias, type, config_uri, password_enc, \
@@ -259,12 +272,13 @@ impl dyn Tx + '_ {
     }
 
     pub async fn data_sources(&mut self, page: Page) -> Result<Vec<DataSourceRow>, StoreError> {
-        let (limit, offset) = page.bounds();
+        let (limit, offset, after) = page.bounds();
         let sql = format!(
-            "SELECT {DATA_SOURCE_COLUMNS} FROM data_source ORDER BY seq LIMIT $1 OFFSET $2"
+            "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE seq > $3 ORDER BY seq \
+             LIMIT $1 OFFSET $2"
         );
         all(
-            self.query(&sql, &params![limit, offset]).await?,
+            self.query(&sql, &params![limit, offset, after]).await?,
             data_source,
         )
     }
@@ -542,10 +556,17 @@ impl dyn Tx + '_ {
         first(self.query(&sql, &params![key, &email]).await?, person)
     }
 
-    pub async fn people(&mut self, page: Page) -> Result<Vec<PersonRow>, StoreError> {
-        let (limit, offset) = page.bounds();
-        let sql = format!("SELECT {PERSON_COLUMNS} FROM person ORDER BY seq LIMIT $1 OFFSET $2");
-        all(self.query(&sql, &params![limit, offset]).await?, person)
+    /// People with their `seq`, oldest first.
+    pub async fn people(&mut self, page: Page) -> Result<Vec<(i64, PersonRow)>, StoreError> {
+        let (limit, offset, after) = page.bounds();
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS}, seq FROM person WHERE seq > $3 ORDER BY seq \
+             LIMIT $1 OFFSET $2"
+        );
+        all(
+            self.query(&sql, &params![limit, offset, after]).await?,
+            placed(6, person),
+        )
     }
 
     pub async fn username_used(&mut self, username: &str) -> Result<bool, StoreError> {
@@ -648,13 +669,17 @@ impl dyn Tx + '_ {
         first(self.query(&sql, &params![key]).await?, role)
     }
 
-    pub async fn roles(&mut self, page: Page) -> Result<Vec<RoleRow>, StoreError> {
-        let (limit, offset) = page.bounds();
+    /// Roles with their `seq`, oldest first.
+    pub async fn roles(&mut self, page: Page) -> Result<Vec<(i64, RoleRow)>, StoreError> {
+        let (limit, offset, after) = page.bounds();
         let sql = format!(
-            "SELECT {ROLE_COLUMNS}, CAST(NULL AS BIGINT) FROM role r ORDER BY r.seq \
-             LIMIT $1 OFFSET $2"
+            "SELECT {ROLE_COLUMNS}, CAST(NULL AS BIGINT), r.seq FROM role r WHERE r.seq > $3 \
+             ORDER BY r.seq LIMIT $1 OFFSET $2"
         );
-        all(self.query(&sql, &params![limit, offset]).await?, role)
+        all(
+            self.query(&sql, &params![limit, offset, after]).await?,
+            placed(5, role),
+        )
     }
 
     pub async fn role_name_used(&mut self, name: &str) -> Result<bool, StoreError> {
@@ -802,10 +827,15 @@ impl dyn Tx + '_ {
     }
 
     pub async fn permissions(&mut self, page: Page) -> Result<Vec<PermissionRow>, StoreError> {
-        let (limit, offset) = page.bounds();
-        let sql =
-            format!("SELECT {PERMISSION_COLUMNS} FROM permission ORDER BY id LIMIT $1 OFFSET $2");
-        all(self.query(&sql, &params![limit, offset]).await?, permission)
+        let (limit, offset, after) = page.bounds();
+        let sql = format!(
+            "SELECT {PERMISSION_COLUMNS} FROM permission WHERE id > $3 ORDER BY id \
+             LIMIT $1 OFFSET $2"
+        );
+        all(
+            self.query(&sql, &params![limit, offset, after]).await?,
+            permission,
+        )
     }
 
     /// Whether it was there.

@@ -21,7 +21,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::error::{ApiError, ErrorCode};
 use super::routes::{method_not_allowed, route_table, RoutePattern};
 use crate::app::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 
 use objects::*;
 use schema_updates::*;
@@ -50,11 +50,9 @@ pub async fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
-    auth::verify(&state.store, key_id, &secret)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized("the API key id or secret is not valid, or the key was revoked")
-        })
+    state.keys.verify(key_id, &secret).await?.ok_or_else(|| {
+        ApiError::unauthorized("the API key id or secret is not valid, or the key was revoked")
+    })
 }
 
 /// A Mode resource: other methods answer 405 in Mode's shape with `Allow`.

@@ -1,6 +1,8 @@
 //! `/data_sources` and `/data_sources/{token}`: Mode's Data Source objects, listed, read and
 //! updated.
 
+use std::sync::Arc;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
@@ -9,8 +11,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::api::error::{ApiError, ErrorCode};
+use crate::api::list_stream::{self, Frame, Listing};
 use crate::app::data_sources::{self, Changes};
-use crate::app::AppState;
+use crate::app::{AppError, AppState};
 use crate::domain::data_source;
 use crate::domain::time::render_millis;
 use crate::store::{AuditContext, DataSourceRow, Page};
@@ -129,18 +132,41 @@ pub async fn list(
     workspace_name: web::Path<String>,
 ) -> Result<HttpResponse, ModeError> {
     let paths = workspace(&state, &workspace_name)?;
-    let rows = data_sources::list(&state, Page::ALL).await?;
-    let data_sources = rows
-        .iter()
-        .map(|row| DataSource::new(row, &paths))
-        .collect::<Result<Vec<_>, _>>()?;
-    hal(
-        StatusCode::OK,
+    const SLOT: &str = "\u{0}data_sources";
+    let frame = Frame::around(
+        super::HAL_CONTENT_TYPE,
         &json!({
             "_links": {"self": link(paths.list()), "web": link(paths.list())},
-            "_embedded": {"data_sources": data_sources},
+            "_embedded": {"data_sources": SLOT},
         }),
-    )
+        SLOT,
+    )?;
+    // The view is a plain function: each row carries the workspace its links name.
+    let workspace: Arc<str> = Arc::from(state.mode_workspace.as_str());
+    Ok(list_stream::respond(Listing {
+        total: None,
+        read: move |after, size| {
+            let state = state.clone();
+            let workspace = workspace.clone();
+            async move {
+                let rows = data_sources::list(&state, Page::ALL.chunk(after, size)).await?;
+                Ok::<_, AppError>(
+                    rows.into_iter()
+                        .map(|row| (row, workspace.clone()))
+                        .collect(),
+                )
+            }
+        },
+        position: |(row, _)| row.seq,
+        // As a JSON value, keys sorted, as this list has always been written (the single
+        // data source's answer keeps the fields' order).
+        view: |(row, workspace)| {
+            let data_source = DataSource::new(row, &Paths { workspace }).map_err(|e| e.error)?;
+            serde_json::to_value(data_source).map_err(ApiError::internal)
+        },
+        frame,
+    })
+    .await?)
 }
 
 /// `GET /api/{workspace}/data_sources/{token}`.

@@ -4,7 +4,8 @@
 //! constraints (a violation is `Taken`, whichever server inserted first), cascades to foreign
 //! keys, concurrent changes of one row to row locks (`FOR UPDATE`), and the schema migration to
 //! an advisory lock so two servers starting at once migrate once. Nothing is cached in the
-//! process, so a write on one server is read on another at once.
+//! process but API keys, which a server hears about from the others (`LISTEN`, see
+//! `key_watch.rs`); so a write on one server is read on another at once.
 //!
 //! Connections live on a small runtime of the store's own. Sealing a password reads the key
 //! meta synchronously (`key_meta_blocking`), from any thread, including an HTTP worker's
@@ -53,6 +54,8 @@ struct Inner {
     /// The URL without its password, for messages.
     location: PathBuf,
     pool: Pool,
+    /// How the key watch connects: as the pool does.
+    listen: (tokio_postgres::Config, MakeRustlsConnect),
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     latency: OnceLock<prometheus::HistogramVec>,
@@ -174,9 +177,11 @@ impl PgStore {
         }
         let tls =
             jackal_drivers::tls_client_config(&spec).map_err(|e| open_err(&location, e.message))?;
+        let tls = MakeRustlsConnect::new((*tls).clone());
+        let listen = (config.clone(), tls.clone());
         let manager = Manager::from_config(
             config,
-            MakeRustlsConnect::new((*tls).clone()),
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -199,6 +204,7 @@ impl PgStore {
             inner: Arc::new(Inner {
                 location: PathBuf::from(&location),
                 pool,
+                listen,
                 runtime: Mutex::new(Some(runtime)),
                 handle,
                 latency: OnceLock::new(),
@@ -262,6 +268,11 @@ impl PgStore {
 
     pub fn location(&self) -> &Path {
         &self.inner.location
+    }
+
+    pub fn watch_api_keys(&self) -> super::KeyWatch {
+        let (config, tls) = self.inner.listen.clone();
+        super::KeyWatch::postgres(config, tls, &self.inner.handle)
     }
 
     pub fn instrument(&self, latency: prometheus::HistogramVec) {

@@ -1,0 +1,278 @@
+//! How a server learns that API keys changed in the store, whoever changed them: this server,
+//! `jackal api-key revoke` in another process, or another server on the same PostgreSQL store.
+//!
+//! A server keeps the keys it has checked in memory (`crate::app::api_keys::KeyCache`); each
+//! remembered key carries the [`KeyWatch::epoch`] it was read in, and is trusted only while the
+//! epoch is unchanged and the watch [`KeyWatch::is_fresh`]. The watch moves the epoch on every
+//! change it sees, and counts as fresh only for a short while after each time it has made sure
+//! it saw every change so far. A stalled or broken watch therefore never leaves a revoked key
+//! working: the cache stops being trusted and every request reads the store again.
+//!
+//! - SQLite: every [`SQLITE_POLL`] a connection of the watch's own asks `PRAGMA data_version`,
+//!   which moves when any other connection, in any process, committed; only then it reads the
+//!   counter that a trigger on `api_key` moves (migration 0010), so writes of other rows (audit
+//!   records) do not empty the cache.
+//! - PostgreSQL: a connection of the watch's own `LISTEN`s on `jackal_api_key`, which a trigger
+//!   on `api_key` notifies when the change commits; a `SELECT 1` every [`PG_HEARTBEAT`] proves
+//!   the connection still delivers (PostgreSQL sends pending notifications before it answers).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio_postgres::AsyncMessage;
+
+/// How often the SQLite watch looks at the file.
+pub const SQLITE_POLL: Duration = Duration::from_millis(10);
+/// How long after a look the SQLite watch still counts as fresh: several polls, so that one
+/// late wake-up on a busy machine does not send every request to the store.
+const SQLITE_FRESH_FOR: Duration = Duration::from_millis(50);
+/// How often the PostgreSQL watch proves its connection.
+pub const PG_HEARTBEAT: Duration = Duration::from_millis(40);
+/// How long after a heartbeat's answer the PostgreSQL watch still counts as fresh.
+const PG_FRESH_FOR: Duration = Duration::from_millis(90);
+/// How long the PostgreSQL watch waits before connecting again after its connection failed.
+const PG_RECONNECT: Duration = Duration::from_millis(500);
+
+/// A handle on the watch; cheap to clone. The watch stops when the last handle is dropped.
+#[derive(Clone, Debug)]
+pub struct KeyWatch {
+    state: Arc<WatchState>,
+}
+
+#[derive(Debug)]
+struct WatchState {
+    epoch: AtomicU64,
+    /// Nanoseconds since `base` until which the watch counts as fresh (0: not fresh).
+    fresh_until: AtomicU64,
+    base: Instant,
+}
+
+impl WatchState {
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn confirmed(&self, valid_for: Duration) {
+        let until = self.now().saturating_add(valid_for.as_nanos() as u64);
+        self.fresh_until.store(until, Ordering::SeqCst);
+    }
+
+    /// The watch cannot tell what changed: nothing read before is trusted again.
+    fn lost(&self) {
+        self.fresh_until.store(0, Ordering::SeqCst);
+        self.changed();
+    }
+}
+
+impl KeyWatch {
+    fn new() -> (KeyWatch, Weak<WatchState>) {
+        let state = Arc::new(WatchState {
+            epoch: AtomicU64::new(0),
+            fresh_until: AtomicU64::new(0),
+            base: Instant::now(),
+        });
+        let weak = Arc::downgrade(&state);
+        (KeyWatch { state }, weak)
+    }
+
+    /// Moves on every change of the store's keys the watch has seen.
+    pub fn epoch(&self) -> u64 {
+        self.state.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Whether the watch has recently made sure it saw every change so far.
+    pub fn is_fresh(&self) -> bool {
+        self.state.now() < self.state.fresh_until.load(Ordering::SeqCst)
+    }
+
+    /// Watches the SQLite store at `path` on a thread of its own.
+    pub(super) fn sqlite(path: PathBuf) -> Result<KeyWatch, std::io::Error> {
+        let (watch, weak) = KeyWatch::new();
+        std::thread::Builder::new()
+            .name("jackal-key-watch".to_owned())
+            .spawn(move || watch_sqlite(&path, &weak))?;
+        Ok(watch)
+    }
+
+    /// Watches a PostgreSQL store through connections made with `config`, on `runtime`.
+    pub(super) fn postgres(
+        config: tokio_postgres::Config,
+        tls: tokio_postgres_rustls::MakeRustlsConnect,
+        runtime: &tokio::runtime::Handle,
+    ) -> KeyWatch {
+        let (watch, weak) = KeyWatch::new();
+        runtime.spawn(watch_postgres(config, tls, weak));
+        watch
+    }
+}
+
+fn watch_sqlite(path: &std::path::Path, state: &Weak<WatchState>) {
+    let mut conn = None;
+    // (data_version, counter) at the last look.
+    let mut seen: Option<(i64, i64)> = None;
+    loop {
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        match look(path, &mut conn, &mut seen) {
+            Ok(changed) => {
+                if changed {
+                    state.changed();
+                }
+                state.confirmed(SQLITE_FRESH_FOR);
+            }
+            Err(e) => {
+                if seen.is_some() {
+                    tracing::warn!(error = %e, "cannot watch the store's API keys; checking each request against the store");
+                }
+                conn = None;
+                seen = None;
+                state.lost();
+            }
+        }
+        drop(state);
+        std::thread::sleep(SQLITE_POLL);
+    }
+}
+
+/// One look at the file: whether the keys changed since the last one (always, at the first).
+fn look(
+    path: &std::path::Path,
+    conn: &mut Option<rusqlite::Connection>,
+    seen: &mut Option<(i64, i64)>,
+) -> rusqlite::Result<bool> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?),
+    };
+    let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    if seen.is_some_and(|(v, _)| v == version) {
+        return Ok(false);
+    }
+    let counter: i64 = conn.query_row(
+        "SELECT generation FROM api_key_generation WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let changed = seen.is_none_or(|(_, c)| c != counter);
+    *seen = Some((version, counter));
+    Ok(changed)
+}
+
+async fn watch_postgres(
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    state: Weak<WatchState>,
+) {
+    let mut warned = false;
+    loop {
+        let Some(strong) = state.upgrade() else {
+            return;
+        };
+        drop(strong);
+        let ended = listen(&config, tls.clone(), &state).await;
+        let Some(strong) = state.upgrade() else {
+            return;
+        };
+        strong.lost();
+        drop(strong);
+        if let Err(e) = ended {
+            if !warned {
+                tracing::warn!(error = %super::postgres::describe(&e), "cannot watch the store's API keys; checking each request against the store");
+                warned = true;
+            }
+        }
+        tokio::time::sleep(PG_RECONNECT).await;
+    }
+}
+
+/// Listens until the connection fails or the watch is dropped.
+async fn listen(
+    config: &tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    state: &Weak<WatchState>,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(tls).await?;
+    let (notified, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    // The connection's messages: notifications go to the loop below; its end ends the channel.
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notification(_) = message {
+                if notified.send(()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let _stop_driver = AbortOnDrop(driver);
+    client.batch_execute("LISTEN jackal_api_key").await?;
+    let mut heartbeat = tokio::time::interval(PG_HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first = true;
+    loop {
+        tokio::select! {
+            message = notifications.recv() => {
+                let Some(()) = message else { return Ok(()) };
+                let Some(state) = state.upgrade() else { return Ok(()) };
+                state.changed();
+            }
+            _ = heartbeat.tick() => {
+                match tokio::time::timeout(PG_FRESH_FOR, client.simple_query("SELECT 1")).await {
+                    Ok(answer) => drop(answer?),
+                    Err(_) => return Ok(()),
+                }
+                let Some(state) = state.upgrade() else { return Ok(()) };
+                if first {
+                    // Whatever changed before LISTEN took effect was not notified.
+                    state.changed();
+                    first = false;
+                }
+                state.confirmed(PG_FRESH_FOR);
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_watch_is_not_fresh_and_moves_the_epoch() {
+        let (watch, _) = KeyWatch::new();
+        assert!(!watch.is_fresh());
+        watch.state.confirmed(Duration::from_secs(60));
+        assert!(watch.is_fresh());
+        let before = watch.epoch();
+        watch.state.lost();
+        assert!(!watch.is_fresh());
+        assert_ne!(watch.epoch(), before);
+    }
+
+    #[test]
+    fn freshness_runs_out() {
+        let (watch, _) = KeyWatch::new();
+        watch.state.confirmed(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!watch.is_fresh());
+    }
+}
