@@ -166,6 +166,13 @@ fn all<T>(
     records.into_iter().map(map).collect()
 }
 
+/// Of the rows one key matched in several columns (an id, else an alias or a name), the one
+/// of the lowest `rank`. Chosen here rather than by `ORDER BY … LIMIT 1`, for which SQLite
+/// builds a temporary b-tree on every lookup: a third of a GET's time.
+fn preferred<T>(rows: Vec<T>, rank: impl Fn(&T) -> usize) -> Option<T> {
+    rows.into_iter().min_by_key(|row| rank(row))
+}
+
 fn first<T>(
     records: Vec<Record>,
     map: impl Fn(Record) -> Result<T, StoreError>,
@@ -264,11 +271,11 @@ impl dyn Tx + '_ {
         lock: Lock,
     ) -> Result<Option<DataSourceRow>, StoreError> {
         let sql = format!(
-            "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id = $1 OR alias = $1 \
-             ORDER BY id = $1 DESC LIMIT 1{}",
+            "SELECT {DATA_SOURCE_COLUMNS} FROM data_source WHERE id = $1 OR alias = $1{}",
             lock.clause()
         );
-        first(self.query(&sql, &params![key]).await?, data_source)
+        let rows = all(self.query(&sql, &params![key]).await?, data_source)?;
+        Ok(preferred(rows, |row| usize::from(row.id.as_str() != key)))
     }
 
     pub async fn data_sources(&mut self, page: Page) -> Result<Vec<DataSourceRow>, StoreError> {
@@ -548,12 +555,20 @@ impl dyn Tx + '_ {
     /// The person `key` names: an id, else a username, else an email (case-insensitive).
     pub async fn person(&mut self, key: &str, lock: Lock) -> Result<Option<PersonRow>, StoreError> {
         let sql = format!(
-            "SELECT {PERSON_COLUMNS} FROM person WHERE id = $1 OR username = $1 OR email_key = $2 \
-             ORDER BY id = $1 DESC, username = $1 DESC LIMIT 1{}",
+            "SELECT {PERSON_COLUMNS} FROM person WHERE id = $1 OR username = $1 OR email_key = $2{}",
             lock.clause()
         );
         let email = email_key(key);
-        first(self.query(&sql, &params![key, &email]).await?, person)
+        let rows = all(self.query(&sql, &params![key, &email]).await?, person)?;
+        Ok(preferred(rows, |row| {
+            if row.id.as_str() == key {
+                0
+            } else if row.username == key {
+                1
+            } else {
+                2
+            }
+        }))
     }
 
     /// People with their `seq`, oldest first.
@@ -663,10 +678,11 @@ impl dyn Tx + '_ {
     pub async fn role(&mut self, key: &str, lock: Lock) -> Result<Option<RoleRow>, StoreError> {
         let sql = format!(
             "SELECT {ROLE_COLUMNS}, CAST(NULL AS BIGINT) FROM role r \
-             WHERE r.id = $1 OR r.name = $1 ORDER BY r.id = $1 DESC LIMIT 1{}",
+             WHERE r.id = $1 OR r.name = $1{}",
             lock.clause()
         );
-        first(self.query(&sql, &params![key]).await?, role)
+        let rows = all(self.query(&sql, &params![key]).await?, role)?;
+        Ok(preferred(rows, |row| usize::from(row.id.as_str() != key)))
     }
 
     /// Roles with their `seq`, oldest first.

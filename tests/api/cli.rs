@@ -86,7 +86,17 @@ pub(crate) fn serve(mut cmd: Command, dir: &Path) -> (Server, String) {
 }
 
 async fn whoami(port: u16, id: &str, secret: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    whoami_with(&reqwest::Client::new(), port, id, secret).await
+}
+
+/// `GET /whoami` as `id`; `client` kept across calls where the time of each matters.
+pub(crate) async fn whoami_with(
+    client: &reqwest::Client,
+    port: u16,
+    id: &str,
+    secret: &str,
+) -> reqwest::Response {
+    client
         .get(format!("http://127.0.0.1:{port}/api/v2/whoami"))
         .header("User-Agent", USER_AGENT)
         .basic_auth(format!("{id}@api"), Some(secret))
@@ -95,7 +105,7 @@ async fn whoami(port: u16, id: &str, secret: &str) -> reqwest::Response {
         .unwrap()
 }
 
-fn field(output: &str, name: &str) -> String {
+pub(crate) fn field(output: &str, name: &str) -> String {
     output
         .lines()
         .find_map(|l| l.strip_prefix(name))

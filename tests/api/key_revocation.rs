@@ -7,20 +7,15 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::cli::{jackal, jackal_with_key, run, serve};
-use crate::helpers::{pg_store, USER_AGENT};
+use crate::cli::{field, jackal, jackal_with_key, run, serve, whoami_with};
+use crate::helpers::pg_store;
 
 /// The window the issue allows between a revocation's commit and the key's first refusal.
 const WINDOW: Duration = Duration::from_millis(100);
 
-async fn whoami(client: &reqwest::Client, port: u16, id: &str, secret: &str) -> u16 {
-    client
-        .get(format!("http://127.0.0.1:{port}/api/v2/whoami"))
-        .header("User-Agent", USER_AGENT)
-        .basic_auth(format!("{id}@api"), Some(secret))
-        .send()
+async fn status(client: &reqwest::Client, port: u16, id: &str, secret: &str) -> u16 {
+    whoami_with(client, port, id, secret)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
@@ -34,11 +29,11 @@ async fn refused_after(
     since: Instant,
 ) -> Duration {
     loop {
-        let status = whoami(client, port, id, secret).await;
-        if status == 401 {
+        let code = status(client, port, id, secret).await;
+        if code == 401 {
             return since.elapsed();
         }
-        assert_eq!(status, 200);
+        assert_eq!(code, 200);
         assert!(
             since.elapsed() < Duration::from_secs(5),
             "the revoked key still works after 5 s"
@@ -79,15 +74,7 @@ async fn revoke_in_store(dir: &Path, id: &str) -> Instant {
 
 fn create_key(dir: &Path, name: &str) -> (String, String) {
     let created = run(jackal(dir).args(["api-key", "create", "--name", name]));
-    let field = |prefix: &str| {
-        created
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    (field("id:"), field("secret:"))
+    (field(&created, "id:"), field(&created, "secret:"))
 }
 
 #[tokio::test]
@@ -98,6 +85,7 @@ async fn a_key_revoked_by_another_process_stops_working_within_100_ms() {
         "revocation-admin-0123456789".to_owned(),
     );
     let (server, _) = serve(jackal_with_key(dir.path(), &admin.0, &admin.1), dir.path());
+    // One client, so each ask is one request on a kept connection.
     let client = reqwest::Client::new();
     let mut windows = Vec::new();
     for round in 0..5 {
@@ -105,7 +93,7 @@ async fn a_key_revoked_by_another_process_stops_working_within_100_ms() {
         // then remembered.
         let (id, secret) = create_key(dir.path(), &format!("round {round}"));
         for _ in 0..20 {
-            assert_eq!(whoami(&client, server.1, &id, &secret).await, 200);
+            assert_eq!(status(&client, server.1, &id, &secret).await, 200);
         }
         let committed = revoke_in_store(dir.path(), &id).await;
         windows.push(refused_after(&client, server.1, &id, &secret, committed).await);
@@ -113,7 +101,7 @@ async fn a_key_revoked_by_another_process_stops_working_within_100_ms() {
     // And the command admins use, timed from its exit (its commit came before).
     let (id, secret) = create_key(dir.path(), "by the command");
     for _ in 0..20 {
-        assert_eq!(whoami(&client, server.1, &id, &secret).await, 200);
+        assert_eq!(status(&client, server.1, &id, &secret).await, 200);
     }
     run(jackal(dir.path()).args(["api-key", "revoke", &id]));
     let by_command = refused_after(&client, server.1, &id, &secret, Instant::now()).await;
@@ -127,5 +115,5 @@ async fn a_key_revoked_by_another_process_stops_working_within_100_ms() {
         assert!(*window <= WINDOW, "{windows:?}, {by_command:?}");
     }
     // The other keys were not disturbed.
-    assert_eq!(whoami(&client, server.1, &admin.0, &admin.1).await, 200);
+    assert_eq!(status(&client, server.1, &admin.0, &admin.1).await, 200);
 }
