@@ -59,9 +59,12 @@ impl WatchState {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn confirmed(&self, valid_for: Duration) {
-        let until = self.now().saturating_add(valid_for.as_nanos() as u64);
-        self.fresh_until.store(until, Ordering::SeqCst);
+    /// Everything committed before `started` (this clock's reading, taken before the look
+    /// began) has been seen: trust until `started + valid_for`. Counted from the start of the
+    /// look, never its end, so a look that stalled cannot extend trust past the limit.
+    fn confirmed(&self, started: u64, valid_for: Duration) {
+        let until = started.saturating_add(valid_for.as_nanos() as u64);
+        self.fresh_until.fetch_max(until, Ordering::SeqCst);
     }
 
     /// The watch cannot tell what changed: nothing read before is trusted again.
@@ -117,20 +120,24 @@ fn watch_sqlite(path: &std::path::Path, state: &Weak<WatchState>) {
     let mut conn = None;
     // (data_version, counter) at the last look.
     let mut seen: Option<(i64, i64)> = None;
+    let mut warned = false;
     loop {
         let Some(state) = state.upgrade() else {
             return;
         };
+        let started = state.now();
         match look(path, &mut conn, &mut seen) {
             Ok(changed) => {
                 if changed {
                     state.changed();
                 }
-                state.confirmed(SQLITE_FRESH_FOR);
+                state.confirmed(started, SQLITE_FRESH_FOR);
+                warned = false;
             }
             Err(e) => {
-                if seen.is_some() {
+                if !warned {
                     tracing::warn!(error = %e, "cannot watch the store's API keys; checking each request against the store");
+                    warned = true;
                 }
                 conn = None;
                 seen = None;
@@ -188,7 +195,7 @@ async fn watch_postgres(
         drop(strong);
         if let Err(e) = ended {
             if !warned {
-                tracing::warn!(error = %super::postgres::describe(&e), "cannot watch the store's API keys; checking each request against the store");
+                tracing::warn!(error = %e, "cannot watch the store's API keys; checking each request against the store");
                 warned = true;
             }
         }
@@ -196,12 +203,21 @@ async fn watch_postgres(
     }
 }
 
+/// Why the PostgreSQL watch stopped listening.
+#[derive(Debug, thiserror::Error)]
+enum Ended {
+    #[error("{}", super::postgres::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the store took over {} ms to answer a heartbeat", PG_FRESH_FOR.as_millis())]
+    Slow,
+}
+
 /// Listens until the connection fails or the watch is dropped.
 async fn listen(
     config: &tokio_postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     state: &Weak<WatchState>,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), Ended> {
     let (client, mut connection) = config.connect(tls).await?;
     let (notified, mut notifications) = tokio::sync::mpsc::unbounded_channel();
     // The connection's messages: notifications go to the loop below; its end ends the channel.
@@ -222,23 +238,32 @@ async fn listen(
     let mut first = true;
     loop {
         tokio::select! {
+            // A waiting notification before another heartbeat, always.
+            biased;
             message = notifications.recv() => {
                 let Some(()) = message else { return Ok(()) };
                 let Some(state) = state.upgrade() else { return Ok(()) };
                 state.changed();
             }
             _ = heartbeat.tick() => {
+                let Some(started) = state.upgrade().map(|s| s.now()) else { return Ok(()) };
                 match tokio::time::timeout(PG_FRESH_FOR, client.simple_query("SELECT 1")).await {
                     Ok(answer) => drop(answer?),
-                    Err(_) => return Ok(()),
+                    Err(_) => return Err(Ended::Slow),
                 }
                 let Some(state) = state.upgrade() else { return Ok(()) };
-                if first {
-                    // Whatever changed before LISTEN took effect was not notified.
-                    state.changed();
-                    first = false;
+                // PostgreSQL sends a pending notification before its answer: whatever came
+                // with this one is a change seen before the trust is renewed.
+                let mut changed = std::mem::take(&mut first);
+                while notifications.try_recv().is_ok() {
+                    changed = true;
                 }
-                state.confirmed(PG_FRESH_FOR);
+                if changed {
+                    // Also at the first answer: what changed before LISTEN took effect was
+                    // not notified.
+                    state.changed();
+                }
+                state.confirmed(started, PG_FRESH_FOR);
             }
         }
     }
@@ -260,7 +285,9 @@ mod tests {
     fn a_lost_watch_is_not_fresh_and_moves_the_epoch() {
         let (watch, _) = KeyWatch::new();
         assert!(!watch.is_fresh());
-        watch.state.confirmed(Duration::from_secs(60));
+        watch
+            .state
+            .confirmed(watch.state.now(), Duration::from_secs(60));
         assert!(watch.is_fresh());
         let before = watch.epoch();
         watch.state.lost();
@@ -269,9 +296,21 @@ mod tests {
     }
 
     #[test]
+    fn trust_is_counted_from_the_start_of_a_look() {
+        let (watch, _) = KeyWatch::new();
+        let started = watch.state.now();
+        std::thread::sleep(Duration::from_millis(30));
+        // A look that began 30 ms ago cannot make the watch fresh for 20 ms from now.
+        watch.state.confirmed(started, Duration::from_millis(20));
+        assert!(!watch.is_fresh());
+    }
+
+    #[test]
     fn freshness_runs_out() {
         let (watch, _) = KeyWatch::new();
-        watch.state.confirmed(Duration::from_millis(5));
+        watch
+            .state
+            .confirmed(watch.state.now(), Duration::from_millis(5));
         std::thread::sleep(Duration::from_millis(20));
         assert!(!watch.is_fresh());
     }
