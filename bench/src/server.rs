@@ -424,6 +424,8 @@ impl Drop for Server {
 #[derive(Debug, Clone, Copy)]
 pub struct ProcSample {
     pub rss_kib: u64,
+    /// The peak resident set since the process started (`VmHWM`).
+    pub peak_rss_kib: u64,
     pub threads: u64,
     pub fds: u64,
 }
@@ -442,6 +444,7 @@ pub fn proc_sample(pid: u32) -> Option<ProcSample> {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
     Some(ProcSample {
         rss_kib: field("VmRSS:")?,
+        peak_rss_kib: field("VmHWM:")?,
         threads: field("Threads:")?,
         fds,
     })

@@ -11,7 +11,7 @@ use super::docs::{
     Conflict, DataSourceKey, NotFound, PayloadTooLarge, Timestamp, UnsupportedMediaType,
 };
 use super::error::{ApiError, ErrorCode};
-use super::list_stream::{self, Frame, Listing};
+use super::list_stream;
 use super::reply::{json_ok, EmptyObject};
 use crate::app::data_sources::{self, Changes, NewDataSource};
 use crate::app::AppState;
@@ -287,16 +287,13 @@ pub async fn create(
         description = "Every data source, oldest first, password removed from every configUri"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    list_stream::respond(Listing {
-        total: page.limit,
-        read: move |after, size| {
-            let state = state.clone();
-            async move { data_sources::list(&state, page.chunk(after, size)).await }
-        },
-        position: |row| row.seq,
-        view: |row| Ok(DataSourceView::redacted(row)),
-        frame: Frame::array(),
-    })
+    list_stream::page_of(
+        state,
+        page,
+        |state, page| async move { data_sources::list(&state, page).await },
+        |row| row.seq,
+        |row| Ok(DataSourceView::redacted(row)),
+    )
     .await
 }
 

@@ -12,11 +12,13 @@ use std::future::Future;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use futures_util::{stream, StreamExt};
 use serde::Serialize;
 
 use super::error::{ApiError, JSON_CONTENT_TYPE};
+use crate::app::{AppError, AppState};
+use crate::store::Page;
 
 /// Rows read and sent at a time: large enough that the per-chunk query is cheap beside the
 /// rows, small enough that a chunk of the largest rows stays well under a megabyte.
@@ -85,6 +87,31 @@ where
     pub frame: Frame,
 }
 
+/// A contract list of `page` as a JSON array: `list` reads one chunk of it (the page narrowed
+/// by [`Page::chunk`]) through the use case.
+pub async fn page_of<T, V, L, Fut>(
+    state: web::Data<AppState>,
+    page: Page,
+    list: L,
+    position: fn(&T) -> i64,
+    view: fn(&T) -> Result<V, ApiError>,
+) -> Result<HttpResponse, ApiError>
+where
+    T: 'static,
+    V: Serialize + 'static,
+    L: Fn(web::Data<AppState>, Page) -> Fut + 'static,
+    Fut: Future<Output = Result<Vec<T>, AppError>> + 'static,
+{
+    respond(Listing {
+        total: page.limit,
+        read: move |after, size| list(state.clone(), page.chunk(after, size)),
+        position,
+        view,
+        frame: Frame::array(),
+    })
+    .await
+}
+
 /// Answers `listing` as a stream of chunks.
 pub async fn respond<T, V, R, Fut, E>(
     listing: Listing<T, V, R, Fut, E>,
@@ -110,15 +137,13 @@ where
         read(None, size(total)).await.map_err(ApiError::from)?
     };
     let mut body = frame.before;
-    let state = Chunked {
+    let mut chunked = Chunked {
         left: total,
         last: None,
         done: false,
-        wrote_one: false,
-    }
-    .next(first, size(total), position);
-    let (mut chunked, rows) = state;
-    render(&rows, view, &mut body, &mut chunked.wrote_one)?;
+    };
+    render(&first, view, &mut body, false)?;
+    chunked.note(&first, size(total), position);
     if chunked.done {
         body.extend_from_slice(&frame.after);
         return Ok(HttpResponse::Ok()
@@ -138,12 +163,12 @@ where
                 Ok(rows) => rows,
                 Err(e) => return Some((Err(broken(ApiError::from(e))), (None, read, closing))),
             };
-            let (mut next, rows) = chunked.next(rows, want, position);
+            // A chunk is read only after a full one, so a row was written before it.
             let mut bytes = Vec::new();
-            if let Err(e) = render(&rows, view, &mut bytes, &mut next.wrote_one) {
+            if let Err(e) = render(&rows, view, &mut bytes, true) {
                 return Some((Err(broken(e)), (None, read, closing)));
             }
-            chunked = next;
+            chunked.note(&rows, want, position);
             Some((Ok(Bytes::from(bytes)), (Some(chunked), read, closing)))
         },
     );
@@ -159,34 +184,32 @@ struct Chunked {
     left: Option<u64>,
     last: After,
     done: bool,
-    wrote_one: bool,
 }
 
 impl Chunked {
-    /// After `rows` were read where `want` were asked for.
-    fn next<T>(mut self, rows: Vec<T>, want: u64, position: fn(&T) -> i64) -> (Chunked, Vec<T>) {
+    /// `rows` were read where `want` were asked for.
+    fn note<T>(&mut self, rows: &[T], want: u64, position: fn(&T) -> i64) {
         let got = rows.len() as u64;
         self.left = self.left.map(|n| n.saturating_sub(got));
         if let Some(last) = rows.last() {
             self.last = Some(position(last));
         }
         self.done = got < want || self.left == Some(0);
-        (self, rows)
     }
 }
 
+/// `rows` as array elements, each after a comma but the list's very first.
 fn render<T, V: Serialize>(
     rows: &[T],
     view: fn(&T) -> Result<V, ApiError>,
     out: &mut Vec<u8>,
-    wrote_one: &mut bool,
+    after_a_row: bool,
 ) -> Result<(), ApiError> {
-    for row in rows {
-        if *wrote_one {
+    for (i, row) in rows.iter().enumerate() {
+        if after_a_row || i > 0 {
             out.push(b',');
         }
         serde_json::to_writer(&mut *out, &view(row)?).map_err(ApiError::internal)?;
-        *wrote_one = true;
     }
     Ok(())
 }
@@ -216,23 +239,21 @@ mod tests {
 
     #[test]
     fn chunks_stop_at_a_short_read_or_the_total() {
-        let start = Chunked {
+        let mut c = Chunked {
             left: Some(700),
             last: None,
             done: false,
-            wrote_one: false,
         };
-        let (c, _) = start.next((1..=500).collect::<Vec<i64>>(), 500, |n| *n);
+        c.note(&(1..=500).collect::<Vec<i64>>(), 500, |n| *n);
         assert_eq!((c.left, c.last, c.done), (Some(200), Some(500), false));
-        let (c, _) = c.next((501..=700).collect::<Vec<i64>>(), 200, |n| *n);
+        c.note(&(501..=700).collect::<Vec<i64>>(), 200, |n| *n);
         assert!(c.done);
-        let open = Chunked {
+        let mut open = Chunked {
             left: None,
             last: None,
             done: false,
-            wrote_one: false,
         };
-        let (c, _) = open.next(vec![1i64, 2], 500, |n| *n);
-        assert!(c.done, "fewer than asked: the end");
+        open.note(&[1i64, 2], 500, |n| *n);
+        assert!(open.done, "fewer than asked: the end");
     }
 }

@@ -10,7 +10,7 @@ use super::docs::{
     UnsupportedMediaType,
 };
 use super::error::ApiError;
-use super::list_stream::{self, Frame, Listing};
+use super::list_stream;
 use super::reply::{json_ok, Count, EmptyObject};
 use crate::app::permissions::{self, Scope};
 use crate::app::AppState;
@@ -121,16 +121,13 @@ pub async fn grant(
     responses((status = 200, body = [PermissionView], description = "Every permission, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    list_stream::respond(Listing {
-        total: page.limit,
-        read: move |after, size| {
-            let state = state.clone();
-            async move { permissions::list(&state, page.chunk(after, size)).await }
-        },
-        position: |row| row.id,
-        view: |row| Ok(PermissionView::from(row)),
-        frame: Frame::array(),
-    })
+    list_stream::page_of(
+        state,
+        page,
+        |state, page| async move { permissions::list(&state, page).await },
+        |row| row.id,
+        |row| Ok(PermissionView::from(row)),
+    )
     .await
 }
 

@@ -11,7 +11,7 @@ use super::docs::{
     Conflict, NotFound, PayloadTooLarge, PersonKey, Timestamp, UnsupportedMediaType,
 };
 use super::error::ApiError;
-use super::list_stream::{self, Frame, Listing};
+use super::list_stream;
 use super::permission::PermissionView;
 use super::reply::{json_ok, Count, EmptyObject};
 use super::role::RoleView;
@@ -120,16 +120,13 @@ pub async fn create(
     responses((status = 200, body = [PersonView], description = "Every person, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    list_stream::respond(Listing {
-        total: page.limit,
-        read: move |after, size| {
-            let state = state.clone();
-            async move { people::list(&state, page.chunk(after, size)).await }
-        },
-        position: |(seq, _)| *seq,
-        view: |(_, row)| Ok(PersonView::from(row)),
-        frame: Frame::array(),
-    })
+    list_stream::page_of(
+        state,
+        page,
+        |state, page| async move { people::list(&state, page).await },
+        |(seq, _)| *seq,
+        |(_, row)| Ok(PersonView::from(row)),
+    )
     .await
 }
 

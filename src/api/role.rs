@@ -11,7 +11,7 @@ use super::docs::{
     UnsupportedMediaType,
 };
 use super::error::ApiError;
-use super::list_stream::{self, Frame, Listing};
+use super::list_stream;
 use super::person::{people_json, PersonView};
 use super::reply::{json_ok, EmptyObject};
 use crate::app::roles;
@@ -95,16 +95,13 @@ pub async fn create(
     responses((status = 200, body = [RoleView], description = "Every role, oldest first"))
 )]
 pub async fn list(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, ApiError> {
-    list_stream::respond(Listing {
-        total: page.limit,
-        read: move |after, size| {
-            let state = state.clone();
-            async move { roles::list(&state, page.chunk(after, size)).await }
-        },
-        position: |(seq, _)| *seq,
-        view: |(_, row)| Ok(RoleView::from(row)),
-        frame: Frame::array(),
-    })
+    list_stream::page_of(
+        state,
+        page,
+        |state, page| async move { roles::list(&state, page).await },
+        |(seq, _)| *seq,
+        |(_, row)| Ok(RoleView::from(row)),
+    )
     .await
 }
 

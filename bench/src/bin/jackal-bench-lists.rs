@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use jackal_bench::server::Launch;
+use jackal_bench::server::{proc_sample, Launch};
 use jackal_bench::{load_average, Result};
 use reqwest::Method;
 
@@ -49,18 +49,6 @@ fn options() -> Result<Options> {
         }
     }
     Ok(o)
-}
-
-/// `VmHWM` (peak resident set) of `pid`, KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// Where a round's store is: a copy of the seeded one.
@@ -169,7 +157,9 @@ async fn list_once(
     }
     let body = res.bytes().await?.to_vec();
     let took = started.elapsed();
-    let peak_kib = peak_rss_kib(server.pid()).ok_or("no VmHWM")?;
+    let peak_kib = proc_sample(server.pid())
+        .ok_or("no /proc status")?
+        .peak_rss_kib;
     Ok(Listed {
         peak_kib,
         took,
