@@ -150,6 +150,7 @@ fn parse_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError
         until: timestamp("until", until)?,
         object_id,
         after_id,
+        before_id: None,
         limit,
         newest: false,
     })

@@ -69,6 +69,7 @@ error_codes! {
     InvalidConfigUri = "invalid_config_uri" => BAD_REQUEST,
     Unauthorized = "unauthorized" => UNAUTHORIZED,
     TlsRequired = "tls_required" => FORBIDDEN,
+    CsrfRejected = "csrf_rejected" => FORBIDDEN,
     RouteNotFound = "route_not_found" => NOT_FOUND,
     WorkspaceNotFound = "workspace_not_found" => NOT_FOUND,
     DataSourceNotFound = "data_source_not_found" => NOT_FOUND,

@@ -7,6 +7,7 @@
 //! Who gets what, by that path:
 //! - `GET` of one of [`PUBLIC`]: no credentials, no vendor headers (contract §6).
 //! - The Mode dialect (`/api/<workspace>/...`, any workspace but `v2`): Mode's Basic auth.
+//! - The status page (`/ui`): its sign-in form and assets, or a session (`crate::ui::session`).
 //! - Everything else, `/api/v2` and unknown paths alike: the JackDB conventions (User-Agent,
 //!   Accept, then Basic auth, contract §1) under `/api/v2`, Basic auth alone outside it. An
 //!   unknown path is a 404 only to a caller who authenticated.
@@ -35,6 +36,8 @@ pub enum Audience {
     Mode,
     /// Under `/api/v2`: the vendor headers, then `<keyId>@api:<secret>`.
     JackDb,
+    /// The status page (`/ui`): a session cookie, or the sign-in form (see `crate::ui`).
+    Ui,
     /// Any other path: `<keyId>@api:<secret>`, then a 404.
     Unknown,
 }
@@ -47,6 +50,8 @@ impl Audience {
             Audience::Mode
         } else if routed == API_PREFIX || routed.starts_with("/api/v2/") {
             Audience::JackDb
+        } else if crate::ui::is_ui_path(routed) {
+            Audience::Ui
         } else {
             Audience::Unknown
         }
@@ -69,6 +74,11 @@ pub async fn gate(
         Audience::JackDb => match conventions::check_headers(&req) {
             Ok(()) => limits::limit_auth_failures(&req, conventions::authenticate(&req)).await,
             Err(e) => Err(e.error_response()),
+        },
+        Audience::Ui => match crate::ui::admit(&req).await {
+            // The UI's own check put the session and its key in the request.
+            Ok(_) => return Ok(next.call(req).await?.map_into_boxed_body()),
+            Err(response) => Err(response),
         },
         Audience::Unknown => {
             limits::limit_auth_failures(&req, conventions::authenticate(&req)).await
@@ -114,6 +124,10 @@ mod tests {
             ("/api%2Fv2/data-source", Audience::Unknown),
             ("/api", Audience::Unknown),
             ("/apix/v2", Audience::Unknown),
+            ("/ui", Audience::Ui),
+            ("/ui/data-source/x", Audience::Ui),
+            ("/uix", Audience::Unknown),
+            ("/UI", Audience::Unknown),
         ] {
             assert_eq!(Audience::of(&Method::GET, path), audience, "{path}");
         }

@@ -116,6 +116,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(api_scope());
     // The Mode dialect, after `/api/v2` so that the JackDB API keeps every path of its own.
     cfg.service(mode::scope());
+    // The status page, outside `/api/v2` and the OpenAPI document.
+    cfg.service(crate::ui::scope());
     // The operations endpoints, outside `/api/v2` and the OpenAPI document.
     for (path, handler) in [
         ("/healthz", route(Method::GET).to(operations::healthz)),

@@ -179,10 +179,7 @@ fn view(row: &SchemaSnapshotRow, stored: StoredSnapshot, filter: &SchemaQuery) -
 fn failure(report: &IntrospectionReport, failure: &ProbeFailure) -> TestResult {
     render(&ProbeReport {
         outcome: Err(failure.clone()),
-        duration: report.duration,
-        phases: report.phases.clone(),
-        address: report.address,
-        tls: report.tls.clone(),
+        ..crate::app::test_report::of_introspection(report)
     })
 }
 

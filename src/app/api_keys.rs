@@ -63,6 +63,13 @@ async fn find(store: &Store, id: &str) -> Result<Option<ApiKeyRow>, StoreError> 
         .await
 }
 
+fn caller_if_active(row: &ApiKeyRow) -> Option<Caller> {
+    row.revoked_at.is_none().then(|| Caller {
+        key_id: row.id.clone(),
+        name: row.name.clone(),
+    })
+}
+
 /// Most keys this server remembers; past it the memory is emptied and filled again. Only keys
 /// that exist are remembered, so unknown ids cannot fill it.
 const CACHED_KEYS: usize = 10_000;
@@ -102,14 +109,28 @@ impl KeyCache {
             return Ok(None);
         }
         let presented = hash_secret(secret);
-        let check = |row: &ApiKeyRow| {
+        self.lookup(id, |row| {
             let matches: bool = row.secret_sha256.ct_eq(&presented).into();
-            (matches && row.revoked_at.is_none()).then(|| Caller {
-                key_id: row.id.clone(),
-                name: row.name.clone(),
-            })
-        };
-        if let Some(caller) = self.remembered(id, check) {
+            matches.then(|| caller_if_active(row)).flatten()
+        })
+        .await
+    }
+
+    /// The key `id` as a caller while it is active (not revoked), without its secret: for a
+    /// status-page session, which proved the secret when it began. Same memory and watch as
+    /// [`KeyCache::verify`], so a revoked key's sessions end within the watch's window.
+    pub async fn active(&self, id: &str) -> Result<Option<Caller>, StoreError> {
+        self.lookup(id, caller_if_active).await
+    }
+
+    /// `check` of the key `id`: of the remembered row while it can be trusted, else of the
+    /// row read now (then remembered).
+    async fn lookup(
+        &self,
+        id: &str,
+        check: impl Fn(&ApiKeyRow) -> Option<Caller>,
+    ) -> Result<Option<Caller>, StoreError> {
+        if let Some(caller) = self.remembered(id, &check) {
             return Ok(caller);
         }
         // Taken before the read: a change the watch sees after it makes the row stale.

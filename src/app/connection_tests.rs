@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::data_sources::{find, spec_with_password};
-use super::{events, AppError, AppState};
+use super::{events, test_report, AppError, AppState};
 use crate::domain::ids::DataSourceId;
 use crate::metrics::DataSourceLabels;
 use crate::store::{
-    AuditContext, AuditEvent, DataSourceRow, Lock, SchemaSnapshotRow, TestHistoryRow,
+    AuditContext, AuditEvent, DataSourceRow, Lock, SchemaSnapshotRow, TestHistoryRow, TestReportRow,
 };
 
 /// What a schema snapshot row holds: the version and the snapshot, as the drivers reported
@@ -105,6 +105,12 @@ async fn record(
                     if now.is_some_and(|row| tested.destination == Destination::of(&row)) {
                         tx.set_test_outcome(id, Some((tested.ok, at))).await?;
                         tx.add_test_history(&tested.history_row(at), keep).await?;
+                        tx.put_test_report(&TestReportRow {
+                            data_source_id: id.clone(),
+                            tested_at: at,
+                            report: tested.report.clone(),
+                        })
+                        .await?;
                     }
                 }
                 if let Some(event) = &event {
@@ -146,16 +152,16 @@ struct Tested {
     error_code: Option<&'static str>,
     duration: std::time::Duration,
     version: Option<(String, String)>,
+    /// The result as `/test` shows it, kept for the status page.
+    report: String,
 }
 
 impl Tested {
-    fn of<T>(
-        row: &DataSourceRow,
-        outcome: &Result<T, ProbeFailure>,
-        duration: std::time::Duration,
-        version: Option<&ServerVersion>,
-    ) -> Tested {
+    fn of(row: &DataSourceRow, report: &ProbeReport) -> Tested {
+        let (outcome, duration) = (&report.outcome, report.duration);
+        let version = outcome.as_ref().ok();
         Tested {
+            report: test_report::stored(report),
             destination: Destination::of(row),
             id: row.id.clone(),
             alias: row.alias.clone(),
@@ -223,12 +229,7 @@ async fn test_row_recorded(
     let mut changes = outcome(&report.outcome, report.outcome.as_ref().ok());
     changes["address"] = json!(report.address.map(|a| a.to_string()));
     let event = events::connection_tested("data_source", row.id.as_str(), changes);
-    let tested = Tested::of(
-        &row,
-        &report.outcome,
-        report.duration,
-        report.outcome.as_ref().ok(),
-    );
+    let tested = Tested::of(&row, &report);
     record(app, ctx, audited.then_some(event), Some(tested)).await?;
     Ok(report)
 }
@@ -299,12 +300,7 @@ pub async fn introspect(
     };
     app.metrics.count_test(&report.outcome, &report.phases);
     let event = events::data_source_introspected(&row.id, changes);
-    let tested = Tested::of(
-        row,
-        &report.outcome,
-        report.duration,
-        report.outcome.as_ref().ok().map(|(version, _)| version),
-    );
+    let tested = Tested::of(row, &test_report::of_introspection(&report));
     record(app, ctx, Some(event), Some(tested)).await?;
     let (version, snapshot) = match &report.outcome {
         Ok(found) => found.clone(),

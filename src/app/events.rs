@@ -273,3 +273,9 @@ pub fn data_source_purged(row: &DataSourceRow, snapshot: bool, test_result: bool
         json!({"schemaSnapshot": snapshot, "testResult": test_result}),
     )
 }
+
+/// A sign-in to the status page (`started`) or a sign-out, by the API key `key_id`.
+pub fn ui_session(key_id: &str, started: bool) -> AuditEvent {
+    let action = if started { "ui.sign_in" } else { "ui.sign_out" };
+    event(action, "api_key", key_id, json!({}))
+}

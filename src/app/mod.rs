@@ -16,7 +16,10 @@ pub mod monitor;
 pub mod people;
 pub mod permissions;
 pub mod roles;
+pub mod status_page;
+pub mod test_report;
 pub mod test_runs;
+pub mod ui_sessions;
 
 pub use error::AppError;
 

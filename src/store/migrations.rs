@@ -32,6 +32,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0008_test_history"),
     migration!("0009_monitor_claim"),
     migration!("0010_api_key_changes"),
+    migration!("0011_status_page"),
 ];
 
 /// The newest schema version this build knows.

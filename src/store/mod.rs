@@ -18,8 +18,9 @@ pub mod tx;
 pub use key_watch::KeyWatch;
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
-    Member, Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow,
-    SealedColumn, SealedCounts, TestHistoryRow, TestOutcome, Unique,
+    Member, Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow,
+    SchemaSnapshotRow, SealedColumn, SealedCounts, TestHistoryRow, TestOutcome, TestReportRow,
+    UiSessionRow, Unique,
 };
 pub use postgres::PgStore;
 pub use rows::{email_key, Lock};

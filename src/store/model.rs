@@ -243,6 +243,8 @@ pub struct AuditFilter {
     pub until: Option<i64>,
     pub object_id: Option<String>,
     pub after_id: Option<i64>,
+    /// Only events older than this id (the status page scrolls back from the newest).
+    pub before_id: Option<i64>,
     pub limit: usize,
     /// The newest `limit` events (still listed oldest first) instead of the oldest.
     pub newest: bool,
@@ -286,4 +288,43 @@ pub struct SchemaSnapshotRow {
     pub fetched_at: i64,
     pub duration_ms: i64,
     pub snapshot: String,
+}
+
+/// A browser's sign-in to the status page: the token's SHA-256 (the cookie holds the token),
+/// the API key it signed in with, the token its state-changing requests must echo, and when it
+/// ends.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UiSessionRow {
+    pub token_sha256: Vec<u8>,
+    pub api_key_id: String,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for UiSessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The CSRF token is a credential of the session: not for logs.
+        f.debug_struct("UiSessionRow")
+            .field("api_key_id", &self.api_key_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The last test of a data source as `/test` answered it (JSON), and when it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestReportRow {
+    pub data_source_id: DataSourceId,
+    pub tested_at: i64,
+    pub report: String,
+}
+
+/// A data source's recent test durations, oldest first (the status page's sparklines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentTest {
+    pub data_source_id: DataSourceId,
+    pub tested_at: i64,
+    pub success: bool,
+    pub duration_us: i64,
 }

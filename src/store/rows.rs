@@ -11,8 +11,8 @@ use super::model::{KEY_CHECK, ROTATION_KEY_CHECK, ROTATION_KEY_FILE};
 use super::tx::{params, Param, Record, Tx};
 use super::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, KeyMeta, Member,
-    Page, PendingRotation, PermissionRow, PersonRow, RoleRow, SchemaSnapshotRow, SealedColumn,
-    SealedCounts, StoreError, TestHistoryRow,
+    Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow, SchemaSnapshotRow,
+    SealedColumn, SealedCounts, StoreError, TestHistoryRow, TestReportRow, UiSessionRow,
 };
 use crate::domain::ids::{DataSourceId, PersonId, RoleId};
 
@@ -1087,6 +1087,7 @@ impl dyn Tx + '_ {
                AND (CAST($2 AS BIGINT) IS NULL OR at < $2) \
                AND (CAST($3 AS TEXT) IS NULL OR object_id = $3) \
                AND (CAST($4 AS BIGINT) IS NULL OR id > $4) \
+               AND (CAST($6 AS BIGINT) IS NULL OR id < $6) \
              ORDER BY id {order} LIMIT $5"
         );
         let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
@@ -1099,6 +1100,7 @@ impl dyn Tx + '_ {
                     Param::from(filter.object_id.as_deref()),
                     Param::from(filter.after_id),
                     Param::from(limit),
+                    Param::from(filter.before_id),
                 ],
             )
             .await?;
@@ -1112,5 +1114,118 @@ impl dyn Tx + '_ {
     /// Whether the store answers a query.
     pub async fn ping(&mut self) -> Result<(), StoreError> {
         self.query("SELECT count(*) FROM meta", &[]).await.map(drop)
+    }
+
+    // ---- the status page ----
+
+    pub async fn insert_ui_session(&mut self, row: &UiSessionRow) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO ui_session (token_sha256, api_key_id, csrf_token, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &params![
+                row.token_sha256.as_slice(),
+                &row.api_key_id,
+                &row.csrf_token,
+                row.created_at,
+                row.expires_at
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The session whose token hashes to `token_sha256`, if it has not expired at `now`.
+    pub async fn ui_session(
+        &mut self,
+        token_sha256: &[u8],
+        now: i64,
+    ) -> Result<Option<UiSessionRow>, StoreError> {
+        let records = self
+            .query(
+                "SELECT token_sha256, api_key_id, csrf_token, created_at, expires_at \
+                 FROM ui_session WHERE token_sha256 = $1 AND expires_at > $2",
+                &params![token_sha256, now],
+            )
+            .await?;
+        first(records, |mut r| {
+            Ok(UiSessionRow {
+                token_sha256: r.bytes(0)?,
+                api_key_id: r.text(1)?,
+                csrf_token: r.text(2)?,
+                created_at: r.int(3)?,
+                expires_at: r.int(4)?,
+            })
+        })
+    }
+
+    /// Ends the session whose token hashes to `token_sha256`, and every one expired at `now`.
+    pub async fn delete_ui_session(
+        &mut self,
+        token_sha256: &[u8],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM ui_session WHERE token_sha256 = $1 OR expires_at <= $2",
+            &params![token_sha256, now],
+        )
+        .await
+    }
+
+    /// Keeps `row` as its data source's last test report.
+    pub async fn put_test_report(&mut self, row: &TestReportRow) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO test_report (data_source_id, tested_at, report) VALUES ($1, $2, $3) \
+             ON CONFLICT (data_source_id) DO UPDATE SET tested_at = excluded.tested_at, \
+             report = excluded.report",
+            &params![row.data_source_id.as_str(), row.tested_at, &row.report],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The last test reports of `ids`, or of every data source when `ids` is `None`.
+    pub async fn test_reports(
+        &mut self,
+        id: Option<&DataSourceId>,
+    ) -> Result<Vec<TestReportRow>, StoreError> {
+        let records = self
+            .query(
+                "SELECT data_source_id, tested_at, report FROM test_report \
+                 WHERE CAST($1 AS TEXT) IS NULL OR data_source_id = $1",
+                &params![id.map(DataSourceId::as_str)],
+            )
+            .await?;
+        all(records, |mut r| {
+            Ok(TestReportRow {
+                data_source_id: DataSourceId::stored(r.text(0)?),
+                tested_at: r.int(1)?,
+                report: r.text(2)?,
+            })
+        })
+    }
+
+    /// Every data source's newest `per_data_source` test results, by data source, oldest first.
+    pub async fn recent_tests(
+        &mut self,
+        per_data_source: i64,
+    ) -> Result<Vec<RecentTest>, StoreError> {
+        let records = self
+            .query(
+                "SELECT data_source_id, tested_at, success, duration_us FROM \
+                 (SELECT data_source_id, tested_at, success, duration_us, ROW_NUMBER() OVER \
+                  (PARTITION BY data_source_id ORDER BY tested_at DESC) AS n \
+                  FROM test_history) AS newest \
+                 WHERE n <= $1 ORDER BY data_source_id, tested_at",
+                &params![per_data_source],
+            )
+            .await?;
+        all(records, |mut r| {
+            Ok(RecentTest {
+                data_source_id: DataSourceId::stored(r.text(0)?),
+                tested_at: r.int(1)?,
+                success: r.opt_bool(2)?.unwrap_or(false),
+                duration_us: r.int(3)?,
+            })
+        })
     }
 }

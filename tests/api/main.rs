@@ -35,4 +35,6 @@ mod story;
 mod test_history;
 mod test_run;
 mod two_servers;
+mod ui;
+mod ui_browser;
 mod upgrade;

@@ -317,3 +317,32 @@ async fn with_two_servers_each_periodic_test_runs_once_per_period() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_status_page_session_begun_on_one_server_works_on_the_other_until_signed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((a, b)) = two_servers(dir.path()).await else {
+        return;
+    };
+    let root = |node: &Node| node.base.trim_end_matches("/api/v2").to_owned();
+    let mut on_a = crate::ui::Browser::of(&root(&a));
+    on_a.sign_in(&test_key_of(&a)).await;
+    // The same cookie, sent to B: signed in there too (the session is in the shared store).
+    let mut on_b = crate::ui::Browser::of(&root(&b));
+    on_b.cookie = on_a.cookie.clone();
+    let fleet = on_b.page("/ui/").await;
+    assert!(fleet.contains("<h1>Fleet</h1>"), "{fleet}");
+    // Signed out on B: refused on A at once.
+    let csrf = on_b.csrf().await;
+    assert_eq!(on_b.post("/ui/sign-out", &csrf).await.status(), 303);
+    let res = on_a.get("/ui/").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/ui/sign-in");
+}
+
+fn test_key_of(node: &Node) -> jackal::auth::KeyCredentials {
+    jackal::auth::KeyCredentials {
+        id: node.id.clone(),
+        secret: node.secret.clone(),
+    }
+}

@@ -20,6 +20,7 @@ mod test_rate;
 pub use plain_http::{is_loopback, require_tls};
 
 use std::future::{ready, Future, Ready};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -210,32 +211,57 @@ pub async fn limit_auth_failures_as(
     let Some(limits) = req.app_data::<web::Data<Limits>>() else {
         return attempt.await.map_err(|e| render(&e));
     };
-    let client = client_key(req.peer_addr().map(|a| a.ip()));
-    if let Some(retry_after) = limits.auth.blocked(client, limits.clock.now_millis()) {
-        return Err(limits.blocked(retry_after).render_with(render));
-    }
-    let error = match attempt.await {
-        Ok(caller) => return Ok(caller),
-        Err(e) => e,
-    };
-    if error.status != StatusCode::UNAUTHORIZED
-        || !req.headers().contains_key(header::AUTHORIZATION)
-    {
-        return Err(render(&error));
-    }
-    match limits
-        .auth
-        .record_failure(client, limits.clock.now_millis())
-    {
-        AfterFailure::Answer { delay } => {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Err(render(&error))
+    let presented = req.headers().contains_key(header::AUTHORIZATION);
+    limits
+        .counted(req.peer_addr().map(|a| a.ip()), presented, attempt)
+        .await
+        .map_err(|refused| match refused {
+            Refused::Failed(error) => render(&error),
+            Refused::Blocked(blocked) => blocked.render_with(render),
+        })
+}
+
+/// Why an authentication counted by [`Limits::counted`] did not pass.
+#[derive(Debug)]
+pub enum Refused {
+    /// It failed (a 401 when credentials were presented), after any delay.
+    Failed(ApiError),
+    /// The client address is blocked: a 429.
+    Blocked(TooManyRequests),
+}
+
+impl Limits {
+    /// Runs `attempt` (an authentication by the client at `peer`) unless that client is
+    /// blocked, and counts its failure when it `presented` credentials: the rule of
+    /// [`limit_auth_failures`], for the API and the status page's sign-in alike.
+    pub async fn counted(
+        &self,
+        peer: Option<IpAddr>,
+        presented: bool,
+        attempt: impl Future<Output = Result<Caller, ApiError>>,
+    ) -> Result<Caller, Refused> {
+        let client = client_key(peer);
+        if let Some(retry_after) = self.auth.blocked(client, self.clock.now_millis()) {
+            return Err(Refused::Blocked(self.blocked(retry_after)));
         }
-        AfterFailure::Block { retry_after } => {
-            tracing::warn!(%client, retry_after, "client blocked after repeated authentication failures");
-            Err(limits.blocked(retry_after).render_with(render))
+        let error = match attempt.await {
+            Ok(caller) => return Ok(caller),
+            Err(e) => e,
+        };
+        if error.status != StatusCode::UNAUTHORIZED || !presented {
+            return Err(Refused::Failed(error));
+        }
+        match self.auth.record_failure(client, self.clock.now_millis()) {
+            AfterFailure::Answer { delay } => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                Err(Refused::Failed(error))
+            }
+            AfterFailure::Block { retry_after } => {
+                tracing::warn!(%client, retry_after, "client blocked after repeated authentication failures");
+                Err(Refused::Blocked(self.blocked(retry_after)))
+            }
         }
     }
 }

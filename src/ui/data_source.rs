@@ -1,0 +1,292 @@
+//! `GET /ui/data-source/{id}`: one data source: its settings as the API shows them, its last
+//! test (phases as a waterfall, TLS facts), its history, its schema snapshot, its roles and
+//! permissions.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde_json::Value;
+
+use super::charts::{self, Bar, HistoryChart};
+use super::report::{millis, when, Report};
+use super::{html, session_of, Chrome};
+use crate::api::data_source::DataSourceView;
+use crate::api::error::ApiError;
+use crate::app::connection_tests::{self, StoredSnapshot};
+use crate::app::permissions::{self, Scope};
+use crate::app::{roles, status_page, AppState};
+
+/// History entries the page shows.
+const HISTORY: i64 = 100;
+
+/// A name and its value, as text.
+pub struct Field {
+    pub name: String,
+    pub value: String,
+}
+
+pub struct LastTest {
+    pub success: bool,
+    pub when: String,
+    pub duration: String,
+    pub code: String,
+    pub message: String,
+    pub address: String,
+    pub version: String,
+    pub bars: Vec<Bar>,
+    pub chart_height: u32,
+    pub tls: Vec<Field>,
+    pub warnings: Vec<String>,
+}
+
+pub struct HistoryRow {
+    pub when: String,
+    pub success: bool,
+    pub code: String,
+    pub duration: String,
+    pub version: String,
+}
+
+pub struct SchemaNode {
+    pub name: String,
+    pub tables: Vec<TableNode>,
+}
+
+pub struct TableNode {
+    pub name: String,
+    pub kind: String,
+    pub columns: Vec<Field>,
+}
+
+pub struct Snapshot {
+    pub fetched_at: String,
+    pub schemas: Vec<SchemaNode>,
+}
+
+pub struct PermissionLine {
+    pub person: String,
+    pub starts: String,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "data_source.html")]
+struct DataSourcePage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    status: &'static str,
+    settings: Vec<Field>,
+    last: Option<LastTest>,
+    chart: Option<HistoryChart>,
+    history: Vec<HistoryRow>,
+    snapshot: Option<Snapshot>,
+    roles: Vec<String>,
+    permissions: Vec<PermissionLine>,
+}
+
+/// A JSON value as one line of text (strings without their quotes).
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The top-level fields of a JSON object in the order they were written (`serde_json::Value`
+/// would sort them): the API's own order of a data source's fields.
+struct InOrder(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for InOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = InOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<InOrder, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    fields.push(entry);
+                }
+                Ok(InOrder(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// A data source's settings as list and retrieve show them, field by field.
+fn settings(view: &DataSourceView) -> Result<Vec<Field>, serde_json::Error> {
+    let InOrder(fields) = serde_json::from_str(&serde_json::to_string(view)?)?;
+    Ok(fields
+        .into_iter()
+        .map(|(name, value)| Field {
+            name,
+            value: text(&value),
+        })
+        .collect())
+}
+
+fn version_of(version: Option<&Value>) -> String {
+    version
+        .map(|v| {
+            format!(
+                "{} {}",
+                v.get("productName").map(text).unwrap_or_default(),
+                v.get("productVersion").map(text).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn last_test(report: Report, tested_at: i64) -> LastTest {
+    let phases: Vec<(String, bool, f64)> = report
+        .phases
+        .iter()
+        .map(|p| {
+            let label = match &p.hop {
+                Some(hop) => format!("{} ({hop})", p.name),
+                None => p.name.clone(),
+            };
+            (label, p.ok, p.ms)
+        })
+        .collect();
+    let bars = charts::waterfall(&phases);
+    let (mut tls, mut warnings) = (Vec::new(), Vec::new());
+    if let Some(Value::Object(facts)) = &report.tls {
+        for (name, value) in facts {
+            match (name.as_str(), value) {
+                ("warnings", Value::Array(list)) => warnings = list.iter().map(text).collect(),
+                (_, Value::Object(certificate)) => {
+                    tls.extend(certificate.iter().map(|(k, v)| Field {
+                        name: format!("{name} {k}"),
+                        value: text(v),
+                    }))
+                }
+                (_, value) => tls.push(Field {
+                    name: name.clone(),
+                    value: text(value),
+                }),
+            }
+        }
+    }
+    LastTest {
+        success: report.success,
+        when: when(tested_at),
+        duration: millis(report.duration_ms),
+        code: report.error_code.unwrap_or_default(),
+        message: report.message.unwrap_or_default(),
+        address: report.address.unwrap_or_default(),
+        version: version_of(report.version.as_ref()),
+        chart_height: 20 * bars.len() as u32,
+        bars,
+        tls,
+        warnings,
+    }
+}
+
+fn snapshot(stored: StoredSnapshot, fetched_at: i64) -> Snapshot {
+    Snapshot {
+        fetched_at: when(fetched_at),
+        schemas: stored
+            .snapshot
+            .schemas
+            .into_iter()
+            .map(|schema| SchemaNode {
+                name: schema.name,
+                tables: schema
+                    .tables
+                    .into_iter()
+                    .map(|table| TableNode {
+                        name: table.name,
+                        kind: text(&serde_json::to_value(table.kind).unwrap_or(Value::Null)),
+                        columns: table
+                            .columns
+                            .into_iter()
+                            .map(|c| Field {
+                                value: if c.nullable {
+                                    format!("{} (nullable)", c.data_type)
+                                } else {
+                                    c.data_type
+                                },
+                                name: c.name,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let session = session_of(&req)?;
+    let key = path.into_inner();
+    let (row, report) = status_page::data_source(&state, &key).await?;
+    let id = row.id.to_string();
+    let (_, tests) = connection_tests::history(&state, &id, 0, HISTORY).await?;
+    let (_, stored) = connection_tests::snapshot(&state, &id).await?;
+    let roles = roles::of_data_source(&state, &id).await?;
+    let permissions = permissions::scoped(&state, Scope::DataSource(id.clone())).await?;
+    let settings = settings(&DataSourceView::redacted(&row)).map_err(ApiError::internal)?;
+    let last = report.and_then(|r| Some(last_test(Report::parse(&r.report)?, r.tested_at)));
+    let oldest_first: Vec<(bool, i64)> = tests
+        .iter()
+        .rev()
+        .map(|t| (t.success, t.duration_us))
+        .collect();
+    let snapshot = match stored {
+        Some(row) => Some(snapshot(StoredSnapshot::parse(&row)?, row.fetched_at)),
+        None => None,
+    };
+    let status = match row.last_test_ok {
+        Some(true) => "Up",
+        Some(false) => "Down",
+        None => "Never tested",
+    };
+    html(
+        StatusCode::OK,
+        &DataSourcePage {
+            chrome: Chrome::of(&session, row.name.clone(), ""),
+            id,
+            name: row.name.clone(),
+            status,
+            settings,
+            last,
+            chart: charts::history(&oldest_first),
+            history: tests
+                .iter()
+                .map(|t| HistoryRow {
+                    when: when(t.tested_at),
+                    success: t.success,
+                    code: t.error_code.clone().unwrap_or_default(),
+                    duration: millis(t.duration_us as f64 / 1000.0),
+                    version: match (&t.product_name, &t.product_version) {
+                        (Some(name), Some(version)) => format!("{name} {version}"),
+                        _ => String::new(),
+                    },
+                })
+                .collect(),
+            snapshot,
+            roles: roles.into_iter().map(|r| r.name).collect(),
+            permissions: permissions
+                .into_iter()
+                .map(|p| PermissionLine {
+                    person: p.person_id.to_string(),
+                    starts: when(p.starts_at),
+                    expires: when(p.expires_at),
+                })
+                .collect(),
+        },
+    )
+}

@@ -1,0 +1,142 @@
+//! The status page at `/ui/`: the fleet's health, one data source's story and the audit
+//! trail, rendered on the server from templates compiled into the binary (askama, escaped by
+//! default), with charts drawn as SVG and one small script for the buttons. No Node toolchain
+//! is needed to build or run it.
+//!
+//! Who may see what is decided in the gate ([`session::admit`]). Every answer carries a
+//! Content-Security-Policy that allows only this server's own script and style (no inline
+//! script, no inline style), and no framing.
+
+mod assets;
+mod audit;
+mod charts;
+mod data_source;
+mod fleet;
+mod report;
+pub mod session;
+mod sign_in;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::api::error::ApiError;
+use crate::api::routes::{method_checked_resource, route};
+use crate::api::{connection_test, schema, test_run};
+use crate::app::ui_sessions::Session;
+
+pub use session::{admit, is_ui_path};
+
+/// The policy every status-page answer carries: scripts, styles, images and fetches from this
+/// server only; forms post only here; never framed.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The `/ui` scope.
+pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
+    let resource =
+        |path: &str, allow: &'static str, routes| method_checked_resource(path, allow, routes);
+    web::scope(session::PREFIX)
+        .wrap(
+            DefaultHeaders::new()
+                .add((header::CONTENT_SECURITY_POLICY, CSP))
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                // Not `no-referrer`: with it a browser sends `Origin: null` on a form post, and the
+                // same-origin check of the sign-in form would refuse the page itself.
+                .add((header::REFERRER_POLICY, "same-origin"))
+                .add((header::X_FRAME_OPTIONS, "DENY")),
+        )
+        .service(resource(
+            "",
+            "GET",
+            vec![route(Method::GET).to(fleet::page)],
+        ))
+        .service(resource(
+            "/sign-in",
+            "GET, POST",
+            vec![
+                route(Method::GET).to(sign_in::form),
+                route(Method::POST).to(sign_in::sign_in),
+            ],
+        ))
+        .service(resource(
+            "/sign-out",
+            "POST",
+            vec![route(Method::POST).to(sign_in::sign_out)],
+        ))
+        .service(resource(
+            "/data-source/{data_source}",
+            "GET",
+            vec![route(Method::GET).to(data_source::page)],
+        ))
+        // The buttons call the API's own handlers, as the signed-in key: one rule for a test,
+        // a fleet run or a schema refresh, whoever asks.
+        .service(resource(
+            "/data-source/{data_source}/test",
+            "POST",
+            vec![route(Method::POST).to(connection_test::test_data_source)],
+        ))
+        .service(resource(
+            "/data-source/{data_source}/schema",
+            "POST",
+            vec![route(Method::POST).to(schema::refresh)],
+        ))
+        .service(resource(
+            "/test-run",
+            "POST",
+            vec![route(Method::POST).to(test_run::run)],
+        ))
+        .service(resource(
+            "/audit",
+            "GET",
+            vec![route(Method::GET).to(audit::page)],
+        ))
+        .service(resource(
+            "/audit/rows",
+            "GET",
+            vec![route(Method::GET).to(audit::rows)],
+        ))
+        .service(resource(
+            "/assets/{name}",
+            "GET",
+            vec![route(Method::GET).to(assets::serve)],
+        ))
+}
+
+/// What every page shows around its content.
+pub struct Chrome {
+    pub title: String,
+    /// Which navigation entry is this page (`fleet`, `audit`, or none).
+    pub page: &'static str,
+    pub signed_in: bool,
+    pub key_name: String,
+    pub csrf: String,
+}
+
+impl Chrome {
+    fn of(session: &Session, title: impl Into<String>, page: &'static str) -> Chrome {
+        Chrome {
+            title: title.into(),
+            page,
+            signed_in: true,
+            key_name: session.caller.name.clone(),
+            csrf: session.csrf_token().to_owned(),
+        }
+    }
+}
+
+/// `page` rendered, with `status`; never cached (it shows the store as it is now).
+fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, ApiError> {
+    let body = page.render().map_err(ApiError::internal)?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(body))
+}
+
+/// The session of a request the gate admitted.
+fn session_of(req: &HttpRequest) -> Result<Session, ApiError> {
+    session::of(req)
+}

@@ -1,0 +1,593 @@
+//! The status page (`/ui/`) over real HTTP: sign-in and its limits, the session cookie, CSRF,
+//! the Content-Security-Policy, revocation, no secret on any page, the audit trail's paging,
+//! and the fleet page's size with 2,000 data sources. The pages in a real browser are
+//! `ui_browser.rs`.
+
+use std::time::{Duration, Instant};
+
+use jackal::auth::KeyCredentials;
+use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Method, Response};
+
+use crate::helpers::{
+    error_json, ok_json, settings_in, spawn_app, spawn_app_with, test_key, TestApp,
+};
+
+/// A browser's view of one server: no redirects followed, cookies by hand.
+pub struct Browser {
+    pub base: String,
+    pub client: Client,
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    pub fn of(base: &str) -> Browser {
+        Browser {
+            base: base.to_owned(),
+            client: Client::builder().redirect(Policy::none()).build().unwrap(),
+            cookie: None,
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    /// Posts the sign-in form as a browser on this page does (same origin).
+    pub async fn sign_in_as(&mut self, id: &str, secret: &str) -> Response {
+        let origin = self.base.clone();
+        let res = self
+            .request(Method::POST, "/ui/sign-in")
+            .header("Origin", origin)
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(&[("keyId", id), ("secret", secret)])
+            .send()
+            .await
+            .unwrap();
+        if let Some(cookie) = session_cookie(res.headers()) {
+            self.cookie = Some(cookie);
+        }
+        res
+    }
+
+    pub async fn sign_in(&mut self, key: &KeyCredentials) {
+        let res = self.sign_in_as(&key.id, &key.secret).await;
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        assert!(self.cookie.is_some());
+    }
+
+    /// A page's HTML, asserting a 200 with the page headers.
+    pub async fn page(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        assert_page_headers(res.headers());
+        res.text().await.unwrap()
+    }
+
+    /// The CSRF token a page carries.
+    pub async fn csrf(&self) -> String {
+        let html = self.page("/ui/").await;
+        let (_, rest) = html.split_once("name=\"csrf-token\" content=\"").unwrap();
+        rest.split('"').next().unwrap().to_owned()
+    }
+
+    /// A POST as the page's script sends it.
+    pub async fn post(&self, path: &str, csrf: &str) -> Response {
+        self.request(Method::POST, path)
+            .header("X-CSRF-Token", csrf)
+            .header("Origin", self.base.clone())
+            .header("Sec-Fetch-Site", "same-origin")
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// `jackal_session=…` from a response's `Set-Cookie`, if it sets a live one.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("jackal_session=") && !v.starts_with("jackal_session=;"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+pub fn assert_page_headers(headers: &HeaderMap) {
+    let csp = headers
+        .get("content-security-policy")
+        .expect("a CSP header")
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
+}
+
+/// No script but files from this server, no inline style or event handler: what the CSP
+/// would block.
+fn assert_no_inline_code(html: &str) {
+    for (at, _) in html.match_indices("<script") {
+        let tag = &html[at..at + html[at..].find('>').unwrap()];
+        assert!(
+            tag.contains(" src=\"/ui/assets/"),
+            "an inline script: {tag}"
+        );
+    }
+    let lower = html.to_lowercase();
+    for forbidden in [
+        " style=",
+        " onclick=",
+        " onload=",
+        " onerror=",
+        "javascript:",
+    ] {
+        assert!(!lower.contains(forbidden), "{forbidden} in the page");
+    }
+}
+
+async fn app_with_data() -> (TestApp, String, String) {
+    app_with_data_using(|_| {}).await
+}
+
+/// A server (its settings adjusted by `configure`) with two data sources: the local PostgreSQL
+/// (`up`, alias `local-pg`) and a closed port with a password (`down`); their ids.
+pub async fn app_with_data_using(
+    configure: impl FnOnce(&mut jackal::config::Settings),
+) -> (TestApp, String, String) {
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), configure).await;
+    let up = app
+        .create(&[
+            ("name", "Local PostgreSQL"),
+            ("alias", "local-pg"),
+            ("configUri", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        ])
+        .await;
+    let down = app
+        .create(&[
+            ("name", "Closed port"),
+            ("alias", "closed"),
+            (
+                "configUri",
+                "postgresql://app:St4tus-Page-Pw@127.0.0.1:1/app",
+            ),
+        ])
+        .await;
+    (
+        app,
+        up["id"].as_str().unwrap().to_owned(),
+        down["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_sign_in_gives_a_strict_http_only_expiring_cookie() {
+    let (app, up, down) = app_with_data().await;
+    let mut browser = Browser::of(&app.address);
+
+    // Not signed in: pages go to the form; anything else is a 401; the form and assets are
+    // public.
+    for path in ["/ui", "/ui/", "/ui/audit", &format!("/ui/data-source/{up}")] {
+        let res = browser.get(path).await;
+        assert_eq!(res.status(), 303, "{path}");
+        assert_eq!(res.headers()[LOCATION], "/ui/sign-in", "{path}");
+    }
+    let res = browser
+        .request(Method::POST, "/ui/test-run")
+        .send()
+        .await
+        .unwrap();
+    error_json(res, 401, "unauthorized").await;
+    let form = browser.page("/ui/sign-in").await;
+    assert_no_inline_code(&form);
+    for asset in ["app.js", "app.css", "icon.svg"] {
+        let res = browser.get(&format!("/ui/assets/{asset}")).await;
+        assert_eq!(res.status(), 200, "{asset}");
+    }
+    assert_eq!(browser.get("/ui/assets/nothing.js").await.status(), 404);
+
+    // Signing in: a cookie for /ui only, out of scripts' reach, never sent cross-site, expiring.
+    let res = browser.sign_in_as(&app.key.id, &app.key.secret).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()[LOCATION], "/ui/");
+    let set = res.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=43200"] {
+        assert!(set.contains(attribute), "{attribute} missing: {set}");
+    }
+    // Plain HTTP: not Secure (tests/api/https.rs has the HTTPS server).
+    assert!(!set.contains("Secure"), "{set}");
+
+    // Test both, then the fleet: failing first, counts, the error's code and message.
+    ok_json(app.request(Method::POST, "/test-run").send().await.unwrap()).await;
+    let fleet = browser.page("/ui/").await;
+    assert_no_inline_code(&fleet);
+    let (at_down, at_up) = (fleet.find(&down).unwrap(), fleet.find(&up).unwrap());
+    assert!(at_down < at_up, "the failing data source comes first");
+    assert!(
+        fleet.contains("<strong id=\"n-down\">1</strong>"),
+        "{fleet}"
+    );
+    assert!(fleet.contains("<strong id=\"n-up\">1</strong>"), "{fleet}");
+    assert!(fleet.contains("<code>refused</code>"), "{fleet}");
+
+    // The data source page: settings, phases, history.
+    let page = browser.page(&format!("/ui/data-source/{up}")).await;
+    assert_no_inline_code(&page);
+    for expected in [
+        "Local PostgreSQL",
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        "<h3>Phases</h3>",
+        "connect",
+        "History",
+        "PostgreSQL",
+    ] {
+        assert!(page.contains(expected), "{expected} missing");
+    }
+    // By alias too; an unknown one is the API's 404.
+    browser.page("/ui/data-source/local-pg").await;
+    error_json(
+        browser.get("/ui/data-source/nope").await,
+        404,
+        "data_source_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_state_changing_request_needs_the_session_token_and_the_same_origin() {
+    let (app, up, _) = app_with_data().await;
+    let mut browser = Browser::of(&app.address);
+    browser.sign_in(&app.key).await;
+    let csrf = browser.csrf().await;
+    let path = format!("/ui/data-source/{up}/test");
+
+    // No token, a wrong token, another site's Origin, a cross-site fetch: all refused, and
+    // nothing was tested.
+    for headers in [
+        vec![],
+        vec![("X-CSRF-Token", "not-the-token")],
+        vec![
+            ("X-CSRF-Token", csrf.as_str()),
+            ("Origin", "http://evil.example"),
+        ],
+        vec![
+            ("X-CSRF-Token", csrf.as_str()),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+    ] {
+        let mut request = browser.request(Method::POST, &path);
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        error_json(request.send().await.unwrap(), 403, "csrf_rejected").await;
+    }
+    let history = ok_json(app.get(&format!("/data-source/{up}/test-history")).await).await;
+    assert_eq!(history.as_array().unwrap().len(), 0, "{history}");
+
+    // A sign-in posted from another site is refused before the key is looked at.
+    let res = browser
+        .request(Method::POST, "/ui/sign-in")
+        .header("Origin", "http://evil.example")
+        .form(&[("keyId", app.key.id.as_str()), ("secret", &app.key.secret)])
+        .send()
+        .await
+        .unwrap();
+    error_json(res, 403, "csrf_rejected").await;
+
+    // With the token, from the page: the API's own answer.
+    let result = ok_json(browser.post(&path, &csrf).await).await;
+    assert_eq!(result["success"], true, "{result}");
+    let history = ok_json(app.get(&format!("/data-source/{up}/test-history")).await).await;
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    // The fleet run streams as it does for the API.
+    let res = browser
+        .request(Method::POST, "/ui/test-run")
+        .header("X-CSRF-Token", &csrf)
+        .header("Accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert_eq!(body.lines().count(), 3, "{body}");
+    assert!(
+        body.lines().last().unwrap().starts_with("{\"summary\""),
+        "{body}"
+    );
+    // The test was audited as the signed-in key.
+    let trail = ok_json(app.get("/audit?limit=100").await).await;
+    let tested = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "connection.test" && e["objectId"] == up.as_str())
+        .count();
+    assert!(tested >= 2, "{trail}");
+    assert!(trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "ui.sign_in" && e["apiKeyId"] == app.key.id.as_str()));
+}
+
+#[tokio::test]
+async fn a_wrong_key_shows_an_error_then_the_same_lockout_as_the_api() {
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.limits.auth_failures_before_delay = 10;
+        s.limits.auth_failures_before_block = 3;
+        s.limits.auth_failure_window = 60.0;
+    })
+    .await;
+    let mut browser = Browser::of(&app.address);
+    for _ in 0..3 {
+        let res = browser
+            .sign_in_as(&app.key.id, "wrong-secret-wrong-secret")
+            .await;
+        assert_eq!(res.status(), 401);
+        assert!(res.headers().get(SET_COOKIE).is_none());
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"sign-in-error\""), "{html}");
+        assert!(html.contains("do not match an active key"), "{html}");
+        assert!(!html.contains("wrong-secret"), "the secret is never echoed");
+    }
+    // The fourth failure crosses auth_failures_before_block: 429; then even the right secret
+    // is refused, and the API is blocked too.
+    for secret in ["wrong-secret-wrong-secret", app.key.secret.as_str()] {
+        let res = browser.sign_in_as(&app.key.id, secret).await;
+        assert_eq!(res.status(), 429);
+        assert_eq!(res.headers()["retry-after"], "60");
+        assert!(res
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many failed sign-ins"));
+    }
+    assert!(browser.cookie.is_none());
+    error_json(app.get("/whoami").await, 429, "too_many_auth_failures").await;
+}
+
+#[tokio::test]
+async fn signing_out_or_revoking_the_key_ends_the_session() {
+    let app = spawn_app().await;
+    let other = app.create_key("second admin").await;
+    let (mut mine, mut theirs) = (Browser::of(&app.address), Browser::of(&app.address));
+    mine.sign_in(&app.key).await;
+    theirs.sign_in(&other).await;
+    assert!(theirs.page("/ui/").await.contains("second admin"));
+
+    // Signing out: the cookie is dropped, and the old cookie is refused afterwards.
+    let csrf = mine.csrf().await;
+    let res = mine.post("/ui/sign-out", &csrf).await;
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(mine.get("/ui/").await.status(), 303);
+
+    // Revoking the other key (as `jackal api-key revoke` does, from another handle on the store)
+    // ends its session within the key watch's window.
+    let store = jackal::store::Store::connect(&settings_in(app.dir.path()).store)
+        .await
+        .unwrap();
+    assert!(jackal::auth::revoke(&store, &other.id, 1).await.unwrap());
+    let revoked = Instant::now();
+    loop {
+        let res = theirs.get("/ui/").await;
+        if res.status() == 303 {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(2),
+            "still signed in"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "revoked key's session refused after {:?}",
+        revoked.elapsed()
+    );
+    let res = theirs
+        .request(Method::POST, "/ui/test-run")
+        .header("X-CSRF-Token", "x")
+        .send()
+        .await
+        .unwrap();
+    error_json(res, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn no_page_or_asset_holds_a_stored_secret() {
+    let (app, up, down) = app_with_data().await;
+    ok_json(app.request(Method::POST, "/test-run").send().await.unwrap()).await;
+    let mut browser = Browser::of(&app.address);
+    browser.sign_in(&app.key).await;
+    let csrf = browser.csrf().await;
+    ok_json(
+        browser
+            .post(&format!("/ui/data-source/{up}/schema"), &csrf)
+            .await,
+    )
+    .await;
+    let mut seen = String::new();
+    for path in [
+        "/ui/".to_owned(),
+        format!("/ui/data-source/{up}"),
+        format!("/ui/data-source/{down}"),
+        "/ui/audit".to_owned(),
+        "/ui/audit/rows".to_owned(),
+        "/ui/assets/app.js".to_owned(),
+        "/ui/assets/app.css".to_owned(),
+    ] {
+        let res = browser.get(&path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        seen.push_str(&res.text().await.unwrap());
+    }
+    assert!(seen.contains("Closed port"));
+    assert!(seen.contains("public"), "the schema tree is shown");
+    for secret in ["St4tus-Page-Pw", &app.key.secret] {
+        assert!(!seen.contains(secret), "{secret} on a page");
+    }
+    // Nor the session's own token.
+    let token = browser
+        .cookie
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("jackal_session=");
+    assert!(!seen.contains(token));
+}
+
+#[tokio::test]
+async fn the_audit_trail_pages_newest_first_and_filters_by_object_and_time() {
+    let app = spawn_app().await;
+    // 150 events on one data source (updates), a few on another.
+    let ds = app
+        .create(&[
+            ("name", "Busy"),
+            ("configUri", "postgresql://u@127.0.0.1:1/x"),
+        ])
+        .await;
+    let id = ds["id"].as_str().unwrap();
+    for n in 0..150 {
+        let body = format!("name=Busy+{n}");
+        ok_json(
+            app.form(Method::PATCH, &format!("/data-source/{id}"), &body)
+                .await,
+        )
+        .await;
+    }
+    app.create(&[
+        ("name", "Quiet"),
+        ("configUri", "postgresql://u@127.0.0.1:1/y"),
+    ])
+    .await;
+    let mut browser = Browser::of(&app.address);
+    browser.sign_in(&app.key).await;
+
+    let page = browser.page("/ui/audit").await;
+    // Newest first: the sign-in, then Quiet's creation, then the last update.
+    let first = page.find("ui.sign_in").unwrap();
+    let created = page.find("data_source.create").unwrap();
+    assert!(first < created);
+    let (_, next) = page.split_once("data-next=\"").unwrap();
+    let next = next.split('"').next().unwrap().replace("&#38;", "&");
+    let trail = ok_json(app.get("/audit?limit=1000").await).await;
+    let total = trail.as_array().unwrap().len();
+    assert_eq!(total, 153, "{trail}");
+    let res = browser.get(&next).await;
+    assert_eq!(res.status(), 200);
+    let further = res.headers().get("x-next-page").is_some();
+    let rows = res.text().await.unwrap();
+    assert!(rows.contains("Busy"), "{rows}");
+    assert_eq!(rows.matches("<tr>").count(), 53, "153 events: 100, then 53");
+    assert!(!further, "the end of the trail");
+
+    // By object: only that data source's events.
+    let page = browser.page(&format!("/ui/audit?object={id}")).await;
+    assert!(!page.contains("ui.sign_in"));
+    assert_eq!(page.matches("data_source.update").count(), 100);
+    // By time: nothing from the future; a bad time is a message, not a 500.
+    let page = browser.page("/ui/audit?since=2999-01-01T00:00").await;
+    assert!(page.contains("No events."), "{page}");
+    let res = browser.get("/ui/audit?since=yesterday").await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("is not a time"));
+    // Bad input: the page says what to fix; the rows' fetch gets the contract's JSON error.
+    for bad in ["before=abc", "before=1&before=2", "before=1.5", "since=%00"] {
+        let res = browser.get(&format!("/ui/audit?{bad}")).await;
+        assert_eq!(res.status(), 400, "{bad}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("role=\"alert\""), "{bad}: {page}");
+        let res = browser.get(&format!("/ui/audit/rows?{bad}")).await;
+        error_json(res, 400, "invalid_argument").await;
+    }
+}
+
+/// A server with 2,000 data sources, each at a closed port (so each row has an error and a
+/// message), each tested twice (so each has a sparkline).
+pub async fn fleet_of_2000(key: KeyCredentials) -> TestApp {
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), key, |s| {
+        s.limits.tests_per_minute = 100_000;
+        s.limits.tests_burst = 100_000;
+    })
+    .await;
+    let client = &app;
+    let creates = (0..2000).map(|n| async move {
+        let uri = format!(
+            "postgresql://app@127.0.0.{}:{}/db{n}",
+            1 + n % 200,
+            1 + n % 7
+        );
+        client
+            .create(&[
+                ("name", &format!("Data source {n:04}")),
+                ("configUri", &uri),
+            ])
+            .await
+    });
+    futures_util::future::join_all(creates).await;
+    for _ in 0..2 {
+        let summary = ok_json(app.request(Method::POST, "/test-run").send().await.unwrap()).await;
+        assert_eq!(summary["summary"]["total"], 2000, "{}", summary["summary"]);
+    }
+    app
+}
+
+#[tokio::test]
+async fn the_fleet_page_with_2000_data_sources_is_under_a_megabyte() {
+    let app = fleet_of_2000(test_key()).await;
+    let mut browser = Browser::of(&app.address);
+    browser.sign_in(&app.key).await;
+    let started = Instant::now();
+    let html = browser.page("/ui/").await;
+    let took = started.elapsed();
+    assert_eq!(html.matches("<button class=\"test\">").count(), 2000);
+    assert_eq!(
+        html.matches("<polyline").count(),
+        2000,
+        "a sparkline per row"
+    );
+    println!(
+        "fleet page with 2,000 data sources: {} bytes, served in {took:?}",
+        html.len()
+    );
+    assert!(html.len() < 1_000_000, "{} bytes", html.len());
+}
+
+#[tokio::test]
+async fn bad_sign_in_forms_get_a_message_never_a_500() {
+    let app = spawn_app().await;
+    let browser = Browser::of(&app.address);
+    let post = |body: Vec<u8>| {
+        browser
+            .request(Method::POST, "/ui/sign-in")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Not UTF-8, an empty form, a key id that is no UUID, a repeated field: the form again,
+    // saying why.
+    for (body, status) in [
+        (b"keyId=%FF%FE&secret=x".to_vec(), 401),
+        (Vec::new(), 401),
+        (b"keyId=not-a-uuid&secret=whatever".to_vec(), 401),
+        (b"keyId=a&keyId=b&secret=c".to_vec(), 400),
+    ] {
+        let res = post(body.clone()).await.unwrap();
+        assert_eq!(res.status(), status, "{}", String::from_utf8_lossy(&body));
+        assert!(res.text().await.unwrap().contains("id=\"sign-in-error\""));
+    }
+    // Over the API's body limit: its 413.
+    let res = post(vec![b'a'; 2 * 1024 * 1024]).await.unwrap();
+    error_json(res, 413, "body_too_large").await;
+}

@@ -1,0 +1,99 @@
+//! The status page in a real browser: tests/browser/status-page.mjs drives Debian's Chromium
+//! through playwright-core against two servers started here (one with a passing and a failing
+//! data source, one with 2,000), and writes the screenshots docs/ keeps. scripts/test installs
+//! Chromium and the two npm packages; without them the test fails with CI=true and is skipped
+//! otherwise, saying why.
+
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::Method;
+
+use crate::helpers::ok_json;
+use crate::ui::{app_with_data_using, fleet_of_2000};
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing(root: &Path) -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!(
+            "no Chromium at {chromium} (scripts/test installs Debian's chromium)"
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("no node on PATH".into());
+    }
+    let modules = root.join("tests/browser/node_modules/playwright-core");
+    if !modules.exists() {
+        return Some(format!(
+            "{} is missing: run npm ci in tests/browser (scripts/test does)",
+            modules.display()
+        ));
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_status_page_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(reason) = missing(root) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the browser test needs Chromium and playwright-core with CI=true: {reason}"
+        );
+        eprintln!("skipped: the browser test: {reason}");
+        return;
+    }
+    let (app, up, down) = app_with_data_using(|s| {
+        s.limits.auth_failures_before_delay = 10;
+        s.limits.auth_failures_before_block = 3;
+    })
+    .await;
+    let key = app.key.clone();
+    ok_json(
+        app.request(Method::POST, &format!("/data-source/{down}/test"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // The big fleet signs in with the same key id and secret.
+    let big = fleet_of_2000(key.clone()).await;
+
+    let script = root.join("tests/browser/status-page.mjs");
+    let screenshots = root.join("docs/screenshots");
+    let mut node = Command::new("node");
+    node.arg(&script)
+        .env("JACKAL_URL", &app.address)
+        .env("JACKAL_BIG_URL", &big.address)
+        .env("JACKAL_KEY_ID", &key.id)
+        .env("JACKAL_KEY_SECRET", &key.secret)
+        .env("JACKAL_UP", &up)
+        .env("JACKAL_DOWN", &down)
+        .env("JACKAL_SCREENSHOTS", &screenshots);
+    // Off the runtime's workers: the servers above answer the browser meanwhile.
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(240),
+        tokio::task::spawn_blocking(move || node.output()),
+    )
+    .await
+    .expect("the browser test finishes within 240 s")
+    .unwrap()
+    .expect("node runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("browser: all checks passed"), "{stdout}");
+    for page in ["sign-in", "fleet", "data-source", "audit"] {
+        for width in [1280, 390] {
+            let shot = screenshots.join(format!("{page}-{width}.png"));
+            assert!(shot.metadata().unwrap().len() > 1000, "{}", shot.display());
+        }
+    }
+}

@@ -1,0 +1,194 @@
+// The status page in a real browser (Debian's Chromium, driven by playwright-core): sign in,
+// the fleet with a failing and a passing data source, Test now, Test all, a data source's
+// page, the audit trail, sign out, a wrong key and the lockout. Screenshots of each page at
+// 1280 and 390 px, axe-core on each page, no console error, and the fleet page's time with
+// 2,000 data sources. Started by tests/api/ui_browser.rs, which runs the servers and passes
+// them in the environment; exits non-zero on the first failed check.
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  assert.ok(value, `${name} is not set`);
+  return value;
+};
+const base = env('JACKAL_URL');
+const keyId = env('JACKAL_KEY_ID');
+const secret = env('JACKAL_KEY_SECRET');
+const upId = env('JACKAL_UP');
+const downId = env('JACKAL_DOWN');
+const bigBase = env('JACKAL_BIG_URL');
+const screenshots = env('JACKAL_SCREENSHOTS');
+mkdirSync(screenshots, { recursive: true });
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  // This machine's network is closed: no background traffic, no updates, no sync.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const step = (what) => console.log(`browser: ${what}`);
+
+// One browser context (cookies) per server; console errors and CSP violations collected.
+const open = async (width = 1280) => {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(String(error)));
+  return { context, page, errors };
+};
+
+// axe-core in the page (evaluated through the DevTools protocol, which the CSP does not
+// govern): no serious or critical violation.
+const accessible = async (page, name) => {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(' ')}`), [],
+    `${name}: accessibility violations`);
+  step(`${name}: axe-core found ${result.violations.length} violations, none serious or critical`);
+};
+
+const shoot = async (page, name) => {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${screenshots}/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+};
+
+const signIn = async (page, server, id, key) => {
+  await page.goto(`${server}/ui/`);
+  assert.match(page.url(), /\/ui\/sign-in$/, 'not signed in: the form');
+  await page.fill('#key-id', id);
+  await page.fill('#secret', key);
+  await Promise.all([page.waitForLoadState('load'), page.click('form[action="/ui/sign-in"] button')]);
+};
+
+// A fleet row's cell by position: name, status, last test, error, duration, sparkline.
+const cell = (page, id, n) => page.locator(`tr[id="${id}"] td:nth-child(${n})`);
+const rowStatus = (page, id) => cell(page, id, 2).textContent();
+
+try {
+  const { context, page, errors } = await open();
+
+  step('sign in');
+  await page.goto(`${base}/ui/`);
+  assert.match(page.url(), /\/ui\/sign-in$/);
+  await accessible(page, 'sign-in');
+  await shoot(page, 'sign-in');
+  await page.fill('#key-id', keyId);
+  await page.fill('#secret', secret);
+  await Promise.all([page.waitForURL(`${base}/ui/`), page.click('form[action="/ui/sign-in"] button')]);
+  assert.equal(await page.locator('h1').textContent(), 'Fleet');
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'jackal_session');
+  assert.ok(session && session.httpOnly && session.sameSite === 'Strict', 'an HttpOnly, SameSite=Strict cookie');
+  assert.equal(await page.evaluate(() => document.cookie), '', 'the cookie is out of scripts\' reach');
+
+  step('the fleet: the failing one first, the other never tested');
+  assert.equal(await page.locator('tbody tr').first().getAttribute('id'), downId);
+  assert.equal(await rowStatus(page, downId), 'Down');
+  assert.match(await cell(page, downId, 4).textContent(), /refused/);
+  assert.equal(await rowStatus(page, upId), 'Never tested');
+  assert.equal(await page.locator('#n-down').textContent(), '1');
+
+  step('Test now: the status changes');
+  await page.locator(`tr[id="${upId}"] button.test`).click();
+  await page.waitForFunction((id) => document.getElementById(id).cells[1].textContent === 'Up', upId);
+  assert.equal(await page.locator('#n-up').textContent(), '1');
+  assert.equal(await page.locator('#n-never').textContent(), '0');
+
+  step('the filter box');
+  await page.fill('#filter', 'closed');
+  assert.equal(await page.locator('tbody tr:visible').count(), 1);
+  await page.fill('#filter', '');
+  assert.equal(await page.locator('tbody tr:visible').count(), 2);
+
+  step('Test all: results arrive as they finish');
+  const before = await cell(page, upId, 3).textContent();
+  await page.waitForTimeout(1100); // so a new test's time differs to the second
+  await page.click('#test-all');
+  await page.waitForFunction(() => document.getElementById('run-status').textContent.startsWith('Done'));
+  assert.equal(await page.locator('#run-progress').getAttribute('max'), '2');
+  assert.equal(await page.evaluate(() => document.getElementById('run-progress').value), 2);
+  assert.match(await page.locator('#run-status').textContent(), /1 up, 1 down, 0 skipped/);
+  assert.notEqual(await cell(page, upId, 3).textContent(), before);
+  await page.reload();
+  await accessible(page, 'fleet');
+  await shoot(page, 'fleet');
+
+  step('a data source: phases and history');
+  await Promise.all([page.waitForURL(`${base}/ui/data-source/${upId}`), page.click(`tr[id="${upId}"] a`)]);
+  assert.equal(await page.locator('.phases tbody tr').count() >= 4, true, 'the phases');
+  assert.match(await page.locator('.phases').textContent(), /connect/);
+  assert.equal(await page.locator('.history-table tbody tr').count(), 2, 'two tests in the history');
+  assert.equal(await page.locator('.waterfall rect').count(), await page.locator('.phases tbody tr').count());
+  step('refresh the schema: the tree');
+  await Promise.all([page.waitForLoadState('load'), page.click('button.refresh')]);
+  await page.locator('.tree summary').first().waitFor();
+  await page.locator('.tree summary').first().click();
+  await accessible(page, 'data source');
+  await shoot(page, 'data-source');
+
+  step('the audit trail');
+  await page.click('nav a[href="/ui/audit"]');
+  await page.waitForURL(`${base}/ui/audit`);
+  assert.match(await page.locator('#audit tbody tr').first().textContent(), /data_source\.introspect/);
+  await accessible(page, 'audit trail');
+  await shoot(page, 'audit');
+
+  step('sign out');
+  await Promise.all([page.waitForURL(`${base}/ui/sign-in`), page.click('.sign-out button')]);
+  await page.goto(`${base}/ui/`);
+  assert.match(page.url(), /\/ui\/sign-in$/, 'signed out: back to the form');
+  assert.deepEqual(errors, [], 'console errors (CSP violations among them)');
+
+  step('2,000 data sources: the fleet page after sign-in');
+  const big = await open();
+  await big.page.goto(`${bigBase}/ui/`);
+  await big.page.fill('#key-id', keyId);
+  await big.page.fill('#secret', secret);
+  await Promise.all([big.page.waitForURL(`${bigBase}/ui/`), big.page.click('form[action="/ui/sign-in"] button')]);
+  await big.page.waitForLoadState('load');
+  const timing = await big.page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const paint = performance.getEntriesByName('first-contentful-paint')[0];
+    return { load: nav.loadEventEnd, response: nav.responseEnd, paint: paint ? paint.startTime : null,
+      bytes: nav.decodedBodySize, rows: document.querySelectorAll('#fleet tbody tr').length };
+  });
+  assert.equal(timing.rows, 2000);
+  console.log(`browser: fleet of 2000 after sign-in: response ${timing.response.toFixed(0)} ms, first paint ${timing.paint?.toFixed(0)} ms, load ${timing.load.toFixed(0)} ms, ${timing.bytes} bytes of HTML`);
+  const filtered = Date.now();
+  await big.page.fill('#filter', 'Data source 1999');
+  console.log(`browser: filtering 2000 rows took ${Date.now() - filtered} ms`);
+  assert.deepEqual(big.errors, []);
+
+  step('a wrong key: an error, then the lockout');
+  const wrong = await open(390);
+  let blocked = false;
+  for (let attempt = 1; attempt <= 10 && !blocked; attempt += 1) {
+    await signIn(wrong.page, base, keyId, 'not-the-secret-at-all');
+    const alert = await wrong.page.locator('#sign-in-error').textContent();
+    if (attempt === 1) {
+      assert.match(alert, /do not match an active key/);
+      await shoot(wrong.page, 'sign-in-error');
+    }
+    blocked = /Too many failed sign-ins/.test(alert);
+  }
+  assert.ok(blocked, 'repeated wrong keys lock the address out');
+  await signIn(wrong.page, base, keyId, secret);
+  assert.match(await wrong.page.locator('#sign-in-error').textContent(), /Too many failed sign-ins/,
+    'even the right key is refused while locked out');
+  step('all checks passed');
+} finally {
+  await browser.close();
+}
