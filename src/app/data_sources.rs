@@ -575,6 +575,7 @@ pub async fn purge_results(
                 let snapshot = tx.delete_schema_snapshot(&row.id).await?;
                 let outcome = row.last_test_ok.is_some();
                 tx.set_test_outcome(&row.id, None).await?;
+                tx.delete_test_report(&row.id).await?;
                 tx.record(&ctx, &events::data_source_purged(&row, snapshot, outcome))
                     .await?;
                 Ok((row, snapshot, outcome))

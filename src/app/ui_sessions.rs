@@ -37,7 +37,7 @@ impl std::fmt::Debug for Begun {
 }
 
 /// A session a request presented, still valid, and its key as the caller.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     pub caller: Caller,
     csrf_token: String,
@@ -59,13 +59,29 @@ impl Session {
     }
 }
 
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The CSRF token and the token's digest are credentials: not for logs.
+        f.debug_struct("Session")
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
+
 fn digest(token: &str) -> Vec<u8> {
     crate::auth::hash_secret(token)
 }
 
 /// Begins a session for `caller`, who has just proved its key; recorded in the audit trail.
-/// Expired sessions are cleared on the way.
-pub async fn begin(app: &AppState, ctx: &AuditContext, caller: &Caller) -> Result<Begun, AppError> {
+/// The session of the cookie the browser still held (`replacing`), if any, ends: one browser,
+/// one session. Expired sessions are cleared on the way.
+pub async fn begin(
+    app: &AppState,
+    ctx: &AuditContext,
+    caller: &Caller,
+    replacing: Option<&str>,
+) -> Result<Begun, AppError> {
+    let replaced = replacing.map(digest).unwrap_or_default();
     let token = Zeroizing::new(ids::random_base62(TOKEN_LEN));
     let now = app.clock.now_millis();
     let expires_at = now + LIFETIME.as_millis() as i64;
@@ -80,7 +96,7 @@ pub async fn begin(app: &AppState, ctx: &AuditContext, caller: &Caller) -> Resul
     app.store
         .write(move |tx| {
             Box::pin(async move {
-                tx.delete_ui_session(&[], now).await?;
+                tx.delete_ui_session(&replaced, now).await?;
                 tx.insert_ui_session(&row).await?;
                 tx.record(&ctx, &event).await?;
                 Ok::<_, AppError>(())

@@ -1183,7 +1183,16 @@ impl dyn Tx + '_ {
         .map(drop)
     }
 
-    /// The last test reports of `ids`, or of every data source when `ids` is `None`.
+    /// Forgets the last test report of data source `id`.
+    pub async fn delete_test_report(&mut self, id: &DataSourceId) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM test_report WHERE data_source_id = $1",
+            &params![id.as_str()],
+        )
+        .await
+    }
+
+    /// The last test report of data source `id`, or of every data source when `id` is `None`.
     pub async fn test_reports(
         &mut self,
         id: Option<&DataSourceId>,

@@ -10,6 +10,7 @@ use actix_web::http::{header, Method};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::api::error::{ApiError, ErrorCode};
+use crate::api::limits::Limits;
 use crate::app::ui_sessions::{self, Session, LIFETIME};
 use crate::app::AppState;
 
@@ -59,7 +60,7 @@ pub async fn admit(req: &ServiceRequest) -> Result<Option<Session>, HttpResponse
         None => None,
     };
     let Some(session) = session else {
-        return Err(if reads {
+        return Err(if reads && navigates(req.request()) {
             to_sign_in(req.request())
         } else {
             ApiError::unauthorized(
@@ -93,6 +94,10 @@ fn forbidden(message: &str) -> HttpResponse {
 /// `Sec-Fetch-Site` and, on a POST, `Origin`; a request with either naming another site is
 /// refused. (A request with neither is not from a browser, which is all that CSRF abuses; it
 /// still needs the session's token.)
+///
+/// `Origin`'s host and port must be the request's `Host`; its scheme is not compared, so that
+/// the page works behind a proxy that ends TLS (and passes `Host` on). Another scheme on the
+/// same host is still refused by `Sec-Fetch-Site`, which then says `same-site`.
 fn same_origin(req: &HttpRequest) -> bool {
     let site = req
         .headers()
@@ -104,25 +109,42 @@ fn same_origin(req: &HttpRequest) -> bool {
     let Some(origin) = req.headers().get(header::ORIGIN) else {
         return true;
     };
-    let scheme = if req.app_config().secure() {
-        "https"
-    } else {
-        "http"
-    };
     let host = req
         .headers()
         .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin.to_str().ok() == Some(&format!("{scheme}://{host}"))
+        .and_then(|v| v.to_str().ok());
+    let authority = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"))
+    });
+    authority.is_some() && authority == host
 }
 
-/// A redirect to the sign-in form, forgetting any stale cookie.
+/// Whether this server speaks HTTPS (then the cookie is `Secure`).
+fn serves_tls(req: &HttpRequest) -> bool {
+    req.app_data::<web::Data<Limits>>()
+        .is_some_and(|limits| limits.serves_tls())
+}
+
+/// A redirect to the sign-in form, forgetting the cookie the request carried (a stale one).
+/// Only then: a link followed from another site carries no `SameSite=Strict` cookie, and
+/// removing it in that answer would sign the user out from anywhere.
 pub fn to_sign_in(req: &HttpRequest) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, SIGN_IN))
-        .cookie(removal(req))
-        .finish()
+    let mut answer = HttpResponse::SeeOther();
+    answer.insert_header((header::LOCATION, SIGN_IN));
+    if req.cookie(COOKIE).is_some() {
+        answer.cookie(removal(req));
+    }
+    answer.finish()
+}
+
+/// Whether a refused read should go to the sign-in form: a page the browser navigates to (or a
+/// client that does not say). A script's fetch (`Sec-Fetch-Mode: cors`) gets a 401 instead, so
+/// it never mistakes the sign-in page for what it asked.
+fn navigates(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-mode")
+        .is_none_or(|mode| mode == "navigate")
 }
 
 /// The cookie of a session just begun: only for this server's `/ui` paths, out of scripts'
@@ -133,7 +155,7 @@ pub fn cookie<'a>(req: &HttpRequest, token: &'a str) -> Cookie<'a> {
         .path(PREFIX)
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(req.app_config().secure())
+        .secure(serves_tls(req))
         .max_age(time::Duration::seconds(LIFETIME.as_secs() as i64))
         .finish()
 }

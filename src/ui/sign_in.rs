@@ -117,7 +117,8 @@ pub async fn sign_in(
         api_key_id: Some(caller.key_id.clone()),
         ..ctx
     };
-    let begun = ui_sessions::begin(&state, &ctx, &caller).await?;
+    let held = req.cookie(session::COOKIE);
+    let begun = ui_sessions::begin(&state, &ctx, &caller, held.as_ref().map(|c| c.value())).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/ui/"))
         .cookie(session::cookie(&req, &begun.token))

@@ -47,14 +47,31 @@ fn make_pki(dir: &Path) -> Pki {
     }
 }
 
-/// A client that trusts only `ca_pem`.
-fn client_trusting(ca_pem: &str) -> reqwest::Client {
+/// A server speaking HTTPS with a certificate of a fresh test CA; its CA and port.
+async fn https_app() -> (crate::helpers::TestApp, Pki, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki(dir.path());
+    let (cert, key) = (pki.cert.clone(), pki.key.clone());
+    let app = spawn_app_with(dir, test_key(), |s| {
+        s.server.tls_cert = Some(cert);
+        s.server.tls_key = Some(key);
+    })
+    .await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    (app, pki, port)
+}
+
+/// A client builder that trusts only `ca_pem`.
+fn trusting(ca_pem: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
-        .build()
-        .unwrap()
+}
+
+/// A client that trusts only `ca_pem`.
+fn client_trusting(ca_pem: &str) -> reqwest::Client {
+    trusting(ca_pem).build().unwrap()
 }
 
 async fn whoami(
@@ -72,15 +89,7 @@ async fn whoami(
 
 #[tokio::test]
 async fn whoami_over_https_with_a_client_trusting_the_ca() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = make_pki(dir.path());
-    let (cert, key) = (pki.cert.clone(), pki.key.clone());
-    let app = spawn_app_with(dir, test_key(), |s| {
-        s.server.tls_cert = Some(cert);
-        s.server.tls_key = Some(key);
-    })
-    .await;
-    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let (app, pki, port) = https_app().await;
     let client = client_trusting(&pki.ca_pem);
 
     let res = whoami(
@@ -93,10 +102,7 @@ async fn whoami_over_https_with_a_client_trusting_the_ca() {
     assert_eq!(ok_json(res).await["id"], app.key.id.as_str());
 
     // The certificate also names localhost; resolve it to the listener whatever /etc/hosts says.
-    let by_name = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
+    let by_name = trusting(&pki.ca_pem)
         .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
         .build()
         .unwrap();
@@ -121,15 +127,7 @@ async fn whoami_over_https_with_a_client_trusting_the_ca() {
 
 #[tokio::test]
 async fn plain_http_and_untrusting_clients_get_nothing_from_an_https_port() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = make_pki(dir.path());
-    let (cert, key) = (pki.cert.clone(), pki.key.clone());
-    let app = spawn_app_with(dir, test_key(), |s| {
-        s.server.tls_cert = Some(cert);
-        s.server.tls_key = Some(key);
-    })
-    .await;
-    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let (app, _, port) = https_app().await;
 
     let plain = whoami(
         &reqwest::Client::new(),
@@ -288,4 +286,49 @@ async fn require_tls_without_tls_still_serves_loopback_over_plain_http() {
     })
     .await;
     ok_json(app.get("/whoami").await).await;
+}
+
+#[tokio::test]
+async fn the_status_page_over_https_signs_in_with_a_secure_cookie_and_posts() {
+    let (app, pki, port) = https_app().await;
+    let origin = format!("https://127.0.0.1:{port}");
+    let client = trusting(&pki.ca_pem)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Signing in from the page itself (the browser's Origin is https://…).
+    let res = client
+        .post(format!("{origin}/ui/sign-in"))
+        .header("Origin", &origin)
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[("keyId", app.key.id.as_str()), ("secret", &app.key.secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.contains("; Secure"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let page = client
+        .get(format!("{origin}/ui/"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, rest) = page.split_once("name=\"csrf-token\" content=\"").unwrap();
+    let csrf = rest.split('"').next().unwrap();
+    // A button's POST from the page: the API's answer, not a refusal.
+    let res = client
+        .post(format!("{origin}/ui/test-run"))
+        .header("Cookie", &cookie)
+        .header("Origin", &origin)
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("X-CSRF-Token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok_json(res).await["summary"]["total"], 0);
 }

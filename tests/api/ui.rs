@@ -188,6 +188,28 @@ async fn pages_need_a_session_and_sign_in_gives_a_strict_http_only_expiring_cook
         .await
         .unwrap();
     error_json(res, 401, "unauthorized").await;
+    // A script's fetch gets the 401 too, never the sign-in page in place of what it asked.
+    let res = browser
+        .request(Method::GET, "/ui/audit/rows")
+        .header("Sec-Fetch-Mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    error_json(res, 401, "unauthorized").await;
+    // A visit without the cookie (a link followed from another site carries none under
+    // SameSite=Strict) is not told to forget it; a visit with a stale one is.
+    let res = browser.get("/ui/").await;
+    assert!(res.headers().get(SET_COOKIE).is_none());
+    let res = browser
+        .request(Method::GET, "/ui/")
+        .header(COOKIE, "jackal_session=stale")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     let form = browser.page("/ui/sign-in").await;
     assert_no_inline_code(&form);
     for asset in ["app.js", "app.css", "icon.svg"] {
@@ -364,6 +386,14 @@ async fn signing_out_or_revoking_the_key_ends_the_session() {
     mine.sign_in(&app.key).await;
     theirs.sign_in(&other).await;
     assert!(theirs.page("/ui/").await.contains("second admin"));
+
+    // Signing in again from the same browser ends the session its cookie named.
+    let first = mine.cookie.clone();
+    mine.sign_in(&app.key).await;
+    assert_ne!(mine.cookie, first);
+    let mut old = Browser::of(&app.address);
+    old.cookie = first;
+    assert_eq!(old.get("/ui/").await.status(), 303);
 
     // Signing out: the cookie is dropped, and the old cookie is refused afterwards.
     let csrf = mine.csrf().await;

@@ -57,6 +57,16 @@ async fn the_status_page_in_chromium() {
             .unwrap(),
     )
     .await;
+    // More events than the audit page shows at once: its end loads the older ones as it scrolls
+    // into view.
+    for n in 0..120 {
+        let body = format!("description=Revision+{n}");
+        ok_json(
+            app.form(Method::PATCH, &format!("/data-source/{up}"), &body)
+                .await,
+        )
+        .await;
+    }
     // The big fleet signs in with the same key id and secret.
     let big = fleet_of_2000(key.clone()).await;
 

@@ -143,8 +143,15 @@ try {
   await page.click('nav a[href="/ui/audit"]');
   await page.waitForURL(`${base}/ui/audit`);
   assert.match(await page.locator('#audit tbody tr').first().textContent(), /data_source\.introspect/);
+  assert.equal(await page.locator('#audit tbody tr').count(), 100, 'the newest 100 first');
   await accessible(page, 'audit trail');
   await shoot(page, 'audit');
+  step('the audit trail: older events as its end scrolls into view');
+  await page.locator('#more').scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.getElementById('more').textContent === 'The beginning of the trail.');
+  const events = await page.locator('#audit tbody tr').count();
+  assert.ok(events > 100, `${events} events after scrolling`);
+  assert.match(await page.locator('#audit tbody tr').last().textContent(), /data_source\.create/);
 
   step('sign out');
   await Promise.all([page.waitForURL(`${base}/ui/sign-in`), page.click('.sign-out button')]);

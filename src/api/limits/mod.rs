@@ -47,6 +47,8 @@ pub struct Limits {
     tests: TestRate,
     /// `require_tls` is on and this server speaks plain HTTP.
     plain_http_only_from_loopback: bool,
+    /// This server speaks HTTPS.
+    tls: bool,
     window_secs: u64,
     tests_per_minute: u32,
     tests_burst: u32,
@@ -72,11 +74,18 @@ impl Limits {
                 clock.clone(),
             ),
             plain_http_only_from_loopback: settings.server.require_tls && !tls,
+            tls,
             window_secs: seconds_ceil(window_ms),
             tests_per_minute: limits.tests_per_minute,
             tests_burst: limits.tests_burst,
             body_timeout: Duration::from_secs_f64(settings.server.body_timeout),
         }
+    }
+
+    /// Whether this server speaks HTTPS (actix's own `AppConfig::secure` is not set by the
+    /// server Jackal assembles; see `crate::startup`).
+    pub fn serves_tls(&self) -> bool {
+        self.tls
     }
 
     /// How long a request body may take to arrive (`[server] body_timeout`).

@@ -100,14 +100,22 @@
     progress.value = 0;
     status.textContent = 'Testing every data source…';
     let done = 0;
+    let summarized = false;
     const line = (text) => {
       if (!text.trim()) return;
-      const item = JSON.parse(text);
+      let item;
+      try {
+        item = JSON.parse(text);
+      } catch (_) {
+        return; // not a line of the run's; the summary, or its absence, tells the end
+      }
       if (item.summary) {
+        summarized = true;
         const s = item.summary;
         status.textContent = `Done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.succeeded} up, ${s.failed} down, ${s.skipped} skipped.`;
         return;
       }
+      if (!item.dataSource) return;
       done += 1;
       progress.value = done;
       status.textContent = `${done} of ${progress.max} tested…`;
@@ -131,7 +139,10 @@
         pending = lines.pop();
         lines.forEach(line);
       }
-      line(pending);
+      line(pending + decoder.decode());
+      if (!summarized) status.textContent = `The run ended early, after ${done} results: reload the page to see where it stands.`;
+    } catch (error) {
+      status.textContent = `The run was interrupted (${error.message}): reload the page to see where it stands.`;
     } finally {
       button.disabled = false;
     }
@@ -170,7 +181,11 @@
     const form = event.target;
     if (!form.hasAttribute('data-post')) return;
     event.preventDefault();
-    post(form.dataset.post).then(() => { window.location.assign('/ui/sign-in'); });
+    post(form.dataset.post).then(async (response) => {
+      // Signed out: the answer went (303) to the form.
+      if (response.ok && response.redirected) window.location.assign('/ui/sign-in');
+      else window.alert(`Not signed out: ${await failure(response)}`);
+    });
   });
 
   // ---- the audit trail: older events as the end comes into view ----
@@ -179,14 +194,17 @@
   const audit = document.getElementById('audit');
   if (more && audit && more.dataset.next) {
     let loading = false;
-    const observer = new IntersectionObserver(async (entries) => {
-      if (loading || !entries.some((entry) => entry.isIntersecting) || !more.dataset.next) return;
+    const visible = () => more.getBoundingClientRect().top < window.innerHeight;
+    const load = async () => {
+      if (loading || !more.dataset.next) return;
       loading = true;
       try {
         const response = await fetch(more.dataset.next, { credentials: 'same-origin' });
-        if (!response.ok) {
-          more.textContent = await failure(response);
-          observer.disconnect();
+        if (!response.ok || response.redirected) {
+          more.textContent = response.status === 401
+            ? 'The session ended: sign in again to see older events.'
+            : await failure(response);
+          delete more.dataset.next;
           return;
         }
         audit.tBodies[0].insertAdjacentHTML('beforeend', await response.text());
@@ -196,12 +214,15 @@
         } else {
           delete more.dataset.next;
           more.textContent = 'The beginning of the trail.';
-          observer.disconnect();
         }
       } finally {
         loading = false;
       }
-    });
-    observer.observe(more);
+      // Still in view after these rows (a tall screen): the observer will not fire again.
+      if (more.dataset.next && visible()) load();
+    };
+    new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) load();
+    }).observe(more);
   }
 })();
