@@ -24,6 +24,8 @@ struct Node {
     client: reqwest::Client,
     id: String,
     secret: String,
+    /// The shared store's URL.
+    store: String,
     _server: Server,
 }
 
@@ -95,6 +97,7 @@ fn start(dir: &Path, url: &str, id: &str, secret: &str) -> Node {
         client: reqwest::Client::new(),
         id: id.to_owned(),
         secret: secret.to_owned(),
+        store: url.to_owned(),
         _server: server,
     }
 }
@@ -319,7 +322,7 @@ async fn with_two_servers_each_periodic_test_runs_once_per_period() {
 }
 
 #[tokio::test]
-async fn a_status_page_session_begun_on_one_server_works_on_the_other_until_signed_out() {
+async fn a_status_page_session_works_on_both_servers_until_signed_out_or_its_key_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let Some((a, b)) = two_servers(dir.path()).await else {
         return;
@@ -338,6 +341,30 @@ async fn a_status_page_session_begun_on_one_server_works_on_the_other_until_sign
     let res = on_a.get("/ui/").await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/ui/sign-in");
+
+    // Signed in again on A; the key revoked by `jackal api-key revoke` (a third process): the
+    // session is refused on B too, within the key watch's window.
+    on_a.sign_in(&test_key_of(&a)).await;
+    on_b.cookie = on_a.cookie.clone();
+    on_b.page("/ui/").await;
+    crate::cli::run(
+        crate::cli::jackal(dir.path())
+            .env("JACKAL_STORE", &a.store)
+            .env("JACKAL_SECRET_KEY_FILE", dir.path().join("shared.key"))
+            .args(["api-key", "revoke", &a.id]),
+    );
+    let revoked = std::time::Instant::now();
+    while on_b.get("/ui/").await.status() != 303 {
+        assert!(
+            revoked.elapsed() < std::time::Duration::from_secs(1),
+            "the revoked key's session still works on B"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    println!(
+        "session refused on the other server {:?} after the revoke command exited",
+        revoked.elapsed()
+    );
 }
 
 fn test_key_of(node: &Node) -> jackal::auth::KeyCredentials {
