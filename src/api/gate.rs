@@ -77,7 +77,7 @@ pub async fn gate(
         },
         Audience::Ui => match crate::ui::admit(&req).await {
             // The UI's own check put the session and its key in the request.
-            Ok(_) => return Ok(next.call(req).await?.map_into_boxed_body()),
+            Ok(()) => return Ok(next.call(req).await?.map_into_boxed_body()),
             Err(response) => Err(response),
         },
         Audience::Unknown => {

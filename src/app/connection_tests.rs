@@ -9,7 +9,7 @@ use jackal_drivers::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::data_sources::{find, spec_with_password};
+use super::data_sources::{find, resolve, spec_with_password};
 use super::{events, test_report, AppError, AppState};
 use crate::domain::ids::DataSourceId;
 use crate::metrics::DataSourceLabels;
@@ -322,18 +322,9 @@ pub async fn introspect(
         .write(move |tx| {
             Box::pin(async move {
                 // Deleted while it was being introspected: nothing to keep it for.
-                if tx
-                    .data_source(key.as_str(), Lock::ForUpdate)
-                    .await?
-                    .is_none()
-                {
-                    return Err(AppError::NotFound(
-                        crate::store::Entity::DataSource,
-                        key.into_string(),
-                    ));
-                }
+                resolve(tx, key.as_str(), Lock::ForUpdate).await?;
                 tx.put_schema_snapshot(&kept).await?;
-                Ok(())
+                Ok::<_, AppError>(())
             })
         })
         .await?;

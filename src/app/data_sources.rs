@@ -11,7 +11,7 @@ use super::{events, AppError, AppState};
 use crate::domain::ids::DataSourceId;
 use crate::domain::Invalid;
 use crate::secrets::SecretBox;
-use crate::store::{AuditContext, DataSourceRow, Entity, Lock, Page, SealedColumn, Unique};
+use crate::store::{AuditContext, DataSourceRow, Entity, Lock, Page, SealedColumn, Tx, Unique};
 
 /// A data source to create, validated.
 #[derive(Debug)]
@@ -327,6 +327,17 @@ pub async fn list(app: &AppState, page: Page) -> Result<Vec<DataSourceRow>, AppE
         .await?)
 }
 
+/// The data source `key` (id, else alias) names, in `tx`.
+pub(crate) async fn resolve(
+    tx: &mut dyn Tx,
+    key: &str,
+    lock: Lock,
+) -> Result<DataSourceRow, AppError> {
+    tx.data_source(key, lock)
+        .await?
+        .ok_or_else(|| not_found(key))
+}
+
 /// The data source `key` (id, else alias) names.
 pub async fn find(app: &AppState, key: &str) -> Result<DataSourceRow, AppError> {
     let owned = key.to_owned();
@@ -534,10 +545,7 @@ pub async fn delete(app: &AppState, ctx: &AuditContext, key: &str) -> Result<(),
     app.store
         .write(move |tx| {
             Box::pin(async move {
-                let row = tx
-                    .data_source(&key, Lock::ForUpdate)
-                    .await?
-                    .ok_or_else(|| not_found(&key))?;
+                let row = resolve(tx, &key, Lock::ForUpdate).await?;
                 tx.delete_data_source(&row.id).await?;
                 tx.record(&ctx, &events::data_source_deleted(&row)).await?;
                 Ok(row)
@@ -568,10 +576,7 @@ pub async fn purge_results(
     app.store
         .write(move |tx| {
             Box::pin(async move {
-                let row = tx
-                    .data_source(&key, Lock::ForUpdate)
-                    .await?
-                    .ok_or_else(|| not_found(&key))?;
+                let row = resolve(tx, &key, Lock::ForUpdate).await?;
                 let snapshot = tx.delete_schema_snapshot(&row.id).await?;
                 let outcome = row.last_test_ok.is_some();
                 tx.set_test_outcome(&row.id, None).await?;

@@ -1,6 +1,6 @@
 //! Permissions: one person, one data source, a window of time within the years 0000 to 9999.
 
-use super::{events, people, AppError, AppState};
+use super::{data_sources, events, people, AppError, AppState};
 use crate::domain::ids::{DataSourceId, PersonId};
 use crate::domain::Invalid;
 use crate::store::{AuditContext, Entity, Lock, Page, PermissionRow, Tx};
@@ -23,11 +23,7 @@ fn not_found(id: i64) -> AppError {
 }
 
 async fn data_source_id(tx: &mut dyn Tx, key: &str, lock: Lock) -> Result<DataSourceId, AppError> {
-    Ok(tx
-        .data_source(key, lock)
-        .await?
-        .ok_or_else(|| AppError::NotFound(Entity::DataSource, key.to_owned()))?
-        .id)
+    Ok(data_sources::resolve(tx, key, lock).await?.id)
 }
 
 /// The ids `scope` names: the data source first, then the person (each a 404).

@@ -1,7 +1,7 @@
 //! Roles and their members (data sources and people). Adding or removing a member is
 //! idempotent: only a change is recorded, and only a change moves the role's `updatedAt`.
 
-use super::{events, people, AppError, AppState};
+use super::{data_sources, events, people, AppError, AppState};
 use crate::domain::ids::RoleId;
 use crate::store::{
     AuditContext, DataSourceRow, Entity, Lock, Member, Page, PersonRow, RoleRow, Tx, Unique,
@@ -104,10 +104,7 @@ pub async fn of_data_source(app: &AppState, key: &str) -> Result<Vec<RoleRow>, A
     app.store
         .read(move |tx| {
             Box::pin(async move {
-                let ds = tx
-                    .data_source(&key, Lock::No)
-                    .await?
-                    .ok_or_else(|| AppError::NotFound(Entity::DataSource, key.clone()))?;
+                let ds = data_sources::resolve(tx, &key, Lock::No).await?;
                 Ok(tx.data_source_roles(&ds.id).await?)
             })
         })
@@ -130,10 +127,8 @@ pub async fn set_member(
             Box::pin(async move {
                 let role = resolve(tx, &role_key, Lock::ForUpdate).await?;
                 let member_id = match kind {
-                    Member::DataSource => tx
-                        .data_source(&member_key, Lock::No)
+                    Member::DataSource => data_sources::resolve(tx, &member_key, Lock::No)
                         .await?
-                        .ok_or_else(|| AppError::NotFound(Entity::DataSource, member_key.clone()))?
                         .id
                         .into_string(),
                     Member::Person => people::resolve(tx, &member_key, Lock::No)

@@ -1,12 +1,15 @@
-//! What the status page (`/ui/`) reads: the fleet with each data source's last test report and
-//! recent durations, in one read each.
+//! What the status page (`/ui/`) reads: each page in one read transaction, so that what it
+//! shows is one consistent moment of the store.
 
 use std::collections::HashMap;
 
-use super::data_sources::find;
+use super::data_sources::resolve;
 use super::{AppError, AppState};
 use crate::domain::ids::DataSourceId;
-use crate::store::{DataSourceRow, Page, RecentTest, TestReportRow};
+use crate::store::{
+    DataSourceRow, Lock, Page, PermissionRow, RecentTest, RoleRow, SchemaSnapshotRow,
+    TestHistoryRow, TestReportRow,
+};
 
 /// Results per data source the fleet's sparklines draw.
 pub const SPARKLINE_TESTS: i64 = 20;
@@ -20,14 +23,14 @@ pub struct Fleet {
 }
 
 pub async fn fleet(app: &AppState) -> Result<Fleet, AppError> {
-    let rows = super::data_sources::list(app, Page::ALL).await?;
-    let (reports, recent) = app
+    let (rows, reports, recent) = app
         .store
         .read(|tx| {
             Box::pin(async move {
+                let rows = tx.data_sources(Page::ALL).await?;
                 let reports = tx.test_reports(None).await?;
                 let recent = tx.recent_tests(SPARKLINE_TESTS).await?;
-                Ok::<_, AppError>((reports, recent))
+                Ok::<_, AppError>((rows, reports, recent))
             })
         })
         .await?;
@@ -58,17 +61,40 @@ pub fn current_report<'a>(
     report.filter(|r| Some(r.tested_at) == row.last_tested_at)
 }
 
-/// The data source `key` names and its last test report.
+/// One data source and everything its page shows.
+pub struct DataSourcePage {
+    pub row: DataSourceRow,
+    pub report: Option<TestReportRow>,
+    /// Newest first, at most the `history` asked for.
+    pub history: Vec<TestHistoryRow>,
+    pub snapshot: Option<SchemaSnapshotRow>,
+    pub roles: Vec<RoleRow>,
+    pub permissions: Vec<PermissionRow>,
+}
+
+/// The data source `key` (id, else alias) names, with its last test report, its newest
+/// `history` results, its schema snapshot, roles and permissions.
 pub async fn data_source(
     app: &AppState,
     key: &str,
-) -> Result<(DataSourceRow, Option<TestReportRow>), AppError> {
-    let row = find(app, key).await?;
-    let id = row.id.clone();
-    let reports = app
-        .store
-        .read(move |tx| Box::pin(async move { tx.test_reports(Some(&id)).await }))
-        .await?;
-    let report = current_report(&row, reports.first()).cloned();
-    Ok((row, report))
+    history: i64,
+) -> Result<DataSourcePage, AppError> {
+    let key = key.to_owned();
+    app.store
+        .read(move |tx| {
+            Box::pin(async move {
+                let row = resolve(tx, &key, Lock::No).await?;
+                let reports = tx.test_reports(Some(&row.id)).await?;
+                let report = current_report(&row, reports.first()).cloned();
+                Ok(DataSourcePage {
+                    report,
+                    history: tx.test_history(&row.id, 0, history).await?,
+                    snapshot: tx.schema_snapshot(&row.id).await?,
+                    roles: tx.data_source_roles(&row.id).await?,
+                    permissions: tx.scoped_permissions(&row.id, None).await?,
+                    row,
+                })
+            })
+        })
+        .await
 }

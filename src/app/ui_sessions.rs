@@ -22,17 +22,16 @@ pub const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 const TOKEN_LEN: usize = 43;
 const CSRF_LEN: usize = 32;
 
-/// A session just begun: the cookie's token (shown to the browser once) and when it ends.
+/// A session just begun: the cookie's token, shown to the browser once (it ends
+/// [`LIFETIME`] after it began).
 pub struct Begun {
     pub token: Zeroizing<String>,
-    pub expires_at: i64,
 }
 
 impl std::fmt::Debug for Begun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Begun")
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
+        // The token is the session's credential: not for logs.
+        f.debug_struct("Begun").finish_non_exhaustive()
     }
 }
 
@@ -84,13 +83,12 @@ pub async fn begin(
     let replaced = replacing.map(digest).unwrap_or_default();
     let token = Zeroizing::new(ids::random_base62(TOKEN_LEN));
     let now = app.clock.now_millis();
-    let expires_at = now + LIFETIME.as_millis() as i64;
     let row = UiSessionRow {
         token_sha256: digest(&token),
         api_key_id: caller.key_id.clone(),
         csrf_token: ids::random_base62(CSRF_LEN),
         created_at: now,
-        expires_at,
+        expires_at: now + LIFETIME.as_millis() as i64,
     };
     let (ctx, event) = (ctx.clone(), events::ui_session(&caller.key_id, true));
     app.store
@@ -103,7 +101,7 @@ pub async fn begin(
             })
         })
         .await?;
-    Ok(Begun { token, expires_at })
+    Ok(Begun { token })
 }
 
 /// The session `token` names, if it has not expired and its key is still active.

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::report::when;
-use super::{html, session_of, Chrome};
+use super::{html, session, Chrome};
 use crate::api::error::ApiError;
 use crate::app::{audit, AppState};
 use crate::store::{AuditFilter, AuditRow};
@@ -121,13 +121,25 @@ fn line(row: AuditRow) -> Line {
     }
 }
 
+/// The query of `req` and the filter it asks for, or what is wrong with it (for the page).
+fn asked(req: &HttpRequest) -> (Query, Result<AuditFilter, String>) {
+    match Query::of(req) {
+        Ok(query) => {
+            let filter = query.filter();
+            (query, filter)
+        }
+        Err(message) => (Query::default(), Err(message)),
+    }
+}
+
 /// Newest first (the store lists the newest `PAGE` oldest first); and the next page's URL
 /// when this one is full.
-async fn read(state: &AppState, query: &Query) -> Result<(Vec<Line>, Option<String>), String> {
-    let filter = query.filter()?;
-    let rows = audit::read(state, filter)
-        .await
-        .map_err(|e| ApiError::from(e).message)?;
+async fn read(
+    state: &AppState,
+    query: &Query,
+    filter: AuditFilter,
+) -> Result<(Vec<Line>, Option<String>), ApiError> {
+    let rows = audit::read(state, filter).await?;
     let full = rows.len() == PAGE;
     let lines: Vec<Line> = rows.into_iter().rev().map(line).collect();
     let next = lines
@@ -138,14 +150,14 @@ async fn read(state: &AppState, query: &Query) -> Result<(Vec<Line>, Option<Stri
 }
 
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let session = session_of(&req)?;
-    let query = Query::of(&req);
-    let read = match &query {
-        Ok(query) => read(&state, query).await,
-        Err(message) => Err(message.clone()),
-    };
-    let (status, error, lines, next) = match read {
-        Ok((lines, next)) => (StatusCode::OK, None, lines, next),
+    let session = session::of(&req)?;
+    let (query, filter) = asked(&req);
+    // A filter that does not parse is the page with a message; a store that fails, a 500.
+    let (status, error, lines, next) = match filter {
+        Ok(filter) => {
+            let (lines, next) = read(&state, &query, filter).await?;
+            (StatusCode::OK, None, lines, next)
+        }
         Err(message) => (StatusCode::BAD_REQUEST, Some(message), Vec::new(), None),
     };
     let Query {
@@ -153,7 +165,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         since,
         until,
         ..
-    } = query.unwrap_or_default();
+    } = query;
     html(
         status,
         &AuditPage {
@@ -169,9 +181,10 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 pub async fn rows(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let invalid = |message| ApiError::new(crate::api::error::ErrorCode::InvalidArgument, message);
-    let query = Query::of(&req).map_err(invalid)?;
-    let (lines, next) = read(&state, &query).await.map_err(invalid)?;
+    let (query, filter) = asked(&req);
+    let filter = filter
+        .map_err(|message| ApiError::new(crate::api::error::ErrorCode::InvalidArgument, message))?;
+    let (lines, next) = read(&state, &query, filter).await?;
     let mut response = html(StatusCode::OK, &AuditRows { lines })?;
     if let Some(next) = next {
         if let Ok(value) = header::HeaderValue::from_str(&next) {

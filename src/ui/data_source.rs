@@ -8,13 +8,12 @@ use askama::Template;
 use serde_json::Value;
 
 use super::charts::{self, Bar, HistoryChart};
-use super::report::{millis, when, Report};
-use super::{html, session_of, Chrome};
+use super::report::{millis, status, when, Report};
+use super::{html, session, Chrome};
 use crate::api::data_source::DataSourceView;
 use crate::api::error::ApiError;
-use crate::app::connection_tests::{self, StoredSnapshot};
-use crate::app::permissions::{self, Scope};
-use crate::app::{roles, status_page, AppState};
+use crate::app::connection_tests::StoredSnapshot;
+use crate::app::{status_page, AppState};
 
 /// History entries the page shows.
 const HISTORY: i64 = 100;
@@ -205,7 +204,7 @@ fn snapshot(stored: StoredSnapshot, fetched_at: i64) -> Snapshot {
                     .into_iter()
                     .map(|table| TableNode {
                         name: table.name,
-                        kind: text(&serde_json::to_value(table.kind).unwrap_or(Value::Null)),
+                        kind: table.kind.as_str().to_owned(),
                         columns: table
                             .columns
                             .into_iter()
@@ -230,14 +229,16 @@ pub async fn page(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = session_of(&req)?;
-    let key = path.into_inner();
-    let (row, report) = status_page::data_source(&state, &key).await?;
+    let session = session::of(&req)?;
+    let status_page::DataSourcePage {
+        row,
+        report,
+        history: tests,
+        snapshot: stored,
+        roles,
+        permissions,
+    } = status_page::data_source(&state, &path.into_inner(), HISTORY).await?;
     let id = row.id.to_string();
-    let (_, tests) = connection_tests::history(&state, &id, 0, HISTORY).await?;
-    let (_, stored) = connection_tests::snapshot(&state, &id).await?;
-    let roles = roles::of_data_source(&state, &id).await?;
-    let permissions = permissions::scoped(&state, Scope::DataSource(id.clone())).await?;
     let settings = settings(&DataSourceView::redacted(&row)).map_err(ApiError::internal)?;
     let last = report.and_then(|r| Some(last_test(Report::parse(&r.report)?, r.tested_at)));
     let oldest_first: Vec<(bool, i64)> = tests
@@ -249,11 +250,7 @@ pub async fn page(
         Some(row) => Some(snapshot(StoredSnapshot::parse(&row)?, row.fetched_at)),
         None => None,
     };
-    let status = match row.last_test_ok {
-        Some(true) => "Up",
-        Some(false) => "Down",
-        None => "Never tested",
-    };
+    let (_, status) = status(row.last_test_ok);
     html(
         StatusCode::OK,
         &DataSourcePage {

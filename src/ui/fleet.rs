@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::report::{millis, when, Report};
-use super::{charts, html, session_of, Chrome};
+use super::report::{millis, status, when, Report};
+use super::{charts, html, session, Chrome};
 use crate::api::error::ApiError;
 use crate::app::status_page::{self, current_report};
 use crate::app::AppState;
@@ -43,14 +43,6 @@ struct FleetPage {
     rows: Vec<Row>,
 }
 
-fn status(ok: Option<bool>) -> (&'static str, &'static str) {
-    match ok {
-        Some(false) => ("down", "Down"),
-        None => ("never", "Never tested"),
-        Some(true) => ("up", "Up"),
-    }
-}
-
 fn shortened(message: &str) -> String {
     match message.char_indices().nth(MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}…", &message[..cut]),
@@ -59,7 +51,7 @@ fn shortened(message: &str) -> String {
 }
 
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let session = session_of(&req)?;
+    let session = session::of(&req)?;
     let fleet = status_page::fleet(&state).await?;
     let mut rows: Vec<Row> = fleet
         .rows

@@ -17,13 +17,13 @@ pub mod session;
 mod sign_in;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::api::error::ApiError;
-use crate::api::routes::{method_checked_resource, route};
+use crate::api::routes::{method_checked_resource, route_table};
 use crate::api::{connection_test, schema, test_run};
 use crate::app::ui_sessions::Session;
 
@@ -34,75 +34,34 @@ pub use session::{admit, is_ui_path};
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The `/ui` scope.
+route_table! {
+    const ROUTES;
+    fn routed_scope(scope = session::PREFIX, resource = method_checked_resource);
+    "" => [GET => fleet::page],
+    "/sign-in" => [GET => sign_in::form, POST => sign_in::sign_in],
+    "/sign-out" => [POST => sign_in::sign_out],
+    "/data-source/{data_source}" => [GET => data_source::page],
+    // The buttons call the API's own handlers, as the signed-in key: one rule for a test,
+    // a fleet run or a schema refresh, whoever asks.
+    "/data-source/{data_source}/test" => [POST => connection_test::test_data_source],
+    "/data-source/{data_source}/schema" => [POST => schema::refresh],
+    "/test-run" => [POST => test_run::run],
+    "/audit" => [GET => audit::page],
+    "/audit/rows" => [GET => audit::rows],
+    "/assets/{name}" => [GET => assets::serve],
+}
+
+/// The `/ui` scope, every answer with the page's security headers.
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
-    let resource =
-        |path: &str, allow: &'static str, routes| method_checked_resource(path, allow, routes);
-    web::scope(session::PREFIX)
-        .wrap(
-            DefaultHeaders::new()
-                .add((header::CONTENT_SECURITY_POLICY, CSP))
-                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                // Not `no-referrer`: with it a browser sends `Origin: null` on a form post, and the
-                // same-origin check of the sign-in form would refuse the page itself.
-                .add((header::REFERRER_POLICY, "same-origin"))
-                .add((header::X_FRAME_OPTIONS, "DENY")),
-        )
-        .service(resource(
-            "",
-            "GET",
-            vec![route(Method::GET).to(fleet::page)],
-        ))
-        .service(resource(
-            "/sign-in",
-            "GET, POST",
-            vec![
-                route(Method::GET).to(sign_in::form),
-                route(Method::POST).to(sign_in::sign_in),
-            ],
-        ))
-        .service(resource(
-            "/sign-out",
-            "POST",
-            vec![route(Method::POST).to(sign_in::sign_out)],
-        ))
-        .service(resource(
-            "/data-source/{data_source}",
-            "GET",
-            vec![route(Method::GET).to(data_source::page)],
-        ))
-        // The buttons call the API's own handlers, as the signed-in key: one rule for a test,
-        // a fleet run or a schema refresh, whoever asks.
-        .service(resource(
-            "/data-source/{data_source}/test",
-            "POST",
-            vec![route(Method::POST).to(connection_test::test_data_source)],
-        ))
-        .service(resource(
-            "/data-source/{data_source}/schema",
-            "POST",
-            vec![route(Method::POST).to(schema::refresh)],
-        ))
-        .service(resource(
-            "/test-run",
-            "POST",
-            vec![route(Method::POST).to(test_run::run)],
-        ))
-        .service(resource(
-            "/audit",
-            "GET",
-            vec![route(Method::GET).to(audit::page)],
-        ))
-        .service(resource(
-            "/audit/rows",
-            "GET",
-            vec![route(Method::GET).to(audit::rows)],
-        ))
-        .service(resource(
-            "/assets/{name}",
-            "GET",
-            vec![route(Method::GET).to(assets::serve)],
-        ))
+    routed_scope().wrap(
+        DefaultHeaders::new()
+            .add((header::CONTENT_SECURITY_POLICY, CSP))
+            .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            // Not `no-referrer`: with it a browser sends `Origin: null` on a form post, and the
+            // same-origin check of the sign-in form would refuse the page itself.
+            .add((header::REFERRER_POLICY, "same-origin"))
+            .add((header::X_FRAME_OPTIONS, "DENY")),
+    )
 }
 
 /// What every page shows around its content.
@@ -134,9 +93,4 @@ fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, ApiErr
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .body(body))
-}
-
-/// The session of a request the gate admitted.
-fn session_of(req: &HttpRequest) -> Result<Session, ApiError> {
-    session::of(req)
 }

@@ -36,6 +36,16 @@ impl Report {
     }
 }
 
+/// A data source's status from its last outcome: its class (`down`, `never`, `up`) and its
+/// label.
+pub fn status(last_test_ok: Option<bool>) -> (&'static str, &'static str) {
+    match last_test_ok {
+        Some(false) => ("down", "Down"),
+        None => ("never", "Never tested"),
+        Some(true) => ("up", "Up"),
+    }
+}
+
 /// A time as the page shows it: UTC to the second.
 pub fn when(millis: i64) -> String {
     let rendered = time::render_millis(millis);

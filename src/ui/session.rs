@@ -36,9 +36,10 @@ fn is_public(method: &Method, routed: &str) -> bool {
     }
 }
 
-/// Lets `req` through to the status page, with its session when it needs one; otherwise the
-/// answer: to the sign-in form for a page, a 401 or 403 for anything else.
-pub async fn admit(req: &ServiceRequest) -> Result<Option<Session>, HttpResponse> {
+/// Lets `req` through to the status page, with its session (and its key as the caller) in the
+/// request when it needs one; otherwise the answer: to the sign-in form for a page, a 401 or
+/// 403 for anything else.
+pub async fn admit(req: &ServiceRequest) -> Result<(), HttpResponse> {
     let method = req.method().clone();
     let routed = req.match_info().as_str().to_owned();
     let reads = matches!(method, Method::GET | Method::HEAD);
@@ -48,7 +49,7 @@ pub async fn admit(req: &ServiceRequest) -> Result<Option<Session>, HttpResponse
         ));
     }
     if is_public(&method, &routed) {
-        return Ok(None);
+        return Ok(());
     }
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -82,8 +83,8 @@ pub async fn admit(req: &ServiceRequest) -> Result<Option<Session>, HttpResponse
         }
     }
     req.extensions_mut().insert(session.caller.clone());
-    req.extensions_mut().insert(session.clone());
-    Ok(Some(session))
+    req.extensions_mut().insert(session);
+    Ok(())
 }
 
 fn forbidden(message: &str) -> HttpResponse {

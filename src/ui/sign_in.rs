@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{html, session, session_of, Chrome};
+use super::{html, session, Chrome};
 use crate::api::error::ApiError;
 use crate::api::limits::{Limits, Refused};
 use crate::app::{ui_sessions, AppState};
@@ -131,7 +131,7 @@ pub async fn sign_out(
     state: web::Data<AppState>,
     ctx: AuditContext,
 ) -> Result<HttpResponse, ApiError> {
-    let session = session_of(&req)?;
+    let session = session::of(&req)?;
     ui_sessions::end(&state, &ctx, &session).await?;
     Ok(session::to_sign_in(&req))
 }
