@@ -314,7 +314,7 @@ pub async fn retrieve(
     key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     json_ok(&DataSourceView::redacted(
-        &data_sources::find(&state, &key).await?,
+        &*data_sources::find_remembered(&state, &key).await?,
     ))
 }
 

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::Caller;
 use crate::domain::{ids, time};
-use crate::store::{ApiKeyRow, KeyWatch, Store, StoreError};
+use crate::store::{ApiKeyRow, ChangeWatch, Store, StoreError, Watched};
 
 pub const SECRET_LEN: usize = 32;
 /// Keys supplied through the environment may be chosen by people; refuse the guessable ones.
@@ -75,13 +75,13 @@ fn caller_if_active(row: &ApiKeyRow) -> Option<Caller> {
 const CACHED_KEYS: usize = 10_000;
 
 /// The store's API keys as this server last read them, trusted only while the store's
-/// [`KeyWatch`] says nothing changed since (see `store/key_watch.rs`): a key revoked by any
+/// [`ChangeWatch`] says no key changed since (see `store/change_watch.rs`): a key revoked by any
 /// process stops working within that watch's window, and a request never waits on the store
 /// for a key it has seen. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct KeyCache {
     store: Store,
-    watch: KeyWatch,
+    watch: ChangeWatch,
     keys: Arc<RwLock<HashMap<String, Remembered>>>,
 }
 
@@ -93,14 +93,13 @@ struct Remembered {
 }
 
 impl KeyCache {
-    /// Starts the store's key watch.
-    pub fn new(store: Store) -> Result<KeyCache, StoreError> {
-        let watch = store.watch_api_keys()?;
-        Ok(KeyCache {
+    /// The keys of `store`, trusted as `watch` (the store's) says.
+    pub fn new(store: Store, watch: ChangeWatch) -> KeyCache {
+        KeyCache {
             store,
             watch,
             keys: Arc::default(),
-        })
+        }
     }
 
     /// The calling key when `id` and `secret` name an active key.
@@ -134,7 +133,7 @@ impl KeyCache {
             return Ok(caller);
         }
         // Taken before the read: a change the watch sees after it makes the row stale.
-        let epoch = self.watch.epoch();
+        let epoch = self.watch.epoch(Watched::ApiKeys);
         let Some(row) = find(&self.store, id).await? else {
             return Ok(None);
         };
@@ -152,7 +151,7 @@ impl KeyCache {
         if !self.watch.is_fresh() {
             return None;
         }
-        let epoch = self.watch.epoch();
+        let epoch = self.watch.epoch(Watched::ApiKeys);
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
         keys.get(id)
             .filter(|remembered| remembered.epoch == epoch)
@@ -335,7 +334,7 @@ mod tests {
     async fn created_key_verifies_and_revoked_key_stops_working_though_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).await.unwrap();
-        let keys = KeyCache::new(store.clone()).unwrap();
+        let keys = KeyCache::new(store.clone(), store.watch_changes().unwrap());
         let key = create(&store, "ci").await.unwrap();
         assert_eq!(key.secret.len(), SECRET_LEN);
         assert!(key.secret.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -358,7 +357,7 @@ mod tests {
     async fn unknown_ids_are_not_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).await.unwrap();
-        let keys = KeyCache::new(store).unwrap();
+        let keys = KeyCache::new(store.clone(), store.watch_changes().unwrap());
         let id = uuid::Uuid::new_v4().to_string();
         assert!(keys.verify(&id, "whatever").await.unwrap().is_none());
         assert!(keys
@@ -391,7 +390,7 @@ mod tests {
             id: uuid::Uuid::new_v4().to_string(),
             secret: "first-secret-0123456789".into(),
         };
-        let keys = KeyCache::new(store.clone()).unwrap();
+        let keys = KeyCache::new(store.clone(), store.watch_changes().unwrap());
         bootstrap(&store, Some(&key)).await.unwrap();
         assert!(settles_to(&keys, &key.id, &key.secret, true).await);
         let first = key.secret.clone();

@@ -1,6 +1,8 @@
 //! Data sources: create, read, update (the password-retention rule), delete; the password
 //! sealed at rest and revealed only where the contract says, each reveal recorded.
 
+use std::sync::Arc;
+
 use jackal_drivers::report::CertificateFacts;
 use jackal_drivers::ssh::SshCredentials;
 use jackal_drivers::{ConnectionSpec, Kind, Password, TlsCredentials};
@@ -345,6 +347,21 @@ pub async fn find(app: &AppState, key: &str) -> Result<DataSourceRow, AppError> 
         .read_point(move |tx| Box::pin(async move { tx.data_source(&owned, Lock::No).await }))
         .await?
         .ok_or_else(|| not_found(key))
+}
+
+/// [`find`] from this server's memory while nothing can have changed the row (see
+/// [`super::data_source_cache`]): for `GET /data-source/{id}` only.
+pub async fn find_remembered(app: &AppState, key: &str) -> Result<Arc<DataSourceRow>, AppError> {
+    let Some(cache) = &app.data_source_cache else {
+        return Ok(Arc::new(find(app, key).await?));
+    };
+    if let Some(row) = cache.get(key) {
+        return Ok(row);
+    }
+    let token = cache.token();
+    let row = Arc::new(find(app, key).await?);
+    cache.remember(key, row.clone(), token);
+    Ok(row)
 }
 
 /// The data source with its password in the configUri. The read is recorded in the audit

@@ -9,6 +9,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod connection_tests;
+pub mod data_source_cache;
 pub mod data_sources;
 mod error;
 pub mod events;
@@ -42,6 +43,9 @@ pub struct AppState {
     pub store: Store,
     /// The API keys, remembered while the store says none changed.
     pub keys: crate::auth::KeyCache,
+    /// On SQLite, the data sources `GET /data-source/{id}` answered with, while nothing has
+    /// been committed since.
+    pub data_source_cache: Option<data_source_cache::DataSourceCache>,
     pub secrets: SecretBox,
     pub probes: Arc<ProbePool>,
     pub clock: Arc<dyn Clock>,
@@ -67,8 +71,10 @@ impl AppState {
             settings.test.max_concurrent,
             settings.test.max_per_key(),
         )?);
+        let watch = store.watch_changes()?;
         Ok(AppState {
-            keys: crate::auth::KeyCache::new(store.clone())?,
+            keys: crate::auth::KeyCache::new(store.clone(), watch.clone()),
+            data_source_cache: data_source_cache::DataSourceCache::new(store.clone(), watch),
             store,
             secrets,
             probes,

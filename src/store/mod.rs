@@ -7,7 +7,7 @@
 //! come first, the audit events) lives in `crate::app`, above this; a backend holds only its
 //! connections, its dialect and its error mapping.
 
-mod key_watch;
+mod change_watch;
 pub mod migrations;
 mod model;
 mod postgres;
@@ -15,7 +15,7 @@ mod rows;
 mod sqlite;
 pub mod tx;
 
-pub use key_watch::KeyWatch;
+pub use change_watch::{ChangeWatch, Watched};
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
     Member, Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow,
@@ -28,6 +28,8 @@ pub use sqlite::{rotation_lock_path, SqliteStore};
 pub use tx::{Constraint, Durability, Tx};
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -81,6 +83,19 @@ impl<T, E, F> Work<T, E> for F where
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// Write transactions this handle (and its clones) has ended; see [`Store::local_writes`].
+    local_writes: Arc<AtomicU64>,
+}
+
+/// Counts a write transaction as ended when dropped: after the commit, or when the caller
+/// stopped waiting for it (cancelled; the commit may still come, and then the store's
+/// [`ChangeWatch`] sees it).
+struct WriteEnded<'a>(&'a AtomicU64);
+
+impl Drop for WriteEnded<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -114,18 +129,28 @@ impl Store {
     /// SQLite file at `path`.
     pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
         match &settings.url {
-            Some(url) => Ok(Store {
-                backend: Backend::Postgres(PgStore::open(url).await?),
-            }),
+            Some(url) => Ok(Store::of(Backend::Postgres(PgStore::open(url).await?))),
             None => Store::open(&settings.path).await,
         }
     }
 
     /// Opens (creating if absent) and migrates the SQLite store at `path`.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        Ok(Store {
-            backend: Backend::Sqlite(SqliteStore::open(path).await?),
-        })
+        Ok(Store::of(Backend::Sqlite(SqliteStore::open(path).await?)))
+    }
+
+    fn of(backend: Backend) -> Store {
+        Store {
+            backend,
+            local_writes: Arc::default(),
+        }
+    }
+
+    /// Moves after every write transaction through this handle or a clone of it, once it has
+    /// committed (or was abandoned): what this server wrote is read at once, while the
+    /// [`ChangeWatch`] tells of other processes' writes a little later.
+    pub fn local_writes(&self) -> u64 {
+        self.local_writes.load(Ordering::SeqCst)
     }
 
     /// Where the store is, for messages: the SQLite file, or the PostgreSQL URL without its
@@ -165,12 +190,13 @@ impl Store {
         }
     }
 
-    /// Starts watching the store's API keys for changes made by anyone (see [`KeyWatch`]).
-    pub fn watch_api_keys(&self) -> Result<KeyWatch, StoreError> {
+    /// Starts watching the store's API keys and data sources for changes made by anyone (see
+    /// [`ChangeWatch`]).
+    pub fn watch_changes(&self) -> Result<ChangeWatch, StoreError> {
         match &self.backend {
-            Backend::Sqlite(s) => KeyWatch::sqlite(s.location().to_owned())
-                .map_err(|e| StoreError::Task(format!("cannot start the key watch: {e}"))),
-            Backend::Postgres(p) => Ok(p.watch_api_keys()),
+            Backend::Sqlite(s) => ChangeWatch::sqlite(s.location().to_owned())
+                .map_err(|e| StoreError::Task(format!("cannot start the change watch: {e}"))),
+            Backend::Postgres(p) => Ok(p.watch_changes()),
         }
     }
 
@@ -186,6 +212,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let _ended = WriteEnded(&self.local_writes);
         dispatch!(self, s => s.transaction(Durability::Flushed, work).await)
     }
 
@@ -196,6 +223,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let _ended = WriteEnded(&self.local_writes);
         dispatch!(self, s => s.transaction(Durability::Observation, work).await)
     }
 

@@ -8,6 +8,7 @@ mod compose;
 mod connection_test;
 mod conventions;
 mod data_source;
+mod data_source_memory;
 mod deny_by_default;
 mod fleet_cli;
 mod helpers;

@@ -4,8 +4,9 @@
 //! constraints (a violation is `Taken`, whichever server inserted first), cascades to foreign
 //! keys, concurrent changes of one row to row locks (`FOR UPDATE`), and the schema migration to
 //! an advisory lock so two servers starting at once migrate once. Nothing is cached in the
-//! process but API keys, which a server hears about from the others (`LISTEN`, see
-//! `key_watch.rs`); so a write on one server is read on another at once.
+//! process but API keys and the data sources `GET /data-source/{id}` answers with, which a
+//! server hears about from the others (`LISTEN`, see `change_watch.rs`): a write on one server
+//! is read on another within that watch's window (under 100 ms), on the writer at once.
 //!
 //! Connections live on a small runtime of the store's own. Sealing a password reads the key
 //! meta synchronously (`key_meta_blocking`), from any thread, including an HTTP worker's
@@ -270,9 +271,9 @@ impl PgStore {
         &self.inner.location
     }
 
-    pub fn watch_api_keys(&self) -> super::KeyWatch {
+    pub fn watch_changes(&self) -> super::ChangeWatch {
         let (config, tls) = self.inner.listen.clone();
-        super::KeyWatch::postgres(config, tls, &self.inner.handle)
+        super::ChangeWatch::postgres(config, tls, &self.inner.handle)
     }
 
     pub fn instrument(&self, latency: prometheus::HistogramVec) {

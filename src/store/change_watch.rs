@@ -1,20 +1,24 @@
-//! How a server learns that API keys changed in the store, whoever changed them: this server,
-//! `jackal api-key revoke` in another process, or another server on the same PostgreSQL store.
+//! How a server learns that the store changed, whoever changed it: this server, `jackal api-key
+//! revoke` in another process, or another server on the same PostgreSQL store.
 //!
-//! A server keeps the keys it has checked in memory (`crate::app::api_keys::KeyCache`); each
-//! remembered key carries the [`KeyWatch::epoch`] it was read in, and is trusted only while the
-//! epoch is unchanged and the watch [`KeyWatch::is_fresh`]. The watch moves the epoch on every
-//! change it sees, and counts as fresh only for a short while after each time it has made sure
-//! it saw every change so far. A stalled or broken watch therefore never leaves a revoked key
-//! working: the cache stops being trusted and every request reads the store again.
+//! A server keeps the keys it has checked (`crate::app::api_keys::KeyCache`) and, on SQLite,
+//! the data sources it has read (`crate::app::data_source_cache`) in memory; each remembered
+//! row carries the [`ChangeWatch::epoch`] it was read in, and is trusted only while that epoch
+//! is unchanged and the watch [`ChangeWatch::is_fresh`]. The watch moves an epoch on every
+//! change of what it tells ([`Watched`]), and counts as fresh only for a short while after each
+//! time it has made sure it saw every change so far. A stalled or broken watch therefore never
+//! leaves a revoked key working or an old row served: the memory stops being trusted and every
+//! request reads the store again.
 //!
 //! - SQLite: every [`SQLITE_POLL`] a connection of the watch's own asks `PRAGMA data_version`,
-//!   which moves when any other connection, in any process, committed; only then it reads the
-//!   counter that a trigger on `api_key` moves (migration 0010), so writes of other rows (audit
-//!   records) do not empty the cache.
+//!   which moves when any other connection, in any process, committed (the commits); only then
+//!   it reads the counter that a trigger on `api_key` moves (migration 0010), so writes of
+//!   other rows (audit records) do not empty the keys' memory.
 //! - PostgreSQL: a connection of the watch's own `LISTEN`s on `jackal_api_key`, which a trigger
 //!   on `api_key` notifies when the change commits; a `SELECT 1` every [`PG_HEARTBEAT`] proves
 //!   the connection still delivers (PostgreSQL sends pending notifications before it answers).
+//!   It does not tell other commits: several servers share the store, and a server that served
+//!   rows from memory would serve another server's write late, where today it reads it at once.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,13 +42,26 @@ const PG_RECONNECT: Duration = Duration::from_millis(500);
 
 /// A handle on the watch; cheap to clone. The watch stops when the last handle is dropped.
 #[derive(Clone, Debug)]
-pub struct KeyWatch {
+pub struct ChangeWatch {
     state: Arc<WatchState>,
 }
 
+/// What a [`ChangeWatch`] tells changes of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// The `api_key` table.
+    ApiKeys = 0,
+    /// Anything at all, committed by any connection: SQLite only (on PostgreSQL this epoch
+    /// moves only when the watch loses track).
+    SqliteCommits = 1,
+}
+
+const WATCHED: [Watched; 2] = [Watched::ApiKeys, Watched::SqliteCommits];
+
 #[derive(Debug)]
 struct WatchState {
-    epoch: AtomicU64,
+    /// By [`Watched`].
+    epochs: [AtomicU64; 2],
     /// Nanoseconds since `base` until which the watch counts as fresh (0: not fresh).
     fresh_until: AtomicU64,
     base: Instant,
@@ -55,8 +72,8 @@ impl WatchState {
         u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn changed(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+    fn changed(&self, what: Watched) {
+        self.epochs[what as usize].fetch_add(1, Ordering::SeqCst);
     }
 
     /// Everything committed before `started` (this clock's reading, taken before the look
@@ -70,24 +87,26 @@ impl WatchState {
     /// The watch cannot tell what changed: nothing read before is trusted again.
     fn lost(&self) {
         self.fresh_until.store(0, Ordering::SeqCst);
-        self.changed();
+        for what in WATCHED {
+            self.changed(what);
+        }
     }
 }
 
-impl KeyWatch {
-    fn new() -> (KeyWatch, Weak<WatchState>) {
+impl ChangeWatch {
+    fn new() -> (ChangeWatch, Weak<WatchState>) {
         let state = Arc::new(WatchState {
-            epoch: AtomicU64::new(0),
+            epochs: [AtomicU64::new(0), AtomicU64::new(0)],
             fresh_until: AtomicU64::new(0),
             base: Instant::now(),
         });
         let weak = Arc::downgrade(&state);
-        (KeyWatch { state }, weak)
+        (ChangeWatch { state }, weak)
     }
 
-    /// Moves on every change of the store's keys the watch has seen.
-    pub fn epoch(&self) -> u64 {
-        self.state.epoch.load(Ordering::SeqCst)
+    /// Moves on every change of `what` in the store the watch has seen.
+    pub fn epoch(&self, what: Watched) -> u64 {
+        self.state.epochs[what as usize].load(Ordering::SeqCst)
     }
 
     /// Whether the watch has recently made sure it saw every change so far.
@@ -96,10 +115,10 @@ impl KeyWatch {
     }
 
     /// Watches the SQLite store at `path` on a thread of its own.
-    pub(super) fn sqlite(path: PathBuf) -> Result<KeyWatch, std::io::Error> {
-        let (watch, weak) = KeyWatch::new();
+    pub(super) fn sqlite(path: PathBuf) -> Result<ChangeWatch, std::io::Error> {
+        let (watch, weak) = ChangeWatch::new();
         std::thread::Builder::new()
-            .name("jackal-key-watch".to_owned())
+            .name("jackal-change-watch".to_owned())
             .spawn(move || watch_sqlite(&path, &weak))?;
         Ok(watch)
     }
@@ -109,8 +128,8 @@ impl KeyWatch {
         config: tokio_postgres::Config,
         tls: tokio_postgres_rustls::MakeRustlsConnect,
         runtime: &tokio::runtime::Handle,
-    ) -> KeyWatch {
-        let (watch, weak) = KeyWatch::new();
+    ) -> ChangeWatch {
+        let (watch, weak) = ChangeWatch::new();
         runtime.spawn(watch_postgres(config, tls, weak));
         watch
     }
@@ -118,7 +137,7 @@ impl KeyWatch {
 
 fn watch_sqlite(path: &std::path::Path, state: &Weak<WatchState>) {
     let mut conn = None;
-    // (data_version, counter) at the last look.
+    // (data_version, the keys' counter) at the last look.
     let mut seen: Option<(i64, i64)> = None;
     let mut warned = false;
     loop {
@@ -128,15 +147,15 @@ fn watch_sqlite(path: &std::path::Path, state: &Weak<WatchState>) {
         let started = state.now();
         match look(path, &mut conn, &mut seen) {
             Ok(changed) => {
-                if changed {
-                    state.changed();
+                for what in changed {
+                    state.changed(what);
                 }
                 state.confirmed(started, SQLITE_FRESH_FOR);
                 warned = false;
             }
             Err(e) => {
                 if !warned {
-                    tracing::warn!(error = %e, "cannot watch the store's API keys; checking each request against the store");
+                    tracing::warn!(error = %e, "cannot watch the store for changes; checking each request against the store");
                     warned = true;
                 }
                 conn = None;
@@ -149,12 +168,12 @@ fn watch_sqlite(path: &std::path::Path, state: &Weak<WatchState>) {
     }
 }
 
-/// One look at the file: whether the keys changed since the last one (always, at the first).
+/// One look at the file: what changed since the last one (everything, at the first).
 fn look(
     path: &std::path::Path,
     conn: &mut Option<rusqlite::Connection>,
     seen: &mut Option<(i64, i64)>,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<Vec<Watched>> {
     let conn = match conn {
         Some(conn) => conn,
         None => conn.insert(rusqlite::Connection::open_with_flags(
@@ -164,14 +183,17 @@ fn look(
     };
     let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
     if seen.is_some_and(|(v, _)| v == version) {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     let counter: i64 = conn.query_row(
         "SELECT generation FROM api_key_generation WHERE id = 1",
         [],
         |r| r.get(0),
     )?;
-    let changed = seen.is_none_or(|(_, c)| c != counter);
+    let mut changed = vec![Watched::SqliteCommits];
+    if seen.is_none_or(|(_, c)| c != counter) {
+        changed.push(Watched::ApiKeys);
+    }
     *seen = Some((version, counter));
     Ok(changed)
 }
@@ -195,7 +217,7 @@ async fn watch_postgres(
         drop(strong);
         if let Err(e) = ended {
             if !warned {
-                tracing::warn!(error = %e, "cannot watch the store's API keys; checking each request against the store");
+                tracing::warn!(error = %e, "cannot watch the store for changes; checking each request against the store");
                 warned = true;
             }
         }
@@ -243,7 +265,7 @@ async fn listen(
             message = notifications.recv() => {
                 let Some(()) = message else { return Ok(()) };
                 let Some(state) = state.upgrade() else { return Ok(()) };
-                state.changed();
+                state.changed(Watched::ApiKeys);
             }
             _ = heartbeat.tick() => {
                 let Some(started) = state.upgrade().map(|s| s.now()) else { return Ok(()) };
@@ -261,7 +283,7 @@ async fn listen(
                 if changed {
                     // Also at the first answer: what changed before LISTEN took effect was
                     // not notified.
-                    state.changed();
+                    state.changed(Watched::ApiKeys);
                 }
                 state.confirmed(started, PG_FRESH_FOR);
             }
@@ -283,21 +305,23 @@ mod tests {
 
     #[test]
     fn a_lost_watch_is_not_fresh_and_moves_the_epoch() {
-        let (watch, _) = KeyWatch::new();
+        let (watch, _) = ChangeWatch::new();
         assert!(!watch.is_fresh());
         watch
             .state
             .confirmed(watch.state.now(), Duration::from_secs(60));
         assert!(watch.is_fresh());
-        let before = watch.epoch();
+        let before = WATCHED.map(|what| watch.epoch(what));
         watch.state.lost();
         assert!(!watch.is_fresh());
-        assert_ne!(watch.epoch(), before);
+        for what in WATCHED {
+            assert_ne!(watch.epoch(what), before[what as usize], "{what:?}");
+        }
     }
 
     #[test]
     fn trust_is_counted_from_the_start_of_a_look() {
-        let (watch, _) = KeyWatch::new();
+        let (watch, _) = ChangeWatch::new();
         let started = watch.state.now();
         std::thread::sleep(Duration::from_millis(30));
         // A look that began 30 ms ago cannot make the watch fresh for 20 ms from now.
@@ -307,7 +331,7 @@ mod tests {
 
     #[test]
     fn freshness_runs_out() {
-        let (watch, _) = KeyWatch::new();
+        let (watch, _) = ChangeWatch::new();
         watch
             .state
             .confirmed(watch.state.now(), Duration::from_millis(5));
