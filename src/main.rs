@@ -184,7 +184,8 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    jackal::telemetry::init(&settings.log.level);
+    // Held until the server has stopped: its last lines are written out when it drops.
+    let _log = jackal::telemetry::init(&settings.log.level);
     let supplied = auth::credentials_from_env(|name| std::env::var(name).ok())?;
     let app = Application::build(&settings, supplied.as_ref()).await?;
     if let Some(key) = app.created_key() {

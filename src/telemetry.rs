@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use tracing::{Level, Metadata};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::{filter_fn, FilterExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -17,15 +18,27 @@ fn is_peer_noise(meta: &Metadata<'_>) -> bool {
     *meta.level() == Level::ERROR && meta.target().starts_with("actix_http::h1")
 }
 
-/// Installs the global subscriber once; `RUST_LOG` overrides `default_filter`.
-pub fn init(default_filter: &str) {
+/// Installs the global subscriber once; `RUST_LOG` overrides `default_filter`. Keep the
+/// returned guard while the program logs: dropping it writes out what is still buffered.
+///
+/// Lines are written by a thread of their own, in batches: everything that arrived while it
+/// wrote the last batch goes out in one `write` (at most 8 KiB each). A request's line used to
+/// be one `write` system call on the worker that served it, 7% of a GET's CPU at 32 clients,
+/// and a wake-up of whatever reads the log. A line is never dropped: when 128,000 wait, the
+/// request that logs waits too.
+pub fn init(default_filter: &str) -> WorkerGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("jackal-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         // Colour codes only for a person at a terminal, never in files or pipes.
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(filter.and(filter_fn(|meta| !is_peer_noise(meta))));
     // A second init (tests) is harmless, so its error is ignored.
     let _ = tracing_subscriber::registry().with(layer).try_init();
+    guard
 }
