@@ -29,8 +29,9 @@ const QUEUED_LINES: usize = 4_096;
 /// Lines are written by a thread of their own, in batches: everything that arrived while it
 /// wrote the last batch goes out in one `write` (at most 8 KiB each). A request's line used to
 /// be one `write` system call on the worker that served it, 7% of a GET's CPU at 32 clients,
-/// and a wake-up of whatever reads the log. A line is never dropped: when `QUEUED_LINES`
-/// wait, the request that logs waits too, as it waited on a full pipe before.
+/// and a wake-up of whatever reads the log. While the server runs no line is dropped: when
+/// `QUEUED_LINES` wait, the request that logs waits too, as it waited on a full pipe before.
+/// When the guard drops, tracing-appender waits at most 1.1 s for the queue to be written out.
 pub fn init(default_filter: &str) -> WorkerGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));

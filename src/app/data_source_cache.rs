@@ -7,9 +7,9 @@
 //! - no write transaction has ended on this server since it was read ([`Store::local_writes`]),
 //!   so every write made through this server is read at once;
 //! - the store's [`ChangeWatch`] has seen no commit to the file since, by any process, and is
-//!   fresh. The server is the only writer of data sources on an SQLite store; a change made in
-//!   the file by another process is read within the watch's window (under 100 ms, measured by
-//!   `tests/api/data_source_memory.rs`), never later, even when the watch stalls.
+//!   fresh. So a change another process makes in the file (`jackal secrets rotate`, a hand
+//!   edit, a second server on the same file) is read within the watch's window (under 100 ms,
+//!   measured by `tests/api/data_source_memory.rs`), never later, even when the watch stalls.
 //!
 //! Not on PostgreSQL: several servers share that store, and each reads what another wrote at
 //! once; a row from memory would be a write of another server read late.

@@ -28,8 +28,6 @@ pub use sqlite::{rotation_lock_path, SqliteStore};
 pub use tx::{Constraint, Durability, Tx};
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -83,19 +81,6 @@ impl<T, E, F> Work<T, E> for F where
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
-    /// Write transactions this handle (and its clones) has ended; see [`Store::local_writes`].
-    local_writes: Arc<AtomicU64>,
-}
-
-/// Counts a write transaction as ended when dropped: after the commit, or when the caller
-/// stopped waiting for it (cancelled; the commit may still come, and then the store's
-/// [`ChangeWatch`] sees it).
-struct WriteEnded<'a>(&'a AtomicU64);
-
-impl Drop for WriteEnded<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -140,17 +125,15 @@ impl Store {
     }
 
     fn of(backend: Backend) -> Store {
-        Store {
-            backend,
-            local_writes: Arc::default(),
-        }
+        Store { backend }
     }
 
-    /// Moves after every write transaction through this handle or a clone of it, once it has
-    /// committed (or was abandoned): what this server wrote is read at once, while the
-    /// [`ChangeWatch`] tells of other processes' writes a little later.
+    /// Moves after every write transaction of this handle and its clones has ended (committed
+    /// or rolled back), counted where the transaction ran, so also when its caller stopped
+    /// waiting: what this server wrote can be told at once, while the [`ChangeWatch`] tells of
+    /// other processes' writes a little later.
     pub fn local_writes(&self) -> u64 {
-        self.local_writes.load(Ordering::SeqCst)
+        dispatch!(self, s => s.writes())
     }
 
     /// Where the store is, for messages: the SQLite file, or the PostgreSQL URL without its
@@ -212,7 +195,6 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let _ended = WriteEnded(&self.local_writes);
         dispatch!(self, s => s.transaction(Durability::Flushed, work).await)
     }
 
@@ -223,7 +205,6 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let _ended = WriteEnded(&self.local_writes);
         dispatch!(self, s => s.transaction(Durability::Observation, work).await)
     }
 

@@ -188,7 +188,7 @@ async fn no_response_log_line_or_audit_record_but_detail_holds_a_stored_password
     let secret = "audit-sweep-secret-0123456789";
     let mut cmd = jackal_with_key(dir.path(), &id, secret);
     cmd.env("RUST_LOG", "debug");
-    let (server, _) = serve(cmd, dir.path());
+    let (mut server, _) = serve(cmd, dir.path());
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}/api/v2", server.1);
     let call = |method: Method, path: &str, body: Option<String>| {
@@ -263,7 +263,7 @@ async fn no_response_log_line_or_audit_record_but_detail_holds_a_stored_password
         "{audit_out}"
     );
     assert!(!audit_out.contains(PASSWORD), "{audit_out}");
-    let log = std::fs::read_to_string(&server.2).unwrap();
+    let log = server.stop_and_read_log();
     assert!(log.contains("request"), "the log was captured: {log}");
     assert!(!log.contains(PASSWORD), "a password in the server log");
     assert!(

@@ -45,6 +45,24 @@ pub(crate) fn run(cmd: &mut Command) -> String {
 /// (stderr) goes to.
 pub(crate) struct Server(Child, pub(crate) u16, pub(crate) PathBuf);
 
+impl Server {
+    /// Stops the server with SIGTERM, waits for it to exit successfully, and returns its whole
+    /// log. Lines are written by a thread of the server's own (src/telemetry.rs): a log read
+    /// while it runs may still lack the last requests' lines, and a check that a secret or an
+    /// ERROR line is absent would then pass for nothing.
+    pub(crate) fn stop_and_read_log(&mut self) -> String {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = self.0.wait().unwrap();
+        let log = std::fs::read_to_string(&self.2).unwrap();
+        assert!(status.success(), "exit {status}; log: {log}");
+        log
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -317,14 +335,7 @@ async fn every_request_line_reaches_the_log_even_when_stopped_at_once() {
     for c in clients {
         c.await.unwrap();
     }
-    let term = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = server.0.wait().unwrap();
-    assert!(status.success(), "exit {status}");
-    let log = std::fs::read_to_string(&server.2).unwrap();
+    let log = server.stop_and_read_log();
     let logged = log
         .lines()
         .filter(|line| line.contains("/api/v2/data-source/logged-") && line.contains("status=404"))

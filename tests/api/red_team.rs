@@ -370,7 +370,7 @@ async fn requests_the_parser_refuses_get_the_contract_json_and_write_no_error_li
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = jackal(dir.path());
     cmd.env("RUST_LOG", "debug");
-    let (server, _) = serve(cmd, dir.path());
+    let (mut server, _) = serve(cmd, dir.path());
     let address = format!("127.0.0.1:{}", server.1);
     let huge = "a".repeat(200 * 1024);
     let many: String = (0..120).map(|i| format!("X-H{i}: v\r\n")).collect();
@@ -435,7 +435,7 @@ async fn requests_the_parser_refuses_get_the_contract_json_and_write_no_error_li
     assert!(metrics
         .body
         .contains("jackal_http_protocol_errors_total{status=\"431\"} 2"));
-    let log = std::fs::read_to_string(&server.2).unwrap();
+    let log = server.stop_and_read_log();
     let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
     assert!(errors.is_empty(), "ERROR lines: {errors:#?}");
     assert!(log.contains("DEBUG"), "the log ran at debug");

@@ -335,7 +335,7 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
     );
     let mut cmd = crate::cli::jackal_with_key(dir.path(), id, secret);
     cmd.env("RUST_LOG", "debug");
-    let (server, _) = crate::cli::serve(cmd, dir.path());
+    let (mut server, _) = crate::cli::serve(cmd, dir.path());
     let client = reqwest::Client::new();
     // One call, its answer as JSON (a 200 is required).
     let call = |method: Method, path: &str, pairs: &[(&str, &str)]| {
@@ -487,7 +487,7 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
         let answer = call(Method::GET, path, &[]).await;
         seen.push((answer.to_string(), path.ends_with("/detail")));
     }
-    let log = std::fs::read_to_string(&server.2).unwrap();
+    let log = server.stop_and_read_log();
     // The log is at debug: it holds the SSH client's own lines (about 200 of them).
     assert!(log.contains("DEBUG russh"), "{log}");
     let secrets = [

@@ -4,9 +4,9 @@
 //! constraints (a violation is `Taken`, whichever server inserted first), cascades to foreign
 //! keys, concurrent changes of one row to row locks (`FOR UPDATE`), and the schema migration to
 //! an advisory lock so two servers starting at once migrate once. Nothing is cached in the
-//! process but API keys and the data sources `GET /data-source/{id}` answers with, which a
-//! server hears about from the others (`LISTEN`, see `change_watch.rs`): a write on one server
-//! is read on another within that watch's window (under 100 ms), on the writer at once.
+//! process but API keys, which a server hears about from the others (`LISTEN`, see
+//! `change_watch.rs`); so a write on one server is read on another at once. (On SQLite a server
+//! also answers `GET /data-source/{id}` from memory; not here, for that reason.)
 //!
 //! Connections live on a small runtime of the store's own. Sealing a password reads the key
 //! meta synchronously (`key_meta_blocking`), from any thread, including an HTTP worker's
@@ -18,6 +18,7 @@ mod tx;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,8 @@ struct Inner {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     latency: OnceLock<prometheus::HistogramVec>,
+    /// Write transactions ended (see `Store::local_writes`).
+    writes: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -209,6 +212,7 @@ impl PgStore {
                 runtime: Mutex::new(Some(runtime)),
                 handle,
                 latency: OnceLock::new(),
+                writes: AtomicU64::new(0),
             }),
         };
         let migrate_location = store.inner.location.clone();
@@ -271,6 +275,11 @@ impl PgStore {
         &self.inner.location
     }
 
+    /// Write transactions ended so far.
+    pub fn writes(&self) -> u64 {
+        self.inner.writes.load(Ordering::SeqCst)
+    }
+
     pub fn watch_changes(&self) -> super::ChangeWatch {
         let (config, tls) = self.inner.listen.clone();
         super::ChangeWatch::postgres(config, tls, &self.inner.handle)
@@ -307,21 +316,22 @@ impl PgStore {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let inner = self.inner.clone();
         self.run("write", move |pool| async move {
             let client = connection(&pool).await?;
             let mut tx = PgTx::begin(client, durability).await?;
-            match work(&mut tx).await {
-                Ok(done) => {
-                    tx.commit().await?;
-                    Ok(done)
-                }
+            let ended = match work(&mut tx).await {
+                Ok(done) => tx.commit().await.map(|()| done).map_err(E::from),
                 Err(e) => {
                     // The error is what the caller learns; a failed ROLLBACK closes the
                     // connection (dropping `tx` does) and ends the transaction all the same.
                     let _ = tx.rollback().await;
                     Err(e)
                 }
-            }
+            };
+            // On the store's runtime, after the commit, whether or not the caller still waits.
+            inner.writes.fetch_add(1, Ordering::SeqCst);
+            ended
         })
         .await
     }

@@ -6,7 +6,7 @@ mod migrations;
 mod tx;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -44,6 +44,8 @@ struct Inner {
     writer: Arc<Mutex<Connection>>,
     readers: Vec<Arc<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    /// Write transactions ended (see `Store::local_writes`).
+    writes: AtomicU64,
     /// Where operations are timed, once the server has set it (`instrument`).
     latency: OnceLock<prometheus::HistogramVec>,
 }
@@ -145,6 +147,7 @@ impl SqliteStore {
                 writer: Arc::new(Mutex::new(writer)),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                writes: AtomicU64::new(0),
                 latency: OnceLock::new(),
             }),
         })
@@ -210,10 +213,17 @@ impl SqliteStore {
                 Ok(done)
             })();
             inner.observe("write", started);
+            // Here, after the commit, whether or not the caller still waits.
+            inner.writes.fetch_add(1, Ordering::SeqCst);
             result
         })
         .await
         .map_err(|e| E::from(StoreError::Task(e.to_string())))?
+    }
+
+    /// Write transactions ended so far.
+    pub fn writes(&self) -> u64 {
+        self.inner.writes.load(Ordering::SeqCst)
     }
 
     /// Runs `work` on a read connection, on a blocking thread.
