@@ -114,18 +114,18 @@ impl Store {
     /// SQLite file at `path`.
     pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
         match &settings.url {
-            Some(url) => Ok(Store::of(Backend::Postgres(PgStore::open(url).await?))),
+            Some(url) => Ok(Store {
+                backend: Backend::Postgres(PgStore::open(url).await?),
+            }),
             None => Store::open(&settings.path).await,
         }
     }
 
     /// Opens (creating if absent) and migrates the SQLite store at `path`.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        Ok(Store::of(Backend::Sqlite(SqliteStore::open(path).await?)))
-    }
-
-    fn of(backend: Backend) -> Store {
-        Store { backend }
+        Ok(Store {
+            backend: Backend::Sqlite(SqliteStore::open(path).await?),
+        })
     }
 
     /// Moves after every write transaction of this handle and its clones has ended (committed
@@ -173,8 +173,8 @@ impl Store {
         }
     }
 
-    /// Starts watching the store's API keys and data sources for changes made by anyone (see
-    /// [`ChangeWatch`]).
+    /// Starts watching the store for changes made by anyone: its API keys, and on SQLite every
+    /// commit (see [`ChangeWatch`]).
     pub fn watch_changes(&self) -> Result<ChangeWatch, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => ChangeWatch::sqlite(s.location().to_owned())

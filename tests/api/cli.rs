@@ -46,16 +46,21 @@ pub(crate) fn run(cmd: &mut Command) -> String {
 pub(crate) struct Server(Child, pub(crate) u16, pub(crate) PathBuf);
 
 impl Server {
-    /// Stops the server with SIGTERM, waits for it to exit successfully, and returns its whole
-    /// log. Lines are written by a thread of the server's own (src/telemetry.rs): a log read
-    /// while it runs may still lack the last requests' lines, and a check that a secret or an
-    /// ERROR line is absent would then pass for nothing.
-    pub(crate) fn stop_and_read_log(&mut self) -> String {
+    /// Sends SIGTERM, as `docker stop` and a load balancer's drain do.
+    pub(crate) fn terminate(&self) {
         let term = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
             .status()
             .unwrap();
         assert!(term.success());
+    }
+
+    /// Stops the server with SIGTERM, waits for it to exit successfully, and returns its whole
+    /// log. Lines are written by a thread of the server's own (src/telemetry.rs): a log read
+    /// while it runs may still lack the last requests' lines, and a check that a secret or an
+    /// ERROR line is absent would then pass for nothing.
+    pub(crate) fn stop_and_read_log(&mut self) -> String {
+        self.terminate();
         let status = self.0.wait().unwrap();
         let log = std::fs::read_to_string(&self.2).unwrap();
         assert!(status.success(), "exit {status}; log: {log}");
@@ -246,11 +251,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits() {
         .await
         .unwrap()
         .unwrap();
-    let term = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    server.terminate();
 
     let res = in_flight
         .await

@@ -260,6 +260,29 @@ pub async fn pg_store(dir: &Path) -> Option<tokio_postgres::Client> {
     )
 }
 
+/// Runs `sql`, one statement changing exactly one row (`$1` is `param`), in the store of `dir`
+/// from this process, on a connection of its own, as another process would; the instant it
+/// committed, for tests that time how soon a server sees the change.
+pub async fn commit_in_store(dir: &Path, sql: &str, param: &str) -> std::time::Instant {
+    match pg_store(dir).await {
+        Some(client) => {
+            let n = client.execute(sql, &[&param]).await.unwrap();
+            let committed = std::time::Instant::now();
+            assert_eq!(n, 1, "{sql}");
+            committed
+        }
+        None => {
+            let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .unwrap();
+            let n = conn.execute(&sql.replace("$1", "?1"), [param]).unwrap();
+            let committed = std::time::Instant::now();
+            assert_eq!(n, 1, "{sql}");
+            committed
+        }
+    }
+}
+
 /// Everything the store of `dir` holds at rest, by place: on SQLite, the bytes of every file it
 /// wrote (database, WAL, shared memory; not the key files); on PostgreSQL, the text of every row
 /// of every table (`bytea` values appear in hex: search with [`holds`]).

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::cli::{field, jackal, jackal_with_key, run, serve, whoami_with};
-use crate::helpers::pg_store;
+use crate::helpers::commit_in_store;
 
 /// The window the issue allows between a revocation's commit and the key's first refusal.
 const WINDOW: Duration = Duration::from_millis(100);
@@ -43,33 +43,12 @@ async fn refused_after(
 
 /// Revokes `id` with one `UPDATE` in the store, from this process; the instant it committed.
 async fn revoke_in_store(dir: &Path, id: &str) -> Instant {
-    match pg_store(dir).await {
-        Some(client) => {
-            let n = client
-                .execute(
-                    "UPDATE api_key SET revoked_at = 1 WHERE id = $1 AND revoked_at IS NULL",
-                    &[&id],
-                )
-                .await
-                .unwrap();
-            let committed = Instant::now();
-            assert_eq!(n, 1);
-            committed
-        }
-        None => {
-            let conn = rusqlite::Connection::open(dir.join("jackal.db")).unwrap();
-            conn.busy_timeout(Duration::from_secs(5)).unwrap();
-            let n = conn
-                .execute(
-                    "UPDATE api_key SET revoked_at = 1 WHERE id = ?1 AND revoked_at IS NULL",
-                    [id],
-                )
-                .unwrap();
-            let committed = Instant::now();
-            assert_eq!(n, 1);
-            committed
-        }
-    }
+    commit_in_store(
+        dir,
+        "UPDATE api_key SET revoked_at = 1 WHERE id = $1 AND revoked_at IS NULL",
+        id,
+    )
+    .await
 }
 
 fn create_key(dir: &Path, name: &str) -> (String, String) {
