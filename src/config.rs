@@ -128,6 +128,9 @@ pub struct EgressSettings {
     pub allow: Vec<ipnet::IpNet>,
     /// CIDR blocks tests may never reach.
     pub deny: Vec<ipnet::IpNet>,
+    /// Let each SSH hop resolve the names behind it (split-horizon DNS): those names are then
+    /// outside `allow` and `deny`. Off: Jackal resolves and checks every host itself.
+    pub ssh_resolves_names: bool,
 }
 
 impl Default for EgressSettings {
@@ -138,6 +141,7 @@ impl Default for EgressSettings {
                 .iter()
                 .map(|net| net.parse().expect("default deny list parses"))
                 .collect(),
+            ssh_resolves_names: false,
         }
     }
 }

@@ -88,6 +88,7 @@
 //! server or account it was not given for.
 
 pub mod egress;
+pub mod host;
 mod local_file;
 mod mysql;
 mod postgres;

@@ -27,11 +27,14 @@ use std::sync::{Mutex, MutexGuard};
 pub(crate) enum Refusal {
     /// The name, as written, is not under any allowed directory (or has a `..` component).
     Outside,
-    /// Nothing exists at that name (or a component before the last is not a directory).
+    /// The name could not be opened: nothing exists there, a component before the last is not
+    /// a directory, or the lookup failed another way (which may be about a place a symbolic
+    /// link points to, outside the allowed directories).
     Missing,
-    /// A directory, FIFO, socket or device.
+    /// A directory, FIFO, socket or device, inside the allowed directories.
     NotRegular,
-    /// The name leads, through a symbolic link, to a file outside the allowed directories.
+    /// The name leads, through a symbolic link, to something outside the allowed directories
+    /// (of whatever type).
     LeadsOutside,
     /// Larger than the caller's limit.
     TooLarge,
@@ -40,11 +43,10 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
-    fn from_open(err: &std::io::Error) -> Self {
-        match err.raw_os_error() {
-            Some(libc::ENOENT | libc::ENOTDIR) => Refusal::Missing,
-            _ => Refusal::Unreadable(err.to_string()),
-        }
+    /// Every failed lookup is `Missing`: through a symbolic link, an error such as `EACCES` or
+    /// `ELOOP` would tell the caller about the place the link points to.
+    fn from_open(_: &std::io::Error) -> Self {
+        Refusal::Missing
     }
 }
 
@@ -98,12 +100,8 @@ impl Opened {
             .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
             .open(path)
             .map_err(|e| Refusal::from_open(&e))?;
-        let meta = handle
-            .metadata()
-            .map_err(|e| Refusal::Unreadable(format!("stat: {e}")))?;
-        if !meta.is_file() {
-            return Err(Refusal::NotRegular);
-        }
+        // Where it is, before what it is: nothing about a file outside the allowed directories
+        // (its type, its size) may show in the answer.
         let real = std::fs::read_link(proc_fd(&handle))
             .map_err(|e| Refusal::Unreadable(format!("real path: {e}")))?;
         if let Some(dirs) = dirs {
@@ -114,6 +112,12 @@ impl Opened {
             if !inside {
                 return Err(Refusal::LeadsOutside);
             }
+        }
+        let meta = handle
+            .metadata()
+            .map_err(|e| Refusal::Unreadable(format!("stat: {e}")))?;
+        if !meta.is_file() {
+            return Err(Refusal::NotRegular);
         }
         Ok(Opened { handle, meta, real })
     }

@@ -21,6 +21,7 @@ use crate::report::{
 };
 use crate::resolve::{ResolveError, Resolver, SystemResolver};
 use crate::schema::SchemaSnapshot;
+use crate::ssh::tunnel::Leg;
 use crate::ssh::SshRoute;
 use crate::uri::{ConnectionSpec, Kind};
 use crate::{mysql, postgres, sqlite, ssh};
@@ -36,6 +37,12 @@ pub struct ProbeContext {
     pub ssl_root_cert_dirs: Vec<PathBuf>,
     /// The deadline when the configUri has no `connectTimeout`.
     pub default_timeout: Duration,
+    /// Whether the hosts behind the first SSH hop (further hops, the database) are passed to
+    /// the hop before them as names, for it to resolve, instead of being resolved and checked
+    /// here (`[egress] ssh_resolves_names`, for split-horizon DNS). Addresses written as such
+    /// are checked either way. Off by default: a name the bastion resolves is outside the
+    /// egress policy.
+    pub ssh_resolves_names: bool,
 }
 
 impl Default for ProbeContext {
@@ -46,6 +53,7 @@ impl Default for ProbeContext {
             sqlite_allowed_dirs: Vec::new(),
             ssl_root_cert_dirs: Vec::new(),
             default_timeout: Duration::from_secs(10),
+            ssh_resolves_names: false,
         }
     }
 }
@@ -354,6 +362,16 @@ async fn resolve_checked(
     host: &str,
     port: u16,
 ) -> Result<Vec<SocketAddr>, ProbeFailure> {
+    resolve_checked_from(ctx, host, port, "").await
+}
+
+/// [`resolve_checked`], with `hint` added to a resolution failure's message.
+async fn resolve_checked_from(
+    ctx: &ProbeContext,
+    host: &str,
+    port: u16,
+    hint: &str,
+) -> Result<Vec<SocketAddr>, ProbeFailure> {
     let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => ctx.resolver.lookup(host).await.map_err(|e| {
@@ -364,14 +382,16 @@ async fn resolve_checked(
             };
             ProbeFailure::new(
                 ErrorCode::DnsFailed,
-                format!("the host name {host:?} could not be resolved ({why}): check the host in configUri, and the DNS of the Jackal server"),
+                format!("the host name {host:?} could not be resolved ({why}): check the host in configUri, and the DNS of the Jackal server{hint}"),
             )
         })?,
     };
     if ips.is_empty() {
         return Err(ProbeFailure::new(
             ErrorCode::DnsFailed,
-            format!("the host name {host:?} resolved to no address: check the host in configUri"),
+            format!(
+                "the host name {host:?} resolved to no address: check the host in configUri{hint}"
+            ),
         ));
     }
     // Every address must pass: a name that mixes an allowed and a denied address is refused.
@@ -384,6 +404,24 @@ async fn resolve_checked(
         .into_iter()
         .map(|ip| SocketAddr::new(ip, port))
         .collect())
+}
+
+/// Where one SSH hop is asked to open its channel (the next hop, or the database behind the
+/// bastion), decided before anything is dialled: the addresses Jackal resolved and checked, or,
+/// with [`ProbeContext::ssh_resolves_names`], a name as written for the hop to resolve.
+async fn leg(ctx: &ProbeContext, host: &str, port: u16) -> Result<Leg, ProbeFailure> {
+    if ctx.ssh_resolves_names && host.parse::<IpAddr>().is_err() {
+        return Ok(Leg::Name {
+            host: host.to_owned(),
+            port,
+        });
+    }
+    const HINT: &str = " (Jackal resolves the hosts behind an SSH bastion itself, so that the \
+        egress policy holds at every hop; for a name only the bastion's DNS knows, an admin can \
+        set [egress] ssh_resolves_names = true in config.toml)";
+    resolve_checked_from(ctx, host, port, HINT)
+        .await
+        .map(Leg::Addresses)
 }
 
 /// Tests `spec` with the deadline its `connectTimeout` (or the default) gives, from now.
@@ -515,9 +553,12 @@ async fn run(
     }
 }
 
-/// The test through an SSH tunnel: the first hop is resolved and checked by the egress policy
-/// and dialled by Jackal; the database's host is resolved by the bastion, as written (a literal
-/// IP is checked by the policy too, so a bastion cannot be used to reach what Jackal may not).
+/// The test through an SSH tunnel. Every host on the way (the first hop, which Jackal dials,
+/// the hops behind it and the database behind the bastion, which the hop before each is asked
+/// to reach) is resolved and checked by the egress policy before anything is dialled, and each
+/// hop is asked to open a channel to a checked address, never to a name it would resolve
+/// itself (unless [`ProbeContext::ssh_resolves_names`]). TLS still verifies the database's
+/// name as written.
 async fn through_tunnel(
     spec: &ConnectionSpec,
     ctx: &ProbeContext,
@@ -528,19 +569,22 @@ async fn through_tunnel(
     port: u16,
 ) -> Result<Found, ProbeFailure> {
     let first = &route.hops[0];
-    let addrs = attempt
+    let (addrs, legs) = attempt
         .run(Phase::Resolve, async {
-            if let Ok(ip) = host.parse::<IpAddr>() {
-                ctx.egress
-                    .check(ip)
-                    .map_err(|why| ProbeFailure::new(ErrorCode::DeniedByPolicy, why))?;
+            let addrs = resolve_checked(ctx, &first.host, first.port).await?;
+            let onward = route.hops[1..]
+                .iter()
+                .map(|hop| (hop.host.as_str(), hop.port))
+                .chain([(host, port)]);
+            let mut legs = Vec::with_capacity(route.hops.len());
+            for (host, port) in onward {
+                legs.push(leg(ctx, host, port).await?);
             }
-            resolve_checked(ctx, &first.host, first.port).await
+            Ok((addrs, legs))
         })
         .await?;
     attempt.address = addrs.first().copied();
-    let tunnel =
-        ssh::tunnel::open(route, spec.ssh_credentials(), &addrs, host, port, attempt).await?;
+    let tunnel = ssh::tunnel::open(route, spec.ssh_credentials(), &addrs, &legs, attempt).await?;
     let peer = Peer::tunnelled(host, port, &route.bastion().label());
     let (stream, sessions) = tunnel.into_parts();
     let found = match spec.kind() {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::host::{self, HostError};
 use crate::ssh::{self, Hop, SshCredentials, SshRoute};
 use crate::tls_credentials::{DecodedTls, TlsCredentialError, TlsCredentials};
 
@@ -173,6 +174,9 @@ pub enum UriError {
          (spaces and other special characters are not allowed)"
     )]
     BadHost,
+    /// The host is a number in another spelling than a dotted quad (`127.1`, `2130706437`).
+    #[error("the host in configUri is {}", HostError::NumericSpelling.advice())]
+    NumericHost,
     /// Port 0, above 65535, empty, or not digits.
     #[error("bad port: the port in configUri must be a number from 1 to 65535")]
     BadPort,
@@ -242,7 +246,7 @@ impl UriError {
             UriError::BadPercentEncoding => "bad_percent_encoding",
             UriError::NotUtf8 => "not_utf8",
             UriError::MissingHost => "missing_host",
-            UriError::BadHost => "bad_host",
+            UriError::BadHost | UriError::NumericHost => "bad_host",
             UriError::BadPort => "bad_port",
             UriError::DatabaseWithSlash => "database_with_slash",
             UriError::UnknownOption(_) => "unknown_option",
@@ -436,8 +440,14 @@ impl OptionName {
                     .map(|s| s.to_string())
                     .ok_or_else(|| bad("a whole number of seconds from 1 to 300"))
             }
-            OptionName::SshHost => ssh::parse_host(value)
-                .ok_or_else(|| bad("a host name or IP address (the SSH bastion)")),
+            OptionName::SshHost => host::parse(value).map_err(|e| match e {
+                HostError::Invalid => bad("a host name or IP address (the SSH bastion)"),
+                HostError::NumericSpelling => bad(
+                    "a host name or IP address (the SSH bastion); an IPv4 address as a dotted \
+                     quad (127.1, 2130706437, 0x7f.0.0.1 and 0177.0.0.1 are refused, since \
+                     resolvers read them as other addresses than they seem)",
+                ),
+            }),
             OptionName::SshPort => ssh::parse_port(value)
                 .map(|p| p.to_string())
                 .ok_or_else(|| bad("a port number from 1 to 65535")),
@@ -668,7 +678,13 @@ impl ConnectionSpec {
         let host = match url.host() {
             Some(url::Host::Ipv6(addr)) => addr.to_string(),
             Some(url::Host::Ipv4(addr)) => addr.to_string(),
-            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+            // `url` keeps a non-special scheme's host opaque: the one host rule judges it.
+            Some(url::Host::Domain(name)) if !name.is_empty() => {
+                host::parse(name).map_err(|e| match e {
+                    HostError::Invalid => UriError::BadHost,
+                    HostError::NumericSpelling => UriError::NumericHost,
+                })?
+            }
             _ => return Err(UriError::MissingHost),
         };
         let port = match url.port() {

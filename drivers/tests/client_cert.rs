@@ -31,6 +31,7 @@ fn ctx() -> ProbeContext {
         sqlite_allowed_dirs: Vec::new(),
         ssl_root_cert_dirs: vec![ca_dir()],
         default_timeout: Duration::from_secs(5),
+        ssh_resolves_names: false,
     }
 }
 

@@ -32,6 +32,7 @@ fn context() -> ProbeContext {
         sqlite_allowed_dirs: Vec::new(),
         ssl_root_cert_dirs: vec![ca_dir()],
         default_timeout: Duration::from_secs(10),
+        ssh_resolves_names: false,
     }
 }
 

@@ -25,6 +25,7 @@ fn context(sqlite: &[&Path], roots: &[&Path]) -> ProbeContext {
         sqlite_allowed_dirs: sqlite.iter().map(|p| p.to_path_buf()).collect(),
         ssl_root_cert_dirs: roots.iter().map(|p| p.to_path_buf()).collect(),
         default_timeout: DEADLINE,
+        ssh_resolves_names: false,
     }
 }
 
@@ -57,23 +58,72 @@ fn listing(dir: &Path) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_link_out_of_the_allowed_directory_is_denied_with_or_without_a_trailing_dot() {
+async fn a_link_out_of_the_allowed_directory_is_refused_with_or_without_a_trailing_dot() {
     let allowed = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
     let secret = outside.path().join("secret.db");
     sqlite_db(&secret, "secret_table");
     std::os::unix::fs::symlink(&secret, allowed.path().join("link.db")).unwrap();
     let ctx = context(&[allowed.path()], &[]);
-    for (name, code) in [
-        ("link.db", ErrorCode::DeniedByPolicy),
-        // The lexical check used to drop the `.` and let SQLite open the link's target.
-        ("link.db/.", ErrorCode::UnknownDatabase),
-    ] {
+    // The lexical check used to drop the `.` of `link.db/.` and let SQLite open the target.
+    for name in ["link.db", "link.db/."] {
         let uri = format!("sqlite://{}/{name}", allowed.path().display());
         let report = introspect(&spec(&uri), &ctx).await;
         let failure = report.outcome.expect_err(name);
-        assert_eq!(failure.code, code, "{name}: {}", failure.message);
+        assert_eq!(
+            failure.code,
+            ErrorCode::UnknownDatabase,
+            "{name}: {}",
+            failure.message
+        );
         assert!(!failure.message.contains("secret_table"));
+    }
+}
+
+/// The answer to a test of `path`, with `path` itself taken out of the message.
+async fn answer(path: &Path, ctx: &ProbeContext) -> (ErrorCode, String) {
+    let report = probe(&spec(&format!("sqlite://{}", path.display())), ctx).await;
+    let failure = report.outcome.expect_err("refused");
+    let shown = path.display().to_string();
+    (failure.code, failure.message.replace(&shown, "PATH"))
+}
+
+#[tokio::test]
+async fn every_path_out_of_the_allowed_directory_answers_alike_whether_or_not_its_target_exists() {
+    let allowed = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let existing = outside.path().join("exists.db");
+    sqlite_db(&existing, "t");
+    let locked = outside.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    mkfifo(&outside.path().join("fifo"));
+    let links = [
+        ("to-a-file.db", existing.clone()),
+        ("to-nothing.db", outside.path().join("missing.db")),
+        ("to-a-directory.db", outside.path().to_owned()),
+        ("to-a-fifo.db", outside.path().join("fifo")),
+        ("to-a-device.db", PathBuf::from("/dev/null")),
+        ("under-a-file.db", existing.join("x.db")),
+        (
+            "through-a-missing-dir.db",
+            outside.path().join("no/such.db"),
+        ),
+        ("to-a-loop.db", allowed.path().join("to-a-loop.db")),
+    ];
+    for (name, target) in &links {
+        std::os::unix::fs::symlink(target, allowed.path().join(name)).unwrap();
+    }
+    let ctx = context(&[allowed.path()], &[]);
+    let mut answers = Vec::new();
+    for (name, _) in &links {
+        answers.push(answer(&allowed.path().join(name), &ctx).await);
+    }
+    // A missing file inside answers the same: nothing tells the two apart.
+    answers.push(answer(&allowed.path().join("missing.db"), &ctx).await);
+    let first = answers[0].clone();
+    assert_eq!(first.0, ErrorCode::UnknownDatabase, "{}", first.1);
+    for (i, other) in answers.iter().enumerate() {
+        assert_eq!(*other, first, "{:?}", links.get(i).map(|l| l.0));
     }
 }
 
@@ -198,7 +248,7 @@ async fn a_link_flipped_during_tests_never_leads_to_the_outside_file() {
             Err(failure) => {
                 assert_eq!(
                     failure.code,
-                    ErrorCode::DeniedByPolicy,
+                    ErrorCode::UnknownDatabase,
                     "{}",
                     failure.message
                 );

@@ -30,6 +30,7 @@ fn context(resolver: StaticResolver) -> ProbeContext {
         sqlite_allowed_dirs: Vec::new(),
         ssl_root_cert_dirs: vec![ca_dir()],
         default_timeout: Duration::from_secs(5),
+        ssh_resolves_names: false,
     }
 }
 

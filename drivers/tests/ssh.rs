@@ -4,21 +4,35 @@
 
 mod common;
 
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    ca_dir, reachable, silent_listener, ssh_client_key, ssh_fingerprint, CA_PEM, DATABASE,
-    MARIADB_PLAIN, MARIADB_TLS, PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_TLS, SSH_BASTION, SSH_JUMP,
-    SSH_KEY_PASSPHRASE, SSH_NOFORWARD, SSH_PASSWORD, SSH_PASSWORD_SERVER, SSH_USER, USER,
+    ca_dir, reachable, silent_listener, silent_listener_at, ssh_client_key, ssh_fingerprint,
+    CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_TLS,
+    SSH_BASTION, SSH_JUMP, SSH_KEY_PASSPHRASE, SSH_NOFORWARD, SSH_PASSWORD, SSH_PASSWORD_SERVER,
+    SSH_USER, USER,
 };
 use jackal_drivers::ssh::{KeyError, SshCredentials};
 use jackal_drivers::{
     introspect, probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport,
+    StaticResolver,
 };
 use zeroize::Zeroizing;
 
+/// The default egress policy, and a resolver that knows a few names and nothing else: no
+/// lookup leaves the process.
 fn ctx() -> ProbeContext {
+    let ip = |text: &str| text.parse::<IpAddr>().unwrap();
     ProbeContext {
+        resolver: Arc::new(
+            StaticResolver::new()
+                .answer("denied.test", &[ip(DENIED)])
+                .answer("mixed.test", &[ip("127.0.0.1"), ip(DENIED)])
+                .answer("db.behind.test", &[ip("127.0.0.1")]),
+        ),
         ssl_root_cert_dirs: vec![ca_dir()],
         default_timeout: Duration::from_secs(10),
         ..ProbeContext::default()
@@ -243,15 +257,27 @@ async fn tls_inside_the_tunnel_verifies_the_database_name_as_written() {
     let tls = report.tls.as_ref().unwrap();
     assert!(tls.enabled && tls.verified, "{tls:?}");
 
-    // The same server by a name its certificate does not carry: the check uses the name in
-    // configUri, not the channel's.
+    // The same server by a name its certificate does not carry (the bastion is asked for the
+    // address Jackal resolved it to): the check uses the name in configUri, not the channel's.
     let wrong = uri.replace(
         PG_TLS.get(),
-        &format!("db.invalid:{}", host_port(&PG_TLS).1),
+        &format!("db.behind.test:{}", host_port(&PG_TLS).1),
     );
-    let report = run(&wrong, key("id_ed25519")).await;
-    // The bastion cannot resolve db.invalid: the channel is refused before TLS.
-    failure(&report, ErrorCode::Unreachable);
+    let spec = ConnectionSpec::parse(&wrong)
+        .unwrap()
+        .with_ssh_credentials(key("id_ed25519"));
+    let report = probe(&spec, &denying_ctx()).await;
+    let message = failure(&report, ErrorCode::TlsFailed);
+    assert!(message.contains("db.behind.test"), "{message}");
+    let p = phases(&report);
+    assert_eq!(
+        p[p.len() - 2..],
+        [
+            "ssh_forward@".to_owned() + &hop(&SSH_BASTION) + ":true",
+            "tls:false".to_owned()
+        ],
+        "{p:?}"
+    );
 }
 
 #[tokio::test]
@@ -552,4 +578,166 @@ fn keys_that_cannot_be_used_say_why_without_echoing_them() {
             .unwrap_err(),
         KeyError::TooLarge
     );
+}
+
+/// A loopback address the egress tests deny: a listener there counts whatever got past the policy.
+const DENIED: &str = "127.0.0.5";
+
+/// [`ctx`] denying [`DENIED`].
+fn denying_ctx() -> ProbeContext {
+    ProbeContext {
+        egress: EgressPolicy::new(Vec::new(), vec![format!("{DENIED}/32").parse().unwrap()]),
+        ..ctx()
+    }
+}
+
+/// Waits a moment for a connection that should never come, then says how many came.
+async fn connections_seen(accepted: &AtomicUsize) -> usize {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    accepted.load(Ordering::SeqCst)
+}
+
+/// The numeric spellings other than a dotted quad that resolvers (inet_aton) read as an
+/// address: each is refused as a host wherever a host is written.
+const ODD_SPELLINGS: &[&str] = &[
+    "127.5",
+    "2130706437",
+    "0x7f000005",
+    "0177.0.0.5",
+    "127.0.5",
+    "0x7f.0.0.5",
+    "127.0.0.5.",
+    "127.0.0.0x5",
+];
+
+#[tokio::test]
+async fn a_denied_database_behind_the_bastion_is_never_dialled_in_any_spelling() {
+    if !servers_up() {
+        return;
+    }
+    let (port, accepted) = silent_listener_at(DENIED).await;
+    let pin = ssh_fingerprint("bastion");
+    let written = |host: &str| {
+        format!(
+            "postgresql://u@{host}:{port}/db?ssl=false&connectTimeout=2&{}",
+            via(&SSH_BASTION, Some(&pin))
+        )
+    };
+    for host in ODD_SPELLINGS {
+        let refused = ConnectionSpec::parse(&written(host))
+            .err()
+            .unwrap_or_else(|| panic!("{host} was read as a host"));
+        assert_eq!(refused.code(), "bad_host", "{host}: {refused}");
+        assert!(refused.to_string().contains("dotted"), "{host}: {refused}");
+    }
+    for host in [DENIED, "[::ffff:127.0.0.5]", "denied.test", "mixed.test"] {
+        let spec = ConnectionSpec::parse(&written(host))
+            .unwrap()
+            .with_ssh_credentials(key("id_ed25519"));
+        let report = probe(&spec, &denying_ctx()).await;
+        let message = failure(&report, ErrorCode::DeniedByPolicy);
+        assert!(message.contains(DENIED), "{host}: {message}");
+        // Refused before any SSH phase: the bastion was not even dialled.
+        assert_eq!(phases(&report), ["resolve:false"], "{host}");
+    }
+    assert_eq!(connections_seen(&accepted).await, 0);
+}
+
+#[tokio::test]
+async fn a_name_behind_the_bastion_is_resolved_by_jackal_and_the_bastion_asked_for_its_ip() {
+    if !servers_up() {
+        return;
+    }
+    let (_, port) = host_port(&PG_MAIN);
+    let uri = format!(
+        "postgresql://{PG_ADMIN_USER}@db.behind.test:{port}/postgres?ssl=false&{}",
+        via(&SSH_BASTION, Some(&ssh_fingerprint("bastion")))
+    );
+    let spec = ConnectionSpec::parse(&uri)
+        .unwrap()
+        .with_ssh_credentials(key("id_ed25519"));
+    // Only Jackal's resolver knows the name; the bastion's DNS does not.
+    let report = probe(&spec, &denying_ctx()).await;
+    assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+
+    // A name Jackal cannot resolve is a DNS failure before anything is dialled, saying what to
+    // set for a name only the bastion's DNS knows.
+    let uri = uri.replace("db.behind.test", "only.the.bastion.knows.test");
+    let spec = ConnectionSpec::parse(&uri)
+        .unwrap()
+        .with_ssh_credentials(key("id_ed25519"));
+    let report = probe(&spec, &denying_ctx()).await;
+    let message = failure(&report, ErrorCode::DnsFailed);
+    assert!(message.contains("ssh_resolves_names"), "{message}");
+    assert_eq!(phases(&report), ["resolve:false"]);
+}
+
+#[tokio::test]
+async fn with_ssh_resolves_names_the_bastion_resolves_names_but_addresses_are_still_checked() {
+    if !servers_up() {
+        return;
+    }
+    let ctx = ProbeContext {
+        ssh_resolves_names: true,
+        ..denying_ctx()
+    };
+    let (_, port) = host_port(&PG_MAIN);
+    let through = |host: &str, port: &str| {
+        let uri = format!(
+            "postgresql://{PG_ADMIN_USER}@{host}:{port}/postgres?ssl=false&connectTimeout=2&{}",
+            via(&SSH_BASTION, Some(&ssh_fingerprint("bastion")))
+        );
+        ConnectionSpec::parse(&uri)
+            .unwrap()
+            .with_ssh_credentials(key("id_ed25519"))
+    };
+    // `localhost` is the bastion's own name for itself; Jackal's resolver does not know it.
+    let report = probe(&through("localhost", port), &ctx).await;
+    assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+
+    let (denied_port, accepted) = silent_listener_at(DENIED).await;
+    let report = probe(&through(DENIED, &denied_port.to_string()), &ctx).await;
+    failure(&report, ErrorCode::DeniedByPolicy);
+    assert_eq!(connections_seen(&accepted).await, 0);
+}
+
+#[tokio::test]
+async fn a_denied_bastion_behind_an_allowed_jump_host_is_never_dialled() {
+    if !servers_up() || !reachable(&SSH_JUMP) {
+        return;
+    }
+    let (port, accepted) = silent_listener_at(DENIED).await;
+    let jump = format!("{SSH_USER}%40{SSH_JUMP};{}", ssh_fingerprint("jump")).replace('+', "%2B");
+    let bastion_pin = ssh_fingerprint("bastion").replace('+', "%2B");
+    for bastion in [DENIED, "denied.test", "mixed.test"] {
+        let uri = format!(
+            "postgresql://u@127.0.0.1:5432/db?ssl=false&connectTimeout=2&sshHost={bastion}\
+             &sshPort={port}&sshUser={SSH_USER}&sshHostKey={bastion_pin}&sshJump={jump}"
+        );
+        let spec = ConnectionSpec::parse(&uri)
+            .unwrap()
+            .with_ssh_credentials(key("id_ed25519"));
+        let report = probe(&spec, &denying_ctx()).await;
+        let message = failure(&report, ErrorCode::DeniedByPolicy);
+        assert!(message.contains(DENIED), "{bastion}: {message}");
+        assert_eq!(phases(&report), ["resolve:false"], "{bastion}");
+    }
+    // Odd spellings of a hop are refused as written, in sshHost and in sshJump.
+    for host in ODD_SPELLINGS {
+        let uri = format!(
+            "postgresql://u@127.0.0.1:5432/db?sshHost={host}&sshUser={SSH_USER}&sshJump={jump}"
+        );
+        let refused = ConnectionSpec::parse(&uri)
+            .err()
+            .unwrap_or_else(|| panic!("sshHost={host} was read"));
+        assert_eq!(refused.code(), "bad_option_value", "{host}: {refused}");
+        let uri = format!(
+            "postgresql://u@127.0.0.1:5432/db?sshHost=127.0.0.1&sshUser={SSH_USER}&sshJump=x%40{host}:{port}"
+        );
+        let refused = ConnectionSpec::parse(&uri)
+            .err()
+            .unwrap_or_else(|| panic!("sshJump host {host} was read"));
+        assert_eq!(refused.code(), "bad_ssh_jump", "{host}: {refused}");
+    }
+    assert_eq!(connections_seen(&accepted).await, 0);
 }

@@ -105,6 +105,7 @@ pub fn probe_context(settings: &Settings) -> ProbeContext {
         sqlite_allowed_dirs: settings.drivers.sqlite.allowed_dirs.clone(),
         ssl_root_cert_dirs: settings.drivers.tls.root_cert_dirs.clone(),
         default_timeout: Duration::from_secs_f64(settings.test.timeout),
+        ssh_resolves_names: settings.egress.ssh_resolves_names,
     }
 }
 

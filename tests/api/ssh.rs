@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::connection_test::{live, test_stored};
-use crate::helpers::{error_json, ok_json, spawn_app, TestApp};
+use crate::helpers::{error_json, ok_json, spawn_app, spawn_app_with, test_key, TestApp};
 
 fn bastion_uri(pin: Option<&str>) -> String {
     let (host, port) = live::SSH_BASTION.get().rsplit_once(':').unwrap();
@@ -518,4 +518,69 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
             assert!(!crate::helpers::holds(&bytes, s), "a secret in {place}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_patch_of_only_the_database_host_cannot_take_the_kept_key_to_a_denied_address() {
+    if !up() {
+        return;
+    }
+    const DENIED: &str = "127.0.0.5";
+    let (port, accepted) = live::silent_listener_at(DENIED).await;
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.egress.deny = vec![format!("{DENIED}/32").parse().unwrap()];
+    })
+    .await;
+    let key = live::ssh_client_key("id_ed25519");
+    let uri = bastion_uri(Some(&live::ssh_fingerprint("bastion")));
+    let body = serde_urlencoded::to_string([
+        ("name", "behind"),
+        ("alias", "behind"),
+        ("configUri", uri.as_str()),
+        ("sshPrivateKey", key.as_str()),
+    ])
+    .unwrap();
+    ok_json(app.form(Method::POST, "/data-source", &body).await).await;
+    assert_eq!(test_stored(&app, "behind").await["success"], true);
+
+    // Only the database's host changes: the SSH key stays (it belongs to the route), and the
+    // test is refused before the bastion is asked for anything.
+    let moved = uri.replace(live::PG_MAIN.get(), &format!("{DENIED}:{port}"));
+    assert_ne!(moved, uri);
+    let body = serde_urlencoded::to_string([("configUri", moved.as_str())]).unwrap();
+    let updated = ok_json(app.form(Method::PATCH, "/data-source/behind", &body).await).await;
+    assert_eq!(updated["ssh"]["auth"], "publicKey", "{updated}");
+    let tested = test_stored(&app, "behind").await;
+    assert_eq!(tested["errorCode"], "denied_by_policy", "{tested}");
+    assert!(
+        tested["message"].as_str().unwrap().contains(DENIED),
+        "{tested}"
+    );
+
+    // The address in another spelling is no host at all, in a PATCH or an unsaved test.
+    for odd in ["127.5", "2130706437", "0x7f000005", "0177.0.0.5", "127.0.5"] {
+        let moved = uri.replace(live::PG_MAIN.get(), &format!("{odd}:{port}"));
+        let body = serde_urlencoded::to_string([("configUri", moved.as_str())]).unwrap();
+        let err = error_json(
+            app.form(Method::PATCH, "/data-source/behind", &body).await,
+            400,
+            "invalid_config_uri",
+        )
+        .await;
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("configUri") && message.contains("dotted quad"),
+            "{odd}: {message}"
+        );
+        // An unsaved test answers a configUri it cannot read as a failed test, as always.
+        let result =
+            ok_json(test(&app, &[("configUri", &moved), ("sshPrivateKey", &key)]).await).await;
+        assert_eq!(result["errorCode"], "invalid_uri", "{odd}: {result}");
+        assert!(
+            result["message"].as_str().unwrap().contains("dotted quad"),
+            "{odd}: {result}"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

@@ -9,6 +9,6 @@ mod route;
 pub(crate) mod tunnel;
 
 pub use credentials::{CredentialFacts, KeyError, SshCredentials, MAX_KEY_BYTES};
-pub(crate) use route::{parse_host, parse_jump, parse_port, parse_user, render_jump};
+pub(crate) use route::{parse_jump, parse_port, parse_user, render_jump};
 pub use route::{Hop, HostKeyPin, SshRoute, DEFAULT_PORT, MAX_JUMPS};
 pub use tunnel::client_config;

@@ -12,6 +12,8 @@ use std::fmt;
 use russh::keys::ssh_key::known_hosts::Entry as KnownHostsEntry;
 use russh::keys::{HashAlg, PublicKey};
 
+use crate::host::{self, HostError};
+
 /// The default SSH port.
 pub const DEFAULT_PORT: u16 = 22;
 
@@ -130,33 +132,6 @@ impl SshRoute {
     }
 }
 
-/// Validates a host name or IP literal (brackets allowed around IPv6); returns it without
-/// brackets.
-pub(crate) fn parse_host(text: &str) -> Option<String> {
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    if bare.is_empty() {
-        return None;
-    }
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Some(ip.to_string());
-    }
-    if text.starts_with('[') {
-        return None;
-    }
-    let valid = bare.len() <= 253
-        && bare.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    valid.then(|| bare.to_owned())
-}
-
 pub(crate) fn parse_port(text: &str) -> Option<u16> {
     (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
         .then(|| text.parse::<u16>().ok())
@@ -189,8 +164,13 @@ pub(crate) fn parse_jump(text: &str) -> Result<Vec<Hop>, String> {
             .ok_or_else(|| format!("hop {n} of sshJump must be user@host[:port]"))?;
         let user = parse_user(user)
             .ok_or_else(|| format!("hop {n} of sshJump has no valid user before '@'"))?;
-        let (host, port) = split_host_port(host_port)
-            .ok_or_else(|| format!("hop {n} of sshJump has no valid host[:port] after '@'"))?;
+        let (host, port) = split_host_port(host_port).map_err(|e| match e {
+            Some(HostError::NumericSpelling) => format!(
+                "the host of hop {n} of sshJump is {}",
+                HostError::NumericSpelling.advice()
+            ),
+            _ => format!("hop {n} of sshJump has no valid host[:port] after '@'"),
+        })?;
         let host_key = key
             .map(|k| {
                 HostKeyPin::parse(k).map_err(|expected| {
@@ -214,20 +194,27 @@ pub(crate) fn parse_jump(text: &str) -> Result<Vec<Hop>, String> {
     Ok(hops)
 }
 
-/// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn split_host_port(text: &str) -> Option<(String, u16)> {
-    if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after {
-            "" => DEFAULT_PORT,
-            p => parse_port(p.strip_prefix(':')?)?,
-        };
-        return Some((parse_host(&format!("[{host}]"))?, port));
-    }
-    match text.split_once(':') {
-        Some((host, port)) => Some((parse_host(host)?, parse_port(port)?)),
-        None => Some((parse_host(text)?, DEFAULT_PORT)),
-    }
+/// `host`, `host:port`, `[v6]` or `[v6]:port`; `Err(Some(_))` when the host is what is wrong.
+fn split_host_port(text: &str) -> Result<(String, u16), Option<HostError>> {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (inner, after) = rest.split_once(']').ok_or(None)?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or(None)?),
+            };
+            (&text[..inner.len() + 2], port)
+        }
+        None => match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        },
+    };
+    let port = match port {
+        Some(p) => parse_port(p).ok_or(None)?,
+        None => DEFAULT_PORT,
+    };
+    Ok((host::parse(host).map_err(Some)?, port))
 }
 
 /// The normalized `sshJump`: every port explicit, pins as fingerprints.

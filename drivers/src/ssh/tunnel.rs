@@ -124,21 +124,45 @@ fn pin_option(route: &SshRoute, index: usize) -> String {
     }
 }
 
-/// Opens the tunnel to `db_host:db_port` through `route`, the first hop at `first_addrs`.
+/// Where one hop is asked to open its channel: the next hop, or the database behind the
+/// bastion.
+#[derive(Debug, Clone)]
+pub(crate) enum Leg {
+    /// Addresses Jackal resolved and the egress policy allowed, tried in order.
+    Addresses(Vec<SocketAddr>),
+    /// A name for the hop to resolve (`[egress] ssh_resolves_names`).
+    Name { host: String, port: u16 },
+}
+
+impl Leg {
+    /// What the hop is asked to reach, as `direct-tcpip` names it: a checked IP, or the name.
+    fn destinations(&self) -> Vec<(String, u16)> {
+        match self {
+            Leg::Addresses(addrs) => addrs
+                .iter()
+                .map(|a| (a.ip().to_string(), a.port()))
+                .collect(),
+            Leg::Name { host, port } => vec![(host.clone(), *port)],
+        }
+    }
+}
+
+/// Opens the tunnel through `route`, the first hop at `first_addrs`; hop `i` opens its channel
+/// to `legs[i]` (the next hop's, then the database's).
 pub(crate) async fn open(
     route: &SshRoute,
     credentials: &SshCredentials,
     first_addrs: &[SocketAddr],
-    db_host: &str,
-    db_port: u16,
+    legs: &[Leg],
     attempt: &mut Attempt,
 ) -> Result<Tunnel, ProbeFailure> {
+    debug_assert_eq!(legs.len(), route.hops.len());
     let key = credentials
         .key_for_auth()
         .map_err(|e| ProbeFailure::new(ErrorCode::SshAuthFailed, e.to_string()))?;
     let mut sessions: Vec<Handle<HostKeyCheck>> = Vec::new();
     let mut stream: Option<Box<dyn Io>> = None;
-    for (index, hop) in route.hops.iter().enumerate() {
+    for ((index, hop), leg) in route.hops.iter().enumerate().zip(legs) {
         let label = hop.label();
         let handler = HostKeyCheck {
             pin: hop.host_key.clone(),
@@ -164,30 +188,16 @@ pub(crate) async fn open(
                 log_in(&mut session, hop, key.as_ref(), credentials),
             )
             .await?;
-        let (next_host, next_port, what) = match route.hops.get(index + 1) {
-            Some(next) => (
-                next.host.clone(),
-                next.port,
-                format!("the next SSH hop {}", next.label()),
-            ),
-            None => (
-                db_host.to_owned(),
-                db_port,
-                format!("the database at {}", host_port(db_host, db_port)),
-            ),
+        let what = match route.hops.get(index + 1) {
+            Some(next) => format!("the next SSH hop {}", next.label()),
+            None => "the database".to_owned(),
         };
         let channel = attempt
-            .run_hop(Phase::SshForward, &label, async {
-                session
-                    .channel_open_direct_tcpip(
-                        next_host.as_str(),
-                        u32::from(next_port),
-                        "127.0.0.1",
-                        0,
-                    )
-                    .await
-                    .map_err(|e| forward_failure(e, hop, &what))
-            })
+            .run_hop(
+                Phase::SshForward,
+                &label,
+                open_channel(&session, leg, hop, &what),
+            )
             .await?;
         stream = Some(Box::new(channel.into_stream()));
         sessions.push(session);
@@ -196,6 +206,41 @@ pub(crate) async fn open(
         stream: stream.expect("a route has at least one hop"),
         sessions: Sessions(sessions),
     })
+}
+
+/// A `direct-tcpip` channel from `hop` to the first destination of `leg` it can reach.
+async fn open_channel(
+    session: &Handle<HostKeyCheck>,
+    leg: &Leg,
+    hop: &Hop,
+    what: &str,
+) -> Result<russh::Channel<client::Msg>, ProbeFailure> {
+    let mut last = None;
+    for (host, port) in leg.destinations() {
+        match session
+            .channel_open_direct_tcpip(host.as_str(), u32::from(port), "127.0.0.1", 0)
+            .await
+        {
+            Ok(channel) => return Ok(channel),
+            // Another address of the same name may answer.
+            Err(russh::Error::ChannelOpenFailure(ChannelOpenFailure::ConnectFailed)) => {
+                last = Some((host, port));
+            }
+            Err(e) => {
+                return Err(forward_failure(
+                    e,
+                    hop,
+                    &format!("{what} at {}", host_port(&host, port)),
+                ))
+            }
+        }
+    }
+    let (host, port) = last.expect("a leg has at least one destination");
+    Err(forward_failure(
+        russh::Error::ChannelOpenFailure(ChannelOpenFailure::ConnectFailed),
+        hop,
+        &format!("{what} at {}", host_port(&host, port)),
+    ))
 }
 
 fn host_port(host: &str, port: u16) -> String {

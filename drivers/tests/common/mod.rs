@@ -150,7 +150,13 @@ pub fn reachable(addr: &str) -> bool {
 /// A loopback listener that accepts connections, holds them and never writes: a host that
 /// never answers. Returns its port and a count of the connections it accepted.
 pub async fn silent_listener() -> (u16, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    silent_listener_at("127.0.0.1").await
+}
+
+/// [`silent_listener`] on another loopback address (`127.0.0.5`, say, for a test that denies
+/// it): whatever it counts got past the egress policy.
+pub async fn silent_listener_at(ip: &str) -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
