@@ -204,12 +204,9 @@ fn secret_line(key: &str) -> String {
     key.lines().nth(2).unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_tests_through_it() {
-    if !up() || !live::reachable(&live::SSH_NOFORWARD) {
-        return;
-    }
-    let app = spawn_app().await;
+/// Creates `behind`: the machine's PostgreSQL through the pinned bastion, with the ed25519
+/// client key. Returns the key, the configUri and the answer.
+async fn create_behind(app: &TestApp) -> (String, String, Value) {
     let key = live::ssh_client_key("id_ed25519");
     let uri = bastion_uri(Some(&live::ssh_fingerprint("bastion")));
     let body = serde_urlencoded::to_string([
@@ -220,6 +217,16 @@ async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_test
     ])
     .unwrap();
     let created = ok_json(app.form(Method::POST, "/data-source", &body).await).await;
+    (key, uri, created)
+}
+
+#[tokio::test]
+async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_tests_through_it() {
+    if !up() || !live::reachable(&live::SSH_NOFORWARD) {
+        return;
+    }
+    let app = spawn_app().await;
+    let (key, _, created) = create_behind(&app).await;
     let public = std::fs::read_to_string(
         std::path::Path::new(live::SSH_DIR.get()).join("client/id_ed25519.pub"),
     )
@@ -531,16 +538,7 @@ async fn a_patch_of_only_the_database_host_cannot_take_the_kept_key_to_a_denied_
         s.egress.deny = vec![format!("{DENIED}/32").parse().unwrap()];
     })
     .await;
-    let key = live::ssh_client_key("id_ed25519");
-    let uri = bastion_uri(Some(&live::ssh_fingerprint("bastion")));
-    let body = serde_urlencoded::to_string([
-        ("name", "behind"),
-        ("alias", "behind"),
-        ("configUri", uri.as_str()),
-        ("sshPrivateKey", key.as_str()),
-    ])
-    .unwrap();
-    ok_json(app.form(Method::POST, "/data-source", &body).await).await;
+    let (key, uri, _) = create_behind(&app).await;
     assert_eq!(test_stored(&app, "behind").await["success"], true);
 
     // Only the database's host changes: the SSH key stays (it belongs to the route), and the
