@@ -180,7 +180,7 @@ pub struct ServerSettings {
     pub tls_key: Option<PathBuf>,
     /// Refuse plain HTTP (403 `tls_required`) from any peer that is not loopback.
     pub require_tls: bool,
-    /// Seconds a request body may take to arrive, from the first byte read; then 408.
+    /// Seconds a request body may take to arrive, from the end of the request's head; then 408.
     pub body_timeout: f64,
 }
 

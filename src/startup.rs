@@ -142,11 +142,13 @@ pub fn app(
         .app_data(limits)
         .configure(api::routes::routes)
         .default_service(web::to(api::routes::route_not_found))
-        // Wrapped last runs first: log, refuse plain HTTP where TLS is required, then the
-        // gate (normalize the path, authenticate every request but the public ones).
+        // Wrapped last runs first: note when the request arrived, log, refuse plain HTTP where
+        // TLS is required, then the gate (normalize the path, authenticate every request but
+        // the public ones).
         .wrap(from_fn(api::gate::gate))
         .wrap(from_fn(api::limits::require_tls))
         .wrap(from_fn(api::request_log::log_request))
+        .wrap(from_fn(api::received::stamp))
 }
 
 /// HTTP/1.1 over a connection's stream `T`, to a fresh `app` (one per worker).

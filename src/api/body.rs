@@ -1,7 +1,13 @@
-//! Request bodies: read once, bounded in size ([`MAX_BODY_BYTES`]) and in time
-//! (`[server] body_timeout`), and parsed strictly and in bounded work: a JSON key repeated in an
-//! object is refused, as a repeated form field is, instead of the last one silently winning;
-//! a body of more than [`MAX_ARGUMENTS`] arguments is refused before it is parsed further.
+//! Request bodies: read once, bounded in size and in time, and parsed strictly and in bounded
+//! work: a JSON key repeated in an object is refused, as a repeated form field is, instead of the
+//! last one silently winning; a body of more than [`MAX_ARGUMENTS`] arguments is refused before
+//! it is parsed further.
+//!
+//! The bounds depend on who is asking. A request that authenticated may send
+//! [`MAX_BODY_BYTES`] within `[server] body_timeout`; any other (the sign-in form, or whatever
+//! public route reads a body next) [`PUBLIC_MAX_BODY_BYTES`] within [`PUBLIC_BODY_TIMEOUT`], so
+//! that connections anyone can open cost little memory and are let go soon. Both times count
+//! from the end of the request's head ([`super::received`]), not from the first read.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -11,57 +17,114 @@ use std::time::Duration;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::web::{Bytes, BytesMut};
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpMessage, HttpRequest};
 use futures_util::{Stream, StreamExt};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, ErrorCode};
 use super::limits::Limits;
+use super::received;
+use crate::auth::Caller;
 
-/// Bodies above this answer 413.
+/// Bodies above this answer 413, for a caller who authenticated.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Bodies above this answer 413 when the caller has not authenticated: the sign-in form is
+/// two short fields.
+pub const PUBLIC_MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// How long a body may take when the caller has not authenticated (or `[server] body_timeout`
+/// when that is shorter).
+pub const PUBLIC_BODY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The body timeout when the server has no `Limits` (never, outside unit tests).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn too_large() -> ApiError {
-    ApiError::new(
-        ErrorCode::BodyTooLarge,
-        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-    )
+/// What one request's body may cost.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    max_bytes: usize,
+    timeout: Duration,
+    /// The caller did not authenticate (the bounds of [`PUBLIC_MAX_BODY_BYTES`]).
+    public: bool,
 }
 
-fn timed_out(timeout: Duration) -> ApiError {
-    ApiError::new(ErrorCode::BodyTimeout,
-        format!(
-            "the request body did not arrive within {} s ([server] body_timeout): send the whole body at once, with a Content-Length that matches it",
-            timeout.as_secs_f64()
-        ),
-    )
-    // The rest of the body may still come; the connection cannot be reused.
-    .closing_connection()
+impl Allowance {
+    fn of(req: &HttpRequest) -> Self {
+        let body_timeout = req
+            .app_data::<web::Data<Limits>>()
+            .map_or(DEFAULT_TIMEOUT, |limits| limits.body_timeout());
+        // The gate puts the caller in the request once its credentials (or session) are proven.
+        if req.extensions().contains::<Caller>() {
+            Allowance {
+                max_bytes: MAX_BODY_BYTES,
+                timeout: body_timeout,
+                public: false,
+            }
+        } else {
+            Allowance {
+                max_bytes: PUBLIC_MAX_BODY_BYTES,
+                timeout: body_timeout.min(PUBLIC_BODY_TIMEOUT),
+                public: true,
+            }
+        }
+    }
+
+    fn too_large(&self) -> ApiError {
+        let whose = if self.public {
+            " (the limit for a request without credentials, such as the sign-in form): send only the form's fields"
+        } else {
+            ": send less, e.g. one resource per request"
+        };
+        ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!(
+                "the request body is larger than {} bytes{whose}",
+                self.max_bytes
+            ),
+        )
+        // The rest of the body is not read: the connection cannot be reused.
+        .closing_connection()
+    }
+
+    fn timed_out(&self) -> ApiError {
+        let setting = if self.public {
+            "for a request without credentials"
+        } else {
+            "[server] body_timeout"
+        };
+        ApiError::new(
+            ErrorCode::BodyTimeout,
+            format!(
+                "the request body did not arrive within {} s of the request's head ({setting}): send the whole body at once, with a Content-Length that matches it",
+                self.timeout.as_secs_f64()
+            ),
+        )
+        // The rest of the body may still come; the connection cannot be reused.
+        .closing_connection()
+    }
 }
 
-/// The whole body of `req`, at most [`MAX_BODY_BYTES`], within `[server] body_timeout` of the
-/// first read.
+/// The whole body of `req`: refused (413) when its `Content-Length` or what arrives exceeds the
+/// caller's limit, and (408) unless it has all arrived within the caller's time of the end of
+/// the request's head.
 pub async fn read(
     req: &HttpRequest,
     mut payload: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 ) -> Result<Bytes, ApiError> {
+    let allowance = Allowance::of(req);
     let declared_length = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
+    if declared_length.is_some_and(|n| n > allowance.max_bytes) {
+        return Err(allowance.too_large());
     }
-    let timeout = req
-        .app_data::<web::Data<Limits>>()
-        .map_or(DEFAULT_TIMEOUT, |limits| limits.body_timeout());
+    let deadline = received::at(req) + allowance.timeout;
     let reading = async {
-        let mut body = BytesMut::new();
+        let mut body = BytesMut::with_capacity(declared_length.unwrap_or(0));
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| {
                 ApiError::new(
@@ -69,16 +132,18 @@ pub async fn read(
                     format!("the request body could not be read: {e}"),
                 )
             })?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(too_large());
+            if body.len() + chunk.len() > allowance.max_bytes {
+                return Err(allowance.too_large());
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body.freeze())
     };
-    tokio::time::timeout(timeout, reading)
+    // A body that had all arrived by then is still taken: the future is polled before the
+    // deadline is looked at.
+    tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), reading)
         .await
-        .unwrap_or_else(|_| Err(timed_out(timeout)))
+        .unwrap_or_else(|_| Err(allowance.timed_out()))
 }
 
 /// The most arguments a body may hold: every endpoint takes a handful, so a body of more is
@@ -384,7 +449,71 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use actix_web::test::TestRequest;
+
     use super::*;
+    use crate::api::received::Received;
+
+    /// A request that entered the application `ago`, from an authenticated caller or not.
+    fn request(ago: Duration, authenticated: bool) -> HttpRequest {
+        let req = TestRequest::default().to_http_request();
+        req.extensions_mut().insert(Received(Instant::now() - ago));
+        if authenticated {
+            req.extensions_mut().insert(Caller {
+                key_id: "k".into(),
+                name: "n".into(),
+            });
+        }
+        req
+    }
+
+    #[tokio::test]
+    async fn the_deadline_counts_from_when_the_request_arrived_not_from_the_first_read() {
+        for (authenticated, timeout) in [(true, DEFAULT_TIMEOUT), (false, PUBLIC_BODY_TIMEOUT)] {
+            let req = request(timeout - Duration::from_millis(200), authenticated);
+            let started = Instant::now();
+            let err = read(&req, futures_util::stream::pending())
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, "body_timeout", "{}", err.message);
+            let took = started.elapsed();
+            assert!(took < Duration::from_millis(600), "{took:?}");
+        }
+        // A body that is all there is taken, however late it is read.
+        let req = request(Duration::from_secs(60), false);
+        let body = futures_util::stream::iter([Ok(Bytes::from_static(b"keyId=&secret="))]);
+        assert_eq!(read(&req, body).await.unwrap(), "keyId=&secret=");
+    }
+
+    #[tokio::test]
+    async fn without_credentials_a_body_is_limited_to_4_kib_by_its_length_or_as_it_arrives() {
+        let declared = TestRequest::default()
+            .insert_header((header::CONTENT_LENGTH, "4097"))
+            .to_http_request();
+        let err = read(&declared, futures_util::stream::pending())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "body_too_large");
+        let chunks = || {
+            futures_util::stream::iter(
+                (0..5).map(|_| Ok::<_, PayloadError>(Bytes::from(vec![b'a'; 1024]))),
+            )
+        };
+        let err = read(&request(Duration::ZERO, false), chunks())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "body_too_large");
+        assert!(err.message.contains("4096"), "{}", err.message);
+        assert_eq!(
+            read(&request(Duration::ZERO, true), chunks())
+                .await
+                .unwrap()
+                .len(),
+            5 * 1024
+        );
+    }
 
     #[test]
     fn repeated_keys_are_refused_at_any_depth() {

@@ -19,6 +19,7 @@ pub mod path_normalize;
 pub mod permission;
 pub mod person;
 pub mod query;
+pub mod received;
 pub mod reply;
 pub mod request_log;
 pub mod role;

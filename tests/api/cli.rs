@@ -46,6 +46,11 @@ pub(crate) fn run(cmd: &mut Command) -> String {
 pub(crate) struct Server(Child, pub(crate) u16, pub(crate) PathBuf);
 
 impl Server {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Sends SIGTERM, as `docker stop` and a load balancer's drain do.
     pub(crate) fn terminate(&self) {
         let term = Command::new("kill")

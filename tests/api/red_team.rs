@@ -3,7 +3,7 @@
 //! walked in `deny_by_default`; fair test slots are in `connection_test`.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -439,4 +439,286 @@ async fn requests_the_parser_refuses_get_the_contract_json_and_write_no_error_li
     let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
     assert!(errors.is_empty(), "ERROR lines: {errors:#?}");
     assert!(log.contains("DEBUG"), "the log ran at debug");
+}
+
+// --- Second pass, 4: what anyone can make the server hold ---------------------------------------
+
+/// The sign-in form's head as a browser-less client sends it, without its length.
+const SIGN_IN_HEAD: &str = "POST /ui/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+    Content-Type: application/x-www-form-urlencoded\r\n";
+
+/// The resident memory of process `pid` (VmRSS), in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in {status}"))
+}
+
+/// Opens a connection to `address` and writes `head` and then `body`, ignoring a refusal to
+/// take the body (the server may answer and close after the head): the connection, left open.
+async fn stall_after(address: &str, head: String, body: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        if stream.write_all(chunk).await.is_err() {
+            break;
+        }
+    }
+    stream
+}
+
+/// A chunked body of `total` bytes in chunks of 16 KiB, unterminated (more would follow).
+fn chunked(total: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    for _ in 0..total / (16 * 1024) {
+        body.extend_from_slice(b"4000\r\n");
+        body.extend(std::iter::repeat_n(b'a', 16 * 1024));
+        body.extend_from_slice(b"\r\n");
+    }
+    body
+}
+
+/// The highest VmRSS of a process while it is watched, read every 20 ms on a thread of its own.
+struct PeakRss {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PeakRss {
+    fn watch(pid: u32) -> Self {
+        let (peak, stop) = (
+            Arc::new(AtomicU64::new(rss_kib(pid))),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let thread = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    peak.fetch_max(rss_kib(pid), Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        PeakRss {
+            peak,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+/// Polls VmRSS of `pid` until it is below `bound` (the allocator gives memory back in the
+/// background, within seconds), for at most 20 s; the last reading.
+async fn settled_rss(pid: u32, bound: u64) -> u64 {
+    let started = Instant::now();
+    loop {
+        let rss = rss_kib(pid);
+        if rss < bound || started.elapsed() > Duration::from_secs(20) {
+            return rss;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const MIB: u64 = 1024;
+
+#[tokio::test]
+async fn stalled_sign_in_bodies_hold_little_memory_and_are_let_go_soon() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = serve(jackal(dir.path()), dir.path());
+    let address = format!("127.0.0.1:{}", server.1);
+    let pid = server.pid();
+    // Empty fields are not a guess, so these do not count towards the address's lockout.
+    for _ in 0..20 {
+        let res = raw::send(
+            &address,
+            format!("{SIGN_IN_HEAD}Content-Length: 14\r\nConnection: close\r\n\r\nkeyId=&secret=")
+                .as_bytes(),
+        )
+        .await;
+        assert_eq!(res.status, 401, "{res:?}");
+    }
+    let before = rss_kib(pid);
+
+    // 100 sign-ins that declare 4000 bytes, send a few, then nothing: each answered 408 within
+    // the 3 s a request without credentials gets, well before [server] body_timeout (10 s).
+    let watching = PeakRss::watch(pid);
+    let mut stalled = Vec::new();
+    for _ in 0..100 {
+        let head = format!("{SIGN_IN_HEAD}Content-Length: 4000\r\n\r\n");
+        let stream = stall_after(&address, head, b"keyId=abc").await;
+        stalled.push(tokio::spawn(answer_of(stream, Instant::now())));
+    }
+    let mut answers = Vec::new();
+    for task in stalled {
+        answers.push(task.await.unwrap());
+    }
+    let stalled_peak = watching.stop();
+    let after_stalled = settled_rss(pid, before + 10 * MIB).await;
+
+    // The red team's: 1 MiB declared and all but the last bytes sent; and the same without a
+    // length (chunked), which the server can only count as it arrives. Both are refused at
+    // once; what actix itself buffers for a connection it closes (up to 128 KiB read and
+    // 32 KiB of payload, for the 1 s it lingers: 16 MiB for 100) is all they cost.
+    let watching = PeakRss::watch(pid);
+    let almost_a_mebibyte = vec![b'a'; 1024 * 1024 - 100];
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        let head = format!("{SIGN_IN_HEAD}Content-Length: {}\r\n\r\n", 1024 * 1024);
+        held.push(stall_after(&address, head, &almost_a_mebibyte).await);
+        let head = format!("{SIGN_IN_HEAD}Transfer-Encoding: chunked\r\n\r\n");
+        held.push(stall_after(&address, head, &chunked(512 * 1024)).await);
+    }
+    let large_peak = watching.stop();
+    drop(held);
+    let after = settled_rss(pid, before + 10 * MIB).await;
+
+    eprintln!(
+        "VmRSS: {before} KiB before; 100 stalled 4000-byte sign-ins: peak {stalled_peak} KiB, \
+         {after_stalled} KiB after; 100 sign-ins of 1 MiB: peak {large_peak} KiB, {after} KiB \
+         after"
+    );
+    for (res, took) in answers {
+        res.refused(408, "body_timeout");
+        assert!(
+            took < Duration::from_millis(3500),
+            "answered after {took:?}"
+        );
+    }
+    assert!(
+        stalled_peak < before + 10 * MIB,
+        "rose from {before} KiB to {stalled_peak} KiB"
+    );
+    assert!(
+        after_stalled < before + 10 * MIB,
+        "{after_stalled} KiB after, {before} KiB before"
+    );
+    assert!(
+        large_peak < before + 26 * MIB,
+        "rose from {before} KiB to {large_peak} KiB"
+    );
+    assert!(
+        after < before + 10 * MIB,
+        "{after} KiB after, {before} KiB before"
+    );
+    drop(server);
+}
+
+/// Reads the server's answer on `stream` (to the end of its body, not the connection's: a
+/// server that closes after refusing a body lingers a second first); how long after `sent` it
+/// was complete.
+async fn answer_of(mut stream: TcpStream, sent: Instant) -> (raw::RawResponse, Duration) {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let complete = loop {
+        if let Some(length) = complete_length(&answer) {
+            answer.truncate(length);
+            break sent.elapsed();
+        }
+        let read = tokio::time::timeout(Duration::from_secs(15), stream.read(&mut buf))
+            .await
+            .expect("the server answers within 15 s");
+        match read {
+            Ok(0) | Err(_) => break sent.elapsed(),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    };
+    (raw::parse(&answer), complete)
+}
+
+/// The length of the response at the start of `bytes` once it has all arrived: its head and
+/// the `Content-Length` bytes after it.
+fn complete_length(bytes: &[u8]) -> Option<usize> {
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (bytes.len() >= head_end + length).then_some(head_end + length)
+}
+
+#[tokio::test]
+async fn a_sign_in_body_over_4_kib_is_refused_by_its_length_or_as_it_arrives() {
+    let app = spawn_app().await;
+    // By its declared length, before any of it is read.
+    let mut stream = TcpStream::connect(addr(&app)).await.unwrap();
+    let head = format!("{SIGN_IN_HEAD}Content-Length: 4097\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (res, took) = answer_of(stream, Instant::now()).await;
+    res.error(413, "body_too_large");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert_eq!(res.header("connection"), Some("close"), "{res:?}");
+    // Without a length, as it arrives: a chunked body is refused past 4 KiB.
+    let stream = stall_after(
+        &addr(&app),
+        format!("{SIGN_IN_HEAD}Transfer-Encoding: chunked\r\n\r\n"),
+        &chunked(32 * 1024),
+    )
+    .await;
+    let (res, took) = answer_of(stream, Instant::now()).await;
+    res.error(413, "body_too_large");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    // 4 KiB itself is a form like any other.
+    let form = format!("keyId=&secret={}", "s".repeat(4096 - 14));
+    let res = raw::send(
+        &addr(&app),
+        format!(
+            "{SIGN_IN_HEAD}Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(res.status, 401, "{res:?}");
+    // A caller with a key still sends up to 1 MiB.
+    let big = json!({"name": "n".repeat(8000), "configUri": "postgresql://h/db"});
+    let res = app.json(Method::POST, "/data-source", &big).await;
+    assert_ne!(res.status(), 413, "{}", res.text().await.unwrap());
+}
+
+// --- Second pass, 7: the body timeout counts from the end of the head ----------------------------
+
+/// Sends `head` (and `first` body bytes), then nothing: the server's answer, and how long
+/// after the head it came.
+async fn stalled_for(address: &str, head: &str, first: &[u8]) -> (raw::RawResponse, Duration) {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let sent = Instant::now();
+    stream.write_all(first).await.unwrap();
+    answer_of(stream, sent).await
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_answered_at_body_timeout_from_the_head_whatever_came_first() {
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.server.body_timeout = 2.0;
+    })
+    .await;
+    let head = format!(
+        "POST /api/v2/data-source HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n{}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        authorization(&app)
+    );
+    // Stalled before the first byte, and after a few.
+    for first in [&b""[..], b"{\"name\""] {
+        let (res, took) = stalled_for(&addr(&app), &head, first).await;
+        res.refused(408, "body_timeout");
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_millis(2500),
+            "{took:?} after the head"
+        );
+    }
 }
