@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::host::AllowedHost;
+
 /// Everything `jackal serve` needs, after files and environment are merged.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +21,17 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub mode: ModeSettings,
     pub monitor: MonitorSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// `GET /metrics` (`[metrics]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// `/metrics` needs an API key (`<keyId>@api:<secret>`), as the API does; else it is public.
+    pub require_key: bool,
+    /// The per-data-source series carry the data source's alias as a label, beside its id.
+    pub alias_labels: bool,
 }
 
 /// Periodic tests of every data source (`[monitor]`).
@@ -182,6 +195,8 @@ pub struct ServerSettings {
     pub require_tls: bool,
     /// Seconds a request body may take to arrive, from the end of the request's head; then 408.
     pub body_timeout: f64,
+    /// The hosts a request may name (`Host`); any other gets 421. Empty allows every host.
+    pub allowed_hosts: Vec<AllowedHost>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +233,7 @@ impl Default for ServerSettings {
             tls_key: None,
             require_tls: false,
             body_timeout: 10.0,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -261,8 +277,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
 
 impl Settings {
     /// Reads `explicit` (which must exist) or `./config.toml` (if it exists), then applies
-    /// `JACKAL_LISTEN`, `JACKAL_STORE`, `JACKAL_SECRET_KEY_FILE`, `JACKAL_SSL_ROOT_CERT_DIRS`
-    /// and `JACKAL_MODE_WORKSPACE`.
+    /// `JACKAL_LISTEN`, `JACKAL_STORE`, `JACKAL_SECRET_KEY_FILE`, `JACKAL_SSL_ROOT_CERT_DIRS`,
+    /// `JACKAL_MODE_WORKSPACE`, `JACKAL_ALLOWED_HOSTS`, `JACKAL_METRICS_REQUIRE_KEY` and
+    /// `JACKAL_METRICS_ALIAS_LABELS`.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
         let mut settings = match explicit {
             Some(path) => Self::from_file(path)?,
@@ -414,6 +431,32 @@ impl Settings {
             }
             self.mode.workspace = value;
         }
+        if let Some(value) = lookup("JACKAL_ALLOWED_HOSTS").filter(|v| !v.is_empty()) {
+            self.server.allowed_hosts = value
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, String>>()
+                .map_err(|message| ConfigError::Env {
+                    name: "JACKAL_ALLOWED_HOSTS",
+                    value: value.clone(),
+                    message: format!("expected hosts separated by ','; {message}"),
+                })?;
+        }
+        for (name, setting) in [
+            ("JACKAL_METRICS_REQUIRE_KEY", &mut self.metrics.require_key),
+            (
+                "JACKAL_METRICS_ALIAS_LABELS",
+                &mut self.metrics.alias_labels,
+            ),
+        ] {
+            if let Some(value) = lookup(name).filter(|v| !v.is_empty()) {
+                *setting = value.parse().map_err(|_| ConfigError::Env {
+                    name,
+                    value: value.clone(),
+                    message: "expected true or false".to_owned(),
+                })?;
+            }
+        }
         Ok(())
     }
 
@@ -473,6 +516,9 @@ mod tests {
         assert_eq!(p.tests_per_minute, d.tests_per_minute);
         assert_eq!(p.tests_burst, d.tests_burst);
         assert_eq!(parsed.mode.workspace, defaults.mode.workspace);
+        assert_eq!(parsed.server.allowed_hosts, defaults.server.allowed_hosts);
+        assert_eq!(parsed.metrics.require_key, defaults.metrics.require_key);
+        assert_eq!(parsed.metrics.alias_labels, defaults.metrics.alias_labels);
     }
 
     #[test]
@@ -505,6 +551,9 @@ mod tests {
             ("[mode]\nworkspace = \"v2\"\n", "workspace"),
             ("[mode]\nworkspace = \"a/b\"\n", "workspace"),
             ("[mode]\nworkspace = \"\"\n", "workspace"),
+            ("[server]\nallowed_hosts = [\"::1\"]\n", "[::1]"),
+            ("[server]\nallowed_hosts = [\"a b\"]\n", "not a host"),
+            ("[metrics]\nrequire_key = \"yes\"\n", "invalid"),
         ] {
             let err = Settings::from_toml(text).unwrap_err();
             assert!(
@@ -572,6 +621,37 @@ mod tests {
             err.to_string().contains("JACKAL_SSL_ROOT_CERT_DIRS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn hosts_and_metrics_settings_come_from_the_environment_and_are_checked() {
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| match name {
+                "JACKAL_ALLOWED_HOSTS" => Some("jackal.example.com,[::1]:8080".to_owned()),
+                "JACKAL_METRICS_REQUIRE_KEY" => Some("true".to_owned()),
+                "JACKAL_METRICS_ALIAS_LABELS" => Some("true".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        let hosts: Vec<String> = settings
+            .server
+            .allowed_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(hosts, ["jackal.example.com", "[::1]:8080"]);
+        assert!(settings.metrics.require_key && settings.metrics.alias_labels);
+        for (name, value) in [
+            ("JACKAL_ALLOWED_HOSTS", "jackal.example.com,::1"),
+            ("JACKAL_METRICS_REQUIRE_KEY", "yes"),
+            ("JACKAL_METRICS_ALIAS_LABELS", "1"),
+        ] {
+            let err = Settings::default()
+                .apply_env(|n| (n == name).then(|| value.to_owned()))
+                .unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

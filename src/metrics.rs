@@ -1,6 +1,9 @@
 //! Prometheus metrics for `GET /metrics`: requests by route and status, connection tests by
-//! outcome, store latency. One registry per server, so servers in one process (the tests) do not
-//! share counts.
+//! outcome, store latency, and each data source's last test. One registry per server, so
+//! servers in one process (the tests) do not share counts.
+//!
+//! A data source's series name it by id and type; by alias too only with `[metrics]
+//! alias_labels`, since aliases are names people chose and `/metrics` may be public.
 
 use jackal_drivers::{Phase, PhaseRecord, ProbeFailure};
 use prometheus::{
@@ -30,12 +33,14 @@ pub struct Metrics {
     fleet: FleetGauges,
 }
 
-/// Per data source, labelled by id, alias and type: its last test as this server saw it.
+/// Per data source, labelled by id and type (and alias, with `alias_labels`): its last test as
+/// this server saw it.
 #[derive(Clone, Debug)]
 struct FleetGauges {
     up: GaugeVec,
     duration: GaugeVec,
     last_success: GaugeVec,
+    alias_labels: bool,
 }
 
 /// A data source's labels: id, alias (empty when none) and type.
@@ -45,14 +50,28 @@ pub struct DataSourceLabels<'a> {
     pub kind: &'a str,
 }
 
-impl DataSourceLabels<'_> {
-    fn values(&self) -> [&str; 3] {
-        [self.id, self.alias.unwrap_or(""), self.kind]
+impl FleetGauges {
+    fn names(alias_labels: bool) -> &'static [&'static str] {
+        if alias_labels {
+            &["id", "alias", "type"]
+        } else {
+            &["id", "type"]
+        }
+    }
+
+    /// The values of [`FleetGauges::names`] for `labels`.
+    fn values<'a>(&self, labels: &DataSourceLabels<'a>) -> Vec<&'a str> {
+        if self.alias_labels {
+            vec![labels.id, labels.alias.unwrap_or(""), labels.kind]
+        } else {
+            vec![labels.id, labels.kind]
+        }
     }
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// The metrics of one server; `alias_labels` as `[metrics] alias_labels`.
+    pub fn new(alias_labels: bool) -> Metrics {
         let registry = Registry::new();
         let http = HistogramVec::new(
             HistogramOpts::new(
@@ -99,7 +118,8 @@ impl Metrics {
         )
         .expect("valid metric");
         let gauge = |name: &str, help: &str| {
-            GaugeVec::new(Opts::new(name, help), &["id", "alias", "type"]).expect("valid metric")
+            GaugeVec::new(Opts::new(name, help), FleetGauges::names(alias_labels))
+                .expect("valid metric")
         };
         let fleet = FleetGauges {
             up: gauge(
@@ -114,6 +134,7 @@ impl Metrics {
                 "jackal_data_source_last_success_timestamp_seconds",
                 "When a test of the data source last succeeded (Unix time)",
             ),
+            alias_labels,
         };
         for metric in [
             Box::new(fleet.up.clone()) as Box<dyn prometheus::core::Collector>,
@@ -146,7 +167,7 @@ impl Metrics {
         seconds: f64,
         at_millis: i64,
     ) {
-        let values = labels.values();
+        let values = self.fleet.values(labels);
         self.fleet
             .up
             .with_label_values(&values)
@@ -160,9 +181,9 @@ impl Metrics {
         }
     }
 
-    /// Removes a data source's series (deleted, or its alias or type changed).
+    /// Removes a data source's series (deleted).
     pub fn forget_data_source(&self, labels: &DataSourceLabels<'_>) {
-        let values = labels.values();
+        let values = self.fleet.values(labels);
         for gauge in [
             &self.fleet.up,
             &self.fleet.duration,
@@ -170,6 +191,14 @@ impl Metrics {
         ] {
             // Err only when the series never existed.
             let _ = gauge.remove_label_values(&values);
+        }
+    }
+
+    /// A data source whose labels were `before` now has `after`: its old series go when they
+    /// are labelled differently (the next test makes new ones).
+    pub fn relabel_data_source(&self, before: &DataSourceLabels<'_>, after: &DataSourceLabels<'_>) {
+        if self.fleet.values(before) != self.fleet.values(after) {
+            self.forget_data_source(before);
         }
     }
 
@@ -222,6 +251,6 @@ impl Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics::new()
+        Metrics::new(false)
     }
 }

@@ -142,11 +142,12 @@ pub fn app(
         .app_data(limits)
         .configure(api::routes::routes)
         .default_service(web::to(api::routes::route_not_found))
-        // Wrapped last runs first: note when the request arrived, log, refuse plain HTTP where
-        // TLS is required, then the gate (normalize the path, authenticate every request but
-        // the public ones).
+        // Wrapped last runs first: note when the request arrived, log, refuse a host this
+        // server does not answer for, refuse plain HTTP where TLS is required, then the gate
+        // (normalize the path, authenticate every request but the public ones).
         .wrap(from_fn(api::gate::gate))
         .wrap(from_fn(api::limits::require_tls))
+        .wrap(from_fn(api::limits::check_host))
         .wrap(from_fn(api::request_log::log_request))
         .wrap(from_fn(api::received::stamp))
 }

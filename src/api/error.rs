@@ -87,6 +87,7 @@ error_codes! {
     RoleNameTaken = "role_name_taken" => CONFLICT,
     PersonNotLocked = "person_not_locked" => CONFLICT,
     BodyTooLarge = "body_too_large" => PAYLOAD_TOO_LARGE,
+    MisdirectedRequest = "misdirected_request" => MISDIRECTED_REQUEST,
     UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
     RateLimited = "rate_limited" => TOO_MANY_REQUESTS,
     TooManyAuthFailures = "too_many_auth_failures" => TOO_MANY_REQUESTS,

@@ -19,13 +19,17 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError};
+use actix_web::{web, HttpMessage, ResponseError};
 
 use super::conventions::{self, API_PREFIX};
 use super::{limits, mode, path_normalize};
 
 /// Operations anyone who reaches the port may call (with `GET`), as the router matches them.
-pub const PUBLIC: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/v2/openapi.json"];
+/// `/metrics` only while `[metrics] require_key` is off.
+pub const PUBLIC: &[&str] = &["/healthz", "/readyz", METRICS, "/api/v2/openapi.json"];
+
+/// The metrics endpoint, public unless `[metrics] require_key`.
+pub const METRICS: &str = "/metrics";
 
 /// Who may call `method` on `routed` (the path the router matches), and how they prove it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,9 @@ pub enum Audience {
     Ui,
     /// Any other path: `<keyId>@api:<secret>`, then a 404.
     Unknown,
+    /// `GET /metrics` with `[metrics] require_key`: `<keyId>@api:<secret>`, without the
+    /// vendor headers a Prometheus scraper does not send.
+    KeyHolder,
 }
 
 impl Audience {
@@ -56,6 +63,14 @@ impl Audience {
             Audience::Unknown
         }
     }
+
+    /// [`Audience::of`], with `/metrics` for key holders only when `metrics_need_key`.
+    pub fn with_settings(method: &Method, routed: &str, metrics_need_key: bool) -> Self {
+        match Self::of(method, routed) {
+            Audience::Anyone if metrics_need_key && routed == METRICS => Audience::KeyHolder,
+            audience => audience,
+        }
+    }
 }
 
 pub async fn gate(
@@ -65,7 +80,11 @@ pub async fn gate(
     path_normalize::normalize(&mut req);
     // `as_str` is the path the router matches (actix requotes the URI's path once, here and
     // for routing alike); the raw `req.path()` is another spelling and must never decide.
-    let audience = Audience::of(req.method(), req.match_info().as_str());
+    let metrics_need_key = req
+        .app_data::<web::Data<limits::Limits>>()
+        .is_some_and(|limits| limits.metrics_need_key());
+    let audience =
+        Audience::with_settings(req.method(), req.match_info().as_str(), metrics_need_key);
     let checked = match audience {
         Audience::Anyone => return Ok(next.call(req).await?.map_into_boxed_body()),
         Audience::Mode => {
@@ -80,7 +99,7 @@ pub async fn gate(
             Ok(()) => return Ok(next.call(req).await?.map_into_boxed_body()),
             Err(response) => Err(response),
         },
-        Audience::Unknown => {
+        Audience::Unknown | Audience::KeyHolder => {
             limits::limit_auth_failures(&req, conventions::authenticate(&req)).await
         }
     };
@@ -130,6 +149,24 @@ mod tests {
             ("/UI", Audience::Unknown),
         ] {
             assert_eq!(Audience::of(&Method::GET, path), audience, "{path}");
+        }
+    }
+
+    #[test]
+    fn metrics_are_for_key_holders_only_when_the_setting_says() {
+        assert_eq!(
+            Audience::with_settings(&Method::GET, METRICS, false),
+            Audience::Anyone
+        );
+        assert_eq!(
+            Audience::with_settings(&Method::GET, METRICS, true),
+            Audience::KeyHolder
+        );
+        for public in PUBLIC.iter().filter(|p| **p != METRICS) {
+            assert_eq!(
+                Audience::with_settings(&Method::GET, public, true),
+                Audience::Anyone
+            );
         }
     }
 }

@@ -465,10 +465,8 @@ pub async fn update(
         })
         .await
         .map(|(before, after)| {
-            // Its series are labelled by alias and type: relabelled, they start anew.
-            if before.alias != after.alias || before.kind != after.kind {
-                app.metrics.forget_data_source(&labels(&before));
-            }
+            app.metrics
+                .relabel_data_source(&labels(&before), &labels(&after));
             after
         })
 }

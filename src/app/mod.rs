@@ -62,7 +62,7 @@ impl AppState {
     /// Opens the store (creating or upgrading it), loads the secret keys and starts the test
     /// pool, as `settings` say; "now" is `clock`.
     pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(settings.metrics.alias_labels);
         let store = Store::connect(&settings.store).await?;
         store.instrument(metrics.store_latency());
         let secrets = load_secrets(&settings.key_file(), &store).await?;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod client_tls;
 pub mod data_source;
+pub mod host;
 pub mod ids;
 pub mod permission;
 pub mod person;

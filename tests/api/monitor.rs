@@ -57,8 +57,12 @@ async fn periodic_tests_are_spread_over_the_interval() {
     }
     // In the history and the metrics; not in the audit trail.
     let metrics = app.metrics().await;
+    let m0 = ok_json(app.get("/data-source/m0").await).await;
     assert!(
-        metrics.contains("jackal_data_source_up{alias=\"m0\""),
+        metrics.contains(&format!(
+            "jackal_data_source_up{{id=\"{}\"",
+            m0["id"].as_str().unwrap()
+        )),
         "{metrics}"
     );
     let audit = ok_json(app.get("/audit?limit=100").await).await;

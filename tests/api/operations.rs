@@ -3,7 +3,8 @@
 
 use reqwest::Method;
 
-use crate::helpers::{error_json, ok_json, pg_store, spawn_app, TestApp};
+use crate::helpers::{error_json, ok_json, pg_store, spawn_app, spawn_app_with, test_key, TestApp};
+use crate::raw::{self, addr, basic};
 
 /// A bare GET: no User-Agent, no Accept, no credentials.
 async fn bare_get(app: &TestApp, path: &str) -> reqwest::Response {
@@ -140,4 +141,217 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_time_the_store() {
     assert!(sample(&text, store, &[r#"operation="read""#]).unwrap() >= 4.0);
     assert!(sample(&text, store, &[r#"operation="write""#]).unwrap() >= 2.0);
     assert!(!text.contains("Metrics-Secret-Pw"));
+}
+
+// --- Which hosts are answered, and who reads /metrics ([server] allowed_hosts, [metrics]) ------
+
+/// `GET path` with exactly the `host_lines` given (each a whole header line, or none).
+async fn get_with_host(
+    app: &TestApp,
+    version: &str,
+    path: &str,
+    host_lines: &str,
+) -> raw::RawResponse {
+    raw::send(
+        &addr(app),
+        format!(
+            "GET {path} HTTP/{version}\r\n{host_lines}{}\r\nUser-Agent: t\r\nAccept: application/vnd.jackdb.v2+json\r\nConnection: close\r\n\r\n",
+            basic(&format!("{}@api", app.key.id), &app.key.secret)
+        )
+        .as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_request_naming_another_host_gets_421_on_every_route_before_authentication() {
+    let open = spawn_app().await;
+    // The default: every host is answered (this is what a rebinding page read /metrics with).
+    let res = get_with_host(
+        &open,
+        "1.1",
+        "/metrics",
+        "Host: rebound.attacker.example\r\n",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{res:?}");
+
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.server.allowed_hosts = ["127.0.0.1", "Jackal.Example.com:8443", "[::1]"]
+            .map(|h| h.parse().unwrap())
+            .to_vec();
+    })
+    .await;
+    let port = addr(&app).rsplit_once(':').unwrap().1.to_owned();
+    let paths = [
+        "/metrics",
+        "/healthz",
+        "/api/v2/openapi.json",
+        "/api/v2/whoami",
+        "/api/jackal/data_sources",
+        "/ui/sign-in",
+        "/no/such/route",
+    ];
+    for path in paths {
+        for host_lines in [
+            "Host: rebound.attacker.example\r\n".to_owned(),
+            format!("Host: rebound.attacker.example:{port}\r\n"),
+            "Host: jackal.example.com\r\n".to_owned(),
+            "Host: jackal.example.com:8080\r\n".to_owned(),
+            "Host: 127.0.0.2\r\n".to_owned(),
+            "Host: [::2]\r\n".to_owned(),
+            "Host: ::1\r\n".to_owned(),
+            "Host: user@127.0.0.1\r\n".to_owned(),
+            "Host: \r\n".to_owned(),
+        ] {
+            let res = get_with_host(&app, "1.1", path, &host_lines).await;
+            res.error(421, "misdirected_request");
+        }
+        // Two Host headers, one of them listed, or none in HTTP/1.1: actix's parser refuses
+        // those itself (400), before the application sees them.
+        for host_lines in ["Host: 127.0.0.1\r\nHost: rebound.attacker.example\r\n", ""] {
+            let res = get_with_host(&app, "1.1", path, host_lines).await;
+            res.error(400, "malformed_request");
+        }
+        // HTTP/1.0 needs no Host; it names no host, and is refused.
+        let res = get_with_host(&app, "1.0", path, "").await;
+        res.error(421, "misdirected_request");
+        // An absolute URI names its own host, which HTTP says wins over Host.
+        let absolute = format!("http://rebound.attacker.example{path}");
+        let res = get_with_host(&app, "1.1", &absolute, "Host: 127.0.0.1\r\n").await;
+        res.error(421, "misdirected_request");
+    }
+    // Listed hosts, in any case, on any port unless the entry names one.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_owned(),
+        "JACKAL.example.COM:8443".to_owned(),
+        "[0:0::1]:9".to_owned(),
+    ] {
+        for path in ["/metrics", "/healthz", "/api/v2/whoami"] {
+            let res = get_with_host(&app, "1.1", path, &format!("Host: {host}\r\n")).await;
+            assert_eq!(res.status, 200, "{host} {path}: {res:?}");
+        }
+        let res = get_with_host(
+            &app,
+            "1.1",
+            &format!("http://{host}/healthz"),
+            &format!("Host: {host}\r\n"),
+        )
+        .await;
+        assert_eq!(res.status, 200, "{host}: {res:?}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_need_an_api_key_when_require_key_is_set() {
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.metrics.require_key = true;
+    })
+    .await;
+    error_json(bare_get(&app, "/metrics").await, 401, "unauthorized").await;
+    let wrong = reqwest::Client::new()
+        .get(format!("{}/metrics", app.address))
+        .basic_auth(format!("{}@api", app.key.id), Some("not-the-secret"))
+        .send()
+        .await
+        .unwrap();
+    error_json(wrong, 401, "unauthorized").await;
+    // The key as the API takes it, without the vendor headers a scraper does not send.
+    let res = reqwest::Client::new()
+        .get(format!("{}/metrics", app.address))
+        .basic_auth(format!("{}@api", app.key.id), Some(&app.key.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("jackal_http_request_duration_seconds"));
+    // The other operations endpoints stay public.
+    for path in ["/healthz", "/readyz", "/api/v2/openapi.json"] {
+        assert_eq!(bare_get(&app, path).await.status(), 200, "{path}");
+    }
+}
+
+/// A saved data source with an alias, tested once (its port is closed): its id.
+async fn tested_data_source(app: &TestApp, alias: &str) -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let created = app
+        .create(&[
+            ("name", "labelled"),
+            ("alias", alias),
+            (
+                "configUri",
+                &format!("postgresql://u:p@127.0.0.1:{port}/db?ssl=false"),
+            ),
+        ])
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let result = ok_json(
+        app.request(Method::POST, &format!("/data-source/{id}/test"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(result["success"], false, "{result}");
+    id
+}
+
+#[tokio::test]
+async fn data_source_series_carry_no_alias_unless_alias_labels_is_set() {
+    let app = spawn_app().await;
+    let id = tested_data_source(&app, "payroll-primary").await;
+    let text = app.metrics().await;
+    assert!(
+        text.contains(&format!(
+            "jackal_data_source_up{{id=\"{id}\",type=\"postgresql\"}} 0"
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("payroll-primary") && !text.contains("alias="),
+        "{text}"
+    );
+    // A new alias relabels nothing: the series stay.
+    ok_json(
+        app.form(
+            Method::PATCH,
+            &format!("/data-source/{id}"),
+            "alias=payroll-2",
+        )
+        .await,
+    )
+    .await;
+    assert!(app
+        .metrics()
+        .await
+        .contains(&format!("jackal_data_source_up{{id=\"{id}\"")));
+
+    let labelled = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
+        s.metrics.alias_labels = true;
+    })
+    .await;
+    let id = tested_data_source(&labelled, "payroll-primary").await;
+    let series = format!(
+        "jackal_data_source_up{{alias=\"payroll-primary\",id=\"{id}\",type=\"postgresql\"}} 0"
+    );
+    assert!(labelled.metrics().await.contains(&series));
+    // Relabelled by a new alias: the old series go.
+    ok_json(
+        labelled
+            .form(
+                Method::PATCH,
+                &format!("/data-source/{id}"),
+                "alias=payroll-2",
+            )
+            .await,
+    )
+    .await;
+    assert!(!labelled.metrics().await.contains(&format!("id=\"{id}\"")));
 }

@@ -134,9 +134,9 @@ async fn metrics_carry_each_data_sources_last_test_and_drop_it_with_the_data_sou
     let up_id = up["id"].as_str().unwrap().to_owned();
     ok_json(app.request(Method::POST, "/test-run").send().await.unwrap()).await;
     let text = app.metrics().await;
-    let series = |name: &str, id: &str, alias: &str| {
-        format!("{name}{{alias=\"{alias}\",id=\"{id}\",type=\"postgresql\"}}")
-    };
+    // By id and type: no alias unless [metrics] alias_labels.
+    let series =
+        |name: &str, id: &str, _alias: &str| format!("{name}{{id=\"{id}\",type=\"postgresql\"}}");
     assert!(
         text.contains(&format!(
             "{} 0",
@@ -167,14 +167,15 @@ async fn metrics_carry_each_data_sources_last_test_and_drop_it_with_the_data_sou
         "down"
     )));
 
-    // A new alias: the old series go (the next test makes new ones); deleted: all go.
+    // A new alias changes no label: the series stay; deleted: all go.
     ok_json(
         app.form(Method::PATCH, "/data-source/up", "alias=up2")
             .await,
     )
     .await;
     let text = app.metrics().await;
-    assert!(!text.contains(&format!("id=\"{up_id}\"")), "{text}");
+    assert!(text.contains(&format!("id=\"{up_id}\"")), "{text}");
+    assert!(!text.contains("alias="), "{text}");
     ok_json(
         app.request(Method::DELETE, "/data-source/down")
             .send()

@@ -9,14 +9,18 @@
 //! - Connection tests are limited per API key by a token bucket (`tests_per_minute`,
 //!   `tests_burst`), checked before anything is resolved or dialled.
 //! - With `[server] require_tls` and no TLS, plain HTTP is answered only to loopback peers.
+//! - With `[server] allowed_hosts`, only requests naming one of those hosts are answered
+//!   ([`allowed_hosts`]); with `[metrics] require_key`, `/metrics` is not public (the gate).
 //!
 //! The client address is the TCP peer. `X-Forwarded-For` is not trusted: behind a proxy every
 //! client shares the proxy's address, which then counts for all of them.
 
+pub mod allowed_hosts;
 mod auth_failures;
 pub mod plain_http;
 mod test_rate;
 
+pub use allowed_hosts::check_host;
 pub use plain_http::{is_loopback, require_tls};
 
 use std::future::{ready, Future, Ready};
@@ -35,6 +39,7 @@ use super::error::{ApiError, ErrorCode};
 use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::host::AllowedHost;
 
 /// Client addresses whose failures are remembered at once; past it the stalest are forgotten.
 pub const MAX_TRACKED_CLIENTS: usize = 10_000;
@@ -53,6 +58,10 @@ pub struct Limits {
     tests_per_minute: u32,
     tests_burst: u32,
     body_timeout: Duration,
+    /// `[server] allowed_hosts`: empty admits every host.
+    allowed_hosts: Vec<AllowedHost>,
+    /// `[metrics] require_key`.
+    metrics_need_key: bool,
 }
 
 impl Limits {
@@ -79,7 +88,14 @@ impl Limits {
             tests_per_minute: limits.tests_per_minute,
             tests_burst: limits.tests_burst,
             body_timeout: Duration::from_secs_f64(settings.server.body_timeout),
+            allowed_hosts: settings.server.allowed_hosts.clone(),
+            metrics_need_key: settings.metrics.require_key,
         }
+    }
+
+    /// Whether `/metrics` needs an API key (`[metrics] require_key`).
+    pub fn metrics_need_key(&self) -> bool {
+        self.metrics_need_key
     }
 
     /// Whether this server speaks HTTPS (actix's own `AppConfig::secure` is not set by the
