@@ -124,7 +124,7 @@ pub async fn read(
     }
     let deadline = received::at(req) + allowance.timeout;
     let reading = async {
-        let mut body = BytesMut::with_capacity(declared_length.unwrap_or(0));
+        let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| {
                 ApiError::new(

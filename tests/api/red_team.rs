@@ -569,7 +569,8 @@ async fn stalled_sign_in_bodies_hold_little_memory_and_are_let_go_soon() {
     // The red team's: 1 MiB declared and all but the last bytes sent; and the same without a
     // length (chunked), which the server can only count as it arrives. Both are refused at
     // once; what actix itself buffers for a connection it closes (up to 128 KiB read and
-    // 32 KiB of payload, for the 1 s it lingers: 16 MiB for 100) is all they cost.
+    // 32 KiB of payload, for the 1 s it lingers: 16 MiB for 100, twice that allowed for the
+    // allocator) is all they cost; the code before this bound held 230 MiB.
     let watching = PeakRss::watch(pid);
     let almost_a_mebibyte = vec![b'a'; 1024 * 1024 - 100];
     let mut held = Vec::new();
@@ -604,7 +605,7 @@ async fn stalled_sign_in_bodies_hold_little_memory_and_are_let_go_soon() {
         "{after_stalled} KiB after, {before} KiB before"
     );
     assert!(
-        large_peak < before + 26 * MIB,
+        large_peak < before + 32 * MIB,
         "rose from {before} KiB to {large_peak} KiB"
     );
     assert!(
