@@ -49,7 +49,7 @@ impl Session {
         &self.csrf_token
     }
 
-    /// Whether `presented` is this session's CSRF token (compared in constant time).
+    /// Whether `presented` is the session's CSRF token (compared in constant time).
     pub fn csrf_matches(&self, presented: &str) -> bool {
         self.csrf_token
             .as_bytes()

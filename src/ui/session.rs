@@ -78,7 +78,7 @@ pub async fn admit(req: &ServiceRequest) -> Result<(), HttpResponse> {
             .is_some_and(|token| session.csrf_matches(token));
         if !echoed {
             return Err(forbidden(
-                "the request did not carry this session's CSRF token (X-CSRF-Token): reload the page and try again",
+                "the request did not carry the session's CSRF token (X-CSRF-Token): reload the page and try again",
             ));
         }
     }
