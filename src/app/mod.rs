@@ -1,10 +1,23 @@
 //! The use cases: every rule of Jackal written once, over the store interface
 //! (`crate::store`), for both dialects of the HTTP API and the command line alike.
 //!
-//! One module per family: [`data_sources`] (validation, the password-retention rule and
-//! sealing), [`people`], [`roles`], [`permissions`], [`connection_tests`] (tests and
-//! introspection), [`api_keys`] and [`audit`]. Each change records its audit event
-//! ([`events`]) in the same transaction as the change itself.
+//! Its modules, one per family:
+//! - [`api_keys`]: API keys (created, checked from memory by `KeyCache`, revoked).
+//! - [`audit`]: reading the audit trail, and what the command line records itself.
+//! - [`connection_tests`]: connection tests and introspection on the test pool, recorded.
+//! - [`data_source_cache`]: on SQLite, the rows `GET /data-source/{id}` answered with, kept in
+//!   memory while nothing can have changed them.
+//! - [`data_sources`]: data sources (validation, the password-retention rule, sealing, reveals).
+//! - `error`: [`AppError`], why a use case refused or failed, in domain terms.
+//! - [`events`]: the audit events each change records, in the same transaction as the change.
+//! - [`monitor`]: periodic tests (`[monitor] interval`), each run by one server of a store.
+//! - [`people`]: people (unique usernames and emails, locking, what a person can reach).
+//! - [`permissions`]: permissions, one person and one data source within a window of time.
+//! - [`roles`]: roles and their members, added and removed idempotently.
+//! - [`status_page`]: what the status page reads, each page in one read transaction.
+//! - [`test_report`]: a connection test's result as the API shows it.
+//! - [`test_runs`]: fleet tests (`POST /test-run`), many saved data sources tested at once.
+//! - [`ui_sessions`]: the status page's sign-in sessions and their CSRF tokens.
 
 pub mod api_keys;
 pub mod audit;
