@@ -4,7 +4,6 @@
 
 pub mod api;
 pub mod app;
-pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use jackal::app::api_keys;
 use jackal::app::audit;
-use jackal::auth;
 use jackal::config::Settings;
 use jackal::domain::time;
 use jackal::secrets::rotation::Outcome;
@@ -186,7 +186,7 @@ async fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Held until the server has stopped: its last lines are written out when it drops.
     let _log = jackal::telemetry::init(&settings.log.level);
-    let supplied = auth::credentials_from_env(|name| std::env::var(name).ok())?;
+    let supplied = api_keys::credentials_from_env(|name| std::env::var(name).ok())?;
     let app = Application::build(&settings, supplied.as_ref()).await?;
     if let Some(key) = app.created_key() {
         println!(
@@ -279,7 +279,7 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<(
     match command {
         ApiKeyCommand::Create { name } => {
             let name = jackal::domain::text::parse_label("name", &name)?;
-            let key = auth::create(&store, &name).await?;
+            let key = api_keys::create(&store, &name).await?;
             println!("id:     {}\nsecret: {}", key.id, key.secret);
             println!(
                 "The secret is shown only now. Use it as: curl -u \"{}@api:<secret>\"",
@@ -288,7 +288,7 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<(
         }
         ApiKeyCommand::List => {
             println!("{:<36}  {:<24}  {:<24}  name", "id", "created", "revoked");
-            for key in auth::list(&store).await? {
+            for key in api_keys::list(&store).await? {
                 println!(
                     "{:<36}  {:<24}  {:<24}  {}",
                     key.id,
@@ -301,7 +301,7 @@ async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Result<(
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            if !auth::revoke(&store, &id, time::now_millis()).await? {
+            if !api_keys::revoke(&store, &id, time::now_millis()).await? {
                 anyhow::bail!(
                     "no active API key has the id {id}: `jackal api-key list` shows them"
                 );

@@ -21,8 +21,8 @@ use anyhow::Context;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::api;
+use crate::app::api_keys::{self, Bootstrap, KeyCredentials};
 use crate::app::AppState;
-use crate::auth::{self, Bootstrap, KeyCredentials};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::protocol_errors::JsonProtocolErrors;
@@ -67,7 +67,7 @@ impl Application {
             );
         }
         let state = AppState::open(settings, clock.clone()).await?;
-        let bootstrap = auth::bootstrap(&state.store, supplied_key).await?;
+        let bootstrap = api_keys::bootstrap(&state.store, supplied_key).await?;
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
@@ -141,7 +141,7 @@ pub fn app(
         .app_data(state)
         .app_data(limits)
         .configure(api::routes::routes)
-        .default_service(web::to(api::routes::route_not_found))
+        .default_service(web::to(api::routing::route_not_found))
         // Wrapped last runs first: note when the request arrived, log, refuse a host this
         // server does not answer for, refuse plain HTTP where TLS is required, then the gate
         // (normalize the path, authenticate every request but the public ones).

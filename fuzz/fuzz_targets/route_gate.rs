@@ -52,9 +52,9 @@ fn harness() -> Harness {
     let app = runtime.block_on(async {
         let clock = Arc::new(SystemClock);
         let state = AppState::open(&settings, clock.clone()).await.unwrap();
-        jackal::auth::bootstrap(
+        jackal::app::api_keys::bootstrap(
             &state.store,
-            Some(&jackal::auth::KeyCredentials {
+            Some(&jackal::app::api_keys::KeyCredentials {
                 id: "0b6f1c2e-3d4a-4b5c-8d9e-0f1a2b3c4d5e".to_owned(),
                 secret: "gate-fuzz-secret-0123456789".to_owned(),
             }),

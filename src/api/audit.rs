@@ -13,8 +13,8 @@ use super::docs::Timestamp;
 use super::error::{ApiError, ErrorCode};
 use super::list_stream::{self, Frame, Listing};
 use super::query;
+use crate::app::api_keys::Caller;
 use crate::app::{audit, AppState};
-use crate::auth::Caller;
 use crate::domain::{permission, time};
 use crate::store::{AuditContext, AuditFilter, AuditRow};
 

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use super::error::{ApiError, ErrorCode};
 use super::limits::Limits;
 use super::received;
-use crate::auth::Caller;
+use crate::app::api_keys::Caller;
 
 /// Bodies above this answer 413, for a caller who authenticated.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -7,8 +7,8 @@ use actix_web::web;
 use base64::Engine;
 
 use super::error::{ApiError, ErrorCode};
+use crate::app::api_keys;
 use crate::app::AppState;
-use crate::auth;
 
 pub const API_PREFIX: &str = "/api/v2";
 
@@ -99,7 +99,7 @@ fn basic_credentials(req: &ServiceRequest) -> Result<(String, String), ApiError>
 }
 
 /// The calling key, from `<keyId>@api:<secret>`.
-pub async fn authenticate(req: &ServiceRequest) -> Result<auth::Caller, ApiError> {
+pub async fn authenticate(req: &ServiceRequest) -> Result<api_keys::Caller, ApiError> {
     let (key_id, secret) = basic_credentials(req)?;
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -2,40 +2,21 @@
 //! sources they can reach now.
 
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::args::{required, Body};
 use super::data_source::DataSourceView;
-use super::docs::{
-    Conflict, NotFound, PayloadTooLarge, PersonKey, Timestamp, UnsupportedMediaType,
-};
+use super::docs::{Conflict, NotFound, PayloadTooLarge, PersonKey, UnsupportedMediaType};
 use super::error::ApiError;
 use super::list_stream;
+use super::member_views::{PersonView, RoleView};
 use super::permission::PermissionView;
 use super::reply::{json_ok, Count, EmptyObject};
-use super::role::RoleView;
 use crate::app::people::{self, NewPerson};
 use crate::app::AppState;
-use crate::domain::{person, time};
-use crate::store::{AuditContext, Page, PersonRow};
-
-/// The contract's Person object.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PersonView {
-    #[schema(pattern = "^P[0-9A-Za-z]{16}$", example = "P0cKFCMIHoNaBFt7Y")]
-    pub id: String,
-    pub name: String,
-    /// Unique, ignoring case.
-    pub email: String,
-    /// Unique.
-    pub username: String,
-    #[schema(value_type = Timestamp)]
-    pub created_at: String,
-    /// A locked person reaches nothing, and only a locked person can be deleted.
-    pub is_locked: bool,
-}
+use crate::domain::person;
+use crate::store::{AuditContext, Page};
 
 /// The arguments of `POST /person`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
@@ -50,23 +31,6 @@ pub struct CreatePerson {
     /// The login name, unique; it names the person in paths.
     #[schema(schema_with = super::docs::username_schema, required = true)]
     username: Option<String>,
-}
-
-impl From<&PersonRow> for PersonView {
-    fn from(row: &PersonRow) -> Self {
-        Self {
-            id: row.id.to_string(),
-            name: row.name.clone(),
-            email: row.email.clone(),
-            username: row.username.clone(),
-            created_at: time::render_millis(row.created_at),
-            is_locked: row.is_locked,
-        }
-    }
-}
-
-pub fn people_json(rows: &[PersonRow]) -> Result<HttpResponse, ApiError> {
-    json_ok(&rows.iter().map(PersonView::from).collect::<Vec<_>>())
 }
 
 /// Creates a person (not locked).

@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use super::routes::RoutePattern;
+use super::routing::RoutePattern;
 use crate::app::AppState;
 
 /// The method as a metric label: the standard ones, anything else as "other", so a client

@@ -1,42 +1,22 @@
 //! `/api/v2/role`: roles and their members (data sources and people).
 
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::args::{required, Body};
 use super::data_source::DataSourceView;
 use super::docs::{
-    Conflict, DataSourceKey, NotFound, PayloadTooLarge, PersonKey, RoleKey, Timestamp,
-    UnsupportedMediaType,
+    Conflict, DataSourceKey, NotFound, PayloadTooLarge, PersonKey, RoleKey, UnsupportedMediaType,
 };
 use super::error::ApiError;
 use super::list_stream;
-use super::person::{people_json, PersonView};
+use super::member_views::{people_json, PersonView, RoleView};
 use super::reply::{json_ok, EmptyObject};
 use crate::app::roles;
 use crate::app::AppState;
-use crate::domain::{role, time};
-use crate::store::{AuditContext, Member, Page, RoleRow};
-
-/// The contract's Role object.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RoleView {
-    #[schema(pattern = "^R[0-9A-Za-z]{16}$", example = "RKm2x3dfX0b505iHy")]
-    pub id: String,
-    /// Unique.
-    pub name: String,
-    #[schema(value_type = Timestamp)]
-    pub created_at: String,
-    /// Moves when the role's members change.
-    #[schema(value_type = Timestamp)]
-    pub updated_at: String,
-    /// Only in the roles of a data source: when it was added to the role.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, value_type = Option<Timestamp>)]
-    pub assigned_at: Option<String>,
-}
+use crate::domain::role;
+use crate::store::{AuditContext, Member, Page};
 
 /// The argument of `POST /role`, form-encoded or as a JSON object.
 #[derive(Deserialize, ToSchema)]
@@ -45,18 +25,6 @@ pub struct CreateRole {
     /// The role's name, unique; it names the role in paths.
     #[schema(schema_with = super::docs::role_name_schema, required = true)]
     name: Option<String>,
-}
-
-impl From<&RoleRow> for RoleView {
-    fn from(row: &RoleRow) -> Self {
-        Self {
-            id: row.id.to_string(),
-            name: row.name.clone(),
-            created_at: time::render_millis(row.created_at),
-            updated_at: time::render_millis(row.updated_at),
-            assigned_at: row.assigned_at.map(time::render_millis),
-        }
-    }
 }
 
 /// Creates a role.

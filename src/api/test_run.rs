@@ -23,9 +23,9 @@ use super::connection_test::{render, TestResult};
 use super::error::{ApiError, ErrorCode};
 use super::limits::{Limits, TestAllowance};
 use super::reply::json_ok;
+use crate::app::api_keys::Caller;
 use crate::app::test_runs::{self, Outcome, RunEvent, RunResult, Selection, Summary};
 use crate::app::AppState;
-use crate::auth::Caller;
 use crate::store::{AuditContext, DataSourceRow};
 
 /// The media type of a streamed run: one JSON object per line.

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::reply::json_ok;
-use crate::auth::Caller;
+use crate::app::api_keys::Caller;
 
 /// The contract's whoami object: the API key making the request.
 #[derive(Debug, Serialize, ToSchema)]

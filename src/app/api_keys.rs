@@ -12,9 +12,16 @@ use std::sync::{Arc, PoisonError, RwLock};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::Caller;
 use crate::domain::{ids, time};
 use crate::store::{ApiKeyRow, ChangeWatch, Store, StoreError, Watched};
+
+/// The API key that made the current request: the gate puts it in the request
+/// (`crate::api::caller` reads it there), and use cases record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: String,
+    pub name: String,
+}
 
 pub const SECRET_LEN: usize = 32;
 /// Keys supplied through the environment may be chosen by people; refuse the guessable ones.

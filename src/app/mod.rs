@@ -55,7 +55,7 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     /// The API keys, remembered while the store says none changed.
-    pub keys: crate::auth::KeyCache,
+    pub keys: crate::app::api_keys::KeyCache,
     /// On SQLite, the data sources `GET /data-source/{id}` answered with, while nothing has
     /// been committed since.
     pub data_source_cache: Option<data_source_cache::DataSourceCache>,
@@ -86,7 +86,7 @@ impl AppState {
         )?);
         let watch = store.watch_changes()?;
         Ok(AppState {
-            keys: crate::auth::KeyCache::new(store.clone(), watch.clone()),
+            keys: crate::app::api_keys::KeyCache::new(store.clone(), watch.clone()),
             data_source_cache: data_source_cache::DataSourceCache::new(store.clone(), watch),
             store,
             secrets,

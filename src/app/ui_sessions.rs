@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::{events, AppError, AppState};
-use crate::auth::Caller;
+use crate::app::api_keys::Caller;
 use crate::domain::ids;
 use crate::store::{AuditContext, UiSessionRow};
 
@@ -68,7 +68,7 @@ impl std::fmt::Debug for Session {
 }
 
 fn digest(token: &str) -> Vec<u8> {
-    crate::auth::hash_secret(token)
+    crate::app::api_keys::hash_secret(token)
 }
 
 /// Begins a session for `caller`, who has just proved its key; recorded in the audit trail.

@@ -23,7 +23,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::api::error::ApiError;
-use crate::api::routes::{method_checked_resource, route_table};
+use crate::api::routing::{method_checked_resource, route_table};
 use crate::api::{connection_test, schema, test_run};
 use crate::app::ui_sessions::Session;
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jackal::auth::KeyCredentials;
+use jackal::app::api_keys::KeyCredentials;
 use reqwest::Method;
 use serde_json::Value;
 

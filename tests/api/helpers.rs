@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use actix_web::dev::ServerHandle;
-use jackal::auth::KeyCredentials;
+use jackal::app::api_keys::KeyCredentials;
 use jackal::clock::{Clock, ManualClock, SystemClock};
 use jackal::config::Settings;
 use jackal::startup::Application;
@@ -410,7 +410,7 @@ impl TestApp {
         let store = jackal::store::Store::connect(&settings_in(self.dir.path()).store)
             .await
             .unwrap();
-        jackal::auth::create(&store, name).await.unwrap()
+        jackal::app::api_keys::create(&store, name).await.unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {

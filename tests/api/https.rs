@@ -77,7 +77,7 @@ fn client_trusting(ca_pem: &str) -> reqwest::Client {
 async fn whoami(
     client: &reqwest::Client,
     url: String,
-    key: &jackal::auth::KeyCredentials,
+    key: &jackal::app::api_keys::KeyCredentials,
 ) -> reqwest::Result<reqwest::Response> {
     client
         .get(url)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use jackal::auth::KeyCredentials;
+use jackal::app::api_keys::KeyCredentials;
 use jackal::clock::ManualClock;
 use jackal::config::Settings;
 use jackal::startup::Application;
@@ -224,7 +224,9 @@ async fn connection_tests_are_limited_per_key_and_refill_at_the_rate() {
     let store = jackal::store::Store::connect(&settings_in(app.dir.path()).store)
         .await
         .unwrap();
-    let second = jackal::auth::create(&store, "second key").await.unwrap();
+    let second = jackal::app::api_keys::create(&store, "second key")
+        .await
+        .unwrap();
     for _ in 0..3 {
         ok_json(app.connection_test(&second, UNSUPPORTED_URI).await).await;
     }

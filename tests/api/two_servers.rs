@@ -367,8 +367,8 @@ async fn a_status_page_session_works_on_both_servers_until_signed_out_or_its_key
     );
 }
 
-fn test_key_of(node: &Node) -> jackal::auth::KeyCredentials {
-    jackal::auth::KeyCredentials {
+fn test_key_of(node: &Node) -> jackal::app::api_keys::KeyCredentials {
+    jackal::app::api_keys::KeyCredentials {
         id: node.id.clone(),
         secret: node.secret.clone(),
     }

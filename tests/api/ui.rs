@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use jackal::auth::KeyCredentials;
+use jackal::app::api_keys::KeyCredentials;
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Method, Response};
@@ -410,7 +410,9 @@ async fn signing_out_or_revoking_the_key_ends_the_session() {
     let store = jackal::store::Store::connect(&settings_in(app.dir.path()).store)
         .await
         .unwrap();
-    assert!(jackal::auth::revoke(&store, &other.id, 1).await.unwrap());
+    assert!(jackal::app::api_keys::revoke(&store, &other.id, 1)
+        .await
+        .unwrap());
     let revoked = Instant::now();
     loop {
         let res = theirs.get("/ui/").await;

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use jackal::auth::KeyCredentials;
+use jackal::app::api_keys::KeyCredentials;
 use jackal::clock::SystemClock;
 use jackal::config::Settings;
 use jackal::startup::Application;

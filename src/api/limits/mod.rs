@@ -36,7 +36,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, Respon
 use self::auth_failures::{client_key, AfterFailure, AuthFailures};
 use self::test_rate::TestRate;
 use super::error::{ApiError, ErrorCode};
-use crate::auth::Caller;
+use crate::app::api_keys::Caller;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::host::AllowedHost;

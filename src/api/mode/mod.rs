@@ -19,9 +19,9 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::error::{ApiError, ErrorCode};
-use super::routes::{method_not_allowed, route_table, RoutePattern};
+use super::routing::{method_not_allowed, route_table, RoutePattern};
+use crate::app::api_keys::Caller;
 use crate::app::AppState;
-use crate::auth::Caller;
 
 use objects::*;
 use schema_updates::*;

@@ -11,9 +11,9 @@ use crate::api::connection_test::TestResult;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::limits::Limits;
 use crate::api::schema::{self, Introspected, SchemaView};
+use crate::app::api_keys::Caller;
 use crate::app::data_sources;
 use crate::app::{connection_tests, AppState};
-use crate::auth::Caller;
 use crate::domain::time::render_millis;
 use crate::store::{AuditContext, DataSourceRow, SchemaSnapshotRow};
 

@@ -1,16 +1,11 @@
-//! The API key that made the current request, put there by the conventions middleware.
+//! A handler takes the [`Caller`] the gate authenticated as an argument.
 
 use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
 
 use crate::api::error::ApiError;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub key_id: String,
-    pub name: String,
-}
+use crate::app::api_keys::Caller;
 
 impl FromRequest for Caller {
     type Error = ApiError;
