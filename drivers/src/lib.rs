@@ -89,6 +89,7 @@
 
 pub mod egress;
 pub mod host;
+pub mod key_cost;
 mod local_file;
 mod mysql;
 mod postgres;
@@ -99,6 +100,8 @@ pub mod resolve;
 pub mod schema;
 mod sqlite;
 pub mod ssh;
+#[cfg(test)]
+mod test_keys;
 mod tls;
 pub mod tls_credentials;
 pub mod uri;
@@ -113,7 +116,7 @@ pub use resolve::{ResolveError, Resolver, StaticResolver, SystemResolver};
 pub use schema::{Column, Schema, SchemaSnapshot, Table, TableKind};
 pub use tls::MAX_ROOT_BUNDLE_BYTES;
 pub use tls_credentials::{TlsCredentialError, TlsCredentials};
-pub use uri::{ConnectionSpec, Kind, Password, UriError};
+pub use uri::{ConnectionSpec, Kind, Password, UnlockError, UriError};
 
 /// The rustls client configuration a spec's `ssl`, `validateSsl` and `sslRootCert` ask for,
 /// for connections other than tests (Jackal's own PostgreSQL store): the same rules, so a

@@ -23,7 +23,7 @@ use crate::resolve::{ResolveError, Resolver, SystemResolver};
 use crate::schema::SchemaSnapshot;
 use crate::ssh::tunnel::Leg;
 use crate::ssh::SshRoute;
-use crate::uri::{ConnectionSpec, Kind};
+use crate::uri::{ConnectionSpec, Kind, UnlockError};
 use crate::{mysql, postgres, sqlite, ssh};
 
 /// What every test shares: how to resolve, where it may go, how long it may take.
@@ -520,6 +520,8 @@ async fn run(
     attempt: &mut Attempt,
     work: Work,
 ) -> Result<Found, ProbeFailure> {
+    let unlocked = unlocked(spec, attempt).await?;
+    let spec = unlocked.as_ref().unwrap_or(spec);
     if spec.kind() == Kind::Sqlite {
         return sqlite::probe(spec, ctx, attempt, work).await;
     }
@@ -550,6 +552,43 @@ async fn run(
         Kind::Postgresql => postgres::probe(spec, ctx, &target, attempt, work).await,
         Kind::Mysql => mysql::probe(spec, ctx, &target, attempt, work).await,
         Kind::Sqlite => unreachable!("handled above"),
+    }
+}
+
+/// `spec` with its encrypted keys decrypted, when it has any: keys are stored decrypted when
+/// they arrive, but an older version stored them encrypted. The key derivation (bounded by
+/// [`crate::key_cost`]) runs off the async workers and counts against the test's deadline:
+/// the answer never waits for it past the deadline.
+async fn unlocked(
+    spec: &ConnectionSpec,
+    attempt: &Attempt,
+) -> Result<Option<ConnectionSpec>, ProbeFailure> {
+    if !spec.has_locked_keys() {
+        return Ok(None);
+    }
+    let locked = spec.clone();
+    let work = tokio::task::spawn_blocking(move || locked.unlocked());
+    let refused = |code, why: String| {
+        ProbeFailure::new(
+            code,
+            format!("the stored key could not be decrypted ({why}): send it again"),
+        )
+    };
+    match tokio::time::timeout_at(attempt.deadline, work).await {
+        Ok(Ok(Ok(spec))) => Ok(Some(spec)),
+        Ok(Ok(Err(e @ UnlockError::Ssh(_)))) => {
+            Err(refused(ErrorCode::SshAuthFailed, e.to_string()))
+        }
+        Ok(Ok(Err(e @ UnlockError::Tls(_)))) => Err(refused(ErrorCode::TlsFailed, e.to_string())),
+        Ok(Err(e)) => Err(refused(ErrorCode::ServerError, e.to_string())),
+        Err(_) => Err(ProbeFailure::new(
+            ErrorCode::Timeout,
+            format!(
+                "decrypting the stored key took longer than the {} deadline: send the key \
+                 again (it is then stored decrypted) or raise connectTimeout",
+                seconds(attempt.budget)
+            ),
+        )),
     }
 }
 

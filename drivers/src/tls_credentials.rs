@@ -19,6 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use zeroize::Zeroizing;
 
+use crate::key_cost::{self, TooCostly};
 use crate::report::CertificateFacts;
 use crate::tls;
 
@@ -90,11 +91,10 @@ pub enum TlsCredentialError {
     #[error("sslKeyPassword does not decrypt sslKey: check the password")]
     WrongPassword,
     #[error(
-        "sslKey is encrypted with a key-derivation cost above what Jackal accepts (PBKDF2 up to \
-         1,000,000 iterations, scrypt up to 64 MiB and 4 lanes): re-encrypt it with \
-         `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+        "sslKey is encrypted with {0}: re-encrypt it with `openssl pkcs8 -topk8 -v2 \
+         aes-256-cbc` (2,048 PBKDF2 iterations, OpenSSL's default)"
     )]
-    TooCostly,
+    TooCostly(TooCostly),
     #[error("sslKeyPassword was sent, but sslKey is not encrypted: leave sslKeyPassword out")]
     PasswordForPlainKey,
     #[error(
@@ -117,7 +117,7 @@ impl TlsCredentialError {
             TlsCredentialError::CertWithoutKey
             | TlsCredentialError::LegacyEncryption
             | TlsCredentialError::UnsupportedEncryption
-            | TlsCredentialError::TooCostly
+            | TlsCredentialError::TooCostly(_)
             | TlsCredentialError::KeyUnreadable
             | TlsCredentialError::Mismatch => "sslKey",
             TlsCredentialError::KeyWithoutCert | TlsCredentialError::CertUnreadable => "sslCert",
@@ -154,6 +154,9 @@ pub struct DecodedTls {
     pub identity: Option<ClientIdentity>,
     /// The CA certificates of `root_cert`.
     pub roots: Option<Vec<CertificateDer<'static>>>,
+    /// The key is still encrypted (as an older version stored it), so `identity` is not read
+    /// yet: the test decrypts it first ([`TlsCredentials::decrypted`]), off the async workers.
+    pub locked: bool,
 }
 
 impl DecodedTls {
@@ -176,9 +179,12 @@ impl TlsCredentials {
             && self.root_cert.is_none()
     }
 
-    /// Reads and checks everything, as of `now` for the certificate's facts. Validity dates are
-    /// not judged here: a stored certificate that has since expired is still presented (the
-    /// server decides, and the test warns); the API refuses an expired one when it arrives.
+    /// Reads and checks everything, as of `now` for the certificate's facts, but never decrypts:
+    /// of an encrypted key only its form, its password's presence and its key derivation's
+    /// cost are checked, and the result is [`DecodedTls::locked`] (see [`Self::decrypted`]).
+    /// Validity dates are not judged here: a stored certificate that has since expired is
+    /// still presented (the server decides, and the test warns); the API refuses an expired
+    /// one when it arrives.
     pub fn decode(&self, now: SystemTime) -> Result<DecodedTls, TlsCredentialError> {
         for (argument, text) in [
             ("sslCert", self.client_cert.as_deref()),
@@ -194,13 +200,16 @@ impl TlsCredentials {
                 return Err(TlsCredentialError::TooLarge(argument));
             }
         }
+        let password = self.key_password.as_ref().map(|p| p.as_str());
+        let mut locked = false;
         let identity = match (&self.client_cert, &self.client_key) {
-            (Some(cert), Some(key)) => Some(identity(
-                cert,
-                key,
-                self.key_password.as_ref().map(|p| p.as_str()),
-                now,
-            )?),
+            (Some(cert), Some(key)) if encrypted(key)?.is_some() => {
+                password.ok_or(TlsCredentialError::PasswordMissing)?;
+                certificate(cert, now)?;
+                locked = true;
+                None
+            }
+            (Some(cert), Some(key)) => Some(identity(cert, key, password, now)?),
             (Some(_), None) => return Err(TlsCredentialError::CertWithoutKey),
             (None, Some(_)) => return Err(TlsCredentialError::KeyWithoutCert),
             (None, None) if self.key_password.is_some() => {
@@ -215,8 +224,68 @@ impl TlsCredentials {
                 tls::usable_certificates(pem.as_bytes()).ok_or(TlsCredentialError::RootUnreadable)
             })
             .transpose()?;
-        Ok(DecodedTls { identity, roots })
+        Ok(DecodedTls {
+            identity,
+            roots,
+            locked,
+        })
     }
+
+    /// Whether the key is encrypted, as sent or as an older version stored it.
+    pub fn is_locked(&self) -> bool {
+        self.key_password.is_some()
+    }
+
+    /// The same material with the key decrypted, as unencrypted PKCS#8 PEM, and no password:
+    /// the key derivation's cost is checked first ([`key_cost`]). This runs the key
+    /// derivation, so it blocks: run it off the async workers, once, when the key arrives.
+    pub fn decrypted(&self) -> Result<TlsCredentials, TlsCredentialError> {
+        let Some(key) = &self.client_key else {
+            return match self.key_password {
+                Some(_) => Err(TlsCredentialError::PasswordWithoutKey),
+                None => Ok(self.clone()),
+            };
+        };
+        if key.len() > MAX_PEM_BYTES {
+            return Err(TlsCredentialError::TooLarge("sslKey"));
+        }
+        let Some(document) = encrypted(key)? else {
+            if self.key_password.is_some() {
+                return Err(TlsCredentialError::PasswordForPlainKey);
+            }
+            return Ok(self.clone());
+        };
+        let password = self
+            .key_password
+            .as_ref()
+            .ok_or(TlsCredentialError::PasswordMissing)?;
+        let info = EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
+            .map_err(|_| TlsCredentialError::UnsupportedEncryption)?;
+        // A wrong password fails the padding check or yields bytes that are not a key.
+        let plain = info
+            .decrypt(password.as_bytes())
+            .map_err(|_| TlsCredentialError::WrongPassword)?;
+        let pem = plain
+            .to_pem("PRIVATE KEY", pkcs8::der::pem::LineEnding::LF)
+            .map_err(|_| TlsCredentialError::WrongPassword)?;
+        Ok(TlsCredentials {
+            client_key: Some(Zeroizing::new(pem.to_string())),
+            key_password: None,
+            ..self.clone()
+        })
+    }
+}
+
+/// The chain of `cert` and its leaf's facts.
+fn certificate(
+    cert: &str,
+    now: SystemTime,
+) -> Result<(Vec<CertificateDer<'static>>, CertificateFacts), TlsCredentialError> {
+    let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| TlsCredentialError::CertUnreadable)?;
+    let facts = tls::certificate_facts(&chain, now).ok_or(TlsCredentialError::CertUnreadable)?;
+    Ok((chain, facts))
 }
 
 fn identity(
@@ -225,10 +294,7 @@ fn identity(
     password: Option<&str>,
     now: SystemTime,
 ) -> Result<ClientIdentity, TlsCredentialError> {
-    let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| TlsCredentialError::CertUnreadable)?;
-    let facts = tls::certificate_facts(&chain, now).ok_or(TlsCredentialError::CertUnreadable)?;
+    let (chain, facts) = certificate(cert, now)?;
     let not_yet_valid = tls::not_yet_valid(&chain[0], now);
     let key = private_key(key, password)?;
     let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
@@ -248,67 +314,37 @@ fn identity(
     })
 }
 
-/// The most PBKDF2 iterations an encrypted key may ask for (OpenSSL writes 2,048; the
-/// strictest guides ask 600,000): the key's own header sets the cost of every decryption, and
-/// pkcs5 checks no bound when reading one, so an API caller could otherwise make a test burn
-/// minutes of CPU.
-pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
-
-/// The most memory scrypt may take for an encrypted key (128 · N · r bytes), and its most
-/// parallel lanes: OpenSSL's default scrypt (N = 2^14, r = 8, p = 1) takes 16 MiB.
-pub const MAX_SCRYPT_BYTES: u64 = 64 * 1024 * 1024;
-const MAX_SCRYPT_LANES: u16 = 4;
-
-/// Whether decrypting with `scheme` stays within the bounds above.
-fn affordable(scheme: &pkcs8::pkcs5::EncryptionScheme) -> bool {
-    use pkcs8::pkcs5::pbes2::Kdf;
-    let Some(pbes2) = scheme.pbes2() else {
-        // PBES1 (DES, RC2) is not compiled in: refused as unsupported when decrypted.
-        return true;
-    };
-    match &pbes2.kdf {
-        Kdf::Pbkdf2(params) => params.iteration_count <= MAX_PBKDF2_ITERATIONS,
-        Kdf::Scrypt(params) => {
-            let bytes = 128u64
-                .saturating_mul(params.cost_parameter)
-                .saturating_mul(u64::from(params.block_size));
-            bytes <= MAX_SCRYPT_BYTES && params.parallelization <= MAX_SCRYPT_LANES
-        }
-        _ => false,
-    }
-}
-
 const ENCRYPTED_BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
 const ENCRYPTED_END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
 
-/// The private key of `pem`, decrypted with `password` when it is encrypted PKCS#8.
+/// The encrypted PKCS#8 document of `pem`, if it holds one, with its key derivation's cost
+/// checked ([`key_cost::pbes2`]); nothing is decrypted. OpenSSL's legacy encryption is
+/// refused.
+fn encrypted(pem: &str) -> Result<Option<Document>, TlsCredentialError> {
+    if pem.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(TlsCredentialError::LegacyEncryption);
+    }
+    let Some(start) = pem.find(ENCRYPTED_BEGIN) else {
+        return Ok(None);
+    };
+    let end = pem[start..]
+        .find(ENCRYPTED_END)
+        .ok_or(TlsCredentialError::KeyUnreadable)?
+        + start
+        + ENCRYPTED_END.len();
+    let (_, document) =
+        Document::from_pem(&pem[start..end]).map_err(|_| TlsCredentialError::KeyUnreadable)?;
+    let info = EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
+        .map_err(|_| TlsCredentialError::UnsupportedEncryption)?;
+    key_cost::pbes2(&info.encryption_algorithm).map_err(TlsCredentialError::TooCostly)?;
+    Ok(Some(document))
+}
+
+/// The private key of the unencrypted `pem`.
 fn private_key(
     pem: &str,
     password: Option<&str>,
 ) -> Result<PrivateKeyDer<'static>, TlsCredentialError> {
-    if pem.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(TlsCredentialError::LegacyEncryption);
-    }
-    if let Some(start) = pem.find(ENCRYPTED_BEGIN) {
-        let end = pem[start..]
-            .find(ENCRYPTED_END)
-            .ok_or(TlsCredentialError::KeyUnreadable)?
-            + start
-            + ENCRYPTED_END.len();
-        let password = password.ok_or(TlsCredentialError::PasswordMissing)?;
-        let (_, document) =
-            Document::from_pem(&pem[start..end]).map_err(|_| TlsCredentialError::KeyUnreadable)?;
-        let info = EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
-            .map_err(|_| TlsCredentialError::UnsupportedEncryption)?;
-        if !affordable(&info.encryption_algorithm) {
-            return Err(TlsCredentialError::TooCostly);
-        }
-        // A wrong password fails the padding check or yields bytes that are not a key.
-        let plain = info
-            .decrypt(password)
-            .map_err(|_| TlsCredentialError::WrongPassword)?;
-        return Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()));
-    }
     if password.is_some() {
         return Err(TlsCredentialError::PasswordForPlainKey);
     }
@@ -407,20 +443,26 @@ mod tests {
         let pem = encrypted(&key, "s3cret-pw");
         assert!(pem.starts_with(ENCRYPTED_BEGIN), "{pem}");
         let now = SystemTime::now();
-        let identity = with(&cert, &pem, Some("s3cret-pw"))
-            .decode(now)
-            .unwrap()
-            .identity
-            .unwrap();
+        // Decoding reads the certificate and the key's form, but decrypts nothing.
+        let locked = with(&cert, &pem, Some("s3cret-pw")).decode(now).unwrap();
+        assert!(locked.locked && locked.identity.is_none());
+        let plain = with(&cert, &pem, Some("s3cret-pw")).decrypted().unwrap();
+        assert!(plain.key_password.is_none());
+        let plain_key = plain.client_key.as_deref().unwrap();
+        assert!(plain_key.starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert_eq!(plain_key.as_str(), key.serialize_pem());
+        let identity = plain.decode(now).unwrap().identity.unwrap();
         assert_eq!(identity.facts.subject, "CN=jackal_client");
         assert_eq!(
-            with(&cert, &pem, Some("wrong")).decode(now).unwrap_err(),
+            with(&cert, &pem, Some("wrong")).decrypted().unwrap_err(),
             TlsCredentialError::WrongPassword
         );
-        assert_eq!(
+        for refused in [
             with(&cert, &pem, None).decode(now).unwrap_err(),
-            TlsCredentialError::PasswordMissing
-        );
+            with(&cert, &pem, None).decrypted().unwrap_err(),
+        ] {
+            assert_eq!(refused, TlsCredentialError::PasswordMissing);
+        }
     }
 
     /// `key` encrypted with `args` for `openssl pkcs8 -topk8`.
@@ -447,24 +489,132 @@ mod tests {
 
     #[test]
     fn a_key_whose_decryption_would_cost_too_much_is_refused_before_it_is_tried() {
+        use key_cost::{MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_LANES};
         let (cert, key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
         let now = SystemTime::now();
-        // Refused at once, not after 2,000,000 iterations.
-        let costly = encrypted_with(&key, &["-v2", "aes-256-cbc", "-iter", "2000000"]);
-        let started = std::time::Instant::now();
-        let err = with(&cert, &costly, Some("pw")).decode(now).unwrap_err();
-        assert_eq!(err, TlsCredentialError::TooCostly);
-        assert_eq!(err.argument(), "sslKey");
-        assert!(started.elapsed() < std::time::Duration::from_millis(200));
-        // scrypt with 8 lanes likewise (OpenSSL itself refuses to write one above its own
-        // 32 MiB limit); OpenSSL's default scrypt is fine.
-        let lanes = encrypted_with(&key, &["-scrypt", "-scrypt_p", "8"]);
+        let at_bound = MAX_PBKDF2_ITERATIONS.to_string();
+        let above = (MAX_PBKDF2_ITERATIONS + 1).to_string();
+        // At the bound: read (and decrypted).
+        let fine = encrypted_with(&key, &["-v2", "aes-256-cbc", "-iter", &at_bound]);
+        assert!(with(&cert, &fine, Some("pw")).decrypted().is_ok());
+        // One above: refused by both readers, without deriving anything. 10,000,000 more
+        // iterations would take seconds; the refusal takes microseconds.
+        let costly = encrypted_with(&key, &["-v2", "aes-256-cbc", "-iter", &above]);
+        let slow = encrypted_with(&key, &["-v2", "aes-256-cbc", "-iter", "10000000"]);
+        for pem in [&costly, &slow] {
+            let started = std::time::Instant::now();
+            let err = with(&cert, pem, Some("pw")).decrypted().unwrap_err();
+            assert_eq!(
+                err,
+                TlsCredentialError::TooCostly(TooCostly::Pbkdf2Iterations)
+            );
+            assert_eq!(err.argument(), "sslKey");
+            assert!(
+                err.to_string().contains("100000 PBKDF2 iterations"),
+                "{err}"
+            );
+            assert_eq!(with(&cert, pem, Some("pw")).decode(now).unwrap_err(), err);
+            assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        }
+        // scrypt: OpenSSL's default (16 MiB, one lane) is read; more lanes are not.
+        let lanes = (MAX_SCRYPT_LANES + 1).to_string();
+        let two_lanes = encrypted_with(&key, &["-scrypt", "-scrypt_p", &lanes]);
         assert_eq!(
-            with(&cert, &lanes, Some("pw")).decode(now).unwrap_err(),
-            TlsCredentialError::TooCostly
+            with(&cert, &two_lanes, Some("pw")).decrypted().unwrap_err(),
+            TlsCredentialError::TooCostly(TooCostly::ScryptLanes)
         );
         let fine = encrypted_with(&key, &["-scrypt"]);
-        assert!(with(&cert, &fine, Some("pw")).decode(now).is_ok());
+        assert!(with(&cert, &fine, Some("pw")).decrypted().is_ok());
+    }
+
+    /// A key `openssl req -newkey ALG` makes with a self-signed certificate for it: the key
+    /// as OpenSSL writes it (PKCS#8) and the certificate.
+    fn openssl_pair(newkey: &[&str]) -> (String, String) {
+        let mut args = vec!["req", "-x509", "-nodes", "-keyout", "-", "-subj", "/CN=k"];
+        args.extend_from_slice(newkey);
+        args.extend_from_slice(&["-days", "30"]);
+        let out = crate::test_keys::run("openssl", &args, "");
+        let at = out.find("-----BEGIN CERTIFICATE-----").unwrap();
+        (out[..at].to_owned(), out[at..].to_owned())
+    }
+
+    /// `count` keys of `newkey`, each turned into the form under test by `form` (key PEM to
+    /// key PEM and password), must each be read and match their certificate.
+    fn every_key_is_read(
+        count: usize,
+        newkey: &[&str],
+        form: impl Fn(String) -> (String, Option<&'static str>) + Sync,
+    ) {
+        let now = SystemTime::now();
+        let failures = crate::test_keys::failures(count, |_| {
+            let (key, cert) = openssl_pair(newkey);
+            let (text, password) = form(key.clone());
+            let read = with(&cert, &text, password)
+                .decrypted()
+                .and_then(|plain| plain.decode(now));
+            match read {
+                Ok(decoded) if decoded.identity.is_some() => None,
+                other => Some(format!("{other:?}: {key}")),
+            }
+        });
+        assert!(
+            failures.is_empty(),
+            "{} of {count} refused, first: {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+
+    const EC_P256: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    const EC_P384: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"];
+    const RSA_2048: [&str; 2] = ["-newkey", "rsa:2048"];
+
+    #[test]
+    fn every_pkcs8_key_openssl_writes_is_read() {
+        let as_is = |key: String| (key, None);
+        every_key_is_read(300, &EC_P256, as_is);
+        every_key_is_read(100, &EC_P384, as_is);
+        every_key_is_read(300, &["-newkey", "ed25519"], as_is);
+        every_key_is_read(60, &RSA_2048, as_is);
+    }
+
+    #[test]
+    fn every_sec1_and_pkcs1_key_openssl_writes_is_read() {
+        let traditional = |tool: &'static str| {
+            move |key: String| {
+                let pem = crate::test_keys::run("openssl", &[tool, "-traditional"], &key);
+                (pem, None)
+            }
+        };
+        // `openssl ec` writes SEC1 (BEGIN EC PRIVATE KEY), `openssl rsa -traditional` PKCS#1.
+        let sec1 = |key: String| {
+            let pem = crate::test_keys::run("openssl", &["ec"], &key);
+            assert!(pem.starts_with("-----BEGIN EC PRIVATE KEY-----"), "{pem}");
+            (pem, None)
+        };
+        every_key_is_read(300, &EC_P256, sec1);
+        every_key_is_read(60, &RSA_2048, traditional("rsa"));
+    }
+
+    #[test]
+    fn every_encrypted_pkcs8_key_openssl_writes_is_read() {
+        let encrypted = |key: String| {
+            let pem = crate::test_keys::run(
+                "openssl",
+                &[
+                    "pkcs8",
+                    "-topk8",
+                    "-v2",
+                    "aes-256-cbc",
+                    "-passout",
+                    "pass:pw",
+                ],
+                &key,
+            );
+            (pem, Some("pw"))
+        };
+        every_key_is_read(200, &EC_P256, encrypted);
+        every_key_is_read(30, &RSA_2048, encrypted);
     }
 
     #[test]

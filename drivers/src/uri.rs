@@ -505,6 +505,25 @@ struct TlsMaterial {
     decoded: Arc<DecodedTls>,
 }
 
+/// Why an encrypted key of a spec could not be decrypted ([`ConnectionSpec::unlocked`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnlockError {
+    #[error(transparent)]
+    Ssh(ssh::KeyError),
+    #[error(transparent)]
+    Tls(TlsCredentialError),
+}
+
+impl UnlockError {
+    /// The API argument the error is about.
+    pub fn argument(&self) -> &'static str {
+        match self {
+            UnlockError::Ssh(e) => e.argument(),
+            UnlockError::Tls(e) => e.argument(),
+        }
+    }
+}
+
 impl PartialEq for TlsMaterial {
     fn eq(&self, other: &Self) -> bool {
         self.given == other.given
@@ -902,6 +921,27 @@ impl ConnectionSpec {
             };
         }
         Ok(spec)
+    }
+
+    /// An encrypted key is among its SSH or TLS secrets (as sent, or as an older version
+    /// stored it): [`Self::unlocked`] must run before the spec is used.
+    pub fn has_locked_keys(&self) -> bool {
+        self.ssh_credentials.is_locked() || self.tls_material.given.is_locked()
+    }
+
+    /// The same spec with its encrypted keys decrypted (see [`SshCredentials::decrypted`] and
+    /// [`TlsCredentials::decrypted`]), each key derivation's cost checked first. Blocks: run it
+    /// off the async workers.
+    pub fn unlocked(&self) -> Result<ConnectionSpec, UnlockError> {
+        let ssh = self.ssh_credentials.decrypted().map_err(UnlockError::Ssh)?;
+        let tls = self
+            .tls_material
+            .given
+            .decrypted()
+            .map_err(UnlockError::Tls)?;
+        self.with_ssh_credentials(ssh)
+            .with_tls_credentials(tls)
+            .map_err(UnlockError::Tls)
     }
 
     /// Both go the same way to the database: no tunnel, or the same hops with the same pins.

@@ -6,6 +6,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
+use jackal_drivers::key_cost::TooCostly;
 use jackal_drivers::ssh::{KeyError, SshCredentials};
 use libfuzzer_sys::fuzz_target;
 use zeroize::Zeroizing;
@@ -39,7 +40,9 @@ fuzz_target!(|input: Input| {
         passphrase: input.passphrase.clone().map(Zeroizing::new),
         password: None,
     };
-    if let Err(e) = credentials.facts() {
+    // The cheap check the request's worker runs, and the decoding (bounded) behind facts.
+    let checked = credentials.check();
+    for e in [checked.err(), credentials.facts().err()].into_iter().flatten() {
         // The errors carry no data, so no input can reach their text: each must read as one
         // of the fixed messages. (Looking for the input in the text instead finds inputs that
         // are words of the message itself.)
@@ -49,6 +52,12 @@ fuzz_target!(|input: Input| {
             KeyError::PassphraseMissing,
             KeyError::WrongPassphrase,
             KeyError::PassphraseWithoutKey,
+            KeyError::LegacyEncryption,
+            KeyError::TooCostly(TooCostly::BcryptRounds),
+            KeyError::TooCostly(TooCostly::Pbkdf2Iterations),
+            KeyError::TooCostly(TooCostly::ScryptMemory),
+            KeyError::TooCostly(TooCostly::ScryptLanes),
+            KeyError::TooCostly(TooCostly::UnknownKdf),
         ]
         .map(|k| (k.to_string(), format!("{k:?}")));
         assert!(

@@ -8,6 +8,7 @@
 use std::time::SystemTime;
 
 use arbitrary::Arbitrary;
+use jackal_drivers::key_cost::TooCostly;
 use jackal_drivers::{TlsCredentialError, TlsCredentials};
 use libfuzzer_sys::fuzz_target;
 use zeroize::Zeroizing;
@@ -44,7 +45,10 @@ fuzz_target!(|input: Input| {
         key_password: input.password.clone().map(Zeroizing::new),
         root_cert: input.root.as_deref().map(|body| armoured("CERTIFICATE", body)),
     };
-    if let Err(e) = credentials.decode(SystemTime::now()) {
+    let decoded = credentials.decode(SystemTime::now());
+    // Decrypting (bounded) is the other reader the API runs on what it is sent.
+    let decrypted = credentials.decrypted().map(drop);
+    for e in [decoded.err(), decrypted.err()].into_iter().flatten() {
         let fixed = [
             TlsCredentialError::TooLarge("sslCert"),
             TlsCredentialError::TooLarge("sslKey"),
@@ -58,7 +62,11 @@ fuzz_target!(|input: Input| {
             TlsCredentialError::UnsupportedEncryption,
             TlsCredentialError::PasswordMissing,
             TlsCredentialError::WrongPassword,
-            TlsCredentialError::TooCostly,
+            TlsCredentialError::TooCostly(TooCostly::BcryptRounds),
+            TlsCredentialError::TooCostly(TooCostly::Pbkdf2Iterations),
+            TlsCredentialError::TooCostly(TooCostly::ScryptMemory),
+            TlsCredentialError::TooCostly(TooCostly::ScryptLanes),
+            TlsCredentialError::TooCostly(TooCostly::UnknownKdf),
             TlsCredentialError::PasswordForPlainKey,
             TlsCredentialError::Mismatch,
             TlsCredentialError::RootUnreadable,

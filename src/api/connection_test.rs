@@ -96,10 +96,8 @@ pub async fn test_unsaved(
     let parsed = match ConnectionSpec::parse(&raw) {
         Ok(spec) => {
             ssh::check_sent_for_a_tunnel(&credentials, spec.ssh_route().is_some())?;
-            Ok(client_tls::attach(
-                spec.with_ssh_credentials(credentials),
-                tls,
-            )?)
+            let spec = client_tls::attach(spec.with_ssh_credentials(credentials), tls)?;
+            Ok(crate::app::keys::unlocked(spec).await?)
         }
         // An invalid configUri is the test's result (invalid_uri), not a 400.
         Err(e) => Err(e),

@@ -267,6 +267,10 @@ pub async fn create(
     ctx: &AuditContext,
     new: NewDataSource,
 ) -> Result<(DataSourceRow, ConnectionSpec), AppError> {
+    let new = NewDataSource {
+        spec: super::keys::unlocked(new.spec).await?,
+        ..new
+    };
     let id = DataSourceId::generate();
     let password_enc = seal(&app.secrets, &new.spec, &id).await?;
     let (ssh_secret_enc, ssh_auth) =
@@ -417,6 +421,12 @@ pub async fn update(
             }
         }
     }
+    // Decrypted once, after the cheap checks above.
+    let changes = Changes {
+        ssh: super::keys::unlocked_ssh(changes.ssh).await?,
+        tls: super::keys::unlocked_tls(changes.tls).await?,
+        ..changes
+    };
     // The password this update brings, if any, sealed for this data source.
     let brought = match (&changes.spec, &changes.password) {
         (Some(spec), _) if spec.has_password() => Some(seal(&app.secrets, spec, &found.id).await?),

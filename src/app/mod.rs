@@ -26,6 +26,7 @@ pub mod data_source_cache;
 pub mod data_sources;
 mod error;
 pub mod events;
+pub mod keys;
 pub mod monitor;
 pub mod people;
 pub mod permissions;

@@ -2,7 +2,7 @@
 //! `sshKeyPassphrase`, `sshPassword`): checked when they arrive, so an unreadable or
 //! wrongly-protected key is a 400 then, not a failed test later.
 
-use jackal_drivers::ssh::{KeyError, SshCredentials};
+use jackal_drivers::ssh::SshCredentials;
 use zeroize::Zeroizing;
 
 use super::Invalid;
@@ -19,13 +19,11 @@ pub fn credentials(
         passphrase: secret(passphrase),
         password: secret(password),
     };
-    credentials.decode_key().map_err(|e| {
-        let argument = match e {
-            KeyError::WrongPassphrase | KeyError::PassphraseWithoutKey => "sshKeyPassphrase",
-            _ => "sshPrivateKey",
-        };
-        Invalid::new(argument, e.to_string())
-    })?;
+    // Cheap checks only: an encrypted key is decrypted later, off the request's worker
+    // (crate::app::keys), once its key derivation's cost is known to be bounded.
+    credentials
+        .check()
+        .map_err(|e| Invalid::new(e.argument(), e.to_string()))?;
     Ok(credentials)
 }
 

@@ -14,6 +14,7 @@ mod fleet_cli;
 mod helpers;
 mod https;
 mod key_revocation;
+mod key_work;
 mod limits;
 mod lists;
 mod mode;

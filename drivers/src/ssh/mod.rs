@@ -5,6 +5,7 @@
 //! always verified against a pin: there is no trust on first use.
 
 mod credentials;
+mod openssh;
 mod route;
 pub(crate) mod tunnel;
 
