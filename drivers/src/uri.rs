@@ -497,8 +497,8 @@ pub struct ConnectionSpec {
     tls_material: TlsMaterial,
 }
 
-/// [`TlsCredentials`] as given, and decoded once (an encrypted key is decrypted once, not at
-/// every handshake). Equal when the texts are.
+/// [`TlsCredentials`] as given, and decoded once, not at every handshake (an encrypted key is
+/// not decrypted here: see [`ConnectionSpec::unlocked`]). Equal when the texts are.
 #[derive(Clone, Default)]
 struct TlsMaterial {
     given: TlsCredentials,

@@ -50,9 +50,17 @@ pub async fn unlocked_tls(
     }
 }
 
+/// Decryptions at once: one per core. Each may take about a second of CPU (see
+/// `jackal_drivers::key_cost`); more at once would only slow every request down, not finish
+/// sooner, so the others wait their turn.
+static DECRYPTIONS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+});
+
 async fn off_workers<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
+    let _turn = DECRYPTIONS.acquire().await.map_err(AppError::internal)?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(AppError::internal)

@@ -150,7 +150,7 @@ fn padded_scalar(section: &[u8], size: usize) -> Option<Zeroizing<Vec<u8>>> {
 /// `section` padded to a multiple of 8 (the block size of an unencrypted file).
 fn repadded(mut section: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
     let mut next = 1u8;
-    while section.len() % 8 != 0 {
+    while !section.len().is_multiple_of(8) {
         section.push(next);
         next += 1;
     }
