@@ -1,13 +1,12 @@
-//! A running `jackal-bench-floor`: the bare actix-web server benchmarks measure Jackal against.
+//! A running `jackal-bench floor`: the bare actix-web server benchmarks measure Jackal against.
 
 use std::ffi::OsString;
 use std::io::BufRead;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::Result;
 
-/// A running `jackal-bench-floor`. Dropping it kills the process.
+/// A running `jackal-bench floor`. Dropping it kills the process.
 pub struct Floor {
     child: Child,
     /// `http://127.0.0.1:PORT/api/v2`.
@@ -22,10 +21,13 @@ impl Drop for Floor {
 }
 
 impl Floor {
-    /// Starts `binary` answering requests that carry `authorization`, with its other `args`
-    /// (`--route`, `--pg`, `--workers`), and waits for the port it prints.
-    pub fn start(binary: &Path, authorization: &str, args: &[OsString]) -> Result<Floor> {
-        let mut child = Command::new(binary)
+    /// Starts `jackal-bench floor` (this program, in a process of its own so that its work is
+    /// not measured with the benchmark's) answering requests that carry `authorization`, with
+    /// its other `args` (`--route`, `--pg`, `--workers`), and waits for the port it prints.
+    pub fn start(authorization: &str, args: &[OsString]) -> Result<Floor> {
+        let binary = std::env::current_exe()?;
+        let mut child = Command::new(&binary)
+            .arg("floor")
             .arg("--authorization")
             .arg(authorization)
             .args(args)

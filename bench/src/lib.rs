@@ -110,38 +110,7 @@ pub fn machine_facts() -> Vec<(String, String)> {
     facts
 }
 
-/// A tiny `--flag value` parser shared by the binaries.
-pub struct Args {
-    args: std::iter::Skip<std::env::Args>,
-}
-
-impl Args {
-    pub fn from_env() -> Self {
-        Self {
-            args: std::env::args().skip(1),
-        }
-    }
-
-    /// The next flag, or `None` at the end.
-    pub fn flag(&mut self) -> Option<String> {
-        self.args.next()
-    }
-
-    /// The value following `flag`.
-    pub fn value(&mut self, flag: &str) -> Result<String> {
-        self.args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value").into())
-    }
-
-    /// The value following `flag`, parsed.
-    pub fn parsed<T>(&mut self, flag: &str) -> Result<T>
-    where
-        T: std::str::FromStr,
-        T::Err: std::fmt::Display,
-    {
-        let raw = self.value(flag)?;
-        raw.parse()
-            .map_err(|e| format!("{flag} {raw:?}: {e}").into())
-    }
+/// A count option's parser that refuses values below `min`, naming the option in its error.
+pub fn at_least(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(min..)
 }

@@ -109,7 +109,7 @@ pub async fn floor_once(
         .port(port)
         .user("postgres")
         .dbname("postgres")
-        .application_name("jackal-bench-floor")
+        .application_name("jackal-bench floor")
         .connect_timeout(Duration::from_secs(10))
         .ssl_mode(if tls.is_some() {
             SslMode::Require

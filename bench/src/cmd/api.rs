@@ -1,10 +1,10 @@
-//! `jackal-bench-api`: the speed of Jackal's endpoints beside a floor server measured in the same
+//! `jackal-bench api`: the speed of Jackal's endpoints beside a floor server measured in the same
 //! run, with wrk as the load generator in a second process.
 //!
 //! 1. Start-up: from spawning `jackal serve` on a fresh store to the first 200 from `/readyz`,
 //!    and resident memory once idle.
 //! 2. Endpoints: GET one data source, GET the list of 1,000, POST create (durable), each at
-//!    concurrency 1 and 32 (create also at 16), against Jackal and against `jackal-bench-floor`
+//!    concurrency 1 and 32 (create also at 16), against Jackal and against `jackal-bench floor`
 //!    (a bare actix-web server that checks the Authorization header and returns the same bytes
 //!    from memory). Floor and Jackal runs alternate; every Jackal figure is also a ratio to the
 //!    floor's.
@@ -16,8 +16,8 @@
 //! are judged against them too, but only p99 and list p50 count toward the exit status (its
 //! throughput depends on the database server beside Jackal on the same machine).
 //!
-//! Usage: `jackal-bench-api --jackal target/release/jackal --floor target/release/jackal-bench-floor
-//! [--seconds 5] [--starts 5] [--postgres ADMIN_URL|none]`. Needs wrk (`apt-get install wrk`).
+//! Usage: `jackal-bench api --jackal target/release/jackal [--seconds 5] [--starts 5]
+//! [--postgres ADMIN_URL|none]`. Needs wrk (`apt-get install wrk`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use jackal_bench::floor::Floor;
 use jackal_bench::server::{proc_sample, Launch, Server, ACCEPT};
 use jackal_bench::stats::{pctf, sortedf};
-use jackal_bench::{load_average, machine_facts, Args, Result};
+use jackal_bench::{load_average, machine_facts, Result};
 use serde_json::Value;
 use tokio_postgres::NoTls;
 
@@ -41,47 +41,27 @@ const LIST: &str = "GET list of 1,000";
 const CREATE: &str = "POST create (durable)";
 
 const DEFAULT_POSTGRES: &str = "postgresql://postgres@127.0.0.1:5432/postgres";
-const USAGE: &str =
-    "usage: jackal-bench-api --jackal PATH --floor PATH [--seconds 5] [--starts 5] \
-                     [--postgres ADMIN_URL|none]";
 
-struct Options {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The jackal binary to measure.
+    #[arg(long, value_name = "PATH")]
     jackal: PathBuf,
-    floor: PathBuf,
+    /// Seconds of each wrk run.
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Start-ups measured from spawn to the first 200 from `/readyz`.
+    #[arg(long, default_value_t = 5)]
     starts: usize,
     /// A superuser (or CREATEDB) connection URL for creating and dropping the databases of the
-    /// PostgreSQL parts; `None` skips them.
-    postgres: Option<String>,
+    /// PostgreSQL parts; `none` skips them.
+    #[arg(long = "postgres", value_name = "ADMIN_URL|none", default_value = DEFAULT_POSTGRES)]
+    postgres_arg: String,
 }
 
-impl Options {
-    fn parse() -> Result<Self> {
-        let mut opts = Options {
-            jackal: PathBuf::new(),
-            floor: PathBuf::new(),
-            seconds: 5,
-            starts: 5,
-            postgres: Some(DEFAULT_POSTGRES.to_owned()),
-        };
-        let mut args = Args::from_env();
-        while let Some(flag) = args.flag() {
-            match flag.as_str() {
-                "--jackal" => opts.jackal = PathBuf::from(args.value(&flag)?),
-                "--floor" => opts.floor = PathBuf::from(args.value(&flag)?),
-                "--seconds" => opts.seconds = args.parsed(&flag)?,
-                "--starts" => opts.starts = args.parsed(&flag)?,
-                "--postgres" => {
-                    let url = args.value(&flag)?;
-                    opts.postgres = (url != "none").then_some(url);
-                }
-                _ => return Err(USAGE.into()),
-            }
-        }
-        if opts.jackal.as_os_str().is_empty() || opts.floor.as_os_str().is_empty() {
-            return Err("--jackal and --floor are required".into());
-        }
-        Ok(opts)
+impl Args {
+    fn postgres(&self) -> Option<&String> {
+        (self.postgres_arg != "none").then_some(&self.postgres_arg)
     }
 }
 
@@ -522,13 +502,7 @@ impl PeakSampler {
 
 /// A floor answering `server`'s own bodies for the three endpoints (`get_path` names the one
 /// data source), after checking that the list holds the 1,000 seeded.
-async fn floor_for(
-    opts: &Options,
-    server: &Server,
-    get_path: &str,
-    auth: &str,
-    scratch: &Path,
-) -> Result<Floor> {
+async fn floor_for(server: &Server, get_path: &str, auth: &str, scratch: &Path) -> Result<Floor> {
     let client = reqwest::Client::new();
     let get = |path: &str| server.request(&client, reqwest::Method::GET, path).send();
     let get_body = body_of(get(get_path).await?).await?;
@@ -562,13 +536,13 @@ async fn floor_for(
     for (route, file) in routes {
         args.extend(["--route".into(), route.into(), file.into()]);
     }
-    Floor::start(&opts.floor, auth, &args)
+    Floor::start(auth, &args)
 }
 
 /// Every scenario at every concurrency, warming both servers first, then floor and Jackal back
 /// to back.
 fn measure_scenarios(
-    opts: &Options,
+    opts: &Args,
     server: &Server,
     floor: &Floor,
     get_path: &str,
@@ -619,13 +593,13 @@ fn measure_scenarios(
 /// Part 2 on one store (the SQLite file of a temporary directory, or the PostgreSQL database
 /// `store_url` names): 1,000 data sources created through the API, then every scenario beside
 /// a floor that answers this server's own bodies.
-async fn endpoints(opts: &Options, store_url: Option<&str>, scratch: &Path) -> Result<Endpoints> {
+async fn endpoints(opts: &Args, store_url: Option<&str>, scratch: &Path) -> Result<Endpoints> {
     let server = Server::start_temp_on(&opts.jackal, store_url)?;
     eprintln!("  seeding 1,000 data sources");
     let ids = create_many(&server, 1000).await?;
     let get_path = format!("/data-source/{}", ids[ids.len() / 2]);
     let auth = authorization(&server, &reqwest::Client::new())?;
-    let floor = floor_for(opts, &server, &get_path, &auth, scratch).await?;
+    let floor = floor_for(&server, &get_path, &auth, scratch).await?;
     let sampler = PeakSampler::start(server.pid());
     let results = measure_scenarios(opts, &server, &floor, &get_path, &auth, scratch);
     let peak_kib = sampler.stop();
@@ -640,11 +614,7 @@ async fn endpoints(opts: &Options, store_url: Option<&str>, scratch: &Path) -> R
 
 /// Part 2 on a PostgreSQL database of its own, dropped afterwards whatever happened (the
 /// server is killed before, when `endpoints` returns).
-async fn endpoints_on_postgres(
-    opts: &Options,
-    admin_url: &str,
-    scratch: &Path,
-) -> Result<Endpoints> {
+async fn endpoints_on_postgres(opts: &Args, admin_url: &str, scratch: &Path) -> Result<Endpoints> {
     let db = BenchDatabase::create(admin_url).await?;
     let measured = endpoints(opts, Some(&db.store_url), scratch).await;
     db.drop_now().await;
@@ -662,7 +632,7 @@ struct Scaling {
 
 /// Part 3 on the SQLite file of a temporary directory, or on `db`: 10 and then 1,000 data
 /// sources created through the API, then 100,000 inserted into the store directly.
-async fn list_scaling(opts: &Options, db: Option<&BenchDatabase>) -> Result<Scaling> {
+async fn list_scaling(opts: &Args, db: Option<&BenchDatabase>) -> Result<Scaling> {
     let dir = tempfile::tempdir()?;
     let mut launch = Launch::new(&opts.jackal, dir.path());
     launch.store_url = db.map(|db| db.store_url.clone());
@@ -706,7 +676,7 @@ async fn list_scaling(opts: &Options, db: Option<&BenchDatabase>) -> Result<Scal
 }
 
 /// Part 3 on a PostgreSQL database of its own, dropped afterwards whatever happened.
-async fn list_scaling_on_postgres(opts: &Options, admin_url: &str) -> Result<Scaling> {
+async fn list_scaling_on_postgres(opts: &Args, admin_url: &str) -> Result<Scaling> {
     let db = BenchDatabase::create(admin_url).await?;
     let measured = list_scaling(opts, Some(&db)).await;
     db.drop_now().await;
@@ -746,7 +716,7 @@ fn redacted(url: &str) -> String {
     }
 }
 
-async fn run(opts: &Options) -> Result<bool> {
+async fn bench(opts: &Args) -> Result<bool> {
     let client = reqwest::Client::new();
     let scratch = tempfile::tempdir()?;
     let mut report = String::new();
@@ -762,14 +732,12 @@ async fn run(opts: &Options) -> Result<bool> {
 
     println!("# Jackal API benchmark\n");
     println!(
-        "Command: `jackal-bench-api --jackal {} --floor {} --seconds {} --starts {} \
-         --postgres {}`\n",
+        "Command: `jackal-bench api --jackal {} --seconds {} --starts {} --postgres {}`\n",
         opts.jackal.display(),
-        opts.floor.display(),
         opts.seconds,
         opts.starts,
-        opts.postgres
-            .as_deref()
+        opts.postgres()
+            .map(String::as_str)
             .map_or_else(|| "none".to_owned(), redacted),
     );
     println!("| machine | |\n|---|---|");
@@ -818,14 +786,14 @@ async fn run(opts: &Options) -> Result<bool> {
     let sqlite = endpoints(opts, None, scratch.path()).await?;
     report.push_str(&format!(
         "## 2. Endpoints, Jackal beside the floor ({} s per run, wrk in a second process)\n\n\
-         Floor: `jackal-bench-floor`, a bare actix-web server that checks the Authorization \
+         Floor: `jackal-bench floor`, a bare actix-web server that checks the Authorization \
          header and answers the same bytes from memory. The store holds 1,000 data sources \
          (plus what the create runs add).\n\n\
          {ENDPOINT_COLUMNS}\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n{}\n",
         opts.seconds,
         sqlite.rows(None),
     ));
-    let postgres = match &opts.postgres {
+    let postgres = match opts.postgres() {
         Some(admin_url) => {
             eprintln!("part 2b: endpoints on a PostgreSQL store");
             Some(endpoints_on_postgres(opts, admin_url, scratch.path()).await?)
@@ -883,7 +851,7 @@ async fn run(opts: &Options) -> Result<bool> {
          passwords.",
         &scaling,
     ));
-    if let Some(admin_url) = &opts.postgres {
+    if let Some(admin_url) = opts.postgres() {
         eprintln!("part 3b: the same on a PostgreSQL store");
         let scaling = list_scaling_on_postgres(opts, admin_url).await?;
         report.push_str(&scaling_section(
@@ -904,19 +872,12 @@ async fn run(opts: &Options) -> Result<bool> {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    let opts = match Options::parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts).await {
+pub async fn run(opts: Args) -> ExitCode {
+    match bench(&opts).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("jackal-bench-api: {e}");
+            eprintln!("jackal-bench api: {e}");
             ExitCode::from(2)
         }
     }

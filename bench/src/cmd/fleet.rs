@@ -1,17 +1,18 @@
-//! The fleet test at scale (issue 20): 1,000 data sources, a third on the local PostgreSQL, a
-//! third on closed ports, a third on a silent listener with `connectTimeout=2`, tested by one
-//! `POST /test-run` with `[test] max_concurrent = 64`.
+//! `jackal-bench fleet`: the fleet test at scale (issue 20): 1,000 data sources, a third on the
+//! local PostgreSQL, a third on closed ports, a third on a silent listener with
+//! `connectTimeout=2`, tested by one `POST /test-run` with `[test] max_concurrent = 64`.
 //!
 //! The floor is the ideal schedule: each data source's own test time, measured in the same run
 //! by testing a sample of each kind one at a time, laid out on the 64 slots in the order the
 //! run starts them (each test to the first slot free). The run's wall time is set beside it,
 //! and the server's resident memory is sampled every 20 ms during the run.
 //!
-//! `target/release/jackal-bench-fleet --jackal target/release/jackal [--count 1000]
-//! [--slots 64] [--sample 15]`; needs the local PostgreSQL (postgres@127.0.0.1:5432, trust).
+//! `jackal-bench fleet --jackal target/release/jackal [--count 1000] [--slots 64]
+//! [--sample 15]`; needs the local PostgreSQL (postgres@127.0.0.1:5432, trust).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,32 +41,20 @@ impl Kind {
     }
 }
 
-struct Options {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The jackal binary to measure.
+    #[arg(long, value_name = "PATH", default_value = "target/release/jackal")]
     jackal: PathBuf,
+    /// Data sources in the fleet, a third of each kind.
+    #[arg(long, default_value_t = 1000)]
     count: usize,
+    /// `[test] max_concurrent` of the server, and the slots of the ideal schedule.
+    #[arg(long, default_value_t = 64)]
     slots: usize,
+    /// Data sources of each kind tested one at a time for the ideal schedule.
+    #[arg(long, default_value_t = 15)]
     sample: usize,
-}
-
-fn options() -> Result<Options> {
-    let mut o = Options {
-        jackal: PathBuf::from("target/release/jackal"),
-        count: 1000,
-        slots: 64,
-        sample: 15,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--jackal" => o.jackal = PathBuf::from(value()?),
-            "--count" => o.count = value()?.parse()?,
-            "--slots" => o.slots = value()?.parse()?,
-            "--sample" => o.sample = value()?.parse()?,
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
-    Ok(o)
 }
 
 /// Accepts connections and never says a word; holds them until the run ends.
@@ -107,9 +96,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+pub fn run(o: Args) -> ExitCode {
+    match bench(&o) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jackal-bench fleet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<()> {
-    let o = options()?;
+async fn bench(o: &Args) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut launch = Launch::new(&o.jackal, dir.path());
     launch.max_concurrent = o.slots;

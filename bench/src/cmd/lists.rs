@@ -1,54 +1,50 @@
-//! Memory while a long list is answered (issue 20): a store of 100,000 data sources, then
-//! `GET /data-source` on a freshly started server, its peak resident memory (`VmHWM`, which
-//! includes start-up) and its answer's bytes. With `--compare OLD_JACKAL` an older build lists
+//! `jackal-bench lists`: memory while a long list is answered (issue 20): a store of 100,000
+//! data sources, then `GET /data-source` on a freshly started server, its peak resident memory
+//! (`VmHWM`, which includes start-up) and its answer's bytes. With `--compare OLD_JACKAL` an older build lists
 //! a copy of the same store in the same run, alternating, and the two answers are compared
 //! byte for byte. On SQLite, then on a database of the local PostgreSQL.
 //!
-//! `target/release/jackal-bench-lists --jackal target/release/jackal [--compare OLD]
+//! `jackal-bench lists --jackal target/release/jackal [--compare OLD]
 //! [--count 100000] [--rounds 3] [--postgres ADMIN_URL|none]`
 //!
 //! With `--compare`, the store is made by the older build (a newer build migrates an older
 //! store, never the reverse), and each start gets its own copy.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use jackal_bench::server::{proc_sample, Launch};
 use jackal_bench::{load_average, Result};
 use reqwest::Method;
 
-struct Options {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The jackal binary to measure.
+    #[arg(long, value_name = "PATH", default_value = "target/release/jackal")]
     jackal: PathBuf,
+    /// An older jackal build that lists a copy of the same store, alternating; the answers are
+    /// compared byte for byte.
+    #[arg(long, value_name = "OLD_JACKAL")]
     compare: Option<PathBuf>,
+    /// Data sources in the store.
+    #[arg(long, default_value_t = 100_000)]
     count: usize,
+    /// Fresh starts listing the store, per build and store.
+    #[arg(long, default_value_t = 3)]
     rounds: usize,
-    postgres: Option<String>,
+    /// A superuser (or CREATEDB) connection URL for the PostgreSQL store's database; `none`
+    /// skips it.
+    #[arg(long = "postgres", value_name = "ADMIN_URL|none", default_value = DEFAULT_POSTGRES)]
+    postgres_arg: String,
 }
 
-fn options() -> Result<Options> {
-    let mut o = Options {
-        jackal: PathBuf::from("target/release/jackal"),
-        compare: None,
-        count: 100_000,
-        rounds: 3,
-        postgres: Some("postgresql://postgres@127.0.0.1:5432/postgres".to_owned()),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--jackal" => o.jackal = PathBuf::from(value()?),
-            "--compare" => o.compare = Some(PathBuf::from(value()?)),
-            "--count" => o.count = value()?.parse()?,
-            "--rounds" => o.rounds = value()?.parse()?,
-            "--postgres" => {
-                let v = value()?;
-                o.postgres = (v != "none").then_some(v);
-            }
-            other => return Err(format!("unknown argument {other}").into()),
-        }
+const DEFAULT_POSTGRES: &str = "postgresql://postgres@127.0.0.1:5432/postgres";
+
+impl Args {
+    fn postgres(&self) -> Option<&String> {
+        (self.postgres_arg != "none").then_some(&self.postgres_arg)
     }
-    Ok(o)
 }
 
 /// Where a round's store is: a copy of the seeded one.
@@ -167,9 +163,18 @@ async fn list_once(
     })
 }
 
+pub fn run(o: Args) -> ExitCode {
+    match bench(&o) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jackal-bench lists: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<()> {
-    let o = options()?;
+async fn bench(o: &Args) -> Result<()> {
     let seeder = o.compare.clone().unwrap_or_else(|| o.jackal.clone());
     let mut builds = vec![("this build", o.jackal.clone())];
     if let Some(old) = &o.compare {
@@ -181,7 +186,7 @@ async fn main() -> Result<()> {
         load_average()
     );
     let mut stores = vec!["sqlite"];
-    if o.postgres.is_some() {
+    if o.postgres().is_some() {
         stores.push("postgresql");
     }
     for store in stores {
@@ -189,7 +194,7 @@ async fn main() -> Result<()> {
         let seed_dir = work.path().join("seed");
         std::fs::create_dir_all(&seed_dir)?;
         let pid = std::process::id();
-        let seed_at = match (store, &o.postgres) {
+        let seed_at = match (store, o.postgres()) {
             ("postgresql", Some(admin)) => {
                 let db = format!("jackal_bench_lists_{pid}");
                 admin_execute(admin, &format!("CREATE DATABASE {db}")).await?;

@@ -1,4 +1,4 @@
-//! `jackal-bench-load`: mixed traffic against a real Jackal for minutes, at a fixed concurrency,
+//! `jackal-bench load`: mixed traffic against a real Jackal for minutes, at a fixed concurrency,
 //! watching status codes, latency and the server's resident memory.
 //!
 //! `--workers` tasks in this process each send one request after another over loopback:
@@ -8,7 +8,7 @@
 //! `--sample-secs` the server's VmRSS, threads and open descriptors are read from `/proc`.
 //! Exits 1 on any 5xx or transport error.
 //!
-//! Usage: `jackal-bench-load --jackal target/release/jackal [--minutes 10] [--workers 16]
+//! Usage: `jackal-bench load --jackal target/release/jackal [--minutes 10] [--workers 16]
 //! [--data-sources 300] [--sample-secs 10] [--warmup-secs 60] [--pg-host 127.0.0.1]
 //! [--pg-port 5432] [--seed N]`
 
@@ -21,72 +21,38 @@ use std::time::{Duration, Instant};
 
 use jackal_bench::server::{proc_sample, Api, Server};
 use jackal_bench::stats::{pct, pctf, sorted, sortedf};
-use jackal_bench::{load_average, machine_facts, Args, Result, Rng};
+use jackal_bench::{at_least, load_average, machine_facts, Result, Rng};
 use serde_json::Value;
 
-struct Options {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The jackal binary to load.
+    #[arg(long, value_name = "PATH")]
     jackal: PathBuf,
+    /// How long the traffic lasts, in minutes (fractions allowed).
+    #[arg(long, default_value_t = 10.0)]
     minutes: f64,
+    /// Tasks sending one request after another.
+    #[arg(long, default_value_t = 16, value_parser = at_least(1))]
     workers: usize,
+    /// Data sources the store holds, within ±10% (at least 10).
+    #[arg(long, default_value_t = 300, value_parser = at_least(10))]
     data_sources: usize,
+    /// Seconds between samples of the server's memory, threads and descriptors.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     sample_secs: u64,
+    /// Seconds of traffic before the memory baseline is taken.
+    #[arg(long, default_value_t = 60)]
     warmup_secs: u64,
+    /// The PostgreSQL host of the connection tests.
+    #[arg(long, default_value = "127.0.0.1")]
     pg_host: String,
+    /// The PostgreSQL port.
+    #[arg(long, default_value_t = 5432)]
     pg_port: u16,
+    /// The seed of the traffic (default: a random one, printed in the report).
+    #[arg(long, default_value_t = Rng::random_seed(), hide_default_value = true)]
     seed: u64,
-}
-
-impl Options {
-    fn parse() -> Result<Self> {
-        let mut opts = Options {
-            jackal: PathBuf::new(),
-            minutes: 10.0,
-            workers: 16,
-            data_sources: 300,
-            sample_secs: 10,
-            warmup_secs: 60,
-            pg_host: "127.0.0.1".to_owned(),
-            pg_port: 5432,
-            seed: Rng::random_seed(),
-        };
-        let mut args = Args::from_env();
-        while let Some(flag) = args.flag() {
-            match flag.as_str() {
-                "--jackal" => opts.jackal = PathBuf::from(args.value(&flag)?),
-                "--minutes" => opts.minutes = args.parsed(&flag)?,
-                "--workers" => opts.workers = args.parsed(&flag)?,
-                "--data-sources" => opts.data_sources = args.parsed(&flag)?,
-                "--sample-secs" => opts.sample_secs = args.parsed(&flag)?,
-                "--warmup-secs" => opts.warmup_secs = args.parsed(&flag)?,
-                "--pg-host" => opts.pg_host = args.value(&flag)?,
-                "--pg-port" => opts.pg_port = args.parsed(&flag)?,
-                "--seed" => opts.seed = args.parsed(&flag)?,
-                "-h" | "--help" => {
-                    println!(
-                        "usage: jackal-bench-load --jackal PATH [--minutes 10] [--workers 16] \
-                         [--data-sources 300] [--sample-secs 10] [--warmup-secs 60] \
-                         [--pg-host H] [--pg-port P] [--seed N]"
-                    );
-                    std::process::exit(0);
-                }
-                other => return Err(format!("unknown argument {other:?} (see --help)").into()),
-            }
-        }
-        if opts.jackal.as_os_str().is_empty() {
-            return Err("--jackal PATH (the jackal binary) is required".into());
-        }
-        if opts.minutes.is_nan()
-            || opts.minutes <= 0.0
-            || opts.workers == 0
-            || opts.sample_secs == 0
-        {
-            return Err("need --minutes > 0, --workers ≥ 1 and --sample-secs ≥ 1".into());
-        }
-        if opts.data_sources < 10 {
-            return Err("--data-sources must be at least 10".into());
-        }
-        Ok(opts)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -424,19 +390,21 @@ fn mib(kib: u64) -> f64 {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+pub async fn run(opts: Args) -> ExitCode {
+    match bench(&opts).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("jackal-bench-load: error: {e}");
+            eprintln!("jackal-bench load: error: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-async fn run() -> Result<bool> {
-    let opts = Options::parse()?;
+async fn bench(opts: &Args) -> Result<bool> {
+    if opts.minutes.is_nan() || opts.minutes <= 0.0 {
+        return Err("--minutes must be more than 0".into());
+    }
     let command: Vec<String> = std::env::args().collect();
     let facts = machine_facts();
     let mut rng = Rng::new(opts.seed);

@@ -1,4 +1,4 @@
-//! `jackal-bench-bodies`: whether big request bodies delay everyone else's requests.
+//! `jackal-bench bodies`: whether big request bodies delay everyone else's requests.
 //!
 //! The red team's case (issue 16, finding 4): two bodies of about 1 MiB, every field distinct,
 //! posted at once (one form-encoded, one JSON); while they are in flight, one client reads a
@@ -14,7 +14,7 @@
 //! 2 MB slows a concurrent GET by itself; the floor holds that part, so the ratio is what the
 //! fields cost.
 //!
-//! Usage: `jackal-bench-bodies --jackal target/release/jackal [--rounds 200] [--gets 5]
+//! Usage: `jackal-bench bodies --jackal target/release/jackal [--rounds 200] [--gets 5]
 //! [--body-bytes 1000000] [--tolerance 1.5]`.
 
 use std::path::PathBuf;
@@ -23,45 +23,25 @@ use std::time::{Duration, Instant};
 
 use jackal_bench::server::{Api, Server};
 use jackal_bench::stats::{ms, pct, sorted};
-use jackal_bench::{load_average, machine_facts, Args, Result};
+use jackal_bench::{load_average, machine_facts, Result};
 
-struct Options {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The jackal binary to measure.
+    #[arg(long, value_name = "PATH")]
     jackal: PathBuf,
+    /// Rounds, each running every case once, in a rotating order.
+    #[arg(long, default_value_t = 200)]
     rounds: usize,
+    /// GETs per case and round.
+    #[arg(long, default_value_t = 5)]
     gets: usize,
+    /// The size of each big body, in bytes.
+    #[arg(long, default_value_t = 1_000_000)]
     body_bytes: usize,
+    /// The verdict's bound: the GETs' p99 beside bodies of distinct fields over the floor's.
+    #[arg(long, default_value_t = 1.5)]
     tolerance: f64,
-}
-
-fn options() -> Result<Options> {
-    let mut opts = Options {
-        jackal: PathBuf::new(),
-        rounds: 200,
-        gets: 5,
-        body_bytes: 1_000_000,
-        tolerance: 1.5,
-    };
-    let mut args = Args::from_env();
-    while let Some(flag) = args.flag() {
-        match flag.as_str() {
-            "--jackal" => opts.jackal = PathBuf::from(args.value(&flag)?),
-            "--rounds" => opts.rounds = args.parsed(&flag)?,
-            "--gets" => opts.gets = args.parsed(&flag)?,
-            "--body-bytes" => opts.body_bytes = args.parsed(&flag)?,
-            "--tolerance" => opts.tolerance = args.parsed(&flag)?,
-            _ => {
-                return Err(
-                    "usage: jackal-bench-bodies --jackal PATH [--rounds N] [--gets N] \
-                            [--body-bytes N] [--tolerance X]"
-                        .into(),
-                )
-            }
-        }
-    }
-    if opts.jackal.as_os_str().is_empty() {
-        return Err("--jackal is required".into());
-    }
-    Ok(opts)
 }
 
 /// A form body and a JSON object of about `bytes` each holding one field (`name`, far longer
@@ -150,19 +130,18 @@ async fn post(api: Api, body: reqwest::Body, content_type: &'static str) -> Resu
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+pub async fn run(opts: Args) -> ExitCode {
+    match bench(&opts).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("jackal-bench-bodies: {e}");
+            eprintln!("jackal-bench bodies: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-async fn run() -> Result<bool> {
-    let opts = options()?;
+async fn bench(opts: &Args) -> Result<bool> {
     let server = Server::start_temp(&opts.jackal)?;
     let api = server.api().clone();
     let client = reqwest::Client::new();
@@ -219,7 +198,7 @@ async fn run() -> Result<bool> {
             ms(*s.last().unwrap())
         )
     };
-    println!("# Big bodies beside a GET (`jackal-bench-bodies`)\n");
+    println!("# Big bodies beside a GET (`jackal-bench bodies`)\n");
     for (k, v) in machine_facts() {
         println!("- {k}: {v}");
     }

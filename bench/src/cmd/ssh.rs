@@ -1,4 +1,4 @@
-//! `jackal-bench-ssh`: a connection test through an SSH tunnel, three ways, interleaved in one
+//! `jackal-bench ssh`: a connection test through an SSH tunnel, three ways, interleaved in one
 //! run against the same bastion and the same PostgreSQL:
 //!
 //! - **jackal**: `POST /data-source/{id}/test` of a stored data source whose configUri goes
@@ -14,7 +14,7 @@
 //!   key checked against a known_hosts file. It includes starting the `ssh` process, which is
 //!   what using OpenSSH for a test would cost.
 //!
-//! Usage: `jackal-bench-ssh --jackal target/release/jackal [--iterations 200] [--warmup 20]
+//! Usage: `jackal-bench ssh --jackal target/release/jackal [--iterations 200] [--warmup 20]
 //! [--bastion 127.0.0.1:52222] [--ssh-dir /var/lib/jackal-test/ssh] [--ssh-user jackal_ssh]
 //! [--pg 127.0.0.1:5432]`; the bastion, user and keys are the ones `scripts/test-databases`
 //! sets up.
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use jackal_bench::pg_floor::select_version;
 use jackal_bench::server::Server;
 use jackal_bench::stats::{pct, sorted};
-use jackal_bench::{machine_facts, Args, Result};
+use jackal_bench::{at_least, machine_facts, Result};
 use russh::client::{self, AuthResult};
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use serde_json::Value;
@@ -41,45 +41,29 @@ const P50_RATIO_TARGET: f64 = 1.15;
 /// The key exchange russh 0.65 negotiates with OpenSSH 9.2's sshd (its debug log says so).
 const RUSSH_KEX: &str = "curve25519-sha256";
 
-struct Options {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The jackal binary to measure.
+    #[arg(long, value_name = "PATH", default_value = "target/release/jackal")]
     jackal: PathBuf,
+    /// Measured iterations, each side.
+    #[arg(long, default_value_t = 200, value_parser = at_least(1))]
     iterations: usize,
+    /// Warm-up iterations, not measured.
+    #[arg(long, default_value_t = 20)]
     warmup: usize,
+    /// The SSH bastion, `HOST:PORT`.
+    #[arg(long, default_value = "127.0.0.1:52222")]
     bastion: String,
+    /// The directory of the client key and the bastion's fingerprint.
+    #[arg(long, default_value = "/var/lib/jackal-test/ssh")]
     ssh_dir: PathBuf,
+    /// The user the client logs in as on the bastion.
+    #[arg(long, default_value = "jackal_ssh")]
     ssh_user: String,
+    /// The PostgreSQL the tunnel reaches, `HOST:PORT` as the bastion sees it.
+    #[arg(long, default_value = "127.0.0.1:5432")]
     pg: String,
-}
-
-impl Options {
-    fn parse() -> Result<Self> {
-        let mut opts = Options {
-            jackal: PathBuf::from("target/release/jackal"),
-            iterations: 200,
-            warmup: 20,
-            bastion: "127.0.0.1:52222".into(),
-            ssh_dir: PathBuf::from("/var/lib/jackal-test/ssh"),
-            ssh_user: "jackal_ssh".into(),
-            pg: "127.0.0.1:5432".into(),
-        };
-        let mut args = Args::from_env();
-        while let Some(flag) = args.flag() {
-            match flag.as_str() {
-                "--jackal" => opts.jackal = args.value(&flag)?.into(),
-                "--iterations" => opts.iterations = args.parsed(&flag)?,
-                "--warmup" => opts.warmup = args.parsed(&flag)?,
-                "--bastion" => opts.bastion = args.value(&flag)?,
-                "--ssh-dir" => opts.ssh_dir = args.value(&flag)?.into(),
-                "--ssh-user" => opts.ssh_user = args.value(&flag)?,
-                "--pg" => opts.pg = args.value(&flag)?,
-                other => return Err(format!("unknown argument {other}").into()),
-            }
-        }
-        if opts.iterations == 0 {
-            return Err("--iterations must be at least 1".into());
-        }
-        Ok(opts)
-    }
 }
 
 /// Accepts exactly the pinned host key, as Jackal's check does.
@@ -125,7 +109,7 @@ where
 }
 
 /// The floor: the tunnelled test done directly with russh and tokio-postgres.
-async fn floor_once(opts: &Options, key: &Arc<PrivateKey>, pin: &str) -> Result<Duration> {
+async fn floor_once(opts: &Args, key: &Arc<PrivateKey>, pin: &str) -> Result<Duration> {
     let (pg_host, pg_port) = opts.pg.rsplit_once(':').ok_or("--pg HOST:PORT")?;
     let start = Instant::now();
     let tcp = TcpStream::connect(&opts.bastion).await?;
@@ -158,7 +142,7 @@ async fn floor_once(opts: &Options, key: &Arc<PrivateKey>, pin: &str) -> Result<
 /// `kex`: OpenSSH's choice (`None`: its default order, which picks the post-quantum hybrid
 /// sntrup761x25519-sha512 against this sshd) or the one russh negotiates.
 async fn openssh_once(
-    opts: &Options,
+    opts: &Args,
     key_file: &std::path::Path,
     kex: Option<&str>,
 ) -> Result<(Duration, Duration)> {
@@ -217,19 +201,18 @@ async fn jackal_once(
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    match run().await {
+pub async fn run(opts: Args) -> ExitCode {
+    match bench(&opts).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("jackal-bench-ssh: {e}");
+            eprintln!("jackal-bench ssh: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-async fn run() -> Result<bool> {
-    let opts = Options::parse()?;
+async fn bench(opts: &Args) -> Result<bool> {
     let command: Vec<String> = std::env::args().collect();
     let key_path = opts.ssh_dir.join("client/id_ed25519");
     let key_text = std::fs::read_to_string(&key_path)?;
@@ -298,20 +281,20 @@ async fn run() -> Result<bool> {
                     }
                 }
                 1 => {
-                    let d = floor_once(&opts, &key, &pin).await?;
+                    let d = floor_once(opts, &key, &pin).await?;
                     if i >= opts.warmup {
                         floor.push(d);
                     }
                 }
                 2 => {
-                    let (answered, exited) = openssh_once(&opts, &key_file, None).await?;
+                    let (answered, exited) = openssh_once(opts, &key_file, None).await?;
                     if i >= opts.warmup {
                         openssh.push(answered);
                         openssh_exit.push(exited);
                     }
                 }
                 _ => {
-                    let (answered, _) = openssh_once(&opts, &key_file, Some(RUSSH_KEX)).await?;
+                    let (answered, _) = openssh_once(opts, &key_file, Some(RUSSH_KEX)).await?;
                     if i >= opts.warmup {
                         openssh_same_kex.push(answered);
                     }

@@ -1,4 +1,4 @@
-//! `jackal-bench-crash`: kills Jackal with SIGKILL in the middle of a stream of creates, restarts
+//! `jackal-bench crash`: kills Jackal with SIGKILL in the middle of a stream of creates, restarts
 //! it on the same store and key file, and checks that every create answered 200 survived.
 //!
 //! Each round: a fresh store; `--clients` tasks create data sources as fast as they can, each
@@ -8,7 +8,7 @@
 //! the password, `PRAGMA integrity_check` (read-only, next to the running server) must say
 //! `ok`, and one more create must succeed. Exits 1 on any loss or failed check.
 //!
-//! Usage: `jackal-bench-crash --jackal target/release/jackal [--rounds 20] [--clients 8]
+//! Usage: `jackal-bench crash --jackal target/release/jackal [--rounds 20] [--clients 8]
 //! [--min-ms 500] [--max-ms 2000] [--seed N]`
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,55 +20,29 @@ use std::time::{Duration, Instant};
 
 use jackal_bench::server::{Api, Launch};
 use jackal_bench::stats::ms;
-use jackal_bench::{load_average, machine_facts, Args, Result, Rng};
+use jackal_bench::{at_least, load_average, machine_facts, Result, Rng};
 use serde_json::Value;
 
-struct Options {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The jackal binary to kill and restart.
+    #[arg(long, value_name = "PATH")]
     jackal: PathBuf,
+    /// Rounds, each on a fresh store.
+    #[arg(long, default_value_t = 20, value_parser = at_least(1))]
     rounds: usize,
+    /// Tasks creating data sources as fast as they can.
+    #[arg(long, default_value_t = 8, value_parser = at_least(1))]
     clients: usize,
+    /// The earliest SIGKILL after the creates start, in ms.
+    #[arg(long, default_value_t = 500)]
     min_ms: u64,
+    /// The latest SIGKILL after the creates start, in ms (at least --min-ms).
+    #[arg(long, default_value_t = 2000)]
     max_ms: u64,
+    /// The seed of the kill times (default: a random one, printed in the report).
+    #[arg(long, default_value_t = Rng::random_seed(), hide_default_value = true)]
     seed: u64,
-}
-
-impl Options {
-    fn parse() -> Result<Self> {
-        let mut opts = Options {
-            jackal: PathBuf::new(),
-            rounds: 20,
-            clients: 8,
-            min_ms: 500,
-            max_ms: 2000,
-            seed: Rng::random_seed(),
-        };
-        let mut args = Args::from_env();
-        while let Some(flag) = args.flag() {
-            match flag.as_str() {
-                "--jackal" => opts.jackal = PathBuf::from(args.value(&flag)?),
-                "--rounds" => opts.rounds = args.parsed(&flag)?,
-                "--clients" => opts.clients = args.parsed(&flag)?,
-                "--min-ms" => opts.min_ms = args.parsed(&flag)?,
-                "--max-ms" => opts.max_ms = args.parsed(&flag)?,
-                "--seed" => opts.seed = args.parsed(&flag)?,
-                "-h" | "--help" => {
-                    println!(
-                        "usage: jackal-bench-crash --jackal PATH [--rounds 20] [--clients 8] \
-                         [--min-ms 500] [--max-ms 2000] [--seed N]"
-                    );
-                    std::process::exit(0);
-                }
-                other => return Err(format!("unknown argument {other:?} (see --help)").into()),
-            }
-        }
-        if opts.jackal.as_os_str().is_empty() {
-            return Err("--jackal PATH (the jackal binary) is required".into());
-        }
-        if opts.rounds == 0 || opts.clients == 0 || opts.min_ms > opts.max_ms {
-            return Err("need --rounds ≥ 1, --clients ≥ 1 and --min-ms ≤ --max-ms".into());
-        }
-        Ok(opts)
-    }
 }
 
 /// A create answered 200, as the client saw it.
@@ -331,7 +305,7 @@ async fn verify(
 }
 
 async fn round(
-    opts: &Options,
+    opts: &Args,
     template: &mut Launch,
     number: usize,
     rng: &mut Rng,
@@ -439,19 +413,21 @@ async fn round(
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+pub async fn run(opts: Args) -> ExitCode {
+    match bench(&opts).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("jackal-bench-crash: error: {e}");
+            eprintln!("jackal-bench crash: error: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-async fn run() -> Result<bool> {
-    let opts = Options::parse()?;
+async fn bench(opts: &Args) -> Result<bool> {
+    if opts.min_ms > opts.max_ms {
+        return Err("--min-ms must not exceed --max-ms".into());
+    }
     let command: Vec<String> = std::env::args().collect();
     let facts = machine_facts();
     let mut rng = Rng::new(opts.seed);
@@ -460,7 +436,7 @@ async fn run() -> Result<bool> {
     for number in 1..=opts.rounds {
         // An error here is a set-up failure (a fresh store that does not start), not a finding:
         // what the crash does is recorded in the round's result.
-        let result = round(&opts, &mut template, number, &mut rng)
+        let result = round(opts, &mut template, number, &mut rng)
             .await
             .map_err(|e| format!("round {number}: {e}"))?;
         eprintln!(
