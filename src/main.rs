@@ -14,7 +14,7 @@ use jackal::store::{AuditFilter, Store};
 use serde_json::json;
 
 /// jemalloc, with its background threads returning freed memory to the system. Under the
-/// 10-minute load test (`bench/load-test`) glibc's malloc kept what it freed: resident memory
+/// 10-minute load test (`bench/run-bench load`) glibc's malloc kept what it freed: resident memory
 /// crept up for minutes, +6.9% to +12.9% after warm-up in seven runs (with glibc's default
 /// arenas or with `MALLOC_ARENA_MAX=2`), while the live heap stayed under 7 MiB (heaptrack).
 /// With jemalloc it held flat in two runs, +1.0% and +0.2%, at a higher but steady level (about
