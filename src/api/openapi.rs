@@ -139,6 +139,7 @@ pub fn json() -> &'static [u8] {
     DOCUMENT.get_or_init(|| {
         let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
         add_links(&mut doc);
+        add_secret_argument_rules(&mut doc);
         serde_json::to_vec(&doc).unwrap_or_default()
     })
 }
@@ -340,6 +341,54 @@ fn add_links(doc: &mut serde_json::Value) {
         }
     }
 }
+
+/// The request bodies that take the secret arguments (`api::secret_args`).
+const WITH_SECRET_ARGS: [&str; 3] = ["TestUnsaved", "CreateDataSource", "UpdateDataSource"];
+
+/// Which secret argument needs which: the TLS and SSH decoders' `…WithoutKey` and
+/// `KeyWithoutCert` refusals. An empty value counts as absent, and for TLS a blank one too.
+const NEEDS: [(&str, &str); 4] = [
+    ("sslCert", "sslKey"),
+    ("sslKey", "sslCert"),
+    ("sslKeyPassword", "sslKey"),
+    ("sshKeyPassphrase", "sshPrivateKey"),
+];
+
+/// The rules between the secret arguments, as JSON Schema where it can say them (one `if`/`then`
+/// per rule: `dependentRequired` would count an empty value as sent) and in the description where
+/// it cannot (they depend on what configUri says). Added to the JSON: utoipa 5.5.0's schemas
+/// have no `if`.
+fn add_secret_argument_rules(doc: &mut serde_json::Value) {
+    let given = |argument: &str| {
+        let value = if argument.starts_with("ssl") {
+            serde_json::json!({"type": "string", "pattern": "\\S"})
+        } else {
+            serde_json::json!({"type": "string", "minLength": 1})
+        };
+        serde_json::json!({"required": [argument], "properties": {argument: value}})
+    };
+    let rules: Vec<serde_json::Value> = NEEDS
+        .iter()
+        .map(|(sent, needed)| serde_json::json!({"if": given(sent), "then": given(needed)}))
+        .collect();
+    for name in WITH_SECRET_ARGS {
+        let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) else {
+            continue;
+        };
+        schema["allOf"] = serde_json::Value::Array(rules.clone());
+        let description = schema["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        schema["description"] = format!("{description}{SECRET_ARGUMENT_RULES}").into();
+    }
+}
+
+const SECRET_ARGUMENT_RULES: &str = "\n\nThe secret arguments go together: `sslCert` with \
+`sslKey`, `sslKeyPassword` only with `sslKey`, `sshKeyPassphrase` only with `sshPrivateKey` (an \
+empty value counts as not sent). TLS material needs a configUri with `ssl=true` (never SQLite), \
+and not `sslRootCert` both here and in configUri; SSH secrets need a configUri with `sshHost`; \
+PEM text must decode and a key must match its certificate. Otherwise: 400 naming the argument.";
 
 #[cfg(test)]
 mod tests {

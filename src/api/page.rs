@@ -1,5 +1,6 @@
 //! `?limit=N&offset=M` on the top-level lists, an extension the contract allows (§2 "Lists").
-//! Without them a list is every object, oldest first, as the contract's default.
+//! Without them a list is every object, oldest first, as the contract's default. Any other
+//! query parameter is a 400, as on every operation that takes query parameters.
 
 use std::collections::HashMap;
 use std::future::{ready, Ready};
@@ -26,6 +27,7 @@ pub struct PageQuery {
 }
 
 fn parse(query: &HashMap<String, String>) -> Result<Page, ApiError> {
+    query::refuse_unknown::<PageQuery>(query)?;
     let PageQuery { limit, offset } = query::typed(query)?;
     let number = |name: &str, value: Option<String>| -> Result<Option<u64>, ApiError> {
         value
@@ -78,6 +80,12 @@ mod tests {
         assert_eq!((p.limit, p.offset), (Some(10), 20));
         let p = page(&[]).unwrap();
         assert_eq!((p.limit, p.offset), (None, 0));
+        let e = page(&[("limt", "10")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unknown query parameter \"limt\": accepted are limit, offset"),
+            "{e}"
+        );
         for bad in ["-1", "ten", "", "1.5", "18446744073709551615"] {
             let e = page(&[("limit", bad)]).unwrap_err();
             assert!(

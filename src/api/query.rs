@@ -33,6 +33,23 @@ pub fn unknown<T: DeserializeOwned>(parameters: &HashMap<String, String>) -> Opt
         .find(|name| !accepted.contains(name))
 }
 
+/// A 400 `unknown_argument` for the first parameter `T` has no field for, naming those it has:
+/// a misspelt `?limt=` must not silently answer as if it were not there, as with body arguments.
+pub fn refuse_unknown<T: DeserializeOwned>(
+    parameters: &HashMap<String, String>,
+) -> Result<(), ApiError> {
+    match unknown::<T>(parameters) {
+        None => Ok(()),
+        Some(name) => Err(ApiError::new(
+            ErrorCode::UnknownArgument,
+            format!(
+                "unknown query parameter {name:?}: accepted are {}",
+                accepted::<T>().join(", ")
+            ),
+        )),
+    }
+}
+
 /// The parameters as `T`, ignoring those it has no field for.
 pub fn typed<T: DeserializeOwned>(parameters: &HashMap<String, String>) -> Result<T, ApiError> {
     let accepted = accepted::<T>();

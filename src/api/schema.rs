@@ -175,6 +175,24 @@ fn view(row: &SchemaSnapshotRow, stored: StoredSnapshot, filter: &SchemaQuery) -
     }
 }
 
+/// A failed introspection as `POST /schema` answers it: `/test`'s failed result, with the data
+/// source it is about (as a snapshot names it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaFailure {
+    pub data_source_id: String,
+    #[serde(flatten)]
+    pub result: TestResult,
+}
+
+/// What `POST /schema` answers: the new snapshot, or why there is none.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SchemaRefresh {
+    Fetched(SchemaView),
+    Failed(SchemaFailure),
+}
+
 /// A failed introspection in `/test`'s shape: what failed and how to fix it.
 fn failure(report: &IntrospectionReport, failure: &ProbeFailure) -> TestResult {
     render(&ProbeReport {
@@ -228,10 +246,11 @@ fn filtered_view(row: &SchemaSnapshotRow, filter: &SchemaQuery) -> Result<Schema
     tag = "data sources",
     params(DataSourceKey),
     responses(
-        (status = 200, body = SchemaView,
+        (status = 200, body = SchemaRefresh,
             description = "The new snapshot (`success: true`), or, when the database could not \
-                be introspected, a failed test's result (`success: false`, `errorCode`, \
-                `message`); a failure keeps the previous snapshot"),
+                be introspected, a failed test's result with the data source's id \
+                (`success: false`, `dataSourceId`, `errorCode`, `message`); a failure keeps the \
+                previous snapshot"),
         (status = 404, response = NotFound),
     )
 )]
@@ -242,10 +261,13 @@ pub async fn refresh(
     key: web::Path<DataSourceKey>,
 ) -> Result<HttpResponse, ApiError> {
     let row = data_sources::find(&state, &key).await?;
-    match introspect(&state, ctx, &row).await? {
-        Introspected::Fetched(view) => json_ok(&view),
-        Introspected::Failed(result) => json_ok(&result),
-    }
+    json_ok(&match introspect(&state, ctx, &row).await? {
+        Introspected::Fetched(view) => SchemaRefresh::Fetched(view),
+        Introspected::Failed(result) => SchemaRefresh::Failed(SchemaFailure {
+            data_source_id: row.id.to_string(),
+            result,
+        }),
+    })
 }
 
 /// The data source's last schema snapshot (an extension); 404 `schema_not_fetched` when there

@@ -49,12 +49,7 @@ pub struct HistoryEntry {
 /// The query's `since` (epoch ms) and `limit`.
 fn parse(req: &HttpRequest) -> Result<(i64, usize), ApiError> {
     let parameters = query::parameters(req.query_string())?;
-    if let Some(name) = query::unknown::<HistoryQuery>(&parameters) {
-        return Err(ApiError::new(
-            ErrorCode::UnknownArgument,
-            format!("unknown query parameter {name:?}: accepted are since, limit"),
-        ));
-    }
+    query::refuse_unknown::<HistoryQuery>(&parameters)?;
     let limit =
         query::limit(parameters.get("limit").map(String::as_str), MAX_LIMIT)?.unwrap_or(MAX_LIMIT);
     let since = match parameters.get("since") {

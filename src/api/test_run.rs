@@ -31,15 +31,17 @@ use crate::store::{AuditContext, DataSourceRow};
 /// The media type of a streamed run: one JSON object per line.
 pub const NDJSON: &str = "application/x-ndjson";
 
-/// Which data sources to test; none: every one.
+/// Which data sources to test; none: every one. `dataSource` and `role` do not go together
+/// (400 `invalid_argument`): OpenAPI gives each query parameter a schema of its own, so this is
+/// said in their descriptions.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct RunQuery {
-    /// A data source's id or alias; repeat it for more.
+    /// A data source's id or alias; repeat it for more. Not with `role`: 400.
     #[param(rename = "dataSource")]
     data_source: Option<Vec<String>>,
-    /// A role's id or name: the data sources in it.
+    /// A role's id or name: the data sources in it. Once, and not with `dataSource`: 400.
     role: Option<String>,
 }
 
@@ -190,7 +192,8 @@ fn spend_allowance(
 
 /// Tests every data source, or those `dataSource` or `role` names, at once (an extension).
 /// With `Accept: application/x-ndjson` each result is a line sent the moment its test ends,
-/// then a `{"summary": …}` line; otherwise one JSON object at the end.
+/// then a `{"summary": …}` line; otherwise one JSON object at the end. `dataSource` and `role`
+/// together are a 400.
 #[utoipa::path(
     post,
     path = "/test-run",

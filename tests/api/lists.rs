@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{ok_json, spawn_app, TestApp};
+use crate::helpers::{error_json, ok_json, spawn_app, TestApp};
 
 /// More than two chunks of 500.
 const MANY: usize = 1_100;
@@ -179,4 +179,29 @@ async fn long_lists_are_streamed_whole_in_order_and_agree_with_their_pages() {
         .map(|d| d["id"].as_str().unwrap())
         .collect();
     assert_eq!(tokens, ids);
+}
+
+/// Every list that takes `?limit=` and `?offset=` refuses any other query parameter, as the
+/// document says (and as the audit trail, test history and schema do): a misspelt `?limt=10`
+/// must not answer the whole list as if it were not there.
+#[tokio::test]
+async fn the_paged_lists_refuse_unknown_query_parameters() {
+    let app = spawn_app().await;
+    for path in ["/data-source", "/person", "/role", "/permission"] {
+        for query in ["limt=10", "=false", "limit=1&sort=name"] {
+            let body = error_json(
+                app.get(&format!("{path}?{query}")).await,
+                400,
+                "unknown_argument",
+            )
+            .await;
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(
+                message.starts_with("unknown query parameter")
+                    && message.ends_with("accepted are limit, offset"),
+                "{path}?{query}: {message}"
+            );
+        }
+        ok_json(app.get(&format!("{path}?limit=1&offset=0")).await).await;
+    }
 }

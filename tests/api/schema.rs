@@ -267,3 +267,21 @@ async fn a_denied_target_is_never_dialled_and_nothing_is_kept() {
     )
     .await;
 }
+
+/// The document says a failed refresh names its data source like a snapshot does
+/// (`SchemaFailure`), so a client can tell answers apart by their shape alone.
+#[tokio::test]
+async fn a_failed_refresh_names_its_data_source() {
+    let app = spawn_app().await;
+    let ds = app
+        .create(&[
+            ("name", "Closed"),
+            ("alias", "closed"),
+            ("configUri", "postgresql://postgres@127.0.0.1:1/x?ssl=false"),
+        ])
+        .await;
+    let failed = refresh(&app, "closed").await;
+    assert_eq!(failed["success"], false, "{failed}");
+    assert_eq!(failed["errorCode"], "refused", "{failed}");
+    assert_eq!(failed["dataSourceId"], ds["id"], "{failed}");
+}
