@@ -87,6 +87,7 @@
 //! host, effective port and user), so that a password is never sent to a
 //! server or account it was not given for.
 
+mod attempt;
 pub mod egress;
 pub mod host;
 pub mod key_cost;

@@ -265,7 +265,8 @@ mod tests {
         for (name, refusal) in [
             ("link.db", Refusal::LeadsOutside),
             ("link.db/.", Refusal::Missing),
-            ("zero", Refusal::NotRegular),
+            // Where before what: a device outside is outside, not "not regular".
+            ("zero", Refusal::LeadsOutside),
             ("sub", Refusal::NotRegular),
             ("sub/.", Refusal::NotRegular),
             ("fifo", Refusal::NotRegular),

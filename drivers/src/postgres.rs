@@ -16,7 +16,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_rustls::client::TlsStream;
 
-use crate::probe::{Attempt, Found, Io, Peer, ProbeContext, Target, Work};
+use crate::attempt::{Attempt, Found, Io, Peer, ProbeContext, Target, Work};
 use crate::product;
 use crate::report::{CertificateFacts, ErrorCode, Phase, ProbeFailure, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, ErrorCode as SqliteCode, InterruptHandle, OpenFlags};
 
+use crate::attempt::{Attempt, Found, ProbeContext, Work};
 use crate::local_file::{self, Opened, Refusal};
-use crate::probe::{Attempt, Found, ProbeContext, Work};
 use crate::report::{ErrorCode, Phase, ProbeFailure, ServerVersion, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};
 use crate::uri::ConnectionSpec;

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::key_cost::{self, TooCostly};
 use crate::report::CertificateFacts;
-use crate::tls;
+use crate::tls::certificates;
 
 /// Certificate-chain or key text larger than this is refused before it is parsed (a chain of
 /// four RSA-4096 certificates is about 10 KiB).
@@ -165,7 +165,7 @@ impl DecodedTls {
         self.roots
             .iter()
             .flatten()
-            .filter_map(|root| tls::certificate_facts(std::slice::from_ref(root), now))
+            .filter_map(|root| certificates::certificate_facts(std::slice::from_ref(root), now))
             .collect()
     }
 }
@@ -193,7 +193,7 @@ impl TlsCredentials {
         ] {
             // The CA bundle may be as large as one named by path.
             let limit = match argument {
-                "sslRootCert" => tls::MAX_ROOT_BUNDLE_BYTES as usize,
+                "sslRootCert" => certificates::MAX_ROOT_BUNDLE_BYTES as usize,
                 _ => MAX_PEM_BYTES,
             };
             if text.is_some_and(|t| t.len() > limit) {
@@ -221,7 +221,8 @@ impl TlsCredentials {
             .root_cert
             .as_deref()
             .map(|pem| {
-                tls::usable_certificates(pem.as_bytes()).ok_or(TlsCredentialError::RootUnreadable)
+                certificates::usable_certificates(pem.as_bytes())
+                    .ok_or(TlsCredentialError::RootUnreadable)
             })
             .transpose()?;
         Ok(DecodedTls {
@@ -284,7 +285,8 @@ fn certificate(
     let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| TlsCredentialError::CertUnreadable)?;
-    let facts = tls::certificate_facts(&chain, now).ok_or(TlsCredentialError::CertUnreadable)?;
+    let facts =
+        certificates::certificate_facts(&chain, now).ok_or(TlsCredentialError::CertUnreadable)?;
     Ok((chain, facts))
 }
 
@@ -295,7 +297,7 @@ fn identity(
     now: SystemTime,
 ) -> Result<ClientIdentity, TlsCredentialError> {
     let (chain, facts) = certificate(cert, now)?;
-    let not_yet_valid = tls::not_yet_valid(&chain[0], now);
+    let not_yet_valid = certificates::not_yet_valid(&chain[0], now);
     let key = private_key(key, password)?;
     let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
     let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|e| match e {

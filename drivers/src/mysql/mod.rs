@@ -42,7 +42,7 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, IoError, Opts, OptsBuilder, Params, Row, Value};
 
-use crate::probe::{classify_dial_error, Attempt, Found, Io, Peer, ProbeContext, Target, Work};
+use crate::attempt::{classify_dial_error, Attempt, Found, Io, Peer, ProbeContext, Target, Work};
 use crate::product;
 use crate::report::{CertificateFacts, ErrorCode, Phase, ProbeFailure, TlsReport};
 use crate::schema::{Builder, Column, SchemaSnapshot, TableKind};

@@ -34,7 +34,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
-use crate::probe::{Io, Peer};
+use crate::attempt::{Io, Peer};
 use crate::report::{ErrorCode, ProbeFailure, TlsReport};
 use crate::tls::{self, Handshake};
 

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 use super::credentials::SshCredentials;
 use super::route::{Hop, HostKeyPin, SshRoute};
-use crate::probe::{dial_error_code, Attempt, Io};
+use crate::attempt::{dial_error_code, Attempt, Io};
 use crate::report::{ErrorCode, Phase, ProbeFailure};
 
 /// Host-key algorithms accepted: russh's defaults without `ssh-rsa` (SHA-1 signatures), as

@@ -12,20 +12,20 @@ use std::time::SystemTime;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::AlertDescription;
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
-use x509_cert::der::{DateTime, Decode};
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::SubjectAltName;
-use x509_cert::Certificate;
+
+pub(crate) mod certificates;
+mod failure;
+
+use certificates::warnings;
+pub use certificates::MAX_ROOT_BUNDLE_BYTES;
+pub(crate) use certificates::{certificate_facts, usable_certificates};
+pub(crate) use failure::{classify_handshake_error, client_cert_failure};
 
 use crate::local_file::{Opened, Refusal};
 use crate::report::{CertificateFacts, ErrorCode, ProbeFailure, TlsFacts, TlsReport};
@@ -98,10 +98,6 @@ fn system_roots() -> &'static Arc<RootCertStore> {
     })
 }
 
-/// The most a CA bundle named by `sslRootCert` may hold. A system bundle of every public CA is
-/// about 200 KiB.
-pub const MAX_ROOT_BUNDLE_BYTES: u64 = 1024 * 1024;
-
 /// The CA certificates `validateSsl=true` trusts: those of `sslRootCert`, else the operating
 /// system's. Every driver trusts exactly these, so a CA accepted for one is accepted for all.
 #[derive(Debug, Clone)]
@@ -135,17 +131,6 @@ fn unusable_bundle(path: &Path, dirs: &str) -> ProbeFailure {
             MAX_ROOT_BUNDLE_BYTES / 1024
         ),
     )
-}
-
-/// The certificates rustls can use in a PEM bundle; `None` when there are none.
-pub(crate) fn usable_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
-    let usable: Vec<_> = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .ok()?
-        .into_iter()
-        .filter(|cert| RootCertStore::empty().add(cert.clone()).is_ok())
-        .collect();
-    (!usable.is_empty()).then_some(usable)
 }
 
 /// The bundle at `path`, opened and read as [`local_file`] does (a regular file, under `dirs`
@@ -375,249 +360,11 @@ impl Handshake {
     }
 }
 
-/// Certificates that expire within this many days are warned about.
-const EXPIRY_WARNING_DAYS: i64 = 14;
-
-/// The facts of `chain`'s leaf certificate, as of `now`; `None` when it cannot be read.
-pub(crate) fn certificate_facts(
-    chain: &[CertificateDer<'_>],
-    now: SystemTime,
-) -> Option<CertificateFacts> {
-    let leaf = Certificate::from_der(chain.first()?.as_ref()).ok()?;
-    let tbs = &leaf.tbs_certificate;
-    let names = match tbs.get::<SubjectAltName>() {
-        Ok(Some((_, san))) => san
-            .0
-            .iter()
-            .filter_map(|name| match name {
-                GeneralName::DnsName(dns) => Some(dns.to_string()),
-                GeneralName::IpAddress(ip) => ip_text(ip.as_bytes()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let not_after = tbs.validity.not_after.to_system_time();
-    let days_left = match not_after.duration_since(now) {
-        Ok(left) => (left.as_secs() / 86_400) as i64,
-        Err(past) => -(past.duration().as_secs().div_ceil(86_400) as i64),
-    };
-    Some(CertificateFacts {
-        subject: tbs.subject.to_string(),
-        names,
-        issuer: tbs.issuer.to_string(),
-        not_before: tbs.validity.not_before.to_date_time().to_string(),
-        not_after: tbs.validity.not_after.to_date_time().to_string(),
-        days_left,
-        self_signed: chain.len() == 1 && tbs.subject == tbs.issuer,
-        fingerprint_sha256: fingerprint(chain.first()?.as_ref()),
-    })
-}
-
-/// Whether `cert`'s `notBefore` is after `now` (false when it cannot be read).
-pub(crate) fn not_yet_valid(cert: &CertificateDer<'_>, now: SystemTime) -> bool {
-    Certificate::from_der(cert.as_ref())
-        .is_ok_and(|c| c.tbs_certificate.validity.not_before.to_system_time() > now)
-}
-
-/// SHA-256 of a certificate's DER, as `openssl x509 -fingerprint -sha256` prints it.
-fn fingerprint(der: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-fn ip_text(bytes: &[u8]) -> Option<String> {
-    match bytes.len() {
-        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
-        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
-        _ => None,
-    }
-}
-
-/// What an admin should know about a handshake that succeeded, each saying what to do.
-fn warnings(
-    verified: bool,
-    server: Option<&CertificateFacts>,
-    client: Option<&CertificateFacts>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    if !verified {
-        out.push(
-            "validateSsl=false: the connection is encrypted, but the server's certificate was not checked, so another machine could have answered; set validateSsl=true (with sslRootCert for a private CA)"
-                .to_owned(),
-        );
-    }
-    if let Some(cert) = server {
-        expiry_warning(
-            &mut out,
-            "the server's certificate",
-            cert,
-            "renew it (validateSsl=true refuses it)",
-        );
-        if cert.self_signed {
-            out.push(format!(
-                "the server's certificate ({}) is self-signed: nothing vouches for it but itself; give the server a certificate from a CA, and trust that CA with sslRootCert",
-                cert.subject
-            ));
-        }
-    }
-    if let Some(cert) = client {
-        expiry_warning(
-            &mut out,
-            "the client certificate (sslCert)",
-            cert,
-            "have a new one issued and send it with its key as sslCert and sslKey",
-        );
-    }
-    out
-}
-
-/// A warning when `cert` has expired or expires within [`EXPIRY_WARNING_DAYS`].
-fn expiry_warning(out: &mut Vec<String>, which: &str, cert: &CertificateFacts, what_to_do: &str) {
-    if cert.days_left < 0 {
-        out.push(format!(
-            "{which} ({}) expired {} days ago, on {}: {what_to_do}",
-            cert.subject, -cert.days_left, cert.not_after
-        ));
-    } else if cert.days_left < EXPIRY_WARNING_DAYS {
-        let renew = what_to_do.split(" (").next().unwrap_or(what_to_do);
-        out.push(format!(
-            "{which} ({}) expires in {} days, on {}: {renew}",
-            cert.subject, cert.days_left, cert.not_after
-        ));
-    }
-}
-
-/// `time` as RFC 3339 (UTC), for messages.
-fn date(time: UnixTime) -> String {
-    DateTime::from_unix_duration(std::time::Duration::from_secs(time.as_secs()))
-        .map(|d| d.to_string())
-        .unwrap_or_else(|_| format!("{} s after 1970", time.as_secs()))
-}
-
-/// The TLS alert the server sent, when `err` carries one.
-fn alert(err: &std::io::Error) -> Option<AlertDescription> {
-    match err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    {
-        Some(rustls::Error::AlertReceived(alert)) => Some(*alert),
-        _ => None,
-    }
-}
-
-/// The server refused the connection with a TLS alert about the client certificate: it
-/// demands one (`certificate_required`, when none was presented) or refused the one presented.
-/// In TLS 1.3 the alert comes after the client's side of the handshake is done, so it surfaces
-/// on the first read, not in the handshake itself; callers check both. `presented`: the
-/// certificate Jackal presented, if any.
-pub(crate) fn client_cert_failure(
-    err: &std::io::Error,
-    server: &str,
-    presented: Option<&CertificateFacts>,
-) -> Option<ProbeFailure> {
-    let alert = alert(err)?;
-    let Some(cert) = presented else {
-        return (alert == AlertDescription::CertificateRequired).then(|| {
-            ProbeFailure::new(
-                ErrorCode::ClientCertRequired,
-                format!(
-                    "the server at {server} demands a client certificate (TLS alert certificate_required) and none is configured: send the certificate and its private key as sslCert and sslKey"
-                ),
-            )
-        });
-    };
-    let why = match alert {
-        AlertDescription::UnknownCA => format!(
-            "its issuer ({}) is unknown to the server: use a certificate from a CA the server trusts (its ssl_ca_file), or add that CA there",
-            cert.issuer
-        ),
-        AlertDescription::CertificateExpired => format!(
-            "it has expired (not after {}), as the server sees it: have a new one issued",
-            cert.not_after
-        ),
-        AlertDescription::CertificateRevoked => {
-            "the server says it was revoked: have a new one issued".to_owned()
-        }
-        AlertDescription::CertificateRequired => {
-            "the server found no certificate it could use in what Jackal sent (its key type or signature scheme may not be accepted)".to_owned()
-        }
-        AlertDescription::BadCertificate
-        | AlertDescription::UnsupportedCertificate
-        | AlertDescription::CertificateUnknown
-        | AlertDescription::AccessDenied
-        | AlertDescription::DecryptError => format!(
-            "the server did not accept it (TLS alert {alert:?}): check that it was issued by a CA the server trusts, for client authentication, and is within its dates"
-        ),
-        _ => return None,
-    };
-    Some(ProbeFailure::new(
-        ErrorCode::ClientCertRejected,
-        format!(
-            "the server at {server} refused the client certificate {} ({}): {why}",
-            cert.subject, cert.fingerprint_sha256
-        ),
-    ))
-}
-
-/// A handshake failure, classified from the rustls error it carries. `presented`: the client
-/// certificate Jackal presented, if any.
-pub(crate) fn classify_handshake_error(
-    err: &std::io::Error,
-    host: &str,
-    presented: Option<&CertificateFacts>,
-) -> ProbeFailure {
-    if let Some(failure) = client_cert_failure(err, host, presented) {
-        return failure;
-    }
-    let rustls_error = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>());
-    let message = match rustls_error {
-        Some(rustls::Error::InvalidCertificate(cert)) => match cert {
-            CertificateError::UnknownIssuer => format!(
-                "the TLS certificate of {host} is not signed by a CA Jackal trusts: set sslRootCert to the CA's PEM file, or validateSsl=false to encrypt without verifying"
-            ),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!(
-                "the TLS certificate presented is not valid for the host name {host}: connect using a name the certificate lists, or validateSsl=false to encrypt without verifying"
-            ),
-            CertificateError::ExpiredContext { not_after, .. } => format!(
-                "the TLS certificate of {host} expired on {}: renew it on the server, or validateSsl=false to encrypt without verifying",
-                date(*not_after)
-            ),
-            CertificateError::Expired => format!(
-                "the TLS certificate of {host} has expired: renew it on the server, or validateSsl=false to encrypt without verifying"
-            ),
-            CertificateError::NotValidYetContext { not_before, .. } => format!(
-                "the TLS certificate of {host} is not valid before {}: check the clocks of both machines",
-                date(*not_before)
-            ),
-            CertificateError::NotValidYet => format!(
-                "the TLS certificate of {host} is not valid yet: check the clocks of both machines"
-            ),
-            other => format!(
-                "the TLS certificate of {host} was rejected ({other:?}): fix the certificate, or validateSsl=false to encrypt without verifying"
-            ),
-        },
-        Some(rustls::Error::AlertReceived(alert)) => format!(
-            "the server at {host} refused the TLS handshake (alert: {alert:?}): check its TLS settings"
-        ),
-        Some(other) => format!("the TLS handshake with {host} failed: {other}"),
-        None if err.kind() == std::io::ErrorKind::UnexpectedEof => format!(
-            "the server at {host} closed the connection during the TLS handshake: check its TLS settings"
-        ),
-        None => format!("the TLS handshake with {host} failed: {err}"),
-    };
-    ProbeFailure::new(ErrorCode::TlsFailed, message)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
+
+    use rustls::CertificateError;
 
     use super::*;
 
