@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Part of scripts/test-databases (sourced, not run): the two MariaDB servers, the test user and their checks.
 
-my_main_root() { mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P3306 -uroot "$@"; }
+my_main_root() { mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$MY_MAIN_PORT" -uroot "$@"; }
 my_tls_root() { mariadb --no-defaults --protocol=SOCKET --socket="$MY_TLS_SOCK" -uroot "$@"; }
 
 # Prints the pid of our second mariadbd if it is running (its pid file names a live mariadbd
@@ -36,7 +36,7 @@ my_tls_start() {
 
 ensure_mariadb_main() {
     LOG_HINT=$MY_MAIN_LOG
-    if ! port_open 3306; then
+    if ! port_open "$MY_MAIN_PORT"; then
         # start-stop-daemon --exec matches ANY /usr/sbin/mariadbd, so our second instance would make
         # it believe the main one is running: stop ours first (it is started again later).
         if my_tls_pid >/dev/null; then
@@ -48,7 +48,7 @@ ensure_mariadb_main() {
         start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd 9>&- \
             || die "could not start the machine's mariadbd"
     fi
-    wait_port MARIADB_PLAIN 3306 "$LOG_HINT"
+    wait_port MARIADB_PLAIN "$MY_MAIN_PORT" "$LOG_HINT"
 }
 
 ensure_mariadb_tls() {
@@ -154,14 +154,14 @@ my_expect_refused() {
 verify_mariadb() {
     local out ssl version
     LOG_HINT=$MY_MAIN_LOG
-    out=$(my_try 3306 "$DB_PASSWORD" -e "SELECT CONCAT('MariaDB ', VERSION(), ' have_ssl=', @@have_ssl)") \
+    out=$(my_try "$MY_MAIN_PORT" "$DB_PASSWORD" -e "SELECT CONCAT('MariaDB ', VERSION(), ' have_ssl=', @@have_ssl)") \
         || die "MARIADB_PLAIN: test user cannot log in: $out"
-    my_expect_refused MARIADB_PLAIN 3306
-    SUMMARY+=("MARIADB_PLAIN 127.0.0.1:3306   $out (TLS left off); wrong password refused")
+    my_expect_refused MARIADB_PLAIN "$MY_MAIN_PORT"
+    SUMMARY+=("MARIADB_PLAIN 127.0.0.1:$MY_MAIN_PORT   $out (TLS left off); wrong password refused")
 
     LOG_HINT=$MY_TLS_LOG
-    # The check from the brief, verbatim: TLS must really be offered.
-    ssl=$(mariadb -h127.0.0.1 -P33306 -ujackal_test -pjackal-test-pw-1 --ssl -e "SHOW STATUS LIKE 'Ssl_version'" 2>&1) \
+    # TLS must really be offered.
+    ssl=$(mariadb -h127.0.0.1 -P"$MY_TLS_PORT" -u"$DB_USER" -p"$DB_PASSWORD" --ssl -e "SHOW STATUS LIKE 'Ssl_version'" 2>&1) \
         || die "MARIADB_TLS: TLS login failed: $ssl"
     ssl=$(awk '$1 == "Ssl_version" {print $2}' <<<"$ssl")
     [[ $ssl == TLS* ]] || die "MARIADB_TLS: no TLS version reported (Ssl_version='$ssl')"

@@ -1,12 +1,13 @@
 # shellcheck shell=bash
 # Part of scripts/test-databases (sourced, not run), run by the PostgreSQL part once PG_MAIN is up:
 #
-#   PGBOUNCER       127.0.0.1:56432  Debian's pgbouncer in front of PG_MAIN, session pooling,
-#                                    trust for the user postgres (as PG_MAIN itself)
-#   PGBOUNCER_CERT  127.0.0.1:56433  the same, but clients must use TLS (the test CA's server
-#                                    certificate) and present a certificate of the test CA
-#                                    (client_tls_sslmode = verify-full): without one, the TLS
-#                                    connection is refused with the certificate_required alert
+#   PGBOUNCER       Debian's pgbouncer in front of PG_MAIN, session pooling,
+#                   trust for the user postgres (as PG_MAIN itself)
+#   PGBOUNCER_CERT  the same, but clients must use TLS (the test CA's server certificate) and
+#                   present a certificate of the test CA (client_tls_sslmode = verify-full):
+#                   without one, the TLS connection is refused with the certificate_required alert
+#
+# (Their addresses: tests/servers.env.)
 #
 # A pooler answers the start-up and forwards the queries: the tests through PGBOUNCER show that a
 # real PostgreSQL behind one is still reported as itself, and PGBOUNCER_CERT is a real server
@@ -15,7 +16,6 @@
 # started or changed.
 
 readonly PGBOUNCER=/usr/sbin/pgbouncer
-readonly PGB_PORT=56432 PGB_CERT_PORT=56433
 readonly PGB_DIR=$BASE/pgbouncer
 
 # pgb_running NAME: the instance's pid file names a live pgbouncer.
@@ -33,7 +33,7 @@ ensure_pgbouncer_instance() {
     CHANGED=0
     write_file "$dir/pgbouncer.ini" postgres:postgres 0640 <<END
 [databases]
-* = host=127.0.0.1 port=5432
+* = host=127.0.0.1 port=$PG_MAIN_PORT
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -94,7 +94,7 @@ client_tls_ca_file = $tls/ca.crt"
 verify_pgbouncer() {
     local direct through version out
     LOG_HINT=$PGB_DIR/pgbouncer/pgbouncer.log
-    direct=$(runuser -u postgres -- psql -X -At -h 127.0.0.1 -p 5432 -d postgres -c 'SELECT version()') \
+    direct=$(runuser -u postgres -- psql -X -At -h 127.0.0.1 -p "$PG_MAIN_PORT" -d postgres -c 'SELECT version()') \
         || die "PGBOUNCER: PG_MAIN does not answer SELECT version()"
     through=$(runuser -u postgres -- psql -X -At -h 127.0.0.1 -p "$PGB_PORT" -d postgres -c 'SELECT version()') \
         || die "PGBOUNCER: SELECT version() through 127.0.0.1:$PGB_PORT failed"

@@ -12,7 +12,7 @@ pg_admin() {
 
 ensure_pg_main() {
     LOG_HINT=$(pg_log main)
-    if ! port_open 5432; then
+    if ! port_open "$PG_MAIN_PORT"; then
         if pg_running main; then
             say "PG_MAIN: cluster $PG_VER/main is running but not accepting TCP yet; waiting"
         else
@@ -21,7 +21,7 @@ ensure_pg_main() {
                 || die "could not start PostgreSQL cluster $PG_VER/main"
         fi
     fi
-    wait_port PG_MAIN 5432 "$LOG_HINT"
+    wait_port PG_MAIN "$PG_MAIN_PORT" "$LOG_HINT"
 }
 
 # ensure_pg_cluster NAME LABEL PORT SSL(on|off)
@@ -163,8 +163,8 @@ PG_SSL_QUERY="SELECT concat_ws(' ', 'PostgreSQL', current_setting('server_versio
 verify_pg() {
     local out plain tls
     LOG_HINT=$(pg_log main)
-    out=$(pg_try 5432 prefer "$DB_PASSWORD" "$PG_SSL_QUERY") || die "PG_MAIN: test user cannot log in: $out"
-    SUMMARY+=("PG_MAIN       127.0.0.1:5432   $out; own cluster $PG_VER/main (auth and TLS as configured there); $DB_USER/$DB_NAME ok")
+    out=$(pg_try "$PG_MAIN_PORT" prefer "$DB_PASSWORD" "$PG_SSL_QUERY") || die "PG_MAIN: test user cannot log in: $out"
+    SUMMARY+=("PG_MAIN       127.0.0.1:$PG_MAIN_PORT   $out; own cluster $PG_VER/main (auth and TLS as configured there); $DB_USER/$DB_NAME ok")
 
     LOG_HINT=$(pg_log jackal_tls)
     tls=$(pg_try "$PG_TLS_PORT" verify-full "$DB_PASSWORD" "$PG_SSL_QUERY") \

@@ -9,20 +9,59 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// A live-test setting: the environment variable `var` when it is set and not empty, else
-/// `default`, today's value on a machine prepared by `scripts/test-databases`. Read once.
-/// `tests/docker-compose.yml` and `docs/testing.md` show a machine where the defaults do not hold.
+/// A live-test setting: the environment variable `var` when it is set and not empty, else the
+/// value of the line `var=value` of `tests/servers.env`, where every live-test server is named
+/// once (a name missing there fails the build). Read once. `tests/docker-compose.yml` and
+/// `docs/testing.md` show a machine where the defaults do not hold.
 pub struct Setting {
     var: &'static str,
     default: &'static str,
     value: OnceLock<String>,
 }
 
+/// The file `scripts/test-databases` prepares the servers from.
+const SERVERS_ENV: &str = include_str!("../../../tests/servers.env");
+
+/// The value of the line `NAME=value` in [`SERVERS_ENV`]; evaluated at compile time, where a
+/// panic is a build error.
+const fn servers_env(name: &str) -> &'static str {
+    let (file, name) = (SERVERS_ENV.as_bytes(), name.as_bytes());
+    let mut start = 0;
+    while start < file.len() {
+        let mut end = start;
+        while end < file.len() && file[end] != b'\n' {
+            end += 1;
+        }
+        let (_, rest) = file.split_at(start);
+        let (line, _) = rest.split_at(end - start);
+        if line.len() > name.len() && line[name.len()] == b'=' && starts_with(line, name) {
+            let (_, value) = line.split_at(name.len() + 1);
+            return match std::str::from_utf8(value) {
+                Ok(value) => value,
+                Err(_) => panic!("tests/servers.env is not UTF-8"),
+            };
+        }
+        start = end + 1;
+    }
+    panic!("a live-test setting has no line NAME=value in tests/servers.env")
+}
+
+const fn starts_with(line: &[u8], prefix: &[u8]) -> bool {
+    let mut i = 0;
+    while i < prefix.len() {
+        if line[i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 impl Setting {
-    const fn new(var: &'static str, default: &'static str) -> Self {
+    const fn new(var: &'static str) -> Self {
         Setting {
             var,
-            default,
+            default: servers_env(var),
             value: OnceLock::new(),
         }
     }
@@ -50,18 +89,22 @@ impl std::fmt::Display for Setting {
     }
 }
 
+// What each server is for, and its default address: tests/servers.env.
+
 /// The role and database created on every test server, with a real password.
-pub static USER: Setting = Setting::new("JACKAL_TEST_USER", "jackal_test");
-pub static PASSWORD: Setting = Setting::new("JACKAL_TEST_PASSWORD", "jackal-test-pw-1");
-pub static DATABASE: Setting = Setting::new("JACKAL_TEST_DATABASE", "jackal_test");
+pub static USER: Setting = Setting::new("JACKAL_TEST_USER");
+pub static PASSWORD: Setting = Setting::new("JACKAL_TEST_PASSWORD");
+pub static DATABASE: Setting = Setting::new("JACKAL_TEST_DATABASE");
 
 /// The superusers of `PG_MAIN` (trust auth, database `postgres`) and `MARIADB_PLAIN` (no
 /// password), for tests that create databases of their own.
-pub static PG_ADMIN_USER: Setting = Setting::new("JACKAL_TEST_PG_ADMIN_USER", "postgres");
-pub static MARIADB_ADMIN_USER: Setting = Setting::new("JACKAL_TEST_MARIADB_ADMIN_USER", "root");
+pub static PG_ADMIN_USER: Setting = Setting::new("JACKAL_TEST_PG_ADMIN_USER");
+pub static MARIADB_ADMIN_USER: Setting = Setting::new("JACKAL_TEST_MARIADB_ADMIN_USER");
+/// `MARIADB_TLS`'s account that requires a client certificate of the test CA.
+pub static MARIADB_CERT_USER: Setting = Setting::new("JACKAL_TEST_MARIADB_CERT_USER");
 
 /// The CA that signed the test servers' certificates (SANs: localhost, 127.0.0.1, ::1).
-pub static CA_PEM: Setting = Setting::new("JACKAL_TEST_CA_PEM", "/var/lib/jackal-test/tls/ca.pem");
+pub static CA_PEM: Setting = Setting::new("JACKAL_TEST_CA_PEM");
 
 /// The directory of `CA_PEM`: what `[drivers.tls] root_cert_dirs` must list for tests that
 /// name it in `sslRootCert`.
@@ -73,37 +116,35 @@ pub fn ca_dir() -> std::path::PathBuf {
 }
 
 /// The machine's own PostgreSQL: trust auth, TLS with a certificate no test CA signed.
-pub static PG_MAIN: Setting = Setting::new("JACKAL_TEST_PG_MAIN", "127.0.0.1:5432");
+pub static PG_MAIN: Setting = Setting::new("JACKAL_TEST_PG_MAIN");
 /// A cluster that checks passwords (scram-sha-256) and offers TLS with the test CA's certificate.
-pub static PG_TLS: Setting = Setting::new("JACKAL_TEST_PG_TLS", "127.0.0.1:55432");
+pub static PG_TLS: Setting = Setting::new("JACKAL_TEST_PG_TLS");
 /// A cluster that checks passwords and offers no TLS.
-pub static PG_PLAIN: Setting = Setting::new("JACKAL_TEST_PG_PLAIN", "127.0.0.1:55433");
+pub static PG_PLAIN: Setting = Setting::new("JACKAL_TEST_PG_PLAIN");
 /// A cluster that requires a client certificate of the test CA (`hostssl … cert`).
-pub static PG_CERT: Setting = Setting::new("JACKAL_TEST_PG_CERT", "127.0.0.1:55434");
+pub static PG_CERT: Setting = Setting::new("JACKAL_TEST_PG_CERT");
 /// Debian's pgbouncer in front of PG_MAIN (session pooling, trust for the admin user).
-pub static PGBOUNCER: Setting = Setting::new("JACKAL_TEST_PGBOUNCER", "127.0.0.1:56432");
+pub static PGBOUNCER: Setting = Setting::new("JACKAL_TEST_PGBOUNCER");
 /// A pgbouncer in front of PG_MAIN that demands a client certificate at the TLS level.
-pub static PGBOUNCER_CERT: Setting = Setting::new("JACKAL_TEST_PGBOUNCER_CERT", "127.0.0.1:56433");
+pub static PGBOUNCER_CERT: Setting = Setting::new("JACKAL_TEST_PGBOUNCER_CERT");
 /// The machine's own MariaDB: no TLS, checks the test user's password.
-pub static MARIADB_PLAIN: Setting = Setting::new("JACKAL_TEST_MARIADB_PLAIN", "127.0.0.1:3306");
+pub static MARIADB_PLAIN: Setting = Setting::new("JACKAL_TEST_MARIADB_PLAIN");
 /// A second MariaDB that offers TLS with the test CA's certificate.
-pub static MARIADB_TLS: Setting = Setting::new("JACKAL_TEST_MARIADB_TLS", "127.0.0.1:33306");
+pub static MARIADB_TLS: Setting = Setting::new("JACKAL_TEST_MARIADB_TLS");
 
 /// SSH servers of `scripts/test-databases` (OpenSSH's sshd, each with its own ed25519 host
 /// key): a bastion, a jump host in front of it, one that refuses TCP forwarding, one that takes
 /// passwords; all log in `SSH_USER`.
-pub static SSH_BASTION: Setting = Setting::new("JACKAL_TEST_SSH_BASTION", "127.0.0.1:52222");
-pub static SSH_JUMP: Setting = Setting::new("JACKAL_TEST_SSH_JUMP", "127.0.0.1:52223");
-pub static SSH_NOFORWARD: Setting = Setting::new("JACKAL_TEST_SSH_NOFORWARD", "127.0.0.1:52224");
-pub static SSH_PASSWORD_SERVER: Setting =
-    Setting::new("JACKAL_TEST_SSH_PASSWORD_SERVER", "127.0.0.1:52225");
-pub static SSH_USER: Setting = Setting::new("JACKAL_TEST_SSH_USER", "jackal_ssh");
-pub static SSH_PASSWORD: Setting = Setting::new("JACKAL_TEST_SSH_PASSWORD", "jackal-ssh-pw-1");
+pub static SSH_BASTION: Setting = Setting::new("JACKAL_TEST_SSH_BASTION");
+pub static SSH_JUMP: Setting = Setting::new("JACKAL_TEST_SSH_JUMP");
+pub static SSH_NOFORWARD: Setting = Setting::new("JACKAL_TEST_SSH_NOFORWARD");
+pub static SSH_PASSWORD_SERVER: Setting = Setting::new("JACKAL_TEST_SSH_PASSWORD_SERVER");
+pub static SSH_USER: Setting = Setting::new("JACKAL_TEST_SSH_USER");
+pub static SSH_PASSWORD: Setting = Setting::new("JACKAL_TEST_SSH_PASSWORD");
 /// The passphrase of `client/id_ed25519_pass`.
-pub static SSH_KEY_PASSPHRASE: Setting =
-    Setting::new("JACKAL_TEST_SSH_KEY_PASSPHRASE", "jackal-key-pass-1");
+pub static SSH_KEY_PASSPHRASE: Setting = Setting::new("JACKAL_TEST_SSH_KEY_PASSPHRASE");
 /// Where the servers' fingerprints (`NAME.fingerprint`) and the client keys (`client/id_*`) are.
-pub static SSH_DIR: Setting = Setting::new("JACKAL_TEST_SSH_DIR", "/var/lib/jackal-test/ssh");
+pub static SSH_DIR: Setting = Setting::new("JACKAL_TEST_SSH_DIR");
 
 /// `SHA256:…` of the host key of the SSH server `name` (bastion, jump, noforward, password).
 pub fn ssh_fingerprint(name: &str) -> String {
