@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 /// Why a host was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HostError {
     /// Not a host name or IP address at all (empty, a space, a character no name has).
     Invalid,

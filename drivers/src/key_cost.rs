@@ -31,6 +31,7 @@ pub const MAX_SCRYPT_LANES: u32 = 1;
 /// Which bound a key's key derivation is above. The text names the bound, never the key's
 /// own figure (it would be input in an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TooCostly {
     #[error("more than {MAX_BCRYPT_ROUNDS} bcrypt rounds, the most Jackal accepts")]
     BcryptRounds,

@@ -27,6 +27,7 @@ use crate::report::{CompatibleWith, ServerVersion};
 
 /// The protocol a server was reached with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Wire {
     Postgres,
     Mysql,

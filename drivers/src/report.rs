@@ -11,6 +11,8 @@ use crate::schema::SchemaSnapshot;
 /// error numbers, `io::ErrorKind`, rustls errors, resolver errors), never from message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+// Exhaustive on purpose: the server maps each variant to the contract's documented list
+// (OpenAPI), and a new one must fail its build rather than fall back silently.
 pub enum ErrorCode {
     /// The configUri cannot be tested as written.
     InvalidUri,
@@ -87,6 +89,8 @@ impl ErrorCode {
 /// The steps of a test, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+// Exhaustive on purpose: the server maps each variant to the contract's documented list
+// (OpenAPI), and a new one must fail its build rather than fall back silently.
 pub enum Phase {
     /// Host name to addresses, and the egress policy check of every address.
     Resolve,

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use futures_util::future::BoxFuture;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     /// The name does not exist (NXDOMAIN or no such host).
     #[error("no such host")]

@@ -35,6 +35,8 @@ pub struct Table {
 /// What kind of relation a [`Table`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+// Exhaustive on purpose: the server maps each variant to the contract's documented list
+// (OpenAPI), and a new one must fail its build rather than fall back silently.
 pub enum TableKind {
     /// A table holding rows (in PostgreSQL also a partitioned table or a partition).
     Table,

@@ -54,6 +54,7 @@ impl fmt::Debug for TlsCredentials {
 /// Why the TLS material cannot be used. Each names its argument ([`Self::argument`]) and
 /// never echoes any content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsCredentialError {
     #[error("{0} is larger than {MAX_PEM_BYTES} bytes: give the PEM text itself")]
     TooLarge(&'static str),

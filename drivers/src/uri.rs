@@ -43,6 +43,8 @@ const MAX_ECHO_CHARS: usize = 40;
 
 /// The kind of database a `configUri` designates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// Exhaustive on purpose: the server maps each variant to the contract's documented list
+// (OpenAPI), and a new one must fail its build rather than fall back silently.
 pub enum Kind {
     /// `postgresql://` or `postgres://`.
     Postgresql,
@@ -131,6 +133,7 @@ impl From<&str> for Password {
 /// variant carries the password, and no message echoes the URI; the few
 /// variants that carry input (a scheme or option name) cap its length.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UriError {
     /// Empty, blank, or without `scheme://`.
     #[error("configUri must look like {EXAMPLE}")]
@@ -507,6 +510,7 @@ struct TlsMaterial {
 
 /// Why an encrypted key of a spec could not be decrypted ([`ConnectionSpec::unlocked`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UnlockError {
     #[error(transparent)]
     Ssh(ssh::KeyError),

@@ -39,6 +39,7 @@ impl fmt::Debug for SshCredentials {
 
 /// Why a private key cannot be used. Messages name the argument and never echo its content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     #[error(
         "sshPrivateKey is larger than {MAX_KEY_BYTES} bytes: give the private key text itself"
