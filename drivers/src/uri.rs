@@ -55,6 +55,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order the contract lists the types.
+    pub const ALL: [Kind; 3] = [Kind::Postgresql, Kind::Mysql, Kind::Sqlite];
+
+    /// The kind whose canonical scheme ([`Kind::as_str`], a data source's stored `type`) is
+    /// `name`.
+    pub fn from_canonical(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     /// The canonical scheme, as stored and rendered.
     pub fn as_str(&self) -> &'static str {
         match self {

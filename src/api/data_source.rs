@@ -237,7 +237,7 @@ impl DataSourceView {
             id: row.id.to_string(),
             name: row.name.clone(),
             alias: row.alias.clone(),
-            kind: row.kind.clone(),
+            kind: row.kind.as_str().to_owned(),
             config_uri,
             created_at: time::render_millis(row.created_at),
             updated_at: time::render_millis(row.updated_at),

@@ -222,9 +222,7 @@ pub fn data_source_type() -> ObjectBuilder {
     use jackal_drivers::Kind;
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some(
-            [Kind::Postgresql, Kind::Mysql, Kind::Sqlite].map(|k| k.as_str()),
-        ))
+        .enum_values(Some(Kind::ALL.map(|k| k.as_str())))
 }
 
 // The error responses, each with the contract's error body.

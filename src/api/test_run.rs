@@ -2,14 +2,9 @@
 //! `/data-source/`, where `POST /data-source/test` already means "update the data source whose
 //! alias is test".
 //!
-//! The run's place in the per-key test allowance (`[limits] tests_per_minute`, `tests_burst`):
-//! the run itself takes one test, like any test, so a key out of tests gets its 429 before
-//! anything is read; then each data source whose destination has not been tested yet (never
-//! tested, or its type, host, port, user or route changed since: it has no last outcome) takes
-//! one more, and those the allowance cannot cover are reported as skipped, never dialled.
-//! Re-testing destinations already tested costs nothing more: that is watching a fleet. So a
-//! key can reach new destinations through a run no faster than through single tests, and a run
-//! cannot serve as a fast port scanner.
+//! The run itself takes one test of the key's allowance, like any test, so a key out of tests
+//! gets its 429 before anything is read; what each data source of the run costs is the use
+//! case's rule ([`test_runs::spend_allowance`]).
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
@@ -26,7 +21,7 @@ use super::reply::json_ok;
 use crate::app::api_keys::Caller;
 use crate::app::test_runs::{self, Outcome, RunEvent, RunResult, Selection, Summary};
 use crate::app::AppState;
-use crate::store::{AuditContext, DataSourceRow};
+use crate::store::AuditContext;
 
 /// The media type of a streamed run: one JSON object per line.
 pub const NDJSON: &str = "application/x-ndjson";
@@ -169,27 +164,6 @@ fn wants_ndjson(req: &HttpRequest) -> bool {
         })
 }
 
-/// The rows to test, and those the key's allowance cannot cover (see the module's comment).
-fn spend_allowance(
-    limits: &Limits,
-    key_id: &str,
-    rows: Vec<DataSourceRow>,
-) -> (Vec<DataSourceRow>, Vec<(DataSourceRow, String)>) {
-    let mut to_test = Vec::with_capacity(rows.len());
-    let mut skipped = Vec::new();
-    for row in rows {
-        let known = row.last_tested_at.is_some();
-        match known || limits.take_test(key_id).is_ok() {
-            true => to_test.push(row),
-            false => skipped.push((
-                row,
-                "not tested: its destination was never tested, and this API key has used its test allowance ([limits] tests_per_minute, tests_burst); test it alone or run again later, or raise those settings".to_owned(),
-            )),
-        }
-    }
-    (to_test, skipped)
-}
-
 /// Tests every data source, or those `dataSource` or `role` names, at once (an extension).
 /// With `Accept: application/x-ndjson` each result is a line sent the moment its test ends,
 /// then a `{"summary": …}` line; otherwise one JSON object at the end. `dataSource` and `role`
@@ -217,7 +191,8 @@ pub async fn run(
 ) -> Result<HttpResponse, ApiError> {
     let selection = selection(req.query_string())?;
     let rows = test_runs::select(&state, &selection).await?;
-    let (to_test, skipped) = spend_allowance(&limits, &caller.key_id, rows);
+    let (to_test, skipped) =
+        test_runs::spend_allowance(rows, || limits.take_test(&caller.key_id).is_ok());
     let events = test_runs::start(state.clone(), ctx, selection, to_test, skipped);
     if wants_ndjson(&req) {
         return Ok(HttpResponse::Ok()

@@ -87,7 +87,7 @@ async fn record(
         let labels = DataSourceLabels {
             id: tested.id.as_str(),
             alias: tested.alias.as_deref(),
-            kind: &tested.kind,
+            kind: tested.kind.as_str(),
         };
         app.metrics
             .data_source_tested(&labels, tested.ok, tested.duration.as_secs_f64(), at);
@@ -165,7 +165,7 @@ impl Tested {
             destination: Destination::of(row),
             id: row.id.clone(),
             alias: row.alias.clone(),
-            kind: row.kind.clone(),
+            kind: row.kind.as_str().to_owned(),
             ok: outcome.is_ok(),
             error_code: outcome.as_ref().err().map(|f| f.code.as_str()),
             duration,

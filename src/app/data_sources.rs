@@ -286,7 +286,7 @@ pub async fn create(
         id,
         name: new.name,
         alias: new.alias,
-        kind: new.spec.kind().as_str().to_owned(),
+        kind: new.spec.kind(),
         config_uri: new.spec.to_redacted_uri(),
         description: new.description,
         last_test_ok: None,
@@ -397,7 +397,7 @@ pub async fn update(
     changes: Changes,
 ) -> Result<DataSourceRow, AppError> {
     let found = find(app, key).await?;
-    if changes.password.is_some() && found.kind == Kind::Sqlite.as_str() {
+    if changes.password.is_some() && found.kind == Kind::Sqlite {
         return Err(Invalid::new(
             "password",
             "data_source.password: an SQLite data source has no password",
@@ -536,7 +536,7 @@ fn apply(
             next.tls_secret_enc = None;
             next.tls_shown = None;
         }
-        next.kind = spec.kind().as_str().to_owned();
+        next.kind = spec.kind();
         next.config_uri = spec.to_redacted_uri();
     } else if let Some(sealed) = brought {
         next.password_enc = sealed;
@@ -585,7 +585,7 @@ fn labels(row: &DataSourceRow) -> crate::metrics::DataSourceLabels<'_> {
     crate::metrics::DataSourceLabels {
         id: row.id.as_str(),
         alias: row.alias.as_deref(),
-        kind: &row.kind,
+        kind: row.kind.as_str(),
     }
 }
 
@@ -624,7 +624,7 @@ mod tests {
             id: DataSourceId::stored("DUGC6IqGQ4DX00Lt0".into()),
             name: "n".into(),
             alias: None,
-            kind: "postgresql".into(),
+            kind: Kind::Postgresql,
             config_uri: config_uri.into(),
             password_enc: password.map(<[u8]>::to_vec),
             ssh_secret_enc: None,

@@ -84,6 +84,32 @@ pub enum RunEvent {
     Summary(Summary),
 }
 
+/// The rows of a run to test, and those the calling key's test allowance (`[limits]
+/// tests_per_minute`, `tests_burst`) cannot cover, each with why. A data source whose
+/// destination was tested before (it has a last outcome) costs nothing: re-testing known
+/// destinations is watching a fleet. One whose destination was never tested (new, or its type,
+/// host, port, user or route changed since) takes one test, `take_test` saying whether one was
+/// left; those it cannot cover are skipped, never dialled. So a key reaches new destinations
+/// through a run no faster than through single tests, and a run is no fast port scanner.
+pub fn spend_allowance(
+    rows: Vec<DataSourceRow>,
+    mut take_test: impl FnMut() -> bool,
+) -> (Vec<DataSourceRow>, Vec<(DataSourceRow, String)>) {
+    let mut to_test = Vec::with_capacity(rows.len());
+    let mut skipped = Vec::new();
+    for row in rows {
+        if row.last_tested_at.is_some() || take_test() {
+            to_test.push(row);
+        } else {
+            skipped.push((
+                row,
+                "not tested: its destination was never tested, and this API key has used its test allowance ([limits] tests_per_minute, tests_burst); test it alone or run again later, or raise those settings".to_owned(),
+            ));
+        }
+    }
+    (to_test, skipped)
+}
+
 /// Starts the run of `to_test`; `skipped` (with why) are reported first, untested. The events
 /// come on the returned channel; the run goes on to its end if the receiver is dropped.
 pub fn start(

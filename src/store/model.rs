@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use jackal_drivers::Kind;
 use serde_json::Value;
 
 use crate::domain::ids::{DataSourceId, PersonId, RoleId};
@@ -120,7 +121,7 @@ pub struct DataSourceRow {
     pub id: DataSourceId,
     pub name: String,
     pub alias: Option<String>,
-    pub kind: String,
+    pub kind: Kind,
     pub config_uri: String,
     pub password_enc: Option<Vec<u8>>,
     /// The SSH tunnel's secrets, sealed (see [`SealedColumn::SshSecret`]).

@@ -14,6 +14,8 @@ use super::{
     Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow, SchemaSnapshotRow,
     SealedColumn, SealedCounts, StoreError, TestHistoryRow, TestReportRow, UiSessionRow,
 };
+use jackal_drivers::Kind;
+
 use crate::domain::ids::{DataSourceId, PersonId, RoleId};
 
 /// `FOR UPDATE` or nothing: whether a read takes the row's lock for the rest of the
@@ -63,7 +65,11 @@ fn data_source(mut r: Record) -> Result<DataSourceRow, StoreError> {
         id: DataSourceId::stored(r.text(0)?),
         name: r.text(1)?,
         alias: r.opt_text(2)?,
-        kind: r.text(3)?,
+        kind: {
+            let stored = r.text(3)?;
+            Kind::from_canonical(&stored)
+                .ok_or_else(|| StoreError::Decode(format!("type: no such kind {stored:?}")))?
+        },
         config_uri: r.text(4)?,
         password_enc: r.opt_bytes(5)?,
         created_at: r.int(6)?,
@@ -318,7 +324,7 @@ impl dyn Tx + '_ {
                     row.id.as_str(),
                     &row.name,
                     row.alias.as_deref(),
-                    &row.kind,
+                    row.kind.as_str(),
                     &row.config_uri,
                     row.password_enc.as_deref(),
                     row.created_at,
@@ -347,7 +353,7 @@ impl dyn Tx + '_ {
                 row.id.as_str(),
                 &row.name,
                 row.alias.as_deref(),
-                &row.kind,
+                row.kind.as_str(),
                 &row.config_uri,
                 row.password_enc.as_deref(),
                 row.updated_at,

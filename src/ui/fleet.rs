@@ -68,7 +68,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 id: row.id.to_string(),
                 name: row.name.clone(),
                 alias: row.alias.clone(),
-                kind: row.kind.clone(),
+                kind: row.kind.as_str().to_owned(),
                 status,
                 label,
                 tested_at: row.last_tested_at.map(when).unwrap_or_default(),
