@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    ca_dir, reachable, CA_PEM, DATABASE, MARIADB_TLS, PASSWORD, PGBOUNCER_CERT, PG_ADMIN_USER,
+    ca_dir, require, CA_PEM, DATABASE, MARIADB_TLS, PASSWORD, PGBOUNCER_CERT, PG_ADMIN_USER,
     PG_CERT, USER,
 };
 use jackal_drivers::report::CertificateFacts;
@@ -123,10 +123,9 @@ fn failure(report: &ProbeReport, code: ErrorCode) -> String {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn postgresql_takes_each_key_format_and_reports_the_certificate_presented() {
-    if !reachable(&PG_CERT) {
-        return;
-    }
+    require(&[&PG_CERT]);
     for kind in ["pkcs8", "pkcs1", "ec", "encrypted"] {
         let report = test(&pg_cert(USER.get()), client(kind)).await;
         let version = report
@@ -157,10 +156,9 @@ async fn postgresql_takes_each_key_format_and_reports_the_certificate_presented(
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn postgresql_refuses_a_certificate_from_an_untrusted_ca_as_client_cert_rejected() {
-    if !reachable(&PG_CERT) {
-        return;
-    }
+    require(&[&PG_CERT]);
     let report = test(&pg_cert(USER.get()), client("untrusted")).await;
     let message = failure(&report, ErrorCode::ClientCertRejected);
     assert!(
@@ -171,10 +169,9 @@ async fn postgresql_refuses_a_certificate_from_an_untrusted_ca_as_client_cert_re
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn postgresql_refuses_a_subject_that_is_not_the_user_as_client_cert_rejected() {
-    if !reachable(&PG_CERT) {
-        return;
-    }
+    require(&[&PG_CERT]);
     let report = test(&pg_cert(USER.get()), client("other")).await;
     let message = failure(&report, ErrorCode::ClientCertRejected);
     assert!(
@@ -184,10 +181,9 @@ async fn postgresql_refuses_a_subject_that_is_not_the_user_as_client_cert_reject
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn a_certificate_that_expires_soon_works_and_is_warned_about() {
-    if !reachable(&PG_CERT) {
-        return;
-    }
+    require(&[&PG_CERT]);
     let report = test(&pg_cert(USER.get()), client("soon")).await;
     report.outcome.as_ref().expect("success");
     let cert = presented(&report);
@@ -211,10 +207,9 @@ async fn a_certificate_that_expires_soon_works_and_is_warned_about() {
 /// pgbouncer demands a certificate at the TLS level: refused without one (the alert), in with
 /// one of the test CA.
 #[tokio::test]
+#[ignore = "live: needs PGBOUNCER_CERT (scripts/test-databases)"]
 async fn pgbouncer_demanding_a_certificate_takes_the_one_presented() {
-    if !reachable(&PGBOUNCER_CERT) {
-        return;
-    }
+    require(&[&PGBOUNCER_CERT]);
     let uri = format!(
         "postgresql://{PG_ADMIN_USER}@{PGBOUNCER_CERT}/postgres?validateSsl=true&sslRootCert={CA_PEM}"
     );
@@ -232,10 +227,9 @@ async fn pgbouncer_demanding_a_certificate_takes_the_one_presented() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn mariadb_takes_the_certificate_its_account_requires() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     for kind in ["pkcs8", "pkcs1", "ec", "encrypted"] {
         let report = test(&mariadb_cert(), client(kind)).await;
         let version = report
@@ -254,10 +248,9 @@ async fn mariadb_takes_the_certificate_its_account_requires() {
 /// one whose subject the account does not name, it answers error 1045, the same as for a
 /// wrong password. `auth_failed`, saying so.
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn mariadb_without_the_required_certificate_is_auth_failed_naming_the_certificate() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     let report = test(&mariadb_cert(), TlsCredentials::default()).await;
     let message = failure(&report, ErrorCode::AuthFailed);
     assert!(
@@ -274,10 +267,9 @@ async fn mariadb_without_the_required_certificate_is_auth_failed_naming_the_cert
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn mariadb_refuses_a_certificate_from_an_untrusted_ca_as_client_cert_rejected() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     let report = test(&mariadb_cert(), client("untrusted")).await;
     let message = failure(&report, ErrorCode::ClientCertRejected);
     assert!(message.contains("CN=Jackal untrusted CA"), "{message}");

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, MARIADB_ADMIN_USER, MARIADB_PLAIN,
+    ca_dir, require, silent_listener, CA_PEM, DATABASE, MARIADB_ADMIN_USER, MARIADB_PLAIN,
     MARIADB_TLS, PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
@@ -153,10 +153,9 @@ async fn pg_drop_database(name: &str) {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn postgres_lists_schemas_tables_views_and_columns_exactly() {
-    if !reachable(&PG_MAIN) {
-        return;
-    }
+    require(&[&PG_MAIN]);
     let db = unique("pg");
     pg_create_database(&db).await;
     let name = db.clone();
@@ -260,10 +259,9 @@ async fn postgres_lists_schemas_tables_views_and_columns_exactly() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_TLS (scripts/test-databases)"]
 async fn postgres_introspection_verifies_tls_like_the_test() {
-    if !reachable(&PG_TLS) {
-        return;
-    }
+    require(&[&PG_TLS]);
     let report = run(&format!(
         "postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
     ))
@@ -293,10 +291,9 @@ async fn postgres_introspection_verifies_tls_like_the_test() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_PLAIN (scripts/test-databases)"]
 async fn postgres_wrong_password_is_auth_failed_and_lists_nothing() {
-    if !reachable(&PG_PLAIN) {
-        return;
-    }
+    require(&[&PG_PLAIN]);
     let report = run(&format!(
         "postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"
     ))
@@ -307,10 +304,9 @@ async fn postgres_wrong_password_is_auth_failed_and_lists_nothing() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn postgres_10000_tables_introspect_within_the_default_deadline() {
-    if !reachable(&PG_MAIN) {
-        return;
-    }
+    require(&[&PG_MAIN]);
     const TABLES: usize = 10_000;
     let db = unique("pg10k");
     pg_create_database(&db).await;
@@ -414,10 +410,9 @@ async fn mariadb_drop_database(name: &str) {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_PLAIN (scripts/test-databases)"]
 async fn mariadb_lists_the_named_database_exactly_and_every_other_without_one() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
+    require(&[&MARIADB_PLAIN]);
     let db = unique("my");
     let name = db.clone();
     let check = async move {
@@ -507,10 +502,9 @@ async fn mariadb_lists_the_named_database_exactly_and_every_other_without_one() 
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn mariadb_introspection_over_verified_tls() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     let report = run(&format!(
         "mysql://{USER}:{PASSWORD}@{MARIADB_TLS}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
     ))
@@ -526,10 +520,9 @@ async fn mariadb_introspection_over_verified_tls() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_PLAIN (scripts/test-databases)"]
 async fn mariadb_wrong_password_is_auth_failed_and_lists_nothing() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
+    require(&[&MARIADB_PLAIN]);
     let report = run(&format!(
         "mysql://{USER}:{WRONG_PASSWORD}@{MARIADB_PLAIN}/{DATABASE}?ssl=false"
     ))
@@ -688,6 +681,7 @@ async fn denied_addresses_are_denied_by_policy_and_never_dialled() {
         assert_eq!(phases(&report), [(Phase::Resolve, false)], "{uri}");
         assert_eq!(report.address, None, "{uri}");
     }
+    // A negative: a dial let through would reach the listener well within this wait.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),

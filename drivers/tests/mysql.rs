@@ -1,13 +1,15 @@
 //! MySQL/MariaDB connection tests against the real servers `scripts/test-databases` sets up,
 //! plus local sockets for the failures a server cannot produce on demand (closed port, silence).
 
+mod cases;
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ca_dir, reachable, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, USER};
+use cases::{Case, Tls};
+use common::{ca_dir, require, CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, USER};
 use jackal_drivers::{
     probe, ConnectionSpec, EgressPolicy, ErrorCode, Phase, ProbeContext, ProbeReport,
     StaticResolver,
@@ -90,10 +92,9 @@ async fn server_version(addr: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_PLAIN (scripts/test-databases)"]
 async fn plain_server_with_ssl_false_reports_mariadb_and_its_exact_version() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
+    require(&[&MARIADB_PLAIN]);
     let report = run(&uri(
         MARIADB_PLAIN.get(),
         PASSWORD.get(),
@@ -131,10 +132,9 @@ async fn plain_server_with_ssl_false_reports_mariadb_and_its_exact_version() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn tls_server_without_validation_is_encrypted_and_reports_the_protocol() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     let report = run(&uri(
         MARIADB_TLS.get(),
         PASSWORD.get(),
@@ -175,10 +175,9 @@ async fn tls_server_without_validation_is_encrypted_and_reports_the_protocol() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn tls_server_is_verified_against_ssl_root_cert() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
     let report = run(&uri(
         MARIADB_TLS.get(),
@@ -193,10 +192,9 @@ async fn tls_server_is_verified_against_ssl_root_cert() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn localhost_is_dialled_at_its_checked_ip_and_verified_by_name() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     let port = MARIADB_TLS.get().rsplit(':').next().unwrap();
     let options = format!("validateSsl=true&sslRootCert={CA_PEM}");
     let report = run(&uri(
@@ -212,10 +210,9 @@ async fn localhost_is_dialled_at_its_checked_ip_and_verified_by_name() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn the_written_name_not_the_dialled_ip_is_what_the_certificate_must_match() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
+    require(&[&MARIADB_TLS]);
     // The certificate lists 127.0.0.1, the address dialled, but not db.jackal.test, the host
     // written: verifying against the IP would wrongly pass.
     let port = MARIADB_TLS.get().rsplit(':').next().unwrap();
@@ -236,10 +233,9 @@ async fn the_written_name_not_the_dialled_ip_is_what_the_certificate_must_match(
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_PLAIN (scripts/test-databases)"]
 async fn a_name_only_our_resolver_knows_is_never_resolved_again_by_the_driver() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
+    require(&[&MARIADB_PLAIN]);
     // db.jackal.test exists only in the probe's resolver; had mysql_async been given the name,
     // its own lookup would fail.
     let port = MARIADB_PLAIN.get().rsplit(':').next().unwrap();
@@ -254,141 +250,88 @@ async fn a_name_only_our_resolver_knows_is_never_resolved_again_by_the_driver() 
     assert_eq!(report.address, Some(MARIADB_PLAIN.get().parse().unwrap()));
 }
 
+/// How each failure a live server gives is classified: code, message, failed phase, TLS.
 #[tokio::test]
-async fn wrong_password_is_auth_failed_on_the_plain_server() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
-    let report = run(&uri(
-        MARIADB_PLAIN.get(),
-        WRONG_PASSWORD,
-        DATABASE.get(),
-        "ssl=false",
-    ))
+#[ignore = "live: needs MARIADB_PLAIN, MARIADB_TLS (scripts/test-databases)"]
+async fn server_failures_are_classified() {
+    require(&[&MARIADB_PLAIN, &MARIADB_TLS]);
+    let (plain, tls) = (MARIADB_PLAIN.get(), MARIADB_TLS.get());
+    let (password, database) = (PASSWORD.get(), DATABASE.get());
+    // Without TLS, mysql_async logs in as part of connecting: the failed phase is `connect`.
+    let cases = vec![
+        Case {
+            name: "wrong password, plain server",
+            uri: uri(plain, WRONG_PASSWORD, database, "ssl=false"),
+            code: ErrorCode::AuthFailed,
+            message: vec![
+                format!("access denied for user \"{USER}\""),
+                "check the user and password in configUri".into(),
+            ],
+            failed: Phase::Connect,
+            tls: Tls::Off,
+        },
+        Case {
+            name: "wrong password, TLS server: after TLS succeeded",
+            uri: uri(tls, WRONG_PASSWORD, database, "ssl=true"),
+            code: ErrorCode::AuthFailed,
+            message: vec![format!("access denied for user \"{USER}\"")],
+            failed: Phase::Auth,
+            tls: Tls::On,
+        },
+        // The server says "unknown database" (1049) only to a user with rights on that name.
+        // scripts/test-databases grants ALL ON `jackal_test`.*, and `_` is a wildcard in a
+        // database-level grant, so the user has rights on the (missing) `jackal0test` too.
+        Case {
+            name: "missing database the user may use",
+            uri: uri(plain, password, "jackal0test", "ssl=false"),
+            code: ErrorCode::UnknownDatabase,
+            message: vec![format!(
+                "database \"jackal0test\" does not exist on {plain}: check the database in configUri"
+            )],
+            failed: Phase::Connect,
+            tls: Tls::Off,
+        },
+        // To a user without rights on it, a missing database looks forbidden (1044).
+        Case {
+            name: "database without rights",
+            uri: uri(plain, password, "jackal_no_such_db", "ssl=false"),
+            code: ErrorCode::AuthFailed,
+            message: vec![
+                "may not use the database \"jackal_no_such_db\"".into(),
+                "whether it exists".into(),
+            ],
+            failed: Phase::Connect,
+            tls: Tls::Off,
+        },
+        // The password is wrong on purpose: had the driver fallen back to a plain-text login,
+        // the server would have answered "access denied" (auth_failed) instead. The greeting
+        // said no TLS, and nothing more was sent (the TLS phase is the last).
+        Case {
+            name: "ssl=true on a server without TLS: no plain fallback",
+            uri: uri(plain, WRONG_PASSWORD, database, "ssl=true"),
+            code: ErrorCode::TlsUnavailable,
+            message: vec![format!(
+                "the server at {plain} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false"
+            )],
+            failed: Phase::Tls,
+            tls: Tls::Off,
+        },
+        Case {
+            name: "validation without sslRootCert, test CA",
+            uri: uri(tls, password, database, "validateSsl=true"),
+            code: ErrorCode::TlsFailed,
+            message: vec![
+                "not signed by a CA Jackal trusts".into(),
+                "sslRootCert".into(),
+            ],
+            failed: Phase::Tls,
+            tls: Tls::NotReported,
+        },
+    ];
+    cases::check(cases, &[password, WRONG_PASSWORD], |uri| async move {
+        run(&uri).await
+    })
     .await;
-    let message = failure(&report, ErrorCode::AuthFailed);
-    assert!(
-        message.contains(&format!("access denied for user \"{USER}\"")),
-        "{message}"
-    );
-    assert!(
-        message.contains("check the user and password in configUri"),
-        "{message}"
-    );
-    assert_eq!(report.address, Some(MARIADB_PLAIN.get().parse().unwrap()));
-}
-
-#[tokio::test]
-async fn wrong_password_is_auth_failed_on_the_tls_server_after_tls_succeeded() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
-    let report = run(&uri(
-        MARIADB_TLS.get(),
-        WRONG_PASSWORD,
-        DATABASE.get(),
-        "ssl=true",
-    ))
-    .await;
-    failure(&report, ErrorCode::AuthFailed);
-    assert!(report.tls.expect("tls reported").enabled);
-}
-
-#[tokio::test]
-async fn missing_database_the_user_may_use_is_unknown_database() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
-    // The server says "unknown database" (1049) only to a user with rights on that name.
-    // scripts/test-databases grants ALL ON `jackal_test`.*, and `_` is a wildcard in a
-    // database-level grant, so the user has rights on the (missing) `jackal0test` too.
-    let report = run(&uri(
-        MARIADB_PLAIN.get(),
-        PASSWORD.get(),
-        "jackal0test",
-        "ssl=false",
-    ))
-    .await;
-    let message = failure(&report, ErrorCode::UnknownDatabase);
-    assert_eq!(
-        message,
-        format!("database \"jackal0test\" does not exist on {MARIADB_PLAIN}: check the database in configUri")
-    );
-}
-
-#[tokio::test]
-async fn database_without_rights_is_auth_failed_and_says_it_may_not_exist() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
-    // To a user without rights on it, a missing database looks forbidden (1044), not missing.
-    let report = run(&uri(
-        MARIADB_PLAIN.get(),
-        PASSWORD.get(),
-        "jackal_no_such_db",
-        "ssl=false",
-    ))
-    .await;
-    let message = failure(&report, ErrorCode::AuthFailed);
-    assert!(
-        message.contains("may not use the database \"jackal_no_such_db\""),
-        "{message}"
-    );
-    assert!(message.contains("whether it exists"), "{message}");
-}
-
-#[tokio::test]
-async fn ssl_true_on_a_server_without_tls_is_tls_unavailable_with_no_plain_fallback() {
-    if !reachable(&MARIADB_PLAIN) {
-        return;
-    }
-    // The password is wrong on purpose: had the driver fallen back to a plain-text login, the
-    // server would have answered "access denied" (auth_failed) instead.
-    let report = run(&uri(
-        MARIADB_PLAIN.get(),
-        WRONG_PASSWORD,
-        DATABASE.get(),
-        "ssl=true",
-    ))
-    .await;
-    let message = failure(&report, ErrorCode::TlsUnavailable);
-    assert_eq!(
-        message,
-        format!("the server at {MARIADB_PLAIN} does not offer TLS, and configUri asks for it (ssl=true): enable TLS on the server, or set ssl=false")
-    );
-    // Jackal dialled; the greeting said no TLS, and nothing more was sent.
-    assert_eq!(
-        phases(&report),
-        [
-            (Phase::Resolve, true),
-            (Phase::Connect, true),
-            (Phase::Tls, false)
-        ]
-    );
-    assert!(!report.tls.expect("tls reported").enabled);
-}
-
-#[tokio::test]
-async fn validation_without_ssl_root_cert_is_tls_failed_for_the_test_ca() {
-    if !reachable(&MARIADB_TLS) {
-        return;
-    }
-    let report = run(&uri(
-        MARIADB_TLS.get(),
-        PASSWORD.get(),
-        DATABASE.get(),
-        "validateSsl=true",
-    ))
-    .await;
-    let message = failure(&report, ErrorCode::TlsFailed);
-    assert!(
-        message.contains("not signed by a CA Jackal trusts"),
-        "{message}"
-    );
-    assert!(message.contains("sslRootCert"), "{message}");
-    // The handshake failed: TLS is not reported as off, and the failing phase is `tls`.
-    assert!(report.tls.is_none(), "{:?}", report.tls);
-    assert_eq!(phases(&report).last(), Some(&(Phase::Tls, false)));
 }
 
 #[tokio::test]
@@ -455,6 +398,7 @@ async fn a_uri_without_user_is_invalid_and_dials_nothing() {
     let report = run(&format!("mysql://127.0.0.1:{port}/db?ssl=false")).await;
     failure_without_phase(&report, ErrorCode::InvalidUri);
     assert_eq!(report.address, None);
+    // A negative: a dial let through would reach the listener well within this wait.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         accepted.load(std::sync::atomic::Ordering::SeqCst),
@@ -497,61 +441,60 @@ async fn a_denied_address_is_never_dialled() {
 #[tokio::test]
 async fn no_failure_message_contains_the_password() {
     // Every failure above is also checked by `failure`; this gathers the ones reachable without
-    // a server, plus the server-side ones when the servers are up.
+    // a server.
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().to_string()
     };
-    let mut reports = vec![run(&uri(&closed, WRONG_PASSWORD, DATABASE.get(), "ssl=false")).await];
-    if reachable(&MARIADB_PLAIN) {
-        reports.push(
-            run(&uri(
-                MARIADB_PLAIN.get(),
-                WRONG_PASSWORD,
-                DATABASE.get(),
-                "ssl=false",
-            ))
-            .await,
-        );
-        reports.push(
-            run(&uri(
-                MARIADB_PLAIN.get(),
-                WRONG_PASSWORD,
-                "no_such_db",
-                "ssl=true",
-            ))
-            .await,
-        );
-        reports.push(
-            run(&uri(
-                MARIADB_PLAIN.get(),
-                PASSWORD.get(),
-                "no_such_db",
-                "ssl=false",
-            ))
-            .await,
-        );
+    let report = run(&uri(&closed, WRONG_PASSWORD, DATABASE.get(), "ssl=false")).await;
+    assert_no_failure_quotes_a_password(vec![report]);
+}
+
+/// The failures the live servers answer, with a distinctive password: none may quote it.
+#[tokio::test]
+#[ignore = "live: needs MARIADB_PLAIN, MARIADB_TLS (scripts/test-databases)"]
+async fn no_server_failure_message_contains_the_password() {
+    require(&[&MARIADB_PLAIN, &MARIADB_TLS]);
+    let cases = [
+        (
+            MARIADB_PLAIN.get(),
+            WRONG_PASSWORD,
+            DATABASE.get(),
+            "ssl=false",
+        ),
+        (
+            MARIADB_PLAIN.get(),
+            WRONG_PASSWORD,
+            "no_such_db",
+            "ssl=true",
+        ),
+        (
+            MARIADB_PLAIN.get(),
+            PASSWORD.get(),
+            "no_such_db",
+            "ssl=false",
+        ),
+        (
+            MARIADB_TLS.get(),
+            WRONG_PASSWORD,
+            DATABASE.get(),
+            "validateSsl=true",
+        ),
+        (
+            MARIADB_TLS.get(),
+            WRONG_PASSWORD,
+            DATABASE.get(),
+            "ssl=true",
+        ),
+    ];
+    let mut reports = Vec::new();
+    for (addr, password, database, options) in cases {
+        reports.push(run(&uri(addr, password, database, options)).await);
     }
-    if reachable(&MARIADB_TLS) {
-        reports.push(
-            run(&uri(
-                MARIADB_TLS.get(),
-                WRONG_PASSWORD,
-                DATABASE.get(),
-                "validateSsl=true",
-            ))
-            .await,
-        );
-        reports.push(
-            run(&uri(
-                MARIADB_TLS.get(),
-                WRONG_PASSWORD,
-                DATABASE.get(),
-                "ssl=true",
-            ))
-            .await,
-        );
-    }
+    assert_no_failure_quotes_a_password(reports);
+}
+
+fn assert_no_failure_quotes_a_password(reports: Vec<ProbeReport>) {
     for report in reports {
         let failure = report.outcome.expect_err("a failure");
         for secret in [PASSWORD.get(), WRONG_PASSWORD] {

@@ -1,6 +1,7 @@
 //! The PostgreSQL probe against real servers (see `common`), and against sockets of our own
 //! for what no server does on purpose: refuse, stay silent, be denied.
 
+mod cases;
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -8,12 +9,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cases::{Case, Tls};
 use common::{
-    ca_dir, reachable, silent_listener, CA_PEM, DATABASE, PASSWORD, PGBOUNCER, PGBOUNCER_CERT,
+    ca_dir, require, silent_listener, CA_PEM, DATABASE, PASSWORD, PGBOUNCER, PGBOUNCER_CERT,
     PG_ADMIN_USER, PG_CERT, PG_MAIN, PG_PLAIN, PG_TLS, USER,
 };
 use jackal_drivers::{
-    probe, ConnectionSpec, EgressPolicy, ErrorCode, ProbeContext, ProbeReport, ResolveError,
+    probe, ConnectionSpec, EgressPolicy, ErrorCode, Phase, ProbeContext, ProbeReport, ResolveError,
     StaticResolver,
 };
 
@@ -104,10 +106,9 @@ fn addr(text: &str) -> SocketAddr {
 // --- success -----------------------------------------------------------------------------
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn plain_connection_to_main_server_succeeds_without_tls() {
-    if !reachable(&PG_MAIN) {
-        return;
-    }
+    require(&[&PG_MAIN]);
     let report = run(&format!(
         "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?ssl=false"
     ))
@@ -124,10 +125,9 @@ async fn plain_connection_to_main_server_succeeds_without_tls() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn tls_without_validation_to_self_signed_main_server_succeeds() {
-    if !reachable(&PG_MAIN) {
-        return;
-    }
+    require(&[&PG_MAIN]);
     let report = run(&format!(
         "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?ssl=true&validateSsl=false"
     ))
@@ -147,10 +147,9 @@ async fn tls_without_validation_to_self_signed_main_server_succeeds() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_TLS (scripts/test-databases)"]
 async fn verified_tls_with_test_ca_and_password_succeeds() {
-    if !reachable(&PG_TLS) {
-        return;
-    }
+    require(&[&PG_TLS]);
     let report = run(&format!(
         "postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
     ))
@@ -193,10 +192,9 @@ async fn verified_tls_with_test_ca_and_password_succeeds() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_TLS (scripts/test-databases)"]
 async fn verified_tls_to_localhost_name_succeeds() {
-    if !reachable(&PG_TLS) {
-        return;
-    }
+    require(&[&PG_TLS]);
     let port = addr(PG_TLS.get()).port();
     let ctx = context(StaticResolver::new().answer("localhost", &[LOCALHOST]));
     let report = run_with(
@@ -212,10 +210,9 @@ async fn verified_tls_to_localhost_name_succeeds() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn reported_version_matches_what_the_server_says() {
-    if !reachable(&PG_MAIN) {
-        return;
-    }
+    require(&[&PG_MAIN]);
     let main = addr(PG_MAIN.get());
     let (client, connection) = tokio_postgres::Config::new()
         .host(main.ip().to_string())
@@ -254,150 +251,107 @@ async fn reported_version_matches_what_the_server_says() {
     assert_eq!(numbers.next(), Some(reported.major.to_string().as_str()));
 }
 
-// --- authentication and database -------------------------------------------------------------
+// --- failures a live server gives ---------------------------------------------------------
 
+/// How each failure a live server gives is classified: code, message, failed phase, TLS.
 #[tokio::test]
-async fn wrong_password_over_tls_is_auth_failed_naming_user_not_password() {
-    if !reachable(&PG_TLS) {
-        return;
-    }
-    let report = run(&format!(
-        "postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}?ssl=true&validateSsl=false"
-    ))
-    .await;
-    let message = assert_failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains(USER.get()), "{message}");
-    assert!(!message.contains(WRONG_PASSWORD), "{message}");
-    assert_eq!(phases(&report).last(), Some(&("auth", false)));
-}
-
-#[tokio::test]
-async fn wrong_password_without_tls_is_auth_failed_naming_user_not_password() {
-    if !reachable(&PG_PLAIN) {
-        return;
-    }
-    let report = run(&format!(
-        "postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"
-    ))
-    .await;
-    let message = assert_failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains(USER.get()), "{message}");
-    assert!(!message.contains(WRONG_PASSWORD), "{message}");
-}
-
-#[tokio::test]
-async fn unknown_role_is_auth_failed_naming_it() {
-    if !reachable(&PG_MAIN) {
-        return;
-    }
-    // Trust auth: the server refuses the role itself (SQLSTATE 28000), not a password.
-    let report = run(&format!(
-        "postgresql://no_such_role_jackal@{PG_MAIN}/postgres?ssl=false"
-    ))
-    .await;
-    let message = assert_failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains("\"no_such_role_jackal\""), "{message}");
-    assert!(message.contains("pg_hba.conf"), "{message}");
-}
-
-#[tokio::test]
-async fn missing_password_is_auth_failed_asking_for_one() {
-    if !reachable(&PG_PLAIN) {
-        return;
-    }
-    let report = run(&format!(
-        "postgresql://{USER}@{PG_PLAIN}/{DATABASE}?ssl=false"
-    ))
-    .await;
-    let message = assert_failure(&report, ErrorCode::AuthFailed);
-    assert!(message.contains("configUri has none"), "{message}");
-}
-
-#[tokio::test]
-async fn missing_database_is_unknown_database() {
-    if !reachable(&PG_TLS) {
-        return;
-    }
-    let report = run(&format!(
-        "postgresql://{USER}:{PASSWORD}@{PG_TLS}/no_such_database_here?validateSsl=false"
-    ))
-    .await;
-    let message = assert_failure(&report, ErrorCode::UnknownDatabase);
-    assert!(message.contains("no_such_database_here"), "{message}");
-    assert!(message.contains(PG_TLS.get()), "{message}");
-    assert!(!message.contains(PASSWORD.get()), "{message}");
-}
-
-// --- TLS ------------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn tls_asked_of_server_without_tls_is_tls_unavailable_with_no_fallback() {
-    if !reachable(&PG_PLAIN) {
-        return;
-    }
-    let report = run(&format!(
-        "postgresql://{USER}:{PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=true"
-    ))
-    .await;
-    let message = assert_failure(&report, ErrorCode::TlsUnavailable);
-    assert!(
-        message.contains(PG_PLAIN.get()) && message.contains("ssl=false"),
-        "{message}"
-    );
-    assert_eq!(
-        phases(&report),
-        [("resolve", true), ("connect", true), ("tls", false)],
-        "no auth phase: nothing was sent in plain text"
-    );
-}
-
-#[tokio::test]
-async fn validating_self_signed_certificate_is_tls_failed() {
-    if !reachable(&PG_MAIN) {
-        return;
-    }
-    let report = run(&format!(
-        "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?validateSsl=true"
-    ))
-    .await;
-    // Debian links the snakeoil certificate (CN=localhost) into /etc/ssl/certs, so the system
-    // roots may trust it: then it fails on the name 127.0.0.1 rather than on its issuer.
-    let message = assert_failure(&report, ErrorCode::TlsFailed);
-    assert!(message.contains("127.0.0.1"), "{message}");
-    assert_eq!(phases(&report).last(), Some(&("tls", false)));
-    assert_eq!(report.tls, None, "no TLS report for a failed handshake");
-}
-
-#[tokio::test]
-async fn validating_test_ca_certificate_without_root_cert_is_tls_failed() {
-    if !reachable(&PG_TLS) {
-        return;
-    }
-    let report = run(&format!(
-        "postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"
-    ))
-    .await;
-    let message = assert_failure(&report, ErrorCode::TlsFailed);
-    assert!(!message.contains(PASSWORD.get()), "{message}");
-}
-
-#[tokio::test]
-async fn certificate_not_for_the_host_name_is_tls_failed_naming_it() {
-    if !reachable(&PG_TLS) {
-        return;
-    }
-    let port = addr(PG_TLS.get()).port();
+#[ignore = "live: needs PG_MAIN, PG_TLS, PG_PLAIN (scripts/test-databases)"]
+async fn server_failures_are_classified() {
+    require(&[&PG_MAIN, &PG_TLS, &PG_PLAIN]);
+    let tls_port = addr(PG_TLS.get()).port();
+    let cases = vec![
+        Case {
+            name: "wrong password over TLS names the user",
+            uri: format!(
+                "postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}?ssl=true&validateSsl=false"
+            ),
+            code: ErrorCode::AuthFailed,
+            message: vec![USER.to_string()],
+            failed: Phase::Auth,
+            tls: Tls::On,
+        },
+        Case {
+            name: "wrong password without TLS names the user",
+            uri: format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"),
+            code: ErrorCode::AuthFailed,
+            message: vec![USER.to_string()],
+            failed: Phase::Auth,
+            tls: Tls::Off,
+        },
+        // Trust auth: the server refuses the role itself (SQLSTATE 28000), not a password.
+        Case {
+            name: "unknown role is named",
+            uri: format!("postgresql://no_such_role_jackal@{PG_MAIN}/postgres?ssl=false"),
+            code: ErrorCode::AuthFailed,
+            message: vec!["\"no_such_role_jackal\"".into(), "pg_hba.conf".into()],
+            failed: Phase::Auth,
+            tls: Tls::Off,
+        },
+        Case {
+            name: "missing password is asked for",
+            uri: format!("postgresql://{USER}@{PG_PLAIN}/{DATABASE}?ssl=false"),
+            code: ErrorCode::AuthFailed,
+            message: vec!["configUri has none".into()],
+            failed: Phase::Auth,
+            tls: Tls::Off,
+        },
+        Case {
+            name: "missing database",
+            uri: format!(
+                "postgresql://{USER}:{PASSWORD}@{PG_TLS}/no_such_database_here?validateSsl=false"
+            ),
+            code: ErrorCode::UnknownDatabase,
+            message: vec!["no_such_database_here".into(), PG_TLS.to_string()],
+            failed: Phase::Auth,
+            tls: Tls::On,
+        },
+        // The TLS phase is the last: nothing was sent in plain text.
+        Case {
+            name: "TLS asked of a server without TLS: no fallback",
+            uri: format!("postgresql://{USER}:{PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=true"),
+            code: ErrorCode::TlsUnavailable,
+            message: vec![PG_PLAIN.to_string(), "ssl=false".into()],
+            failed: Phase::Tls,
+            tls: Tls::NotReported,
+        },
+        // Debian links the snakeoil certificate (CN=localhost) into /etc/ssl/certs, so the
+        // system roots may trust it: then it fails on the name 127.0.0.1 rather than its issuer.
+        Case {
+            name: "validating the self-signed certificate",
+            uri: format!("postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?validateSsl=true"),
+            code: ErrorCode::TlsFailed,
+            message: vec!["127.0.0.1".into()],
+            failed: Phase::Tls,
+            tls: Tls::NotReported,
+        },
+        Case {
+            name: "validating the test CA's certificate without sslRootCert",
+            uri: format!("postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"),
+            code: ErrorCode::TlsFailed,
+            message: vec![],
+            failed: Phase::Tls,
+            tls: Tls::NotReported,
+        },
+        Case {
+            name: "a certificate not for the host name names it",
+            uri: format!(
+                "postgresql://{USER}:{PASSWORD}@db.example.test:{tls_port}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
+            ),
+            code: ErrorCode::TlsFailed,
+            message: vec!["db.example.test".into(), "not valid for the host name".into()],
+            failed: Phase::Tls,
+            tls: Tls::NotReported,
+        },
+    ];
     let ctx = context(StaticResolver::new().answer("db.example.test", &[LOCALHOST]));
-    let report = run_with(
-        &format!(
-            "postgresql://{USER}:{PASSWORD}@db.example.test:{port}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
-        ),
-        &ctx,
+    let ctx = &ctx;
+    let secrets = [PASSWORD.get(), WRONG_PASSWORD];
+    cases::check(
+        cases,
+        &secrets,
+        |uri| async move { run_with(&uri, ctx).await },
     )
     .await;
-    let message = assert_failure(&report, ErrorCode::TlsFailed);
-    assert!(message.contains("db.example.test"), "{message}");
-    assert!(message.contains("not valid for the host name"), "{message}");
 }
 
 // --- sockets of our own ---------------------------------------------------------------------
@@ -546,6 +500,7 @@ async fn user_less_uri_is_invalid_before_any_io() {
     // Refused before any phase ran: nothing was resolved or dialled.
     assert_eq!(phases(&report), []);
     assert_eq!(report.address, None);
+    // A negative: a dial let through would reach the listener well within this wait.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
@@ -554,7 +509,8 @@ async fn user_less_uri_is_invalid_before_any_io() {
     );
 }
 
-/// Every failure this file can provoke, with a distinctive password: none may quote it.
+/// Every failure this file can provoke without a server, with a distinctive password: none may
+/// quote it.
 #[tokio::test]
 async fn no_failure_message_contains_the_password() {
     let (silent_port, _) = silent_listener().await;
@@ -563,32 +519,34 @@ async fn no_failure_message_contains_the_password() {
         .local_addr()
         .unwrap()
         .port();
-    let mut uris = vec![
+    assert_no_failure_quotes_the_password(&[
         format!("postgresql://{USER}:{WRONG_PASSWORD}@127.0.0.1:{closed_port}/db"),
         format!(
             "postgresql://{USER}:{WRONG_PASSWORD}@127.0.0.1:{silent_port}/db?ssl=false&connectTimeout=1"
         ),
         format!("postgresql://{USER}:{WRONG_PASSWORD}@no-such-host.example.test/db"),
-    ];
-    if reachable(&PG_TLS) {
-        uris.extend([
-            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
-            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"),
-            format!("postgresql://no_such_role_x:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
-        ]);
-    }
-    if reachable(&PG_PLAIN) {
-        uris.extend([
-            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"),
-            format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=true"),
-        ]);
-    }
-    if reachable(&PG_MAIN) {
+    ])
+    .await;
+}
+
+/// The failures the live servers answer, with a distinctive password: none may quote it.
+#[tokio::test]
+#[ignore = "live: needs PG_TLS, PG_PLAIN, PG_MAIN (scripts/test-databases)"]
+async fn no_server_failure_message_contains_the_password() {
+    require(&[&PG_TLS, &PG_PLAIN, &PG_MAIN]);
+    assert_no_failure_quotes_the_password(&[
+        format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
+        format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"),
+        format!("postgresql://no_such_role_x:{WRONG_PASSWORD}@{PG_TLS}/{DATABASE}"),
+        format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=false"),
+        format!("postgresql://{USER}:{WRONG_PASSWORD}@{PG_PLAIN}/{DATABASE}?ssl=true"),
         // Trust auth accepts any password, so ask for a database that is not there.
-        uris.push(format!(
-            "postgresql://postgres:{WRONG_PASSWORD}@{PG_MAIN}/no_such_db_here?ssl=false"
-        ));
-    }
+        format!("postgresql://postgres:{WRONG_PASSWORD}@{PG_MAIN}/no_such_db_here?ssl=false"),
+    ])
+    .await;
+}
+
+async fn assert_no_failure_quotes_the_password(uris: &[String]) {
     let probes = uris.iter().map(|uri| async move { (uri, run(uri).await) });
     for (uri, report) in futures_util::future::join_all(probes).await {
         let failure = report
@@ -606,10 +564,9 @@ async fn no_failure_message_contains_the_password() {
 /// A pooler in front changes nothing in what the test reports: PostgreSQL, its version and
 /// text, no `compatibleWith` (crate::product reads only what the server itself sends).
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, PGBOUNCER (scripts/test-databases)"]
 async fn a_pgbouncer_in_front_reports_the_same_postgresql() {
-    if !reachable(&PG_MAIN) || !reachable(&PGBOUNCER) {
-        return;
-    }
+    require(&[&PG_MAIN, &PGBOUNCER]);
     let direct = run(&format!(
         "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?ssl=false"
     ))
@@ -629,10 +586,9 @@ async fn a_pgbouncer_in_front_reports_the_same_postgresql() {
 /// prove, the `cert` rule (a server with ssl_ca_file asks everyone; 28000 is also "no
 /// pg_hba.conf entry"): `auth_failed`, with the hint; without TLS, `auth_failed` without it.
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn a_cert_rule_is_auth_failed_with_the_client_certificate_hint() {
-    if !reachable(&PG_CERT) {
-        return;
-    }
+    require(&[&PG_CERT]);
     let report = run(&format!(
         "postgresql://{USER}:{PASSWORD}@{PG_CERT}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
     ))
@@ -657,10 +613,9 @@ async fn a_cert_rule_is_auth_failed_with_the_client_certificate_hint() {
 /// `client_tls_sslmode = verify-full`): TLS 1.3's certificate_required alert, which comes after
 /// the client's side of the handshake, is `client_cert_required`.
 #[tokio::test]
+#[ignore = "live: needs PGBOUNCER_CERT (scripts/test-databases)"]
 async fn a_tls_level_demand_for_a_client_certificate_is_client_cert_required() {
-    if !reachable(&PGBOUNCER_CERT) {
-        return;
-    }
+    require(&[&PGBOUNCER_CERT]);
     let report = run(&format!(
         "postgresql://{PG_ADMIN_USER}@{PGBOUNCER_CERT}/postgres?validateSsl=true&sslRootCert={CA_PEM}"
     ))

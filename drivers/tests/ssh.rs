@@ -10,10 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    ca_dir, reachable, silent_listener, silent_listener_at, ssh_client_key, ssh_fingerprint,
-    CA_PEM, DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_TLS,
-    SSH_BASTION, SSH_JUMP, SSH_KEY_PASSPHRASE, SSH_NOFORWARD, SSH_PASSWORD, SSH_PASSWORD_SERVER,
-    SSH_USER, USER,
+    ca_dir, require, silent_listener, silent_listener_at, ssh_client_key, ssh_fingerprint, CA_PEM,
+    DATABASE, MARIADB_PLAIN, MARIADB_TLS, PASSWORD, PG_ADMIN_USER, PG_MAIN, PG_TLS, SSH_BASTION,
+    SSH_JUMP, SSH_KEY_PASSPHRASE, SSH_NOFORWARD, SSH_PASSWORD, SSH_PASSWORD_SERVER, SSH_USER, USER,
 };
 use jackal_drivers::ssh::{KeyError, SshCredentials};
 use jackal_drivers::{
@@ -93,19 +92,14 @@ fn failure(report: &ProbeReport, code: ErrorCode) -> String {
     }
 }
 
-fn servers_up() -> bool {
-    reachable(&PG_MAIN) && reachable(&SSH_BASTION)
-}
-
 fn hop(addr: &str) -> String {
     format!("{SSH_USER}@{addr}")
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn postgresql_through_the_bastion_reports_its_version_and_the_ssh_phases() {
-    if !servers_up() {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION]);
     let bastion = ssh_fingerprint("bastion");
     let report = run(
         &main_through(&via(&SSH_BASTION, Some(&bastion))),
@@ -135,10 +129,9 @@ fn mariadb_through(addr: &str, password: &str, options: &str, ssh: &str) -> Stri
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, MARIADB_PLAIN, SSH_JUMP (scripts/test-databases)"]
 async fn mariadb_through_a_jump_host_and_the_bastion_reports_its_version() {
-    if !servers_up() || !reachable(&MARIADB_PLAIN) || !reachable(&SSH_JUMP) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &MARIADB_PLAIN, &SSH_JUMP]);
     let (bastion, jump) = (ssh_fingerprint("bastion"), ssh_fingerprint("jump"));
     let direct = via(&SSH_BASTION, Some(&bastion));
     let jumped = format!(
@@ -172,10 +165,9 @@ async fn mariadb_through_a_jump_host_and_the_bastion_reports_its_version() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, MARIADB_TLS, MARIADB_PLAIN (scripts/test-databases)"]
 async fn mariadb_tls_inside_the_tunnel_is_started_and_verified_by_jackal() {
-    if !servers_up() || !reachable(&MARIADB_TLS) || !reachable(&MARIADB_PLAIN) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &MARIADB_TLS, &MARIADB_PLAIN]);
     let ssh = via(&SSH_BASTION, Some(&ssh_fingerprint("bastion")));
     let verified = format!("ssl=true&validateSsl=true&sslRootCert={CA_PEM}");
     let report = run(
@@ -243,10 +235,9 @@ async fn mariadb_tls_inside_the_tunnel_is_started_and_verified_by_jackal() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, PG_TLS (scripts/test-databases)"]
 async fn tls_inside_the_tunnel_verifies_the_database_name_as_written() {
-    if !servers_up() || !reachable(&PG_TLS) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &PG_TLS]);
     let bastion = ssh_fingerprint("bastion");
     let uri = format!(
         "postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?ssl=true&validateSsl=true&sslRootCert={CA_PEM}&{}",
@@ -281,10 +272,9 @@ async fn tls_inside_the_tunnel_verifies_the_database_name_as_written() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, PG_TLS (scripts/test-databases)"]
 async fn a_database_failure_behind_a_good_tunnel_keeps_its_own_code() {
-    if !servers_up() || !reachable(&PG_TLS) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &PG_TLS]);
     let bastion = ssh_fingerprint("bastion");
     let uri = format!(
         "postgresql://{USER}:wrong-{PASSWORD}@{PG_TLS}/{DATABASE}?ssl=true&{}",
@@ -305,10 +295,9 @@ async fn a_database_failure_behind_a_good_tunnel_keeps_its_own_code() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, SSH_PASSWORD_SERVER (scripts/test-databases)"]
 async fn every_key_type_and_a_password_log_in() {
-    if !servers_up() || !reachable(&SSH_PASSWORD_SERVER) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &SSH_PASSWORD_SERVER]);
     let bastion = ssh_fingerprint("bastion");
     for name in ["id_ed25519", "id_ecdsa", "id_rsa", "id_rsa_pkcs8"] {
         let report = run(&main_through(&via(&SSH_BASTION, Some(&bastion))), key(name)).await;
@@ -333,10 +322,9 @@ async fn every_key_type_and_a_password_log_in() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, SSH_JUMP (scripts/test-databases)"]
 async fn through_a_jump_host_to_the_bastion_to_the_database() {
-    if !servers_up() || !reachable(&SSH_JUMP) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &SSH_JUMP]);
     let (bastion, jump) = (ssh_fingerprint("bastion"), ssh_fingerprint("jump"));
     // `@` is written %40 inside configUri (a raw one after the host is refused).
     let jump_list = format!("{SSH_USER}%40{SSH_JUMP};{jump}").replace('+', "%2B");
@@ -380,10 +368,9 @@ async fn through_a_jump_host_to_the_bastion_to_the_database() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn an_unpinned_or_changed_host_key_is_refused_before_logging_in() {
-    if !servers_up() {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION]);
     let bastion = ssh_fingerprint("bastion");
     let report = run(&main_through(&via(&SSH_BASTION, None)), key("id_ed25519")).await;
     let message = failure(&report, ErrorCode::SshHostKeyUnknown);
@@ -410,10 +397,9 @@ async fn an_unpinned_or_changed_host_key_is_refused_before_logging_in() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn a_refused_login_names_the_methods_the_server_offers() {
-    if !servers_up() {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION]);
     let bastion = ssh_fingerprint("bastion");
     // A key the server does not know.
     let stranger = russh_key_not_authorized();
@@ -457,10 +443,9 @@ fn russh_key_not_authorized() -> SshCredentials {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, SSH_NOFORWARD (scripts/test-databases)"]
 async fn a_bastion_without_forwarding_is_forward_denied_naming_the_target() {
-    if !servers_up() || !reachable(&SSH_NOFORWARD) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &SSH_NOFORWARD]);
     let pin = ssh_fingerprint("noforward");
     let report = run(
         &main_through(&via(&SSH_NOFORWARD, Some(&pin))),
@@ -516,6 +501,7 @@ async fn a_denied_bastion_is_denied_by_policy_with_nothing_dialled() {
     };
     let report = probe(&spec, &ctx).await;
     failure(&report, ErrorCode::DeniedByPolicy);
+    // A negative: a dial let through would reach the listener well within this wait.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 
@@ -529,16 +515,8 @@ async fn a_denied_bastion_is_denied_by_policy_with_nothing_dialled() {
 }
 
 #[test]
+#[ignore = "live: needs the client keys of SSH_DIR (scripts/test-databases)"]
 fn keys_that_cannot_be_used_say_why_without_echoing_them() {
-    if !std::path::Path::new(common::SSH_DIR.get())
-        .join("client")
-        .exists()
-    {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and no client keys; run scripts/test-databases");
-        }
-        return;
-    }
     let protected = ssh_client_key("id_ed25519_pass");
     let with = |text: &str, passphrase: Option<&str>| SshCredentials {
         private_key: Some(Zeroizing::new(text.to_owned())),
@@ -611,10 +589,9 @@ const ODD_SPELLINGS: &[&str] = &[
 ];
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn a_denied_database_behind_the_bastion_is_never_dialled_in_any_spelling() {
-    if !servers_up() {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION]);
     let (port, accepted) = silent_listener_at(DENIED).await;
     let pin = ssh_fingerprint("bastion");
     let written = |host: &str| {
@@ -644,10 +621,9 @@ async fn a_denied_database_behind_the_bastion_is_never_dialled_in_any_spelling()
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn a_name_behind_the_bastion_is_resolved_by_jackal_and_the_bastion_asked_for_its_ip() {
-    if !servers_up() {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION]);
     let (_, port) = host_port(&PG_MAIN);
     let uri = format!(
         "postgresql://{PG_ADMIN_USER}@db.behind.test:{port}/postgres?ssl=false&{}",
@@ -673,10 +649,9 @@ async fn a_name_behind_the_bastion_is_resolved_by_jackal_and_the_bastion_asked_f
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn with_ssh_resolves_names_the_bastion_resolves_names_but_addresses_are_still_checked() {
-    if !servers_up() {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION]);
     let ctx = ProbeContext {
         ssh_resolves_names: true,
         ..denying_ctx()
@@ -702,10 +677,9 @@ async fn with_ssh_resolves_names_the_bastion_resolves_names_but_addresses_are_st
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, SSH_JUMP (scripts/test-databases)"]
 async fn a_denied_bastion_behind_an_allowed_jump_host_is_never_dialled() {
-    if !servers_up() || !reachable(&SSH_JUMP) {
-        return;
-    }
+    require(&[&PG_MAIN, &SSH_BASTION, &SSH_JUMP]);
     let (port, accepted) = silent_listener_at(DENIED).await;
     let jump = format!("{SSH_USER}%40{SSH_JUMP};{}", ssh_fingerprint("jump")).replace('+', "%2B");
     let bastion_pin = ssh_fingerprint("bastion").replace('+', "%2B");

@@ -74,10 +74,9 @@ fn pg_cert_unverified(user: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn an_unsaved_test_presents_the_certificate_and_trusts_the_ca_sent_as_content() {
-    if !live::reachable(&live::PG_CERT) {
-        return;
-    }
+    live::require(&[&live::PG_CERT]);
     let app = spawn_app().await;
     let key = read("client-encrypted-key.pem");
     let mut pairs = with_client(pg_cert_uri(live::USER.get()), "encrypted");
@@ -113,10 +112,9 @@ async fn an_unsaved_test_presents_the_certificate_and_trusts_the_ca_sent_as_cont
 }
 
 #[tokio::test]
+#[ignore = "live: needs MARIADB_TLS (scripts/test-databases)"]
 async fn mysql_over_tls_reports_the_certificate_facts_and_presents_a_certificate() {
-    if !live::reachable(&live::MARIADB_TLS) {
-        return;
-    }
+    live::require(&[&live::MARIADB_TLS]);
     let app = spawn_app().await;
     let uri = format!(
         "mysql://jackal_cert:{}@{}/{}?validateSsl=true",
@@ -156,10 +154,9 @@ async fn mysql_over_tls_reports_the_certificate_facts_and_presents_a_certificate
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn a_saved_certificate_is_shown_by_its_facts_and_stays_with_its_destination() {
-    if !live::reachable(&live::PG_CERT) {
-        return;
-    }
+    live::require(&[&live::PG_CERT]);
     let app = spawn_app().await;
     let key = read("client-pkcs1-key.pem");
     let mut create = with_client(pg_cert_uri(live::USER.get()), "pkcs1");
@@ -262,11 +259,10 @@ fn expired_pair() -> (String, String) {
 /// create, on update (the stored data source unchanged) and on an unsaved test; nothing is
 /// dialled.
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn unusable_tls_material_is_a_400_that_names_the_argument() {
     // The certificates are scripts/test-databases's.
-    if !live::reachable(&live::PG_CERT) {
-        return;
-    }
+    live::require(&[&live::PG_CERT]);
     // Every refused unsaved test counts against the key's test allowance too.
     let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
         s.limits.tests_burst = 100;

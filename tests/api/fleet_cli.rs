@@ -67,10 +67,9 @@ async fn fleet(app: &TestApp) {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn exit_status_says_whether_all_passed_and_the_table_lists_failures_first() {
-    if !live::reachable(&live::PG_MAIN) {
-        return;
-    }
+    live::require(&[&live::PG_MAIN]);
     let app = app().await;
     fleet(&app).await;
 
@@ -147,10 +146,9 @@ async fn usage_and_connection_errors_exit_with_2() {
 
 /// On a terminal (a pseudo-terminal from util-linux's `script`), a progress line is drawn.
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn a_terminal_gets_a_progress_bar() {
-    if !live::reachable(&live::PG_MAIN) {
-        return;
-    }
+    live::require(&[&live::PG_MAIN]);
     let app = app().await;
     fleet(&app).await;
     let line = format!(

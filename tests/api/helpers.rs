@@ -71,16 +71,17 @@ pub fn store_backend() -> &'static str {
     }
 }
 
-/// For a test that inspects the SQLite file itself: on the PostgreSQL store, says why the test
-/// does not apply and returns true (the test then returns early). Every test has a PostgreSQL
-/// equivalent today; this is for the next one that cannot.
-#[allow(dead_code)]
-pub fn skip_on_postgres(reason: &str) -> bool {
-    if store_backend() == "postgresql" {
-        eprintln!("skipped on the PostgreSQL store: {reason}");
-        true
-    } else {
-        false
+/// Waits until `done` answers true, asking every 10 ms; fails, naming `what`, once `within` has
+/// passed. For a test that waits for something to happen (instead of sleeping a fixed time).
+pub async fn wait_until<F, Fut>(within: std::time::Duration, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < within, "not within {within:?}: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

@@ -612,10 +612,9 @@ async fn bad_update_bodies_are_4xx_json_never_500() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn schema_updates_introspect_purge_forgets_and_queryable_follows() {
-    if !live::reachable(&live::PG_MAIN) {
-        return;
-    }
+    live::require(&[&live::PG_MAIN]);
     let app = spawn_app().await;
     let ds = app
         .create(&[

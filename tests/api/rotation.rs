@@ -828,11 +828,10 @@ async fn a_rotated_data_source_still_tests(pairs: &[(&str, &str)], secret: &str,
 /// SSH secrets are sealed like passwords, so a rotation re-seals them too: after it, the server
 /// on the new key still logs in to the bastion with the stored password.
 #[tokio::test]
+#[ignore = "live: needs SSH_PASSWORD_SERVER, PG_MAIN (scripts/test-databases)"]
 async fn rotation_re_seals_ssh_secrets_and_the_tunnel_still_logs_in() {
     use crate::connection_test::live;
-    if !live::reachable(&live::SSH_PASSWORD_SERVER) || !live::reachable(&live::PG_MAIN) {
-        return;
-    }
+    live::require(&[&live::SSH_PASSWORD_SERVER, &live::PG_MAIN]);
     let (host, port) = live::SSH_PASSWORD_SERVER.get().rsplit_once(':').unwrap();
     let uri = format!(
         "{}?ssl=false&sshHost={host}&sshPort={port}&sshUser={}&sshHostKey={}",
@@ -854,11 +853,10 @@ async fn rotation_re_seals_ssh_secrets_and_the_tunnel_still_logs_in() {
 /// TLS material too: after a rotation, the server on the new key still presents the stored
 /// client certificate (its key encrypted with a password) and logs in with it.
 #[tokio::test]
+#[ignore = "live: needs PG_CERT (scripts/test-databases)"]
 async fn rotation_re_seals_tls_material_and_mutual_tls_still_logs_in() {
     use crate::connection_test::live;
-    if !live::reachable(&live::PG_CERT) {
-        return;
-    }
+    live::require(&[&live::PG_CERT]);
     let read = |name: &str| std::fs::read_to_string(live::ca_dir().join(name)).unwrap();
     let uri = format!(
         "postgresql://{}:{}@{}/{}?validateSsl=false",

@@ -25,15 +25,10 @@ async fn test(app: &TestApp, pairs: &[(&str, &str)]) -> reqwest::Response {
     app.form(Method::POST, "/connection-test", &body).await
 }
 
-fn up() -> bool {
-    live::reachable(&live::PG_MAIN) && live::reachable(&live::SSH_BASTION)
-}
-
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn a_tunnelled_test_succeeds_and_names_each_hop_and_phase() {
-    if !up() {
-        return;
-    }
+    live::require(&[&live::PG_MAIN, &live::SSH_BASTION]);
     let app = spawn_app().await;
     let key = live::ssh_client_key("id_ed25519");
     let uri = bastion_uri(Some(&live::ssh_fingerprint("bastion")));
@@ -81,10 +76,9 @@ async fn a_tunnelled_test_succeeds_and_names_each_hop_and_phase() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn an_unpinned_bastion_answers_its_fingerprint_and_the_option_to_add() {
-    if !up() {
-        return;
-    }
+    live::require(&[&live::PG_MAIN, &live::SSH_BASTION]);
     let app = spawn_app().await;
     let key = live::ssh_client_key("id_ed25519");
     let result = ok_json(
@@ -101,6 +95,50 @@ async fn an_unpinned_bastion_answers_its_fingerprint_and_the_option_to_add() {
     assert!(message.contains(&live::ssh_fingerprint("bastion")) && message.contains("sshHostKey"));
 }
 
+/// A passphrase-protected key (scripts/test-databases's) without its passphrase, or with a
+/// wrong one, is a 400 naming the passphrase argument.
+#[tokio::test]
+#[ignore = "live: needs the client keys of SSH_DIR (scripts/test-databases)"]
+async fn a_protected_key_without_its_passphrase_is_a_400_naming_it() {
+    let app = spawn_app().await;
+    let uri = "postgresql://u@127.0.0.1:1/db?sshHost=127.0.0.1&sshUser=x";
+    let protected = live::ssh_client_key("id_ed25519_pass");
+    let err = error_json(
+        test(&app, &[("configUri", uri), ("sshPrivateKey", &protected)]).await,
+        400,
+        "invalid_argument",
+    )
+    .await;
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sshKeyPassphrase"),
+        "{err}"
+    );
+    let err = error_json(
+        test(
+            &app,
+            &[
+                ("configUri", uri),
+                ("sshPrivateKey", &protected),
+                ("sshKeyPassphrase", "wrong"),
+            ],
+        )
+        .await,
+        400,
+        "invalid_argument",
+    )
+    .await;
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not decrypt"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn unusable_ssh_secrets_are_a_400_that_names_the_argument_and_echoes_nothing() {
     let app = spawn_app().await;
@@ -115,44 +153,6 @@ async fn unusable_ssh_secrets_are_a_400_that_names_the_argument_and_echoes_nothi
     let message = err["error"]["message"].as_str().unwrap();
     assert!(message.contains("sshPrivateKey"), "{message}");
     assert!(!message.contains("SECRET-LOOKING-TEXT"), "{message}");
-
-    if live::reachable(&live::SSH_BASTION) {
-        let protected = live::ssh_client_key("id_ed25519_pass");
-        let err = error_json(
-            test(&app, &[("configUri", uri), ("sshPrivateKey", &protected)]).await,
-            400,
-            "invalid_argument",
-        )
-        .await;
-        assert!(
-            err["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("sshKeyPassphrase"),
-            "{err}"
-        );
-        let err = error_json(
-            test(
-                &app,
-                &[
-                    ("configUri", uri),
-                    ("sshPrivateKey", &protected),
-                    ("sshKeyPassphrase", "wrong"),
-                ],
-            )
-            .await,
-            400,
-            "invalid_argument",
-        )
-        .await;
-        assert!(
-            err["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("does not decrypt"),
-            "{err}"
-        );
-    }
 
     // Secrets without a tunnel to use them.
     let err = error_json(
@@ -221,10 +221,9 @@ async fn create_behind(app: &TestApp) -> (String, String, Value) {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION, SSH_NOFORWARD (scripts/test-databases)"]
 async fn a_saved_tunnel_keeps_its_key_sealed_shows_only_its_fingerprint_and_tests_through_it() {
-    if !up() || !live::reachable(&live::SSH_NOFORWARD) {
-        return;
-    }
+    live::require(&[&live::PG_MAIN, &live::SSH_BASTION, &live::SSH_NOFORWARD]);
     let app = spawn_app().await;
     let (key, _, created) = create_behind(&app).await;
     let public = std::fs::read_to_string(
@@ -327,14 +326,14 @@ fn mariadb_via(password: &str, ssh: &str, name: &str) -> String {
 /// store's files; the moved data source lost its database password (its test is refused by
 /// MariaDB).
 #[tokio::test]
+#[ignore = "live: needs MARIADB_PLAIN, MARIADB_TLS, SSH_BASTION, SSH_PASSWORD_SERVER (scripts/test-databases)"]
 async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
-    if !live::reachable(&live::MARIADB_PLAIN)
-        || !live::reachable(&live::MARIADB_TLS)
-        || !live::reachable(&live::SSH_BASTION)
-        || !live::reachable(&live::SSH_PASSWORD_SERVER)
-    {
-        return;
-    }
+    live::require(&[
+        &live::MARIADB_PLAIN,
+        &live::MARIADB_TLS,
+        &live::SSH_BASTION,
+        &live::SSH_PASSWORD_SERVER,
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let (id, secret) = (
         "0b6f1c2e-3d4a-4b5c-8d9e-0f1a2b3c4d5e",
@@ -528,10 +527,9 @@ async fn no_secret_reaches_a_debug_log_an_answer_the_audit_or_the_store() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN, SSH_BASTION (scripts/test-databases)"]
 async fn a_patch_of_only_the_database_host_cannot_take_the_kept_key_to_a_denied_address() {
-    if !up() {
-        return;
-    }
+    live::require(&[&live::PG_MAIN, &live::SSH_BASTION]);
     const DENIED: &str = "127.0.0.5";
     let (port, accepted) = live::silent_listener_at(DENIED).await;
     let app = spawn_app_with(tempfile::tempdir().unwrap(), test_key(), |s| {
@@ -579,6 +577,7 @@ async fn a_patch_of_only_the_database_host_cannot_take_the_kept_key_to_a_denied_
             "{odd}: {result}"
         );
     }
+    // A negative: a dial let through would reach the listener well within 200 ms.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

@@ -57,10 +57,9 @@ async fn streamed(app: &TestApp, query: &str) -> Vec<(Value, Duration)> {
 }
 
 #[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
 async fn results_stream_as_they_finish_then_the_summary() {
-    if !live::reachable(&live::PG_MAIN) {
-        return;
-    }
+    live::require(&[&live::PG_MAIN]);
     let app = app_with_burst(20).await;
     let (silent, _) = live::silent_listener().await;
     app.create(&[

@@ -1,7 +1,8 @@
 //! The live test servers (`scripts/test-databases` sets them up on this machine,
 //! `tests/docker-compose.yml` on a laptop with Docker; each address, user and CA path can be
-//! overridden), and the rule for an unreachable one: with `CI=true` the test fails; otherwise it
-//! is skipped with a reason.
+//! overridden), and the rule for an unreachable one ([`require`]): the test fails, saying to run
+//! scripts/test-databases. Every live test is `#[ignore = "live: needs …"]`, so a plain `cargo
+//! test` lists it as ignored rather than passing it; `scripts/test` runs them all.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpStream};
@@ -170,22 +171,28 @@ pub fn pg_admin_url(database: &str) -> String {
     format!("postgresql://{PG_ADMIN_USER}@{PG_MAIN}/{database}")
 }
 
-/// `true` when `addr` accepts TCP. When it does not: under CI, panic (a live test never skips
-/// there); elsewhere, print why and return `false` so the test can return early.
-pub fn reachable(addr: &str) -> bool {
+/// Fails the test, saying to run scripts/test-databases, unless every address accepts TCP. A
+/// live test is `#[ignore = "live: …"]` (plain `cargo test` lists it as ignored, `scripts/test`
+/// runs it with `--include-ignored`) and starts with this, so that when it runs it either
+/// reaches its servers or fails: it never passes without asserting.
+pub fn require(addrs: &[&str]) {
+    let down: Vec<&str> = addrs
+        .iter()
+        .copied()
+        .filter(|addr| !accepts_tcp(addr))
+        .collect();
+    assert!(
+        down.is_empty(),
+        "live test: {} not reachable; run scripts/test-databases (or scripts/test) first",
+        down.join(", ")
+    );
+}
+
+fn accepts_tcp(addr: &str) -> bool {
     let socket: SocketAddr = addr
         .parse()
         .unwrap_or_else(|_| panic!("{addr}: a live-test address must be a literal IP:port"));
-    if TcpStream::connect_timeout(&socket, Duration::from_secs(2)).is_ok() {
-        return true;
-    }
-    let why =
-        format!("{addr} is not reachable; run scripts/test-databases (or scripts/test) first");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
+    TcpStream::connect_timeout(&socket, Duration::from_secs(2)).is_ok()
 }
 
 /// A loopback listener that accepts connections, holds them and never writes: a host that
