@@ -113,28 +113,13 @@ impl ProbePool {
     /// Tests `spec` for the API key `key`. The deadline counts from now and covers waiting for
     /// a slot, so the answer never comes later than the test's budget (plus scheduling slack).
     pub async fn test(&self, spec: ConnectionSpec, key: &str) -> ProbeReport {
-        self.bounded(
-            spec,
-            key,
-            |spec, context, started, deadline| async move {
-                jackal_drivers::probe_until(&spec, &context, started, deadline).await
-            },
-            failed_report,
-        )
-        .await
+        self.bounded(spec, key, probe_owned, failed_report).await
     }
 
     /// Lists `spec`'s schemas, tables and columns, on the same slots and deadline as a test.
     pub async fn introspect(&self, spec: ConnectionSpec, key: &str) -> IntrospectionReport {
-        self.bounded(
-            spec,
-            key,
-            |spec, context, started, deadline| async move {
-                jackal_drivers::introspect_until(&spec, &context, started, deadline).await
-            },
-            failed_introspection,
-        )
-        .await
+        self.bounded(spec, key, introspect_owned, failed_introspection)
+            .await
     }
 
     /// Runs `work` on the pool's runtime once a slot of `key`'s share and a slot of the pool
@@ -149,7 +134,7 @@ impl ProbePool {
     ) -> R
     where
         R: Send + 'static,
-        F: FnOnce(ConnectionSpec, Arc<ProbeContext>, Instant, Instant) -> Fut,
+        F: FnOnce(Owned) -> Fut,
         Fut: std::future::Future<Output = R> + Send + 'static,
     {
         let started = Instant::now();
@@ -163,7 +148,12 @@ impl ProbePool {
             .runtime
             .as_ref()
             .expect("runtime lives as long as the pool");
-        let work = work(spec, self.context.clone(), started, deadline);
+        let work = work(Owned {
+            spec,
+            context: self.context.clone(),
+            started,
+            deadline,
+        });
         let shares = self.shares.clone();
         let key = key.to_owned();
         let task = runtime.spawn(async move {
@@ -203,6 +193,22 @@ impl ProbePool {
             ),
         }
     }
+}
+
+/// What the pool hands a test's task: owned, so the task can be `'static`.
+struct Owned {
+    spec: ConnectionSpec,
+    context: Arc<ProbeContext>,
+    started: Instant,
+    deadline: Instant,
+}
+
+async fn probe_owned(o: Owned) -> ProbeReport {
+    jackal_drivers::probe_until(&o.spec, &o.context, o.started, o.deadline).await
+}
+
+async fn introspect_owned(o: Owned) -> IntrospectionReport {
+    jackal_drivers::introspect_until(&o.spec, &o.context, o.started, o.deadline).await
 }
 
 fn failed_report(started: Instant, code: ErrorCode, message: String) -> ProbeReport {

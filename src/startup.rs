@@ -146,8 +146,7 @@ pub fn app(
         // server does not answer for, refuse plain HTTP where TLS is required, then the gate
         // (normalize the path, authenticate every request but the public ones).
         .wrap(from_fn(api::gate::gate))
-        .wrap(from_fn(api::limits::require_tls))
-        .wrap(from_fn(api::limits::check_host))
+        .wrap(from_fn(api::limits::admit))
         .wrap(from_fn(api::request_log::log_request))
         .wrap(from_fn(api::received::stamp))
 }

@@ -362,37 +362,30 @@ mod tests {
     fn an_introspection_cut_short_says_the_listing_did_not_finish() {
         let started = Instant::now();
         let deadline = started + Duration::from_secs(10);
-        let mut attempt = Attempt::new(
-            Kind::Postgresql,
-            "db.example.test:5432".to_owned(),
-            started,
-            deadline,
-        );
-        attempt.address = Some("192.0.2.7:5432".parse().unwrap());
-        let failure = attempt.timeout_failure(Phase::Introspect);
-        assert_eq!(failure.code, ErrorCode::Timeout);
-        assert!(
-            failure.message.starts_with(
-                "the server at 192.0.2.7:5432 logged in but did not finish listing its tables within 10 s: "
+        for (kind, destination, address, opening) in [
+            (
+                Kind::Postgresql,
+                "db.example.test:5432",
+                Some("192.0.2.7:5432"),
+                "the server at 192.0.2.7:5432 logged in but did not finish listing its tables within 10 s: ",
             ),
-            "{}",
-            failure.message
-        );
-        assert!(
-            failure.message.contains("connectTimeout"),
-            "{}",
-            failure.message
-        );
-
-        let attempt = Attempt::new(Kind::Sqlite, "/data/shop.db".to_owned(), started, deadline);
-        let failure = attempt.timeout_failure(Phase::Introspect);
-        assert_eq!(failure.code, ErrorCode::Timeout);
-        assert!(
-            failure.message.starts_with(
-                "/data/shop.db was opened but listing its tables did not finish within 10 s: "
+            (
+                Kind::Sqlite,
+                "/data/shop.db",
+                None,
+                "/data/shop.db was opened but listing its tables did not finish within 10 s: ",
             ),
-            "{}",
-            failure.message
-        );
+        ] {
+            let mut attempt = Attempt::new(kind, destination.to_owned(), started, deadline);
+            attempt.address = address.map(|a| a.parse().unwrap());
+            let failure = attempt.timeout_failure(Phase::Introspect);
+            assert_eq!(failure.code, ErrorCode::Timeout);
+            assert!(failure.message.starts_with(opening), "{}", failure.message);
+            assert!(
+                failure.message.contains("connectTimeout"),
+                "{}",
+                failure.message
+            );
+        }
     }
 }

@@ -23,6 +23,15 @@ pub(crate) fn run(program: &str, args: &[&str], stdin: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `pem` encrypted by `openssl pkcs8 -topk8` with `args`, under the password `pw`.
+pub(crate) fn openssl_pkcs8(pem: &str, args: &[&str]) -> String {
+    let args: Vec<&str> = ["pkcs8", "-topk8", "-passout", "pass:pw"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    run("openssl", &args, pem)
+}
+
 /// `check(i)` for every `i` below `count`, on two threads (key generation dominates); the
 /// failures, as `check` words them.
 pub(crate) fn failures(

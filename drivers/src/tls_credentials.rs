@@ -420,24 +420,9 @@ mod tests {
 
     /// `key` encrypted as OpenSSL does by default (PBES2, PBKDF2 and AES-256-CBC).
     fn encrypted(key: &rcgen::KeyPair, password: &str) -> String {
-        use std::io::Write;
         let pass = format!("pass:{password}");
-        let mut child = std::process::Command::new("openssl")
-            .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc"])
-            .args(["-passout", &pass])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("openssl runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(key.serialize_pem().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap()
+        let args = ["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", &pass];
+        crate::test_keys::run("openssl", &args, &key.serialize_pem())
     }
 
     #[test]
@@ -468,26 +453,9 @@ mod tests {
         }
     }
 
-    /// `key` encrypted with `args` for `openssl pkcs8 -topk8`.
+    /// `key` encrypted with `args` for `openssl pkcs8 -topk8`, under the password `pw`.
     fn encrypted_with(key: &rcgen::KeyPair, args: &[&str]) -> String {
-        use std::io::Write;
-        let mut child = std::process::Command::new("openssl")
-            .args(["pkcs8", "-topk8", "-passout", "pass:pw"])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("openssl runs");
-        let pem = key.serialize_pem();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(pem.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap()
+        crate::test_keys::openssl_pkcs8(&key.serialize_pem(), args)
     }
 
     #[test]

@@ -422,9 +422,10 @@ pub async fn update(
         }
     }
     // Decrypted once, after the cheap checks above.
+    let (ssh, tls) = super::keys::unlocked_secrets(changes.ssh, changes.tls).await?;
     let changes = Changes {
-        ssh: super::keys::unlocked_ssh(changes.ssh).await?,
-        tls: super::keys::unlocked_tls(changes.tls).await?,
+        ssh,
+        tls,
         ..changes
     };
     // The password this update brings, if any, sealed for this data source.

@@ -17,37 +17,37 @@ pub async fn unlocked(spec: ConnectionSpec) -> Result<ConnectionSpec, AppError> 
     }
     let spec = off_workers(move || spec.unlocked())
         .await?
-        .map_err(|e| Invalid::new(e.argument(), e.to_string()))?;
+        .map_err(Invalid::from)?;
     crate::domain::client_tls::checked(spec.tls_credentials())?;
     Ok(spec)
 }
 
-/// SSH secrets sent on their own (an update), with the key decrypted.
-pub async fn unlocked_ssh(
-    credentials: Option<SshCredentials>,
-) -> Result<Option<SshCredentials>, AppError> {
-    match credentials {
-        Some(c) if c.is_locked() => Ok(Some(
-            off_workers(move || c.decrypted())
-                .await?
-                .map_err(|e| Invalid::new(e.argument(), e.to_string()))?,
-        )),
-        other => Ok(other),
-    }
+/// The SSH secrets and TLS material an update sends on their own, their keys decrypted.
+pub async fn unlocked_secrets(
+    ssh: Option<SshCredentials>,
+    tls: Option<TlsCredentials>,
+) -> Result<(Option<SshCredentials>, Option<TlsCredentials>), AppError> {
+    let ssh = match ssh {
+        Some(c) if c.is_locked() => Some(decrypted(c, SshCredentials::decrypted).await?),
+        other => other,
+    };
+    let tls = match tls {
+        Some(c) if c.is_locked() => Some(decrypted(c, TlsCredentials::decrypted).await?),
+        other => other,
+    };
+    Ok((ssh, tls))
 }
 
-/// TLS material sent on its own (an update), with the key decrypted.
-pub async fn unlocked_tls(
-    credentials: Option<TlsCredentials>,
-) -> Result<Option<TlsCredentials>, AppError> {
-    match credentials {
-        Some(c) if c.is_locked() => Ok(Some(
-            off_workers(move || c.decrypted())
-                .await?
-                .map_err(|e| Invalid::new(e.argument(), e.to_string()))?,
-        )),
-        other => Ok(other),
-    }
+/// `credentials` through `decrypt`, off the workers.
+async fn decrypted<C, E>(credentials: C, decrypt: fn(&C) -> Result<C, E>) -> Result<C, AppError>
+where
+    C: Send + 'static,
+    E: Send + 'static,
+    Invalid: From<E>,
+{
+    Ok(off_workers(move || decrypt(&credentials))
+        .await?
+        .map_err(Invalid::from)?)
 }
 
 /// Decryptions at once: one per core. Each may take about a second of CPU (see

@@ -31,7 +31,7 @@ pub fn credentials(
 pub fn checked(credentials: &TlsCredentials) -> Result<DecodedTls, Invalid> {
     let decoded = credentials
         .decode(SystemTime::now())
-        .map_err(|e| Invalid::new(e.argument(), e.to_string()))?;
+        .map_err(Invalid::from)?;
     if let Some(identity) = &decoded.identity {
         let cert = &identity.facts;
         if cert.days_left < 0 {
@@ -64,7 +64,7 @@ pub fn attach(
     check_sent_for_tls(&credentials, &spec)?;
     checked(&credentials)?;
     spec.with_tls_credentials(credentials)
-        .map_err(|e| Invalid::new(e.argument(), e.to_string()))
+        .map_err(Invalid::from)
 }
 
 /// TLS material is refused for a spec that could not use it: an SQLite file, a configUri

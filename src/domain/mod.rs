@@ -21,6 +21,22 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// A secret argument the drivers refused: each of their errors names its argument.
+macro_rules! invalid_from_argument_error {
+    ($($error:ty),+) => {$(
+        impl From<$error> for Invalid {
+            fn from(e: $error) -> Self {
+                Invalid::new(e.argument(), e.to_string())
+            }
+        }
+    )+};
+}
+invalid_from_argument_error!(
+    jackal_drivers::ssh::KeyError,
+    jackal_drivers::TlsCredentialError,
+    jackal_drivers::uri::UnlockError
+);
+
 impl Invalid {
     pub fn new(argument: &'static str, message: impl Into<String>) -> Self {
         Self {

@@ -21,9 +21,7 @@ pub fn credentials(
     };
     // Cheap checks only: an encrypted key is decrypted later, off the request's worker
     // (crate::app::keys), once its key derivation's cost is known to be bounded.
-    credentials
-        .check()
-        .map_err(|e| Invalid::new(e.argument(), e.to_string()))?;
+    credentials.check().map_err(Invalid::from)?;
     Ok(credentials)
 }
 

@@ -431,39 +431,19 @@ mod tests {
         assert_eq!(fingerprint_of(&same.decrypted().unwrap()), public);
     }
 
-    /// `pem` encrypted by `openssl pkcs8 -topk8` with `args`.
-    fn openssl_pkcs8(pem: &str, args: &[&str]) -> String {
-        use std::io::Write;
-        let mut child = Command::new("openssl")
-            .args(["pkcs8", "-topk8", "-passout", "pass:pw"])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("openssl runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(pem.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap()
-    }
-
     #[test]
     fn pbkdf2_iterations_of_a_pem_key_at_the_bound_are_read_and_above_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (text, public) = keygen(dir.path(), "k", &["-t", "ecdsa", "-m", "PKCS8", "-N", ""]);
         let at = MAX_PBKDF2_ITERATIONS.to_string();
-        let fine = openssl_pkcs8(&text, &["-v2", "aes-256-cbc", "-iter", &at]);
+        let fine = crate::test_keys::openssl_pkcs8(&text, &["-v2", "aes-256-cbc", "-iter", &at]);
         assert_eq!(
             fingerprint_of(&with(&fine, Some("pw")).decrypted().unwrap()),
             public
         );
         let above = (MAX_PBKDF2_ITERATIONS + 1).to_string();
-        let costly = openssl_pkcs8(&text, &["-v2", "aes-256-cbc", "-iter", &above]);
+        let costly =
+            crate::test_keys::openssl_pkcs8(&text, &["-v2", "aes-256-cbc", "-iter", &above]);
         // The same body under a plain PKCS#8 label, which russh would decrypt all the same
         // when given a passphrase (the stray header makes the reader try).
         let relabelled =

@@ -8,30 +8,18 @@
 //! absolute request URI (`GET http://host/path`), which HTTP says takes precedence. A request
 //! without a `Host`, or with several, names no host and is refused too.
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, ResponseError};
+use actix_web::HttpRequest;
 
 use super::Limits;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::domain::host::{AllowedHost, HostPort};
 
-/// Middleware: with `[server] allowed_hosts` set, refuses (421) a request that names any other
-/// host.
-pub async fn check_host(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let refused = req
-        .app_data::<web::Data<Limits>>()
-        .filter(|limits| !limits.allowed_hosts.is_empty())
-        .and_then(|limits| refusal(req.request(), &limits.allowed_hosts));
-    match refused {
-        Some(error) => Ok(req.into_response(error.error_response())),
-        None => Ok(next.call(req).await?.map_into_boxed_body()),
-    }
+/// The 421 for `req` when `[server] allowed_hosts` is set and `req` names another host.
+pub(super) fn refusal_for(req: &HttpRequest, limits: &Limits) -> Option<ApiError> {
+    (!limits.allowed_hosts.is_empty())
+        .then(|| refusal(req, &limits.allowed_hosts))
+        .flatten()
 }
 
 /// The 421 for `req` unless every host it names is in `allowed` (which is not empty).

@@ -145,6 +145,11 @@ impl AuthFailures {
 mod tests {
     use super::*;
 
+    /// A failure answered without delay.
+    const AT_ONCE: AfterFailure = AfterFailure::Answer {
+        delay: Duration::ZERO,
+    };
+
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
@@ -182,12 +187,7 @@ mod tests {
         assert_eq!(limiter.blocked(client, 61_001), Some(1));
         assert_eq!(limiter.blocked(ip("203.0.113.10"), 2_500), None);
         assert_eq!(limiter.blocked(client, 62_000), None);
-        assert_eq!(
-            limiter.record_failure(client, 62_000),
-            AfterFailure::Answer {
-                delay: Duration::ZERO
-            }
-        );
+        assert_eq!(limiter.record_failure(client, 62_000), AT_ONCE);
     }
 
     #[test]
@@ -209,12 +209,7 @@ mod tests {
             limiter.record_failure(client, 0);
         }
         // The window that began with the first failure has passed: counting starts over.
-        assert_eq!(
-            limiter.record_failure(client, 10_000),
-            AfterFailure::Answer {
-                delay: Duration::ZERO
-            }
-        );
+        assert_eq!(limiter.record_failure(client, 10_000), AT_ONCE);
     }
 
     #[test]

@@ -20,17 +20,18 @@ mod auth_failures;
 pub mod plain_http;
 mod test_rate;
 
-pub use allowed_hosts::check_host;
-pub use plain_http::{is_loopback, require_tls};
+pub use plain_http::is_loopback;
 
 use std::future::{ready, Future, Ready};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use self::auth_failures::{client_key, AfterFailure, AuthFailures};
@@ -300,4 +301,20 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+/// Middleware, before the gate: refuses what no credentials could make acceptable. First a
+/// request naming a host not in `[server] allowed_hosts` (421, [`allowed_hosts`]), then plain
+/// HTTP from another host under `[server] require_tls` ([`plain_http`]).
+pub async fn admit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refusal = req.app_data::<web::Data<Limits>>().and_then(|limits| {
+        allowed_hosts::refusal_for(req.request(), limits)
+            .or_else(|| plain_http::refusal_for(&req, limits))
+    });
+    match refusal {
+        Some(error) => Ok(req.into_response(error.error_response())),
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
+    }
 }

@@ -3,32 +3,23 @@
 
 use std::net::IpAddr;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{web, ResponseError};
+use actix_web::dev::ServiceRequest;
 
 use super::Limits;
 use crate::api::error::{ApiError, ErrorCode};
 
-/// Middleware: with `require_tls` on and no TLS, refuses plain HTTP from non-loopback peers.
-pub async fn require_tls(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let only_loopback = req
-        .app_data::<web::Data<Limits>>()
-        .is_some_and(|l| l.plain_http_only_from_loopback);
-    if refuses_plain_http(only_loopback, req.peer_addr().map(|a| a.ip())) {
-        let error = ApiError::new(
+/// The refusal of plain HTTP from a peer other than loopback, with `require_tls` on and no
+/// TLS of this server's own.
+pub(super) fn refusal_for(req: &ServiceRequest, limits: &Limits) -> Option<ApiError> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    refuses_plain_http(limits.plain_http_only_from_loopback, peer).then(|| {
+        ApiError::new(
             ErrorCode::TlsRequired,
             "this server accepts plain HTTP only from its own host ([server] require_tls = true): \
              use https:// through a TLS endpoint on this host, or set [server] tls_cert and \
              tls_key so Jackal serves HTTPS itself",
-        );
-        return Ok(req.into_response(error.error_response()));
-    }
-    Ok(next.call(req).await?.map_into_boxed_body())
+        )
+    })
 }
 
 /// Whether a plain-HTTP request from `peer` is refused. An unknown peer is refused: only a
