@@ -200,6 +200,9 @@ impl Attempt {
             ok: result.is_ok(),
             elapsed: started.elapsed(),
         });
+        if let Err(ProbeFailure { tls: Some(tls), .. }) = &result {
+            self.tls.get_or_insert_with(|| (**tls).clone());
+        }
         result
     }
 

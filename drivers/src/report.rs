@@ -272,6 +272,9 @@ impl ServerVersion {
 pub struct ProbeFailure {
     pub code: ErrorCode,
     pub message: String,
+    /// What TLS showed before it failed (the certificate the server presented, when its
+    /// verification refused it); the test's report carries it.
+    pub tls: Option<Box<TlsReport>>,
 }
 
 impl ProbeFailure {
@@ -279,6 +282,15 @@ impl ProbeFailure {
         Self {
             code,
             message: message.into(),
+            tls: None,
+        }
+    }
+
+    /// This failure, with what TLS showed before it.
+    pub fn with_tls(self, tls: TlsReport) -> Self {
+        Self {
+            tls: Some(Box::new(tls)),
+            ..self
         }
     }
 }

@@ -322,10 +322,11 @@ async fn server_failures_are_classified() {
             code: ErrorCode::TlsFailed,
             message: vec![
                 "not signed by a CA Jackal trusts".into(),
+                "issued by CN=Jackal test CA".into(),
                 "sslRootCert".into(),
             ],
             failed: Phase::Tls,
-            tls: Tls::NotReported,
+            tls: Tls::Refused,
         },
     ];
     cases::check(cases, &[password, WRONG_PASSWORD], |uri| async move {

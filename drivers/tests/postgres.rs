@@ -322,15 +322,15 @@ async fn server_failures_are_classified() {
             code: ErrorCode::TlsFailed,
             message: vec!["127.0.0.1".into()],
             failed: Phase::Tls,
-            tls: Tls::NotReported,
+            tls: Tls::Refused,
         },
         Case {
-            name: "validating the test CA's certificate without sslRootCert",
+            name: "validating the test CA's certificate without sslRootCert names its issuer",
             uri: format!("postgresql://{USER}:{PASSWORD}@{PG_TLS}/{DATABASE}?validateSsl=true"),
             code: ErrorCode::TlsFailed,
-            message: vec![],
+            message: vec!["issued by CN=Jackal test CA".into(), "not signed by a CA".into()],
             failed: Phase::Tls,
-            tls: Tls::NotReported,
+            tls: Tls::Refused,
         },
         Case {
             name: "a certificate not for the host name names it",
@@ -338,9 +338,13 @@ async fn server_failures_are_classified() {
                 "postgresql://{USER}:{PASSWORD}@db.example.test:{tls_port}/{DATABASE}?validateSsl=true&sslRootCert={CA_PEM}"
             ),
             code: ErrorCode::TlsFailed,
-            message: vec!["db.example.test".into(), "not valid for the host name".into()],
+            message: vec![
+                "db.example.test".into(),
+                "not valid for the host name".into(),
+                "It lists: localhost, 127.0.0.1, ::1".into(),
+            ],
             failed: Phase::Tls,
-            tls: Tls::NotReported,
+            tls: Tls::Refused,
         },
     ];
     let ctx = context(StaticResolver::new().answer("db.example.test", &[LOCALHOST]));
@@ -627,4 +631,44 @@ async fn a_tls_level_demand_for_a_client_certificate_is_client_cert_required() {
     );
     let facts = report.tls.as_ref().and_then(|t| t.facts.as_ref()).unwrap();
     assert!(facts.client_certificate_requested);
+}
+
+/// A certificate verification refuses is shown: the test's TLS report carries what the server
+/// presented, as a passing test's does.
+#[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
+async fn a_refused_server_certificate_is_reported_with_its_facts() {
+    require(&[&PG_MAIN]);
+    let report = run(&format!(
+        "postgresql://{PG_ADMIN_USER}@{PG_MAIN}/postgres?validateSsl=true"
+    ))
+    .await;
+    let failure = report
+        .outcome
+        .as_ref()
+        .expect_err("a certificate no test trusts");
+    assert_eq!(failure.code, ErrorCode::TlsFailed, "{}", failure.message);
+    let tls = report
+        .tls
+        .as_ref()
+        .expect("the refused handshake is reported");
+    assert!(
+        tls.enabled && tls.verified && tls.protocol.is_none(),
+        "{tls:?}"
+    );
+    let cert = tls
+        .facts
+        .as_ref()
+        .and_then(|f| f.server_certificate.as_ref())
+        .expect("the certificate presented");
+    assert!(
+        !cert.subject.is_empty() && !cert.issuer.is_empty(),
+        "{cert:?}"
+    );
+    assert_eq!(cert.fingerprint_sha256.len(), 64 + 31, "{cert:?}");
+    assert!(
+        failure.message.contains(&cert.subject),
+        "the message names the certificate: {}",
+        failure.message
+    );
 }

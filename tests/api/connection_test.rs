@@ -519,3 +519,28 @@ async fn a_stored_password_is_never_sent_to_a_changed_destination() {
     .await;
     assert_failure(&test_stored(&app, id).await, "auth_failed");
 }
+
+/// A refused server certificate is shown: `tls` carries what the server presented, so an admin
+/// sees why it was refused without reaching for openssl.
+#[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
+async fn a_refused_server_certificate_is_shown_in_the_answer() {
+    live::require(&[&live::PG_MAIN]);
+    let app = spawn_app().await;
+    let uri = format!("{}?validateSsl=true", live::pg_admin_url("postgres"));
+    let result = test_unsaved(&app, &uri).await;
+    assert_failure(&result, "tls_failed");
+    let tls = &result["tls"];
+    assert_eq!(tls["enabled"], true, "{result}");
+    assert_eq!(tls["verified"], true, "{result}");
+    let cert = &tls["serverCertificate"];
+    let subject = cert["subject"]
+        .as_str()
+        .expect("the presented certificate's subject");
+    assert!(!subject.is_empty(), "{result}");
+    assert!(cert["fingerprintSha256"].as_str().is_some(), "{result}");
+    assert!(
+        result["message"].as_str().unwrap().contains(subject),
+        "{result}"
+    );
+}

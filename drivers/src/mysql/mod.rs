@@ -199,11 +199,12 @@ pub(crate) async fn probe_over(
             .is_some_and(|tls| tls.enabled);
         attempt.split_last(Phase::Tls, took, done);
     }
-    // TLS is the relay's: what it started; off for ssl=false; unknown (null) when TLS was asked
-    // for and not established, so a failed handshake never reads as "TLS off".
+    // TLS is the relay's: what it started; off for ssl=false; when TLS was asked for and not
+    // established, what the failure reported (a refused certificate), else unknown (null), so a
+    // failed handshake never reads as "TLS off".
     attempt.tls = match relay.as_ref().and_then(Relay::tls) {
         Some(report) => Some(report),
-        None if spec.ssl() => None,
+        None if spec.ssl() => attempt.tls.take(),
         None => Some(TlsReport::off()),
     };
     let conn = connected?;

@@ -82,11 +82,28 @@ pub(crate) fn client_cert_failure(
 
 /// A handshake failure, classified from the rustls error it carries. `presented`: the client
 /// certificate Jackal presented, if any.
+/// `server`: the certificate the server presented, when it could be read.
 pub(crate) fn classify_handshake_error(
     err: &std::io::Error,
     host: &str,
     presented: Option<&CertificateFacts>,
+    server: Option<&CertificateFacts>,
 ) -> ProbeFailure {
+    // What the server presented, for the messages about its certificate.
+    let shown = server
+        .map(|cert| {
+            let own = if cert.self_signed {
+                ", self-signed"
+            } else {
+                ""
+            };
+            format!(" ({}, issued by {}{own})", cert.subject, cert.issuer)
+        })
+        .unwrap_or_default();
+    let names = server.map(|cert| match cert.names.as_slice() {
+        [] => " It lists no host name.".to_owned(),
+        names => format!(" It lists: {}.", names.join(", ")),
+    });
     if let Some(failure) = client_cert_failure(err, host, presented) {
         return failure;
     }
@@ -96,13 +113,14 @@ pub(crate) fn classify_handshake_error(
     let message = match rustls_error {
         Some(rustls::Error::InvalidCertificate(cert)) => match cert {
             CertificateError::UnknownIssuer => format!(
-                "the TLS certificate of {host} is not signed by a CA Jackal trusts: set sslRootCert to the CA's PEM file, or validateSsl=false to encrypt without verifying"
+                "the TLS certificate of {host}{shown} is not signed by a CA Jackal trusts: set sslRootCert to the CA's PEM file, or validateSsl=false to encrypt without verifying"
             ),
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!(
-                "the TLS certificate presented is not valid for the host name {host}: connect using a name the certificate lists, or validateSsl=false to encrypt without verifying"
+                "the TLS certificate presented{shown} is not valid for the host name {host}, the name configUri gives:{} Connect using a name the certificate lists, or validateSsl=false to encrypt without verifying",
+                names.unwrap_or_default()
             ),
             CertificateError::ExpiredContext { not_after, .. } => format!(
-                "the TLS certificate of {host} expired on {}: renew it on the server, or validateSsl=false to encrypt without verifying",
+                "the TLS certificate of {host}{shown} expired on {}: renew it on the server, or validateSsl=false to encrypt without verifying",
                 date(*not_after)
             ),
             CertificateError::Expired => format!(

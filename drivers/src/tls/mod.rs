@@ -6,11 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::ResolvesClientCert;
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
@@ -83,6 +83,66 @@ impl ServerCertVerifier for EncryptOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The certificate chain a server presented, noted while it is verified, so that a refused
+/// certificate can be shown (what a test answers with `tls_failed`).
+#[derive(Debug, Default)]
+struct Presented(Mutex<Option<Vec<CertificateDer<'static>>>>);
+
+impl Presented {
+    fn chain(&self) -> Option<Vec<CertificateDer<'static>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// rustls's own verification against the trusted roots (the same one `with_root_certificates`
+/// builds), noting the chain presented.
+#[derive(Debug)]
+struct Noting {
+    verifier: Arc<WebPkiServerVerifier>,
+    presented: Arc<Presented>,
+}
+
+impl ServerCertVerifier for Noting {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|cert| cert.clone().into_owned())
+            .collect();
+        *self.presented.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(chain);
+        self.verifier
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.verifier.supported_verify_schemes()
     }
 }
 
@@ -195,7 +255,7 @@ pub(crate) fn client_config(
     spec: &ConnectionSpec,
     roots: &Roots,
 ) -> Result<Arc<ClientConfig>, ProbeFailure> {
-    client_config_noting(spec, roots, None)
+    client_config_noting(spec, roots, None, Arc::default())
 }
 
 /// [`client_config`], presenting `spec`'s client certificate through `client` and noting there
@@ -204,13 +264,25 @@ fn client_config_noting(
     spec: &ConnectionSpec,
     roots: &Roots,
     client: Option<Arc<ClientCert>>,
+    presented: Arc<Presented>,
 ) -> Result<Arc<ClientConfig>, ProbeFailure> {
     let provider = provider();
+    let set_up = |e: &dyn std::fmt::Display| {
+        ProbeFailure::new(ErrorCode::TlsFailed, format!("TLS set-up failed: {e}"))
+    };
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| ProbeFailure::new(ErrorCode::TlsFailed, format!("TLS set-up failed: {e}")))?;
+        .map_err(|e| set_up(&e))?;
     let builder = if spec.validate_ssl() {
-        builder.with_root_certificates(roots.store())
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots.store(), provider)
+            .build()
+            .map_err(|e| set_up(&e))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Noting {
+                verifier,
+                presented,
+            }))
     } else {
         builder
             .dangerous()
@@ -293,6 +365,7 @@ where
 pub(crate) struct Handshake {
     config: Arc<ClientConfig>,
     client: Arc<ClientCert>,
+    presented: Arc<Presented>,
     name: ServerName<'static>,
     host: String,
     verified: bool,
@@ -308,7 +381,8 @@ impl Handshake {
             asked: AtomicBool::new(false),
             identity: spec.tls_decoded().identity.clone(),
         });
-        let config = client_config_noting(spec, roots, Some(client.clone()))?;
+        let presented = Arc::new(Presented::default());
+        let config = client_config_noting(spec, roots, Some(client.clone()), presented.clone())?;
         let name = ServerName::try_from(host.to_owned()).map_err(|_| {
             ProbeFailure::new(
                 ErrorCode::TlsFailed,
@@ -318,6 +392,7 @@ impl Handshake {
         Ok(Handshake {
             config,
             client,
+            presented,
             name,
             host: host.to_owned(),
             verified: spec.validate_ssl(),
@@ -328,10 +403,10 @@ impl Handshake {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let tls = TlsConnector::from(self.config)
-            .connect(self.name, stream)
+        let tls = TlsConnector::from(self.config.clone())
+            .connect(self.name.clone(), stream)
             .await
-            .map_err(|e| classify_handshake_error(&e, &self.host, self.client.presented()))?;
+            .map_err(|e| self.refused(&e))?;
         let connection = tls.get_ref().1;
         let server_certificate = connection
             .peer_certificates()
@@ -357,6 +432,32 @@ impl Handshake {
             facts: Some(Box::new(facts)),
         };
         Ok((tls, report))
+    }
+
+    /// The failure of a handshake, with the certificate the server presented when there was
+    /// one (a refused certificate is shown, so an admin sees what the server sent).
+    fn refused(&self, err: &std::io::Error) -> ProbeFailure {
+        let presented = self
+            .presented
+            .chain()
+            .and_then(|chain| certificate_facts(&chain, SystemTime::now()));
+        let failure =
+            classify_handshake_error(err, &self.host, self.client.presented(), presented.as_ref());
+        match presented {
+            None => failure,
+            Some(server_certificate) => failure.with_tls(TlsReport {
+                enabled: true,
+                verified: self.verified,
+                protocol: None,
+                facts: Some(Box::new(TlsFacts {
+                    cipher_suite: None,
+                    server_certificate: Some(server_certificate),
+                    client_certificate_requested: self.client.asked.load(Ordering::Relaxed),
+                    client_certificate: self.client.presented().cloned(),
+                    warnings: Vec::new(),
+                })),
+            }),
+        }
     }
 }
 
@@ -449,7 +550,7 @@ mod tests {
                 not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_894_233_600)),
             }),
         );
-        let failure = classify_handshake_error(&expired, "db.example.test", None);
+        let failure = classify_handshake_error(&expired, "db.example.test", None, None);
         assert_eq!(failure.code, ErrorCode::TlsFailed);
         assert!(
             failure.message.contains("expired on 2030-01-10T00:00:00Z"),
@@ -463,7 +564,7 @@ mod tests {
                 not_before: UnixTime::since_unix_epoch(Duration::from_secs(1_894_406_400)),
             }),
         );
-        let failure = classify_handshake_error(&early, "db.example.test", None);
+        let failure = classify_handshake_error(&early, "db.example.test", None, None);
         assert!(
             failure
                 .message

@@ -15,6 +15,9 @@ pub enum Tls {
     Off,
     /// Reported and enabled: the failure came after a handshake that succeeded.
     On,
+    /// Reported with the certificate the server presented, which verification refused: the
+    /// handshake did not finish (no protocol).
+    Refused,
 }
 
 pub struct Case {
@@ -83,6 +86,7 @@ fn mismatches_of(case: &Case, report: &ProbeReport, secrets: &[&str]) -> Vec<Str
     }
     let tls = match &report.tls {
         None => Tls::NotReported,
+        Some(tls) if tls.enabled && tls.protocol.is_none() => Tls::Refused,
         Some(tls) if tls.enabled => Tls::On,
         Some(_) => Tls::Off,
     };
