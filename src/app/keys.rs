@@ -15,9 +15,7 @@ pub async fn unlocked(spec: ConnectionSpec) -> Result<ConnectionSpec, AppError> 
     if !spec.has_locked_keys() {
         return Ok(spec);
     }
-    let spec = off_workers(move || spec.unlocked())
-        .await?
-        .map_err(Invalid::from)?;
+    let spec = decrypted(spec, ConnectionSpec::unlocked).await?;
     crate::domain::client_tls::checked(spec.tls_credentials())?;
     Ok(spec)
 }

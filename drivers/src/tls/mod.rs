@@ -36,23 +36,51 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Accepts any certificate but still checks the handshake signatures, so the session is
-/// encrypted to whoever holds the presented key. Used only for `validateSsl=false`.
-#[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
+/// The certificate chain a server presented, noted while it is verified, so that a refused
+/// certificate can be shown (what a test answers with `tls_failed`).
+#[derive(Debug, Default)]
+struct Presented(Mutex<Option<Vec<CertificateDer<'static>>>>);
 
-impl ServerCertVerifier for EncryptOnly {
+impl Presented {
+    fn chain(&self) -> Option<Vec<CertificateDer<'static>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// How a test checks the server's certificate. With `verifier` (`validateSsl=true`): rustls's
+/// own verification against the trusted roots (the one `with_root_certificates` builds), noting
+/// the chain presented. Without (`validateSsl=false`): any certificate is accepted, but the
+/// handshake signatures are still checked, so the session is encrypted to whoever holds the
+/// presented key.
+#[derive(Debug)]
+struct ServerCheck {
+    provider: Arc<CryptoProvider>,
+    verifier: Option<Arc<WebPkiServerVerifier>>,
+    presented: Arc<Presented>,
+}
+
+impl ServerCertVerifier for ServerCheck {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(verifier) = &self.verifier else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|cert| cert.clone().into_owned())
+            .collect();
+        *self.presented.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(chain);
+        verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
+    // The signatures are checked with the provider's algorithms either way, as
+    // WebPkiServerVerifier, built from the same provider, checks them.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
@@ -63,7 +91,7 @@ impl ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -77,72 +105,14 @@ impl ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// The certificate chain a server presented, noted while it is verified, so that a refused
-/// certificate can be shown (what a test answers with `tls_failed`).
-#[derive(Debug, Default)]
-struct Presented(Mutex<Option<Vec<CertificateDer<'static>>>>);
-
-impl Presented {
-    fn chain(&self) -> Option<Vec<CertificateDer<'static>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-/// rustls's own verification against the trusted roots (the same one `with_root_certificates`
-/// builds), noting the chain presented.
-#[derive(Debug)]
-struct Noting {
-    verifier: Arc<WebPkiServerVerifier>,
-    presented: Arc<Presented>,
-}
-
-impl ServerCertVerifier for Noting {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|cert| cert.clone().into_owned())
-            .collect();
-        *self.presented.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(chain);
-        self.verifier
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.verifier.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -273,21 +243,20 @@ fn client_config_noting(
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| set_up(&e))?;
-    let builder = if spec.validate_ssl() {
-        let verifier = WebPkiServerVerifier::builder_with_provider(roots.store(), provider)
-            .build()
-            .map_err(|e| set_up(&e))?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Noting {
-                verifier,
-                presented,
-            }))
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-    };
+    let verifier = spec
+        .validate_ssl()
+        .then(|| {
+            WebPkiServerVerifier::builder_with_provider(roots.store(), provider.clone()).build()
+        })
+        .transpose()
+        .map_err(|e| set_up(&e))?;
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ServerCheck {
+            provider,
+            verifier,
+            presented,
+        }));
     let config = match client {
         Some(client) => builder.with_client_cert_resolver(client),
         None => builder.with_no_client_auth(),
