@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use jackal::app::load_secrets;
 use jackal::secrets::SecretBox;
-use jackal::store::Store;
+use jackal::store::{SealedColumn, Store};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -295,8 +295,8 @@ async fn details_of_keys_that_arrived_under_the_strongest_allowed_kdf_answer_at_
 }
 
 /// The sealed column `column` of the data source `id` in the store of `dir`, opened.
-async fn opened(dir: &Path, id: &str, column: &str) -> Value {
-    let select = format!("SELECT {column} FROM data_source WHERE id = $1");
+async fn opened(dir: &Path, id: &str, column: SealedColumn) -> Value {
+    let select = format!("SELECT {} FROM data_source WHERE id = $1", column.name());
     let sealed: Vec<u8> = if let Some(client) = pg_store(dir).await {
         client.query_one(&select, &[&id]).await.unwrap().get(0)
     } else {
@@ -306,33 +306,20 @@ async fn opened(dir: &Path, id: &str, column: &str) -> Value {
     };
     let store = Store::connect(&settings_in(dir).store).await.unwrap();
     let secrets = load_secrets(&key_file_in(dir), &store).await.unwrap();
-    let aad = format!(
-        "{id}/{}",
-        if column.starts_with("ssh") {
-            "ssh"
-        } else {
-            "tls"
-        }
-    );
-    serde_json::from_slice(&secrets.open(&sealed, aad.as_bytes()).unwrap()).unwrap()
+    serde_json::from_slice(&secrets.open(&sealed, &column.aad(id)).unwrap()).unwrap()
 }
 
 /// Seals `plain` into the column `column` of the data source `id`, as an older version would
 /// have written it.
-async fn seal_into(dir: &Path, id: &str, column: &str, plain: &Value) {
+async fn seal_into(dir: &Path, id: &str, column: SealedColumn, plain: &Value) {
     let secrets = SecretBox::read_key_file(&key_file_in(dir))
         .unwrap()
         .unwrap();
-    let aad = format!(
-        "{id}/{}",
-        if column.starts_with("ssh") {
-            "ssh"
-        } else {
-            "tls"
-        }
+    let sealed = secrets.seal(plain.to_string().as_bytes(), &column.aad(id));
+    let update = format!(
+        "UPDATE data_source SET {} = $1 WHERE id = $2",
+        column.name()
     );
-    let sealed = secrets.seal(plain.to_string().as_bytes(), aad.as_bytes());
-    let update = format!("UPDATE data_source SET {column} = $1 WHERE id = $2");
     let changed = if let Some(client) = pg_store(dir).await {
         client.execute(&update, &[&sealed, &id]).await.unwrap() as usize
     } else {
@@ -378,7 +365,7 @@ async fn an_encrypted_key_is_stored_decrypted_and_its_passphrase_is_not_kept() {
     );
 
     let (dir, _) = app.stop().await;
-    let ssh = opened(dir.path(), &id, "ssh_secret_enc").await;
+    let ssh = opened(dir.path(), &id, SealedColumn::SshSecret).await;
     let stored = ssh["privateKey"].as_str().unwrap();
     assert!(stored.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
     assert_ne!(stored, ssh_text);
@@ -390,7 +377,7 @@ async fn an_encrypted_key_is_stored_decrypted_and_its_passphrase_is_not_kept() {
         "{}",
         json!(ssh.as_object().unwrap().keys().collect::<Vec<_>>())
     );
-    let tls = opened(dir.path(), &id, "tls_secret_enc").await;
+    let tls = opened(dir.path(), &id, SealedColumn::TlsSecret).await;
     let stored = tls["clientKey"].as_str().unwrap();
     assert!(
         stored.starts_with("-----BEGIN PRIVATE KEY-----"),
@@ -434,7 +421,7 @@ async fn keys_an_older_version_stored_encrypted_are_decrypted_at_test_time_withi
         at_bound,
     ]) {
         let legacy = json!({"privateKey": text, "passphrase": "pw", "password": null});
-        seal_into(dir.path(), id, "ssh_secret_enc", &legacy).await;
+        seal_into(dir.path(), id, SealedColumn::SshSecret, &legacy).await;
     }
     let app = spawn_app_in(dir, key).await;
 
