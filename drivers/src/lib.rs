@@ -73,6 +73,12 @@
 //! # Ok::<(), jackal_drivers::UriError>(())
 //! ```
 //!
+//! # URIs pasted from other tools
+//!
+//! [`uri_forms::parse`] also takes the forms admins copy from libpq, the JDBC drivers and
+//! MySQL's clients (`jdbc:postgresql://…`, `sslmode=verify-full`, `ssl-mode=REQUIRED`, …) and
+//! rewrites them into the form above, with a note for each change.
+//!
 //! # Errors
 //!
 //! Every [`UriError`] is a client error. Its `Display` is written for the
@@ -106,6 +112,7 @@ mod test_keys;
 mod tls;
 pub mod tls_credentials;
 pub mod uri;
+pub mod uri_forms;
 
 pub use egress::EgressPolicy;
 pub use probe::{introspect, introspect_until, probe, probe_until, ProbeContext};

@@ -242,6 +242,22 @@ pub enum UriError {
     /// Any option on an SQLite URI (name capped).
     #[error("SQLite takes no options, but configUri has {0:?}")]
     SqliteOption(String),
+    /// An option of another client's URI (libpq's, a JDBC driver's, MySQL's) that is understood
+    /// but cannot be honoured as written (see [`crate::uri_forms`]); the value is not echoed.
+    #[error("option {option} in configUri cannot be honoured: {problem}")]
+    CannotHonour {
+        /// The option's name as that client spells it.
+        option: &'static str,
+        /// Why, and what to write instead.
+        problem: &'static str,
+    },
+    /// A JDBC URL in a form other than `jdbc:<type>://host…`.
+    #[error(
+        "a JDBC URL in configUri must name its host: jdbc:postgresql://host:5432/database, \
+         jdbc:mysql://host:3306/database or jdbc:mariadb://host:3306/database (one host; \
+         forms such as jdbc:postgresql:database or jdbc:mysql:loadbalance:// are not understood)"
+    )]
+    UnsupportedJdbcUrl,
 }
 
 impl UriError {
@@ -270,6 +286,8 @@ impl UriError {
             UriError::SqliteNotAFile => "sqlite_not_a_file",
             UriError::SqliteAuthority => "sqlite_authority",
             UriError::SqliteOption(_) => "sqlite_option",
+            UriError::CannotHonour { .. } => "cannot_honour_option",
+            UriError::UnsupportedJdbcUrl => "unsupported_jdbc_url",
         }
     }
 
@@ -305,7 +323,7 @@ fn unencoded(ch: char) -> UriError {
     UriError::UnencodedInUserinfo { ch, escape }
 }
 
-fn echo(input: &str) -> String {
+pub(crate) fn echo(input: &str) -> String {
     let mut chars = input.chars();
     let mut out: String = chars.by_ref().take(MAX_ECHO_CHARS).collect();
     if chars.next().is_some() {
@@ -324,7 +342,7 @@ fn refuse_at_after_authority(after_authority: &str) -> Result<(), UriError> {
     Ok(())
 }
 
-fn decode(raw: &str) -> Result<String, UriError> {
+pub(crate) fn decode(raw: &str) -> Result<String, UriError> {
     percent_decode_str(raw)
         .decode_utf8()
         .map(|s| s.into_owned())
@@ -335,9 +353,23 @@ fn encode(value: &str, set: &'static AsciiSet) -> String {
     utf8_percent_encode(value, set).to_string()
 }
 
+/// `value` encoded as a user, password or database name is rendered.
+pub(crate) fn encode_component(value: &str) -> String {
+    encode(value, COMPONENT)
+}
+
+/// The contract's spellings of a boolean option (`ssl`, `validateSsl`), any case.
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
 /// `url` (WHATWG) keeps a malformed escape verbatim, so a password holding a
 /// literal `%` would otherwise be decoded into something else without a word.
-fn check_percent_escapes(s: &str) -> Result<(), UriError> {
+pub(crate) fn check_percent_escapes(s: &str) -> Result<(), UriError> {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -427,15 +459,9 @@ impl OptionName {
             expected,
         };
         match self {
-            OptionName::ValidateSsl | OptionName::Ssl => {
-                match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" | "on" => Ok("true".to_owned()),
-                    "false" | "0" | "no" | "off" => Ok("false".to_owned()),
-                    _ => Err(bad(
-                        "true or false (1/0, yes/no and on/off are also accepted)",
-                    )),
-                }
-            }
+            OptionName::ValidateSsl | OptionName::Ssl => parse_bool(value)
+                .map(|b| b.to_string())
+                .ok_or_else(|| bad("true or false (1/0, yes/no and on/off are also accepted)")),
             OptionName::SslRootCert => {
                 if !value.is_empty() && Path::new(value).is_absolute() {
                     Ok(value.to_owned())
