@@ -62,7 +62,7 @@ fn pipeline(
     }
     let NewDataSource {
         name, alias, spec, ..
-    } = body.into_new()?;
+    } = body.into_new(false)?.0;
     Ok(Created { name, alias, spec })
 }
 

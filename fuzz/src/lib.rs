@@ -247,6 +247,27 @@ pub fn uri_error_samples() -> Vec<UriError> {
         ] {
             errors.push(ConnectionSpec::parse(bad).expect_err(bad));
         }
+        // The pasted forms' own refusals, one per wording.
+        for bad in [
+            "postgresql://h?sslmode=x",
+            "mysql://h?ssl-mode=x",
+            "mysql://h?sslMode=x",
+            "postgresql://h?sslmode=require&sslmode=require",
+            "postgresql://h?connect_timeout=0",
+            "postgresql://h?connect_timeout=x",
+            "postgresql://h?sslrootcert=x",
+            "postgresql://h?sslmode=require&sslrootcert=system",
+            "postgresql://h?sslmode=disable&ssl=true",
+            "postgresql://h?sslcert=/a",
+            "postgresql://a@h?user=b",
+            "jdbc:postgresql://h?password=a+b",
+            "jdbc:mysql://h?connectTimeout=x",
+            "jdbc:mysql://h?connectTimeout=0",
+            "jdbc:mysql://h?connectTimeout=301000",
+            "jdbc:postgresql:db",
+        ] {
+            errors.push(jackal_drivers::uri_forms::parse(bad).expect_err(bad));
+        }
         errors
     }
 }

@@ -2,7 +2,7 @@
 //! both: malformed bodies, unknown or repeated arguments and oversized bodies all answer JSON.
 
 use actix_web::http::header;
-use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_aux::serde_introspection::serde_introspect;
@@ -16,6 +16,21 @@ use super::error::{ApiError, ErrorCode};
 #[derive(Debug, Default)]
 pub struct Args {
     values: Vec<(String, String)>,
+    /// The form arguments whose text held a `+`, which form decoding made a space.
+    plus_as_space: PlusAsSpace,
+}
+
+/// The names of the form arguments whose text held a `+` (which a form value reads as a space),
+/// kept in the request by [`Body`] for [`plus_became_space`].
+#[derive(Debug, Default, Clone)]
+struct PlusAsSpace(Vec<String>);
+
+/// Whether the argument `name` of this request came form-encoded with a `+` in its text, now a
+/// space: a `+` meant literally must be sent as `%2B` (curl `--data-urlencode`).
+pub fn plus_became_space(req: &HttpRequest, name: &str) -> bool {
+    req.extensions()
+        .get::<PlusAsSpace>()
+        .is_some_and(|names| names.0.iter().any(|n| n == name))
 }
 
 fn unsupported_type(what: &str) -> ApiError {
@@ -74,7 +89,10 @@ impl Args {
                 format!("the argument {name:?} was sent more than once: send it once"),
             ));
         }
-        Ok(Self { values: pairs })
+        Ok(Self {
+            values: pairs,
+            plus_as_space: PlusAsSpace::default(),
+        })
     }
 
     fn from_form(body: &[u8]) -> Result<Self, ApiError> {
@@ -102,7 +120,17 @@ impl Args {
         }
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_bytes(body).map_err(|_| invalid())?;
-        Self::from_pairs(pairs)
+        let plus_as_space = body
+            .split(|&b| b == b'&')
+            .filter_map(|field| {
+                let (name, value) = field.split_at(memchr::memchr(b'=', field)?);
+                value.contains(&b'+').then(|| form_name(name))
+            })
+            .collect();
+        Ok(Self {
+            plus_as_space: PlusAsSpace(plus_as_space),
+            ..Self::from_pairs(pairs)?
+        })
     }
 
     fn from_json(body: &[u8]) -> Result<Self, ApiError> {
@@ -183,8 +211,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let args = Args::from_request(req, payload);
-        Box::pin(async move { args.await?.into_body().map(Body) })
+        let req = req.clone();
+        Box::pin(async move {
+            let mut args = args.await?;
+            let plus_as_space = std::mem::take(&mut args.plus_as_space);
+            if !plus_as_space.0.is_empty() {
+                req.extensions_mut().insert(plus_as_space);
+            }
+            args.into_body().map(Body)
+        })
     }
+}
+
+/// A form field's name as form decoding reads it (`+` a space, `%XX` a byte).
+fn form_name(raw: &[u8]) -> String {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A required argument's value; `what` completes "NAME is required: ...".
@@ -274,6 +321,16 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn form_arguments_whose_plus_became_a_space_are_named() {
+        let args =
+            Args::from_form(b"name=a+b&configUri=postgresql%3A%2F%2Fu%3Ap+w%40h&alias=c%2Bd")
+                .unwrap();
+        assert_eq!(args.plus_as_space.0, ["name", "configUri"]);
+        let json = Args::from_json(br#"{"configUri": "postgresql://u:p+w@h"}"#).unwrap();
+        assert!(json.plus_as_space.0.is_empty());
     }
 
     #[test]

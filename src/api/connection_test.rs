@@ -2,19 +2,18 @@
 //! 200 either way (a failed test is a result, not a server error).
 
 use super::secret_args::with_secret_args;
-use actix_web::{web, HttpResponse};
-use jackal_drivers::ConnectionSpec;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::args::{required, Body};
+use super::args::{plus_became_space, required, Body};
 use super::docs::{DataSourceKey, NotFound, PayloadTooLarge, UnsupportedMediaType};
 use super::error::ApiError;
 use super::limits::TestAllowance;
 use super::reply::json_ok;
 use crate::app::connection_tests;
 use crate::app::AppState;
-use crate::domain::{client_tls, ssh};
+use crate::domain::{client_tls, config_uri, ssh};
 use crate::store::AuditContext;
 
 pub use crate::app::test_report::{render, TestResult, VersionView};
@@ -73,6 +72,7 @@ pub async fn test_data_source(
 )]
 pub async fn test_unsaved(
     _allowed: TestAllowance,
+    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: AuditContext,
     Body(body): Body<TestUnsaved>,
@@ -93,8 +93,11 @@ pub async fn test_unsaved(
         body.ssl_key_password,
         body.ssl_root_cert,
     );
-    let parsed = match ConnectionSpec::parse(&raw) {
-        Ok(spec) => {
+    let mut notes = Vec::new();
+    let parsed = match config_uri::parse(&raw, plus_became_space(&req, "configUri")) {
+        Ok(normalized) => {
+            notes = normalized.notes;
+            let spec = normalized.spec;
             ssh::check_sent_for_a_tunnel(&credentials, spec.ssh_route().is_some())?;
             let spec = client_tls::attach(spec.with_ssh_credentials(credentials), tls)?;
             Ok(crate::app::keys::unlocked(spec).await?)
@@ -103,5 +106,8 @@ pub async fn test_unsaved(
         Err(e) => Err(e),
     };
     let report = connection_tests::test_unsaved(&state, &ctx, parsed).await?;
-    json_ok(&render(&report))
+    json_ok(&TestResult {
+        notes,
+        ..render(&report)
+    })
 }

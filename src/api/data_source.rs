@@ -1,12 +1,12 @@
 //! `/api/v2/data-source`: create, list, retrieve, detail, update and delete.
 
 use super::secret_args::with_secret_args;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use jackal_drivers::ConnectionSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::args::{required, Body};
+use super::args::{plus_became_space, required, Body};
 use super::docs::{
     Conflict, DataSourceKey, NotFound, PayloadTooLarge, Timestamp, UnsupportedMediaType,
 };
@@ -15,7 +15,7 @@ use super::list_stream;
 use super::reply::{json_ok, EmptyObject};
 use crate::app::data_sources::{self, Changes, NewDataSource};
 use crate::app::AppState;
-use crate::domain::{client_tls, data_source, ssh, time};
+use crate::domain::{client_tls, config_uri, data_source, ssh, time};
 use crate::store::{AuditContext, DataSourceRow, Page};
 
 /// The contract's DataSource object.
@@ -55,6 +55,15 @@ pub struct DataSourceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false)]
     pub tls: Option<TlsMaterialView>,
+    /// An extension, on create and update only, present when the configUri sent was rewritten
+    /// into the contract's form (a `postgres://`, JDBC or libpq URI, MySQL's `ssl-mode`) or may
+    /// have lost a `+` to form decoding: one short sentence per change. Never holds a password.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(
+        required = false,
+        example = json!(["sslmode=verify-full became validateSsl=true&ssl=true"])
+    )]
+    pub notes: Vec<String>,
 }
 
 /// The TLS material of a data source, as an admin checks it.
@@ -136,7 +145,9 @@ pub struct CreateDataSource {
     #[schema(schema_with = super::docs::alias_schema)]
     alias: Option<String>,
     /// `<type>://[user[:password]@]host[:port][/database][?options]`, percent-encoded; a
-    /// configUri with its own `?options` must be percent-encoded inside a form body.
+    /// configUri with its own `?options` must be percent-encoded inside a form body. A URI as
+    /// libpq, a JDBC driver or MySQL's clients write it is rewritten into this form, with
+    /// `notes` in the answer.
     #[schema(
         required = true,
         nullable = false,
@@ -157,8 +168,13 @@ impl CreateDataSource {
     }
 
     /// The checked arguments, in field order: a missing or invalid argument is reported before
-    /// any later one is looked at. Public so that the fuzz target runs exactly this.
-    pub fn into_new(self) -> Result<NewDataSource, ApiError> {
+    /// any later one is looked at, with the notes on how configUri was rewritten (see
+    /// [`config_uri::parse`] for `plus_became_space`). Public so that the fuzz target runs
+    /// exactly this.
+    pub fn into_new(
+        self,
+        plus_became_space: bool,
+    ) -> Result<(NewDataSource, Vec<String>), ApiError> {
         let name = data_source::parse_name(&required(
             self.name,
             "name",
@@ -168,11 +184,14 @@ impl CreateDataSource {
             Some(raw) => data_source::parse_alias(&raw)?,
             None => None,
         };
-        let spec = ConnectionSpec::parse(&required(
-            self.config_uri,
-            "configUri",
-            "the connection URI, e.g. postgresql://user:password@host:5432/database",
-        )?)?;
+        let config_uri::Normalized { spec, notes } = config_uri::parse(
+            &required(
+                self.config_uri,
+                "configUri",
+                "the connection URI, e.g. postgresql://user:password@host:5432/database",
+            )?,
+            plus_became_space,
+        )?;
         let description = self
             .description
             .map(|raw| data_source::parse_description(&raw))
@@ -191,12 +210,13 @@ impl CreateDataSource {
             self.ssl_root_cert,
         );
         let spec = client_tls::attach(spec.with_ssh_credentials(credentials), tls)?;
-        Ok(NewDataSource {
+        let new = NewDataSource {
             name,
             alias,
             spec,
             description,
-        })
+        };
+        Ok((new, notes))
     }
 }
 
@@ -244,7 +264,13 @@ impl DataSourceView {
             description: row.description.clone(),
             ssh: SshView::of(row),
             tls: TlsMaterialView::of(row),
+            notes: Vec::new(),
         }
+    }
+
+    /// The same view with `notes` on how the configUri sent was rewritten.
+    pub fn noted(self, notes: Vec<String>) -> Self {
+        Self { notes, ..self }
     }
 }
 
@@ -267,13 +293,14 @@ impl DataSourceView {
     )
 )]
 pub async fn create(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: AuditContext,
     Body(body): Body<CreateDataSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.into_new()?;
+    let (new, notes) = body.into_new(plus_became_space(&req, "configUri"))?;
     let (row, spec) = data_sources::create(&state, &ctx, new).await?;
-    json_ok(&DataSourceView::revealed(&row, &spec))
+    json_ok(&DataSourceView::revealed(&row, &spec).noted(notes))
 }
 
 /// Lists every data source, oldest first.
@@ -361,6 +388,7 @@ pub async fn detail(
     )
 )]
 pub async fn update(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: AuditContext,
     key: web::Path<DataSourceKey>,
@@ -397,9 +425,14 @@ pub async fn update(
     let alias = alias
         .map(|raw| data_source::parse_alias(&raw))
         .transpose()?;
-    let spec = config_uri
-        .map(|raw| ConnectionSpec::parse(&raw))
-        .transpose()?;
+    let plus = plus_became_space(&req, "configUri");
+    let (spec, notes) = match config_uri {
+        Some(raw) => {
+            let config_uri::Normalized { spec, notes } = config_uri::parse(&raw, plus)?;
+            (Some(spec), notes)
+        }
+        None => (None, Vec::new()),
+    };
     let description = description
         .map(|raw| data_source::parse_description(&raw))
         .transpose()?;
@@ -416,7 +449,7 @@ pub async fn update(
     };
     let row = data_sources::update(&state, &ctx, &key, changes).await?;
     let spec = data_sources::spec_with_password(&row, &state.secrets)?;
-    json_ok(&DataSourceView::revealed(&row, &spec))
+    json_ok(&DataSourceView::revealed(&row, &spec).noted(notes))
 }
 
 /// Deletes a data source with its permissions and role memberships.

@@ -40,6 +40,15 @@ pub struct TestResult {
     /// TLS as used; `null` when no connection got that far, or for SQLite.
     #[schema(required = true)]
     pub tls: Option<Box<TlsView>>,
+    /// An extension of `POST /connection-test`, present when the configUri sent was rewritten
+    /// into the contract's form (a `postgres://`, JDBC or libpq URI, MySQL's `ssl-mode`) or may
+    /// have lost a `+` to form decoding: one short sentence per change, as on create and update.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(
+        required = false,
+        example = json!(["sslmode=verify-full became validateSsl=true&ssl=true"])
+    )]
+    pub notes: Vec<String>,
 }
 
 /// The database server's product and version.
@@ -316,6 +325,7 @@ pub fn render(report: &ProbeReport) -> TestResult {
                 warnings: t.facts.as_ref().map(|f| f.warnings.clone()),
             })
         }),
+        notes: Vec::new(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod client_tls;
+pub mod config_uri;
 pub mod data_source;
 pub mod host;
 pub mod ids;

@@ -215,10 +215,10 @@ fn cases() -> Vec<Case> {
         case(
             M::POST,
             "/data-source",
-            create_with_uri(&pw("postgresql://u:PW@h/db?sslmode=require")),
+            create_with_uri(&pw("postgresql://u:PW@h/db?target_session_attrs=any")),
             400,
             "invalid_config_uri",
-            "\"sslmode\"",
+            "\"target_session_attrs\"",
         ),
         case(
             M::POST,

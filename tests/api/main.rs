@@ -40,3 +40,4 @@ mod two_servers;
 mod ui;
 mod ui_browser;
 mod upgrade;
+mod uri_forms;
