@@ -8,6 +8,7 @@
 //! - `GET` of one of [`PUBLIC`]: no credentials, no vendor headers (contract §6).
 //! - The Mode dialect (`/api/<workspace>/...`, any workspace but `v2`): Mode's Basic auth.
 //! - The status page (`/ui`): its sign-in form and assets, or a session (`crate::ui::session`).
+//!   A browser's `GET /` is sent there (`crate::ui::front_door`).
 //! - Everything else, `/api/v2` and unknown paths alike: the JackDB conventions (User-Agent,
 //!   Accept, then Basic auth, contract §1) under `/api/v2`, Basic auth alone outside it. An
 //!   unknown path is a 404 only to a caller who authenticated.
@@ -83,8 +84,11 @@ pub async fn gate(
     let metrics_need_key = req
         .app_data::<web::Data<limits::Limits>>()
         .is_some_and(|limits| limits.metrics_need_key());
-    let audience =
-        Audience::with_settings(req.method(), req.match_info().as_str(), metrics_need_key);
+    let routed = req.match_info().as_str();
+    if let Some(redirect) = crate::ui::front_door::redirect(req.method(), routed, req.headers()) {
+        return Ok(req.into_response(redirect));
+    }
+    let audience = Audience::with_settings(req.method(), routed, metrics_need_key);
     let checked = match audience {
         Audience::Anyone => return Ok(next.call(req).await?.map_into_boxed_body()),
         Audience::Mode => {

@@ -12,6 +12,7 @@ mod audit;
 mod charts;
 mod data_source;
 mod fleet;
+pub mod front_door;
 mod report;
 pub mod session;
 mod sign_in;

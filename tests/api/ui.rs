@@ -625,3 +625,58 @@ async fn bad_sign_in_forms_get_a_message_never_a_500() {
         error_json(res, 413, "body_too_large").await;
     }
 }
+
+#[tokio::test]
+async fn a_browser_opening_the_root_is_sent_to_the_status_page_and_api_clients_are_not() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let root = format!("{}/", app.address);
+    let res = client
+        .get(&root)
+        .header("Accept", browser_accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/ui/");
+    // Where it leads: the sign-in form, for a browser without a session.
+    let page = client
+        .get(format!("{}/ui/", app.address))
+        .header("Accept", browser_accept)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.status() == 200 || page.status().is_redirection(),
+        "{}",
+        page.status()
+    );
+
+    // Anything else keeps the answer of an unknown path: 401 without credentials, 404 with.
+    let res = client
+        .get(&root)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    error_json(res, 401, "unauthorized").await;
+    let res = client
+        .get(&root)
+        .header("Accept", "application/json")
+        .basic_auth(format!("{}@api", app.key.id), Some(&app.key.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = client
+        .post(&root)
+        .header("Accept", browser_accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
