@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::host::AllowedHost;
+use crate::listen_address::ListenAddress;
 
 /// Everything `jackal serve` needs, after files and environment are merged.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -183,8 +184,9 @@ pub struct SqliteSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
-    /// Address to serve HTTP on; port 0 picks a free port.
-    pub listen: SocketAddr,
+    /// Address to serve HTTP on (an IP address or a name resolved at start, every address it
+    /// resolves to); port 0 picks a free port.
+    pub listen: ListenAddress,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// PEM certificate chain; with `tls_key`, the server speaks HTTPS on `listen`.
@@ -227,7 +229,7 @@ pub struct LogSettings {
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)).into(),
             workers: 0,
             tls_cert: None,
             tls_key: None,
@@ -384,7 +386,7 @@ impl Settings {
             self.server.listen = value.parse().map_err(|_| ConfigError::Env {
                 name: "JACKAL_LISTEN",
                 value: value.clone(),
-                message: "expected an address such as 127.0.0.1:8080 or [::1]:8080".to_owned(),
+                message: crate::listen_address::EXPECTED.to_owned(),
             })?;
         }
         if let Some(value) = lookup("JACKAL_STORE").filter(|v| !v.is_empty()) {
@@ -661,6 +663,11 @@ mod tests {
             .apply_env(|name| (name == "JACKAL_LISTEN").then(|| "localhost".to_owned()))
             .unwrap_err();
         assert!(err.to_string().contains("JACKAL_LISTEN"), "{err}");
+        // A name with its port is an address (resolved when the server starts).
+        settings
+            .apply_env(|name| (name == "JACKAL_LISTEN").then(|| "localhost:8080".to_owned()))
+            .unwrap();
+        assert_eq!(settings.server.listen.to_string(), "localhost:8080");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod fleet_cli;
+pub mod listen_address;
 pub mod metrics;
 pub mod probe_pool;
 pub mod protocol_errors;

@@ -64,7 +64,8 @@ enum Command {
         /// The data sources in this role (id or name).
         #[arg(long, value_name = "NAME")]
         role: Option<String>,
-        /// The server; default: http:// and `[server] listen` of the settings.
+        /// The server (http://127.0.0.1:8080) or its API (http://127.0.0.1:8080/api/v2);
+        /// default: JACKDB_API_URL, else http:// and `[server] listen` of the settings.
         #[arg(long, env = "JACKAL_URL")]
         url: Option<String>,
         /// `table` (failures first) or `json` (one object: results and summary).
@@ -139,7 +140,12 @@ async fn main() -> ExitCode {
             format,
             ca_cert,
         } => {
-            let url = match url {
+            // The walk-through's JACKDB_API_URL names the same server curl calls.
+            let url = match url.or_else(|| {
+                std::env::var("JACKDB_API_URL")
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+            }) {
                 Some(url) => url,
                 None => match Settings::load(cli.config.as_deref()) {
                     Ok(settings) => format!("http://{}", settings.server.listen),
@@ -188,20 +194,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _log = jackal::telemetry::init(&settings.log.level);
     let supplied = api_keys::credentials_from_env(|name| std::env::var(name).ok())?;
     let app = Application::build(&settings, supplied.as_ref()).await?;
-    if let Some(key) = app.created_key() {
-        println!(
-            "\nJackal created its first API key. The secret is shown only now; keep it:\n\n  \
-             export JACKDB_API_KEY_ID={}\n  export JACKDB_API_KEY_SECRET={}\n",
-            key.id, key.secret
+    print!("{}", app.key_notice());
+    let scheme = app.scheme();
+    for listen in app.addresses() {
+        tracing::info!(
+            %listen,
+            store = %store_location(&settings.store),
+            "serving the JackDB v2 API at {scheme}://{listen}/api/v2"
         );
     }
-    let listen = std::net::SocketAddr::new(settings.server.listen.ip(), app.port());
-    let scheme = app.scheme();
-    tracing::info!(
-        %listen,
-        store = %store_location(&settings.store),
-        "serving the JackDB v2 API at {scheme}://{listen}/api/v2"
-    );
     app.run_until_stopped().await?;
     Ok(())
 }

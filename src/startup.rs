@@ -1,7 +1,7 @@
 //! Building the application: store, secrets, API keys, HTTP server. `main` and the tests share it,
 //! so the tests run exactly what ships, on a listener of their own (port 0).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,10 +25,12 @@ use crate::app::api_keys::{self, Bootstrap, KeyCredentials};
 use crate::app::AppState;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::listen_address::ListenAddress;
 use crate::protocol_errors::JsonProtocolErrors;
 
 pub struct Application {
-    port: u16,
+    /// Every address served, all on one port.
+    bound: Vec<SocketAddr>,
     server: Server,
     bootstrap: Bootstrap,
     tls: bool,
@@ -56,8 +58,15 @@ impl Application {
             (None, None) => None,
             _ => anyhow::bail!("[server] tls_cert and tls_key go together: set both, or neither"),
         };
-        let listen_ip = settings.server.listen.ip();
-        if settings.server.require_tls && tls.is_none() && !api::limits::is_loopback(listen_ip) {
+        let addresses = settings.server.listen.resolve().await.with_context(|| {
+            format!("cannot resolve [server] listen {}", settings.server.listen)
+        })?;
+        if settings.server.require_tls
+            && tls.is_none()
+            && !addresses
+                .iter()
+                .all(|address| api::limits::is_loopback(address.ip()))
+        {
             tracing::warn!(
                 listen = %settings.server.listen,
                 "[server] require_tls is on but tls_cert/tls_key are not set: plain HTTP from \
@@ -66,16 +75,20 @@ impl Application {
                  serve HTTPS."
             );
         }
+        // Bound before a first key is made: a start that cannot listen must not create a key
+        // whose secret nobody sees.
+        let listeners = bind_all(&settings.server.listen, &addresses)?;
         let state = AppState::open(settings, clock.clone()).await?;
         let bootstrap = api_keys::bootstrap(&state.store, supplied_key).await?;
-        let listener = TcpListener::bind(settings.server.listen)
-            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
-        let port = listener.local_addr()?.port();
+        let bound = listeners
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<std::io::Result<Vec<_>>>()?;
         let limits = api::limits::Limits::new(settings, tls.is_some(), clock);
         let serves_tls = tls.is_some();
-        let server = run(listener, state, limits, settings.server.workers, tls)?;
+        let server = run(listeners, state, limits, settings.server.workers, tls)?;
         Ok(Application {
-            port,
+            bound,
             server,
             bootstrap,
             tls: serves_tls,
@@ -83,7 +96,12 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.bound[0].port()
+    }
+
+    /// Every address the server listens on (`[server] listen`, resolved), with the bound port.
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.bound
     }
 
     /// `https` when `[server] tls_cert` and `tls_key` are set, else `http`.
@@ -95,11 +113,29 @@ impl Application {
         }
     }
 
-    /// A key created because the store had none; the caller shows it once.
-    pub fn created_key(&self) -> Option<&KeyCredentials> {
+    /// What to tell whoever starts the server about its API keys: the key created because the
+    /// store had none, shown this once, or else how many keys there are; either way, how to make
+    /// another. Never a stored key's secret (the store has only hashes).
+    pub fn key_notice(&self) -> String {
+        const ANOTHER: &str = "jackal api-key create --name NAME";
         match &self.bootstrap {
-            Bootstrap::Created(key) => Some(key),
-            _ => None,
+            Bootstrap::Created(key) => format!(
+                "\nJackal created its first API key. The secret is shown only now; keep it:\n\n  \
+                 export JACKDB_API_KEY_ID={}\n  export JACKDB_API_KEY_SECRET={}\n\n\
+                 Make another key later with `{ANOTHER}` (with cargo: `cargo run --release -- \
+                 api-key create --name NAME`).\n",
+                key.id, key.secret
+            ),
+            Bootstrap::Existing { active } | Bootstrap::Supplied { active } => {
+                let keys = match active {
+                    1 => "1 active API key".to_owned(),
+                    n => format!("{n} active API keys"),
+                };
+                format!(
+                    "The store has {keys}; `{ANOTHER}` makes another, `jackal api-key list` \
+                     lists them.\n"
+                )
+            }
         }
     }
 
@@ -184,19 +220,45 @@ fn http<T: AsyncRead + AsyncWrite + Unpin + 'static>(
         .h1(map_config(app, |_| AppConfig::default()))
 }
 
-/// Serves on `listener`: HTTPS when `tls` is given, else plain HTTP.
+/// Binds every one of `addresses` (what `listen` resolved to). With port 0, the port the first
+/// gets is taken for the others, so a client finds the server on one port whatever address its
+/// resolver picks. An address the host does not have (`::1` where IPv6 is off) is skipped with a
+/// warning, as long as one is bound.
+fn bind_all(listen: &ListenAddress, addresses: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners: Vec<TcpListener> = Vec::new();
+    for address in addresses {
+        let mut address = *address;
+        if let Some(first) = listeners.first() {
+            address.set_port(first.local_addr()?.port());
+        }
+        match TcpListener::bind(address) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable && addresses.len() > 1 => {
+                tracing::warn!(%listen, %address, error = %e, "not listening on an address the name resolves to: this host does not have it");
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot listen on {address} ({listen})"))
+            }
+        }
+    }
+    if listeners.is_empty() {
+        anyhow::bail!("cannot listen on {listen}: none of its addresses is this host's");
+    }
+    Ok(listeners)
+}
+
+/// Serves on every one of `listeners`: HTTPS when `tls` is given, else plain HTTP.
 ///
 /// This is what actix-web's `HttpServer` assembles, with one part more: each connection's
 /// stream is wrapped so that the answers actix-http writes itself (an unparsable request, an
 /// oversized or slow head) carry the contract's JSON body (see `protocol_errors`).
 pub fn run(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     state: AppState,
     limits: api::limits::Limits,
     workers: usize,
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
-    let local_addr = listener.local_addr()?;
     let metrics = state.metrics.clone();
     let state = web::Data::new(state);
     if let Some(interval) = state.monitor_interval {
@@ -213,38 +275,47 @@ pub fn run(
         builder = builder.workers(workers);
     }
     let shutdown = builder.graceful_shutdown_signal();
-    let builder = match tls {
-        None => builder.listen("jackal-http", listener, move || {
-            let metrics = metrics.clone();
-            fn_service(move |io: actix_web::rt::net::TcpStream| {
-                let peer = io.peer_addr().ok();
-                ready(Ok::<_, DispatchError>((
-                    JsonProtocolErrors::new(io, metrics.clone()),
-                    peer,
-                )))
-            })
-            .and_then(http(&state, &limits, local_addr, &shutdown))
-        })?,
-        Some(config) => builder.listen("jackal-https", listener, move || {
-            let metrics = metrics.clone();
-            let mut acceptor = Acceptor::new(config.clone());
-            acceptor.set_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
-            acceptor
-                .map_err(|e| tracing::debug!(error = ?e, "TLS handshake failed"))
-                .and_then(fn_service(
-                    move |io: TlsStream<actix_web::rt::net::TcpStream>| {
-                        let peer = io.get_ref().0.peer_addr().ok();
-                        ready(Ok::<_, ()>((
-                            JsonProtocolErrors::new(io, metrics.clone()),
-                            peer,
-                        )))
-                    },
-                ))
-                .and_then(
-                    http(&state, &limits, local_addr, &shutdown)
-                        .map_err(|e| tracing::debug!(error = %e, "connection ended")),
-                )
-        })?,
-    };
+    for listener in listeners {
+        let local_addr = listener.local_addr()?;
+        let (state, limits, shutdown, metrics) = (
+            state.clone(),
+            limits.clone(),
+            shutdown.clone(),
+            metrics.clone(),
+        );
+        builder = match tls.clone() {
+            None => builder.listen("jackal-http", listener, move || {
+                let metrics = metrics.clone();
+                fn_service(move |io: actix_web::rt::net::TcpStream| {
+                    let peer = io.peer_addr().ok();
+                    ready(Ok::<_, DispatchError>((
+                        JsonProtocolErrors::new(io, metrics.clone()),
+                        peer,
+                    )))
+                })
+                .and_then(http(&state, &limits, local_addr, &shutdown))
+            })?,
+            Some(config) => builder.listen("jackal-https", listener, move || {
+                let metrics = metrics.clone();
+                let mut acceptor = Acceptor::new(config.clone());
+                acceptor.set_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+                acceptor
+                    .map_err(|e| tracing::debug!(error = ?e, "TLS handshake failed"))
+                    .and_then(fn_service(
+                        move |io: TlsStream<actix_web::rt::net::TcpStream>| {
+                            let peer = io.get_ref().0.peer_addr().ok();
+                            ready(Ok::<_, ()>((
+                                JsonProtocolErrors::new(io, metrics.clone()),
+                                peer,
+                            )))
+                        },
+                    ))
+                    .and_then(
+                        http(&state, &limits, local_addr, &shutdown)
+                            .map_err(|e| tracing::debug!(error = %e, "connection ended")),
+                    )
+            })?,
+        };
+    }
     Ok(builder.run())
 }

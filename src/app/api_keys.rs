@@ -199,6 +199,12 @@ pub async fn list(store: &Store) -> Result<Vec<ApiKeyRow>, StoreError> {
         .await
 }
 
+/// How many keys are not revoked.
+async fn count_active(store: &Store) -> Result<usize, StoreError> {
+    let keys = list(store).await?;
+    Ok(keys.iter().filter(|k| k.revoked_at.is_none()).count())
+}
+
 /// Revokes the active key `id`; `false` when there is none.
 pub async fn revoke(store: &Store, id: &str, at: i64) -> Result<bool, StoreError> {
     let id = id.to_owned();
@@ -231,10 +237,10 @@ pub fn credentials_from_env(
 /// What start-up did about API keys.
 #[derive(Debug)]
 pub enum Bootstrap {
-    /// The supplied key exists (created or its secret brought up to date).
-    Supplied,
-    /// Keys existed already and none was supplied.
-    Existing,
+    /// The supplied key exists (created or its secret brought up to date); `active` keys in all.
+    Supplied { active: usize },
+    /// `active` keys existed already and none was supplied.
+    Existing { active: usize },
     /// The store had no active key: this one was created and must be shown once.
     Created(KeyCredentials),
 }
@@ -272,11 +278,13 @@ pub async fn bootstrap(
                 .await?;
             }
         }
-        return Ok(Bootstrap::Supplied);
+        return Ok(Bootstrap::Supplied {
+            active: count_active(store).await?,
+        });
     }
-    let keys = list(store).await?;
-    if keys.iter().any(|k| k.revoked_at.is_none()) {
-        return Ok(Bootstrap::Existing);
+    let active = count_active(store).await?;
+    if active > 0 {
+        return Ok(Bootstrap::Existing { active });
     }
     Ok(Bootstrap::Created(create(store, "first key").await?))
 }
@@ -385,7 +393,7 @@ mod tests {
         ));
         assert!(matches!(
             bootstrap(&store, None).await.unwrap(),
-            Bootstrap::Existing
+            Bootstrap::Existing { active: 1 }
         ));
     }
 

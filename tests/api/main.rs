@@ -31,6 +31,7 @@ mod role;
 mod rotation;
 mod schema;
 mod secrets_at_rest;
+mod serve_start;
 mod ssh;
 mod store_lock;
 mod story;
