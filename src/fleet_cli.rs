@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use crate::cli_client;
+
 /// What `jackal test` was asked.
 #[derive(Debug, Clone)]
 pub struct FleetArgs {
@@ -19,7 +21,7 @@ pub struct FleetArgs {
     pub data_sources: Vec<String>,
     pub all: bool,
     pub role: Option<String>,
-    /// The server, e.g. `http://127.0.0.1:8080`.
+    /// The server, e.g. `http://127.0.0.1:8080`, or its API, `http://127.0.0.1:8080/api/v2`.
     pub url: String,
     pub json: bool,
     /// A PEM CA bundle to trust for an `https` URL, beside the system's roots.
@@ -76,25 +78,6 @@ fn query(args: &FleetArgs) -> Result<String, CliError> {
     })
 }
 
-fn client(args: &FleetArgs) -> Result<reqwest::Client, CliError> {
-    let mut builder =
-        reqwest::Client::builder().user_agent(concat!("jackal-test/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = &args.ca_cert {
-        let pem =
-            std::fs::read(path).map_err(|e| error(format!("--ca-cert {}: {e}", path.display())))?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-            error(format!(
-                "--ca-cert {}: not a PEM certificate: {e}",
-                path.display()
-            ))
-        })?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder
-        .build()
-        .map_err(|e| error(format!("the HTTP client could not start: {e}")))
-}
-
 async fn fleet(args: FleetArgs, env: impl Fn(&str) -> Option<String>) -> Result<u8, CliError> {
     let query = query(&args)?;
     let (Some(id), Some(secret)) = (
@@ -105,19 +88,23 @@ async fn fleet(args: FleetArgs, env: impl Fn(&str) -> Option<String>) -> Result<
             "export JACKDB_API_KEY_ID and JACKDB_API_KEY_SECRET (an API key of the server) first",
         ));
     };
-    let url = format!("{}/api/v2/test-run{query}", args.url.trim_end_matches('/'));
-    let response = client(&args)?
-        .post(&url)
+    let base = cli_client::api_base(&args.url).map_err(error)?;
+    let mut url = cli_client::endpoint(&base, "/test-run");
+    url.set_query(query.strip_prefix('?'));
+    let user_agent = concat!("jackal-test/", env!("CARGO_PKG_VERSION"));
+    let response = cli_client::client(user_agent, args.ca_cert.as_deref())
+        .map_err(error)?
+        .post(url)
         .header("Accept", "application/x-ndjson")
         .basic_auth(format!("{id}@api"), Some(secret))
         .send()
         .await
-        .map_err(|e| error(format!("could not reach {}: {e}", args.url)))?;
+        .map_err(|e| error(cli_client::explain_send_error(&e, &base)))?;
     let status = response.status();
     if !status.is_success() {
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        let message = body["error"]["message"].as_str().unwrap_or("no message");
-        return Err(error(format!("the server answered {status}: {message}")));
+        let message = body["error"]["message"].as_str();
+        return Err(error(cli_client::explain_status(status, message, &base)));
     }
     let progress = progress_bar();
     let (mut lines, mut summary, mut pending) = (Vec::new(), None, Vec::new());

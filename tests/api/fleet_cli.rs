@@ -135,7 +135,7 @@ async fn usage_and_connection_errors_exit_with_2() {
     let out = output(cmd).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("could not reach"),
+        text(&out.stderr).contains("nothing is listening"),
         "{}",
         text(&out.stderr)
     );
@@ -165,4 +165,140 @@ async fn a_terminal_gets_a_progress_bar() {
     let shown = text(&out.stdout);
     assert!(shown.contains("tested,"), "no progress line: {shown:?}");
     assert!(shown.contains("1 tested: 1 succeeded"), "{shown:?}");
+}
+
+/// `jackal test` run with `url` (and `app`'s key): its exit status and what it printed on stderr,
+/// which must be one line naming the command, never the HTTP library's own words.
+async fn test_with_url(app: &TestApp, url: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
+    cmd.args(["test", "--all", "--url", url])
+        .args(extra)
+        .env("JACKDB_API_KEY_ID", &app.key.id)
+        .env("JACKDB_API_KEY_SECRET", &app.key.secret)
+        .env_remove("JACKAL_URL")
+        .env_remove("JACKDB_API_URL");
+    let out = output(cmd).await;
+    let stderr = text(&out.stderr);
+    if out.status.code() == Some(2) {
+        assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+        assert!(stderr.starts_with("jackal test: "), "{stderr}");
+        for library_words in [
+            "builder error",
+            "error sending request",
+            "error trying to connect",
+        ] {
+            assert!(!stderr.contains(library_words), "{stderr}");
+        }
+    }
+    (out.status.code(), stderr)
+}
+
+#[tokio::test]
+async fn url_is_the_servers_base_or_the_apis_and_each_failure_says_what_to_do() {
+    let app = app().await;
+    let server = app.address.clone();
+    let host_port = server.trim_start_matches("http://").to_owned();
+
+    // The server's base and the API's (as JACKDB_API_URL holds it) both reach the API; an empty
+    // store tests nothing, and nothing failed.
+    for url in [
+        server.clone(),
+        format!("{server}/"),
+        format!("{server}/api/v2"),
+        format!("{server}/api/v2/"),
+    ] {
+        let (status, stderr) = test_with_url(&app, &url, &[]).await;
+        assert_eq!(status, Some(0), "{url}: {stderr}");
+    }
+    // Without --url, JACKDB_API_URL names the server.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
+    cmd.args(["test", "--all"])
+        .env("JACKDB_API_URL", format!("{server}/api/v2"))
+        .env("JACKDB_API_KEY_ID", &app.key.id)
+        .env("JACKDB_API_KEY_SECRET", &app.key.secret)
+        .env_remove("JACKAL_URL");
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A missing scheme: the URL to write instead.
+    let (status, stderr) = test_with_url(&app, &host_port, &[]).await;
+    assert_eq!(status, Some(2));
+    assert!(
+        stderr.contains("no scheme") && stderr.contains(&format!("write http://{host_port}")),
+        "{stderr}"
+    );
+    // A path that is neither the server's nor the API's.
+    let (status, stderr) = test_with_url(&app, &format!("{server}/api"), &[]).await;
+    assert_eq!(status, Some(2));
+    assert!(stderr.contains("/api/v2"), "{stderr}");
+
+    // Nothing listening: start the server or correct --url.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_at = closed.local_addr().unwrap();
+    drop(closed);
+    let (status, stderr) = test_with_url(&app, &format!("http://{closed_at}"), &[]).await;
+    assert_eq!(status, Some(2));
+    assert!(
+        stderr.contains(&format!("nothing is listening at {closed_at}"))
+            && stderr.contains("jackal serve"),
+        "{stderr}"
+    );
+
+    // A 401: which variables hold the key, and how to make one.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jackal"));
+    cmd.args(["test", "--all", "--url", &server])
+        .env("JACKDB_API_KEY_ID", &app.key.id)
+        .env("JACKDB_API_KEY_SECRET", "wrong-secret-0123456789")
+        .env_remove("JACKAL_URL");
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("401")
+            && stderr.contains("JACKDB_API_KEY_SECRET")
+            && stderr.contains("jackal api-key create"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("wrong-secret"),
+        "never the secret: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_server_certificate_says_to_pass_its_ca() {
+    let (app, pki, port) = crate::https::https_app().await;
+    let url = format!("https://127.0.0.1:{port}");
+    let (status, stderr) = test_with_url(&app, &url, &[]).await;
+    assert_eq!(status, Some(2));
+    assert!(
+        stderr.contains(&format!("the server at 127.0.0.1:{port}"))
+            && stderr.contains("does not trust")
+            && stderr.contains("--ca-cert"),
+        "{stderr}"
+    );
+
+    // With its CA, the same URL (and the API's) works.
+    let ca = app.dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let ca = ca.to_str().unwrap();
+    for url in [url.clone(), format!("{url}/api/v2")] {
+        let (status, stderr) = test_with_url(&app, &url, &["--ca-cert", ca]).await;
+        assert_eq!(status, Some(0), "{url}: {stderr}");
+    }
+
+    // Plain HTTP asked of the HTTPS port, and TLS asked of a plain one: one sentence each.
+    let (status, stderr) = test_with_url(&app, &format!("http://127.0.0.1:{port}"), &[]).await;
+    assert_eq!(status, Some(2), "{stderr}");
+    let plain = self::app().await;
+    let plain_port = plain.address.rsplit(':').next().unwrap().to_owned();
+    let (status, stderr) = test_with_url(
+        &plain,
+        &format!("https://127.0.0.1:{plain_port}"),
+        &["--ca-cert", ca],
+    )
+    .await;
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("TLS handshake"), "{stderr}");
 }

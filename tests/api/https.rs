@@ -12,8 +12,8 @@ use crate::helpers::{
 };
 
 /// A test CA, and a server certificate it signed for 127.0.0.1 and localhost.
-struct Pki {
-    ca_pem: String,
+pub(crate) struct Pki {
+    pub(crate) ca_pem: String,
     cert: PathBuf,
     key: PathBuf,
 }
@@ -48,7 +48,7 @@ fn make_pki(dir: &Path) -> Pki {
 }
 
 /// A server speaking HTTPS with a certificate of a fresh test CA; its CA and port.
-async fn https_app() -> (crate::helpers::TestApp, Pki, String) {
+pub(crate) async fn https_app() -> (crate::helpers::TestApp, Pki, String) {
     let dir = tempfile::tempdir().unwrap();
     let pki = make_pki(dir.path());
     let (cert, key) = (pki.cert.clone(), pki.key.clone());
