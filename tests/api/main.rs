@@ -10,6 +10,7 @@ mod conventions;
 mod data_source;
 mod data_source_memory;
 mod deny_by_default;
+mod doc_examples;
 mod fleet_cli;
 mod helpers;
 mod https;
