@@ -241,6 +241,67 @@ pub struct UpdateDataSource {
 }
 }
 
+impl UpdateDataSource {
+    /// The checked changes: at least one argument, each valid. Shared by the API and the
+    /// status page's form, so both refuse the same bodies with the same messages. With the
+    /// notes of a configUri given in a pasted form (see [`config_uri::parse`] for
+    /// `plus_became_space`).
+    pub fn into_changes(self, plus_became_space: bool) -> Result<(Changes, Vec<String>), ApiError> {
+        let UpdateDataSource {
+            name,
+            alias,
+            config_uri,
+            description,
+            ssh_private_key,
+            ssh_key_passphrase,
+            ssh_password,
+            ssl_cert,
+            ssl_key,
+            ssl_key_password,
+            ssl_root_cert,
+        } = self;
+        let credentials = ssh::credentials(ssh_private_key, ssh_key_passphrase, ssh_password)?;
+        let tls = client_tls::credentials(ssl_cert, ssl_key, ssl_key_password, ssl_root_cert);
+        if name.is_none()
+            && alias.is_none()
+            && config_uri.is_none()
+            && description.is_none()
+            && credentials.is_empty()
+            && tls.is_empty()
+        {
+            return Err(ApiError::new(
+                ErrorCode::MissingArgument,
+                "nothing to update: send any of name, alias, configUri, description",
+            ));
+        }
+        let name = name.map(|raw| data_source::parse_name(&raw)).transpose()?;
+        let alias = alias
+            .map(|raw| data_source::parse_alias(&raw))
+            .transpose()?;
+        let (spec, notes) = match config_uri {
+            Some(raw) => {
+                let config_uri::Normalized { spec, notes } =
+                    config_uri::parse(&raw, plus_became_space)?;
+                (Some(spec), notes)
+            }
+            None => (None, Vec::new()),
+        };
+        let description = description
+            .map(|raw| data_source::parse_description(&raw))
+            .transpose()?;
+        let changes = Changes {
+            name,
+            alias,
+            description,
+            spec,
+            password: None,
+            ssh: (!credentials.is_empty()).then_some(credentials),
+            tls: (!tls.is_empty()).then_some(tls),
+        };
+        Ok((changes, notes))
+    }
+}
+
 impl DataSourceView {
     /// The stored row, whose configUri never holds the password.
     pub fn redacted(row: &DataSourceRow) -> Self {
@@ -394,59 +455,7 @@ pub async fn update(
     key: web::Path<DataSourceKey>,
     Body(body): Body<UpdateDataSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let UpdateDataSource {
-        name,
-        alias,
-        config_uri,
-        description,
-        ssh_private_key,
-        ssh_key_passphrase,
-        ssh_password,
-        ssl_cert,
-        ssl_key,
-        ssl_key_password,
-        ssl_root_cert,
-    } = body;
-    let credentials = ssh::credentials(ssh_private_key, ssh_key_passphrase, ssh_password)?;
-    let tls = client_tls::credentials(ssl_cert, ssl_key, ssl_key_password, ssl_root_cert);
-    if name.is_none()
-        && alias.is_none()
-        && config_uri.is_none()
-        && description.is_none()
-        && credentials.is_empty()
-        && tls.is_empty()
-    {
-        return Err(ApiError::new(
-            ErrorCode::MissingArgument,
-            "nothing to update: send any of name, alias, configUri, description",
-        ));
-    }
-    let name = name.map(|raw| data_source::parse_name(&raw)).transpose()?;
-    let alias = alias
-        .map(|raw| data_source::parse_alias(&raw))
-        .transpose()?;
-    let plus = plus_became_space(&req, "configUri");
-    let (spec, notes) = match config_uri {
-        Some(raw) => {
-            let config_uri::Normalized { spec, notes } = config_uri::parse(&raw, plus)?;
-            (Some(spec), notes)
-        }
-        None => (None, Vec::new()),
-    };
-    let description = description
-        .map(|raw| data_source::parse_description(&raw))
-        .transpose()?;
-    let ssh = (!credentials.is_empty()).then_some(credentials);
-    let tls = (!tls.is_empty()).then_some(tls);
-    let changes = Changes {
-        name,
-        alias,
-        description,
-        spec,
-        password: None,
-        ssh,
-        tls,
-    };
+    let (changes, notes) = body.into_changes(plus_became_space(&req, "configUri"))?;
     let row = data_sources::update(&state, &ctx, &key, changes).await?;
     let spec = data_sources::spec_with_password(&row, &state.secrets)?;
     json_ok(&DataSourceView::revealed(&row, &spec).noted(notes))
