@@ -1,4 +1,5 @@
-//! The page's one stylesheet, one script and icon, compiled into the binary.
+//! The pages' stylesheets, scripts and icon, compiled into the binary: `app.*` on every page,
+//! `form.*` on the console's forms.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -18,6 +19,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/app.js"),
     ),
     ("icon.svg", "image/svg+xml", include_str!("assets/icon.svg")),
+    (
+        "form.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/form.css"),
+    ),
+    (
+        "form.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/form.js"),
+    ),
 ];
 
 pub async fn serve(name: web::Path<String>) -> Result<HttpResponse, ApiError> {

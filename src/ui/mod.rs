@@ -1,7 +1,8 @@
 //! The status page at `/ui/`: the fleet's health, one data source's story and the audit
-//! trail, rendered on the server from templates compiled into the binary (askama, escaped by
-//! default), with charts drawn as SVG and one small script for the buttons. No Node toolchain
-//! is needed to build or run it.
+//! trail, and the console's forms (a data source's settings and access; people, roles and
+//! permissions), rendered on the server from templates compiled into the binary (askama,
+//! escaped by default), with charts drawn as SVG and two small scripts: one for the buttons,
+//! one for the forms. No Node toolchain is needed to build or run it.
 //!
 //! Who may see what is decided in the gate ([`session::admit`]). Every answer carries a
 //! Content-Security-Policy that allows only this server's own script and style (no inline
@@ -11,9 +12,14 @@ mod assets;
 mod audit;
 mod charts;
 mod data_source;
+mod data_source_access;
+mod data_source_form;
 mod fleet;
 pub mod front_door;
+mod people;
+mod permissions;
 mod report;
+mod roles;
 pub mod session;
 mod sign_in;
 
@@ -25,7 +31,7 @@ use askama::Template;
 
 use crate::api::error::ApiError;
 use crate::api::routing::{method_checked_resource, route_table};
-use crate::api::{connection_test, schema, test_run};
+use crate::api::{connection_test, permission, role, schema, test_run};
 use crate::app::ui_sessions::Session;
 
 pub use session::{admit, is_ui_path};
@@ -41,12 +47,28 @@ route_table! {
     "" => [GET => fleet::page],
     "/sign-in" => [GET => sign_in::form, POST => sign_in::sign_in],
     "/sign-out" => [POST => sign_in::sign_out],
-    "/data-source/{data_source}" => [GET => data_source::page],
+    // Before `{data_source}`, which would take "new" for an id or alias.
+    "/data-source/new" => [GET => data_source_form::new],
+    "/data-source" => [POST => data_source_form::create],
+    "/data-source/{data_source}" => [GET => data_source::page, POST => data_source_form::update],
+    "/data-source/{data_source}/edit" => [GET => data_source_form::edit],
+    "/data-source/{data_source}/delete" => [POST => crate::api::data_source::delete],
+    "/data-source/{data_source}/access" => [GET => data_source_access::page],
     // The buttons call the API's own handlers, as the signed-in key: one rule for a test,
     // a fleet run or a schema refresh, whoever asks.
     "/data-source/{data_source}/test" => [POST => connection_test::test_data_source],
     "/data-source/{data_source}/schema" => [POST => schema::refresh],
     "/test-run" => [POST => test_run::run],
+    "/connection-test" => [POST => connection_test::test_unsaved],
+    "/data-source/{data_source}/permission/person/{person}" => [POST => permission::grant],
+    "/permission/{permission}" => [DELETE => permission::delete],
+    "/role/{role}/data-source/{data_source}" => [
+        PUT => role::add_data_source,
+        DELETE => role::remove_data_source,
+    ],
+    "/people" => [GET => people::page],
+    "/roles" => [GET => roles::page],
+    "/permissions" => [GET => permissions::page],
     "/audit" => [GET => audit::page],
     "/audit/rows" => [GET => audit::rows],
     "/assets/{name}" => [GET => assets::serve],

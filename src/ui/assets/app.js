@@ -23,6 +23,9 @@
     }
   };
 
+  // For the console's forms (form.js, loaded after this script): the same token and messages.
+  window.jackalPage = Object.freeze({ csrf, failure });
+
   const now = () => new Date().toISOString().slice(0, 19).replace('T', ' ');
   const ms = (value) => (value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(1)} ms`);
 
