@@ -41,5 +41,6 @@ mod test_run;
 mod two_servers;
 mod ui;
 mod ui_browser;
+mod ui_forms;
 mod upgrade;
 mod uri_forms;

@@ -116,7 +116,7 @@ pub fn assert_page_headers(headers: &HeaderMap) {
 
 /// No script but files from this server, no inline style or event handler: what the CSP
 /// would block.
-fn assert_no_inline_code(html: &str) {
+pub fn assert_no_inline_code(html: &str) {
     for (at, _) in html.match_indices("<script") {
         let tag = &html[at..at + html[at..].find('>').unwrap()];
         assert!(

@@ -103,3 +103,87 @@ async fn the_status_page_in_chromium() {
         }
     }
 }
+
+/// The console in Chromium: tests/browser/console.mjs creates a data source through the form
+/// (a password, an SSH key and a client certificate, through the live bastion to the live
+/// PostgreSQL that demands a client certificate), tests it before saving, edits only its
+/// name, changes its host (the form warns; the secrets go), grants and revokes access, and
+/// deletes it, checking each step through the API; and writes the new pages' screenshots.
+#[tokio::test]
+#[ignore = "needs Chromium and playwright-core (scripts/test-browser-setup), PG_CERT and SSH_BASTION"]
+async fn the_console_forms_in_chromium() {
+    use crate::connection_test::live;
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(reason) = missing(root) {
+        panic!("the browser test needs Chromium and playwright-core: {reason}");
+    }
+    live::require(&[&live::PG_CERT, &live::SSH_BASTION]);
+    let app = crate::helpers::spawn_app().await;
+    // Someone to grant to and a role to add to, made with the API.
+    ok_json(
+        app.form(
+            Method::POST,
+            "/person",
+            "name=Ann+Lee&email=ann@example.com&username=ann",
+        )
+        .await,
+    )
+    .await;
+    ok_json(app.form(Method::POST, "/role", "name=Finance").await).await;
+
+    let tls = live::ca_dir();
+    let ssh = Path::new(live::SSH_DIR.get());
+    let (bastion_host, bastion_port) = live::SSH_BASTION.get().rsplit_once(':').unwrap();
+    let (db_host, db_port) = live::PG_CERT.get().rsplit_once(':').unwrap();
+    let screenshots = root.join("docs/screenshots");
+    let mut node = Command::new("node");
+    node.arg(root.join("tests/browser/console.mjs"))
+        .env("JACKAL_URL", &app.address)
+        .env("JACKAL_KEY_ID", &app.key.id)
+        .env("JACKAL_KEY_SECRET", &app.key.secret)
+        .env("JACKAL_DB_HOST", db_host)
+        .env("JACKAL_DB_PORT", db_port)
+        .env("JACKAL_DB_NAME", live::DATABASE.get())
+        .env("JACKAL_DB_USER", live::USER.get())
+        .env("JACKAL_SSH_HOST", bastion_host)
+        .env("JACKAL_SSH_PORT", bastion_port)
+        .env("JACKAL_SSH_USER", live::SSH_USER.get())
+        .env("JACKAL_SSH_HOST_KEY", live::ssh_fingerprint("bastion"))
+        .env("JACKAL_SSH_KEY_FILE", ssh.join("client/id_ed25519"))
+        .env("JACKAL_CLIENT_CERT_FILE", tls.join("client-ec.pem"))
+        .env("JACKAL_CLIENT_KEY_FILE", tls.join("client-ec-key.pem"))
+        .env("JACKAL_CA_FILE", tls.join("ca.pem"))
+        .env("JACKAL_SCREENSHOTS", &screenshots);
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(240),
+        tokio::task::spawn_blocking(move || node.output()),
+    )
+    .await
+    .expect("the browser test finishes within 240 s")
+    .unwrap()
+    .expect("node runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("console: all checks passed"), "{stdout}");
+    for page in [
+        "data-source-new",
+        "data-source-edit",
+        "data-source-access",
+        "people",
+        "roles",
+        "permissions",
+    ] {
+        for width in [1280, 390] {
+            let shot = screenshots.join(format!("{page}-{width}.png"));
+            assert!(shot.metadata().unwrap().len() > 1000, "{}", shot.display());
+        }
+    }
+}
