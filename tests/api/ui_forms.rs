@@ -286,7 +286,7 @@ async fn the_console_pages_show_a_stored_secret_as_stored_and_grant_and_revoke_a
     let edit = browser.page(&format!("/ui/data-source/{id}/edit")).await;
     assert!(
         edit.contains(
-            "data-config-uri=\"postgresql://pay@127.0.0.1:1/pay?validateSsl=false&amp;ssl=true\""
+            "data-config-uri=\"postgresql://pay@127.0.0.1:1/pay?validateSsl=false&#38;ssl=true\""
         ),
         "{edit}"
     );
