@@ -55,6 +55,12 @@ export const shoot = async (page, dir, name) => {
   }
   await page.setViewportSize({ width: 320, height: 900 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert.ok(overflow <= 0, `${name}: ${overflow} px wider than a 320 px screen`);
+  // What sticks out, to say where to look.
+  const wide = overflow <= 0 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+    // Inside a box that scrolls on its own, sticking out is allowed.
+    .filter((e) => !e.parentElement.closest('.scroll'))
+    .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${e.className}`));
+  assert.ok(overflow <= 0, `${name}: ${overflow} px wider than a 320 px screen: ${wide.join(', ')}`);
   await page.setViewportSize({ width: 1280, height: 900 });
 };

@@ -261,7 +261,11 @@
         refresh();
       });
     }
-    form.addEventListener('input', refresh);
+    form.addEventListener('input', () => {
+      // The message was about the last attempt; the form is now another one.
+      $('form-error').hidden = true;
+      refresh();
+    });
     form.addEventListener('change', refresh);
     refresh();
 
