@@ -2,7 +2,8 @@
 //! through playwright-core against two servers started here (one with a passing and a failing
 //! data source, one with 2,000), and writes the screenshots docs/ keeps. scripts/test installs
 //! Chromium and the two npm packages and runs it (it is `#[ignore]`d for a plain `cargo test`);
-//! without them it fails, saying why.
+//! without them it fails, saying why. tests/browser/console.mjs, run the same way, drives the
+//! console's forms against the live bastion and PostgreSQL of scripts/test-databases.
 
 use std::path::Path;
 use std::process::Command;
