@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use jackal::app::data_sources::{self, Changes, NewDataSource};
 use jackal::app::people::{self, NewPerson};
 use jackal::app::permissions::{self, Scope};
+use jackal::app::status_page::down_since;
 use jackal::app::{api_keys, audit, roles, AppError, AppState};
 use jackal::clock::{Clock, ManualClock};
 use jackal::config::Settings;
-use jackal::store::{AuditContext, AuditFilter, Member, Page};
+use jackal::store::{AuditContext, AuditFilter, Member, Page, TestHistoryRow};
 use jackal_drivers::ConnectionSpec;
 
 #[path = "../drivers/tests/common/mod.rs"]
@@ -376,7 +377,7 @@ async fn the_sqlite_store_tells_the_story() {
 #[ignore = "live: needs PG_MAIN or the server of JACKAL_TEST_STORE (scripts/test-databases)"]
 async fn the_postgresql_store_tells_the_same_story() {
     let dir = tempfile::tempdir().unwrap();
-    let (admin, db) = fresh_postgres_database().await;
+    let (admin, db) = fresh_postgres_database("story").await;
     let mut postgres = Settings::default();
     postgres.store.url = Some(format!("{}/{db}?ssl=false", admin_base(&admin)));
     postgres.secrets.key_file = Some(dir.path().join("pg.key"));
@@ -407,7 +408,7 @@ async fn admin_client(admin: &str) -> Result<tokio_postgres::Client, tokio_postg
 
 /// A new database on JACKAL_TEST_STORE's server, else the local one; the test fails, saying to
 /// run scripts/test-databases, when none answers.
-async fn fresh_postgres_database() -> (String, String) {
+async fn fresh_postgres_database(purpose: &str) -> (String, String) {
     let admin = std::env::var("JACKAL_TEST_STORE")
         .ok()
         .filter(|v| !v.is_empty())
@@ -415,7 +416,7 @@ async fn fresh_postgres_database() -> (String, String) {
     let client = admin_client(&admin).await.unwrap_or_else(|e| {
         panic!("live test: no PostgreSQL at {admin}: {e}; run scripts/test-databases")
     });
-    let db = format!("jackal_t_story_{}", std::process::id());
+    let db = format!("jackal_t_{purpose}_{}", std::process::id());
     // One statement each: a multi-statement batch runs as one transaction, which these refuse.
     for sql in [
         format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
@@ -432,4 +433,109 @@ async fn drop_database(admin: &str, db: &str) {
             .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
             .await;
     }
+}
+
+/// The fleet's "down since" from the history (each store's SQL): the first failure after the
+/// last success kept, and whether the history may have dropped the run's beginning.
+async fn failure_runs_on(settings: Settings) -> Vec<String> {
+    let clock = ManualClock::new(1_800_000_000_000);
+    let app = AppState::open(&settings, Arc::new(clock.clone()))
+        .await
+        .expect("the store opens");
+    let ctx = AuditContext {
+        api_key_id: None,
+        client_addr: None,
+        at: clock.now_millis(),
+    };
+    // Oldest first; the history keeps 3 results, so the first of the first is dropped.
+    let stories: [(&str, &[bool]); 3] = [
+        ("recovered, then down", &[false, true, false, false]),
+        ("never up", &[false, false, false]),
+        ("up again", &[false, true]),
+    ];
+    let mut lines = Vec::new();
+    for (name, results) in stories {
+        let mut row = data_sources::create(
+            &app,
+            &ctx,
+            NewDataSource {
+                name: name.into(),
+                alias: None,
+                spec: spec("postgresql://u@127.0.0.1:1/x"),
+                description: String::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .0;
+        for (n, ok) in results.iter().enumerate() {
+            let test = TestHistoryRow {
+                data_source_id: row.id.clone(),
+                tested_at: 1000 * (n as i64 + 1),
+                success: *ok,
+                error_code: (!ok).then(|| "refused".to_owned()),
+                duration_us: 5,
+                product_name: None,
+                product_version: None,
+            };
+            app.store
+                .write(move |tx| Box::pin(async move { tx.add_test_history(&test, 3).await }))
+                .await
+                .unwrap();
+        }
+        let id = row.id.clone();
+        let runs = app
+            .store
+            .read(move |tx| Box::pin(async move { tx.failure_runs(Some(&id)).await }))
+            .await
+            .unwrap();
+        row.last_test_ok = results.last().copied();
+        lines.push(match runs.first() {
+            Some(run) => format!(
+                "{name}: since {}, {} failures, after a success: {}; {:?}",
+                run.since,
+                run.failures,
+                run.after_success,
+                down_since(&row, Some(run), 3)
+            ),
+            None => format!("{name}: no run of failures"),
+        });
+    }
+    let every = app
+        .store
+        .read(|tx| Box::pin(async move { tx.failure_runs(None).await }))
+        .await
+        .unwrap();
+    lines.push(format!("runs in the fleet: {}", every.len()));
+    lines
+}
+
+const FAILURE_RUNS: &[&str] = &[
+    "recovered, then down: since 3000, 2 failures, after a success: true; \
+     Some(DownSince { at: 3000, at_least: false })",
+    "never up: since 1000, 3 failures, after a success: false; \
+     Some(DownSince { at: 1000, at_least: true })",
+    "up again: no run of failures",
+    "runs in the fleet: 2",
+];
+
+#[tokio::test]
+async fn the_sqlite_store_finds_each_run_of_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = Settings::default();
+    sqlite.store.path = dir.path().join("runs.db");
+    assert_eq!(failure_runs_on(sqlite).await, FAILURE_RUNS);
+}
+
+#[tokio::test]
+#[ignore = "live: needs PG_MAIN or the server of JACKAL_TEST_STORE (scripts/test-databases)"]
+async fn the_postgresql_store_finds_the_same_runs_of_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, db) = fresh_postgres_database("runs").await;
+    let mut postgres = Settings::default();
+    postgres.store.url = Some(format!("{}/{db}?ssl=false", admin_base(&admin)));
+    postgres.secrets.key_file = Some(dir.path().join("pg.key"));
+    let on_postgres = failure_runs_on(postgres).await;
+    drop_database(&admin, &db).await;
+    assert_eq!(on_postgres, FAILURE_RUNS);
 }

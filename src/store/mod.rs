@@ -17,8 +17,8 @@ pub mod tx;
 
 pub use change_watch::{ChangeWatch, Watched};
 pub use model::{
-    ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, KeyMeta,
-    Member, Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow,
+    ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, FailureRun,
+    KeyMeta, Member, Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow,
     SchemaSnapshotRow, SealedColumn, SealedCounts, TestHistoryRow, TestOutcome, TestReportRow,
     UiSessionRow, Unique,
 };

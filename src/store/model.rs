@@ -155,6 +155,20 @@ pub struct TestHistoryRow {
     pub product_version: Option<String>,
 }
 
+/// A data source's current run of failures as its kept history shows it
+/// ([`Tx::failure_runs`](crate::store::Tx::failure_runs)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRun {
+    pub data_source_id: DataSourceId,
+    /// The run's first failure.
+    pub since: i64,
+    /// Failures in the run, as kept.
+    pub failures: i64,
+    /// A success is kept before the run: it is whole. Without one, a full history may have
+    /// dropped the run's beginning.
+    pub after_success: bool,
+}
+
 /// The columns that hold sealed secrets, each bound to its data source by its own associated
 /// data, so that a sealed value cannot be moved to another column or data source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

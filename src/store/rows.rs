@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use super::model::{KEY_CHECK, ROTATION_KEY_CHECK, ROTATION_KEY_FILE};
 use super::tx::{params, Param, Record, Tx};
 use super::{
-    ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, KeyMeta, Member,
-    Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow, SchemaSnapshotRow,
-    SealedColumn, SealedCounts, StoreError, TestHistoryRow, TestReportRow, UiSessionRow,
+    ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, FailureRun, KeyMeta,
+    Member, Page, PendingRotation, PermissionRow, PersonRow, RecentTest, RoleRow,
+    SchemaSnapshotRow, SealedColumn, SealedCounts, StoreError, TestHistoryRow, TestReportRow,
+    UiSessionRow,
 };
 use jackal_drivers::Kind;
 
@@ -982,6 +983,37 @@ impl dyn Tx + '_ {
                 })
             })
             .collect()
+    }
+
+    /// When the current run of failures began, for data source `id` or every data source
+    /// (`None`): the first failure after the last success kept in the history, with the run's
+    /// length as kept and whether a success was kept before it. One pass over the history,
+    /// whatever the fleet's size.
+    pub async fn failure_runs(
+        &mut self,
+        id: Option<&DataSourceId>,
+    ) -> Result<Vec<FailureRun>, StoreError> {
+        let records = self
+            .query(
+                "SELECT f.data_source_id, MIN(f.tested_at), COUNT(*), MAX(u.up_at) \
+                 FROM test_history f LEFT JOIN \
+                 (SELECT data_source_id, MAX(tested_at) AS up_at FROM test_history \
+                  WHERE success GROUP BY data_source_id) AS u \
+                 ON u.data_source_id = f.data_source_id \
+                 WHERE NOT f.success AND (u.up_at IS NULL OR f.tested_at > u.up_at) \
+                 AND (CAST($1 AS TEXT) IS NULL OR f.data_source_id = $1) \
+                 GROUP BY f.data_source_id",
+                &params![id.map(DataSourceId::as_str)],
+            )
+            .await?;
+        all(records, |mut r| {
+            Ok(FailureRun {
+                data_source_id: DataSourceId::stored(r.text(0)?),
+                since: r.int(1)?,
+                failures: r.int(2)?,
+                after_success: r.opt_int(3)?.is_some(),
+            })
+        })
     }
 
     // ---- the monitor's claims ----

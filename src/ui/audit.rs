@@ -1,15 +1,19 @@
 //! `GET /ui/audit`: the audit trail, newest first, filtered by object and time, and
-//! `GET /ui/audit/rows`: the next older rows, which the page fetches as it is scrolled.
+//! `GET /ui/audit/rows`: the next older rows, which the page fetches as it is scrolled. Each
+//! event says who (the API key's name), what (the object's name, a data source's linked to its
+//! page) and what changed, field by field, before → after.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::report::when;
 use super::{html, session, Chrome};
 use crate::api::error::ApiError;
+use crate::app::status_page::{self, Names};
 use crate::app::{audit, AppState};
 use crate::store::{AuditFilter, AuditRow};
 
@@ -31,10 +35,28 @@ pub struct Line {
     pub id: i64,
     pub at: String,
     pub action: String,
-    pub object: String,
-    pub key: String,
+    pub what: What,
+    /// The API key's name, or `command line`.
+    pub who: String,
     pub client: String,
-    pub changes: String,
+    pub changes: Vec<Change>,
+}
+
+/// The object of an event: its kind, its name (else its id), and its page, if it has one.
+pub struct What {
+    pub kind: &'static str,
+    pub name: String,
+    /// Its id, when the name is not the id.
+    pub id: Option<String>,
+    pub link: Option<String>,
+}
+
+/// One field of an event's change: `before → after`, or only its value (a creation's field,
+/// an outcome).
+pub struct Change {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: String,
 }
 
 #[derive(Template)]
@@ -109,15 +131,121 @@ impl Query {
     }
 }
 
-fn line(row: AuditRow) -> Line {
+/// A JSON value as one line of text.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "none".to_owned(),
+        Value::Bool(true) => "yes".to_owned(),
+        Value::Bool(false) => "no".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(", "),
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", shown(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// An event's `changes` as a list: `{"field": {"from": a, "to": b}}` is `field: a → b`; any
+/// other field is its value. Ids of data sources and people come with their names.
+fn changes(value: &Value, names: &Names) -> Vec<Change> {
+    let named = |field: &str, value: &Value| {
+        let id = value.as_str()?;
+        let name = match field {
+            "dataSourceId" => names.data_sources.get(id),
+            "personId" => names.people.get(id),
+            _ => None,
+        }?;
+        Some(format!("{name} ({id})"))
+    };
+    match value {
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(field, value)| match value {
+                Value::Object(change)
+                    if change.len() == 2
+                        && change.contains_key("from")
+                        && change.contains_key("to") =>
+                {
+                    Change {
+                        field: field.clone(),
+                        before: Some(shown(&change["from"])),
+                        after: shown(&change["to"]),
+                    }
+                }
+                other => Change {
+                    field: field.clone(),
+                    before: None,
+                    after: named(field, other).unwrap_or_else(|| shown(other)),
+                },
+            })
+            .collect(),
+        Value::Null => Vec::new(),
+        other => vec![Change {
+            field: String::new(),
+            before: None,
+            after: shown(other),
+        }],
+    }
+}
+
+/// The object of `row`, named as far as the store still knows it.
+fn what(row: &AuditRow, names: &Names) -> What {
+    let id = row.object_id.clone();
+    let of = |kind, name: Option<&String>| What {
+        kind,
+        name: name.cloned().unwrap_or_else(|| id.clone()),
+        id: name.map(|_| id.clone()),
+        link: None,
+    };
+    match row.object_type.as_str() {
+        "data_source" => match names.data_sources.get(&id) {
+            Some(name) => What {
+                link: Some(format!("/ui/data-source/{id}")),
+                ..of("data source", Some(name))
+            },
+            // Deleted: the name its creation or deletion recorded, if this event has it.
+            None => {
+                let recorded = match row.changes.get("name") {
+                    Some(Value::String(name)) => Some(name.clone()),
+                    Some(Value::Object(change)) => {
+                        change.get("to").and_then(Value::as_str).map(str::to_owned)
+                    }
+                    _ => None,
+                };
+                of("deleted data source", recorded.as_ref())
+            }
+        },
+        "person" => of("person", names.people.get(&id)),
+        "role" => of("role", names.roles.get(&id)),
+        "api_key" => of("API key", names.keys.get(&id)),
+        "permission" => of("permission", None),
+        "connection_test" => of("unsaved configUri", None),
+        "test_run" => What {
+            kind: "fleet",
+            name: "every data source".to_owned(),
+            id: None,
+            link: None,
+        },
+        "secret_key" => of("key file", None),
+        _ => of("object", None),
+    }
+}
+
+fn line(row: AuditRow, names: &Names) -> Line {
     Line {
         id: row.id,
         at: when(row.at),
+        what: what(&row, names),
+        who: match &row.api_key_id {
+            Some(key) => names.keys.get(key).cloned().unwrap_or_else(|| key.clone()),
+            None => "command line".to_owned(),
+        },
+        client: row.client_addr.clone().unwrap_or_default(),
+        changes: changes(&row.changes, names),
         action: row.action,
-        object: format!("{} {}", row.object_type, row.object_id),
-        key: row.api_key_id.unwrap_or_else(|| "command line".to_owned()),
-        client: row.client_addr.unwrap_or_default(),
-        changes: row.changes.to_string(),
     }
 }
 
@@ -141,7 +269,8 @@ async fn read(
 ) -> Result<(Vec<Line>, Option<String>), ApiError> {
     let rows = audit::read(state, filter).await?;
     let full = rows.len() == PAGE;
-    let lines: Vec<Line> = rows.into_iter().rev().map(line).collect();
+    let names = status_page::names(state, &rows).await?;
+    let lines: Vec<Line> = rows.into_iter().rev().map(|r| line(r, &names)).collect();
     let next = lines
         .last()
         .filter(|_| full)

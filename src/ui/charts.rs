@@ -20,16 +20,41 @@ pub fn sparkline(durations_us: &[i64]) -> Option<String> {
     Some(points.join(" "))
 }
 
+/// Height of one phase's row in the waterfall, in pixels: a line of text (its name and time)
+/// above its bar.
+pub const PHASE_ROW: u32 = 36;
+
 /// One bar of the phases' waterfall: where it starts and how wide it is, in per mille of the
-/// whole test.
+/// whole test (the chart is as wide as the page, so the template writes them as percentages,
+/// and its text keeps its size at any width).
 pub struct Bar {
     pub label: String,
     pub ok: bool,
     pub ms: String,
     pub x: u32,
     pub width: u32,
-    /// Its row's top, in the chart's units (20 per phase).
+    /// Its row's top, in pixels ([`PHASE_ROW`] per phase).
     pub y: u32,
+}
+
+impl Bar {
+    pub fn x_percent(&self) -> String {
+        format!("{:.1}", self.x as f64 / 10.0)
+    }
+
+    pub fn width_percent(&self) -> String {
+        format!("{:.1}", self.width as f64 / 10.0)
+    }
+
+    /// The baseline of its text.
+    pub fn text_y(&self) -> u32 {
+        self.y + 14
+    }
+
+    /// The top of its bar, under its text.
+    pub fn bar_y(&self) -> u32 {
+        self.y + 20
+    }
 }
 
 /// The phases as consecutive bars: each starts where the one before ended.
@@ -41,14 +66,15 @@ pub fn waterfall(phases: &[(String, bool, f64)]) -> Vec<Bar> {
         .enumerate()
         .map(|(i, (label, ok, ms))| {
             let ms = ms.max(0.0);
+            // At least a sliver, so a phase of no time still shows, and inside the chart.
+            let width = ((1000.0 * ms / total).round() as u32).clamp(4, 1000);
             let bar = Bar {
                 label: label.clone(),
                 ok: *ok,
                 ms: super::report::millis(ms),
-                x: (1000.0 * start / total).round() as u32,
-                // At least a sliver, so a phase of no time still shows.
-                width: ((1000.0 * ms / total).round() as u32).max(4),
-                y: 20 * i as u32,
+                x: ((1000.0 * start / total).round() as u32).min(1000 - width),
+                width,
+                y: PHASE_ROW * i as u32,
             };
             start += ms;
             bar
@@ -121,8 +147,13 @@ mod tests {
         ]);
         assert_eq!((bars[0].x, bars[0].width), (0, 250));
         assert_eq!((bars[1].x, bars[1].width), (250, 750));
-        assert_eq!((bars[2].x, bars[2].width, bars[2].ok), (1000, 4, false));
-        assert_eq!(bars[2].y, 40);
+        // The last one, of no time, is a sliver at the chart's right edge.
+        assert_eq!((bars[2].x, bars[2].width, bars[2].ok), (996, 4, false));
+        assert_eq!(bars[2].y, 72);
+        assert_eq!(
+            (bars[1].x_percent(), bars[1].width_percent()),
+            ("25.0".to_owned(), "75.0".to_owned())
+        );
     }
 
     #[test]

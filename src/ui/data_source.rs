@@ -7,8 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde_json::Value;
 
-use super::charts::{self, Bar, HistoryChart};
-use super::report::{millis, status, when, Report};
+use super::charts::{self, Bar, HistoryChart, PHASE_ROW};
+use super::report::{self, millis, status, when, Report};
 use super::{html, session, Chrome};
 use crate::api::data_source::DataSourceView;
 use crate::api::error::ApiError;
@@ -34,8 +34,20 @@ pub struct LastTest {
     pub version: String,
     pub bars: Vec<Bar>,
     pub chart_height: u32,
+    /// What the chart shows, for those who cannot see it.
+    pub chart_text: String,
+    /// The connection's TLS: enabled, verified, protocol, cipher suite.
     pub tls: Vec<Field>,
+    /// The certificates the test saw: the server's (also when refused), the client's.
+    pub certificates: Vec<CertificateTable>,
     pub warnings: Vec<String>,
+}
+
+/// One certificate's facts as a labelled table.
+pub struct CertificateTable {
+    pub id: &'static str,
+    pub heading: &'static str,
+    pub rows: Vec<Field>,
 }
 
 pub struct HistoryRow {
@@ -74,7 +86,12 @@ struct DataSourcePage {
     chrome: Chrome,
     id: String,
     name: String,
+    /// `down`, `never` or `up`, as the fleet colours it, and its label.
     status: &'static str,
+    label: &'static str,
+    /// When its current run of failures began (`≤` when the history kept may have lost the
+    /// run's beginning); empty unless it is down.
+    down_since: String,
     settings: Vec<Field>,
     last: Option<LastTest>,
     chart: Option<HistoryChart>,
@@ -144,6 +161,55 @@ fn version_of(version: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
+fn field(name: &str, value: impl Into<String>) -> Field {
+    Field {
+        name: name.to_owned(),
+        value: value.into(),
+    }
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// An RFC 3339 time as the page shows times (`2027-01-01T00:00:00Z` → `2027-01-01 00:00:00
+/// UTC`).
+fn utc(rfc3339: &str) -> String {
+    format!(
+        "{} UTC",
+        rfc3339.trim_end_matches('Z').replacen('T', " ", 1)
+    )
+}
+
+/// A certificate's facts, labelled, in the order an admin checks them.
+fn certificate_rows(cert: &report::Certificate) -> Vec<Field> {
+    let days = match cert.days_left {
+        left if left < 0 => format!("expired {} days before the test", -left),
+        left => format!("{left} (at the test)"),
+    };
+    vec![
+        field("Subject", &cert.subject),
+        field(
+            "Names",
+            if cert.names.is_empty() {
+                "none (no subjectAltName)".to_owned()
+            } else {
+                cert.names.join(", ")
+            },
+        ),
+        field("Issuer", &cert.issuer),
+        field("Self-signed", yes_no(cert.self_signed)),
+        field("Valid from", utc(&cert.not_before)),
+        field("Valid until", utc(&cert.not_after)),
+        field("Days left", days),
+        field("Fingerprint (SHA-256)", &cert.fingerprint_sha256),
+    ]
+}
+
 fn last_test(report: Report, tested_at: i64) -> LastTest {
     let phases: Vec<(String, bool, f64)> = report
         .phases
@@ -157,23 +223,55 @@ fn last_test(report: Report, tested_at: i64) -> LastTest {
         })
         .collect();
     let bars = charts::waterfall(&phases);
-    let (mut tls, mut warnings) = (Vec::new(), Vec::new());
-    if let Some(Value::Object(facts)) = &report.tls {
-        for (name, value) in facts {
-            match (name.as_str(), value) {
-                ("warnings", Value::Array(list)) => warnings = list.iter().map(text).collect(),
-                (_, Value::Object(certificate)) => {
-                    tls.extend(certificate.iter().map(|(k, v)| Field {
-                        name: format!("{name} {k}"),
-                        value: text(v),
-                    }))
-                }
-                (_, value) => tls.push(Field {
-                    name: name.clone(),
-                    value: text(value),
-                }),
-            }
+    let chart_text = bars
+        .iter()
+        .map(|b| {
+            let failed = if b.ok { "" } else { ", failed" };
+            format!("{} {}{failed}", b.label, b.ms)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (mut tls, mut certificates, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(facts) = report.tls {
+        tls.push(field("Enabled", yes_no(facts.enabled)));
+        tls.push(field(
+            "Certificate checked",
+            if facts.verified {
+                "yes (validateSsl=true)"
+            } else {
+                "no (validateSsl=false)"
+            },
+        ));
+        if let Some(protocol) = facts.protocol {
+            tls.push(field("Protocol", protocol));
         }
+        if let Some(suite) = facts.cipher_suite {
+            tls.push(field("Cipher suite", suite));
+        }
+        if let Some(asked) = facts.client_certificate_requested {
+            tls.push(field("Client certificate asked for", yes_no(asked)));
+        }
+        // A refused certificate is the failure's reason: it says so above its facts.
+        let refused = !report.success && report.error_code.as_deref() == Some("tls_failed");
+        if let Some(cert) = &facts.server_certificate {
+            certificates.push(CertificateTable {
+                id: "server-certificate",
+                heading: if refused {
+                    "The server's certificate (refused)"
+                } else {
+                    "The server's certificate"
+                },
+                rows: certificate_rows(cert),
+            });
+        }
+        if let Some(cert) = &facts.client_certificate {
+            certificates.push(CertificateTable {
+                id: "client-certificate",
+                heading: "The client certificate presented",
+                rows: certificate_rows(cert),
+            });
+        }
+        warnings = facts.warnings;
     }
     LastTest {
         success: report.success,
@@ -183,9 +281,11 @@ fn last_test(report: Report, tested_at: i64) -> LastTest {
         message: report.message.unwrap_or_default(),
         address: report.address.unwrap_or_default(),
         version: version_of(report.version.as_ref()),
-        chart_height: 20 * bars.len() as u32,
+        chart_height: PHASE_ROW * bars.len() as u32,
+        chart_text,
         bars,
         tls,
+        certificates,
         warnings,
     }
 }
@@ -237,6 +337,7 @@ pub async fn page(
         snapshot: stored,
         roles,
         permissions,
+        down_since,
     } = status_page::data_source(&state, &path.into_inner(), HISTORY).await?;
     let id = row.id.to_string();
     let settings = settings(&DataSourceView::redacted(&row)).map_err(ApiError::internal)?;
@@ -250,7 +351,13 @@ pub async fn page(
         Some(row) => Some(snapshot(StoredSnapshot::parse(&row)?, row.fetched_at)),
         None => None,
     };
-    let (_, status) = status(row.last_test_ok);
+    let (status, label) = status(row.last_test_ok);
+    let down_since = down_since
+        .map(|d| {
+            let at_least = if d.at_least { "≤ " } else { "" };
+            format!("{at_least}{} UTC", when(d.at))
+        })
+        .unwrap_or_default();
     html(
         StatusCode::OK,
         &DataSourcePage {
@@ -258,6 +365,8 @@ pub async fn page(
             id,
             name: row.name.clone(),
             status,
+            label,
+            down_since,
             settings,
             last,
             chart: charts::history(&oldest_first),

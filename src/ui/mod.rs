@@ -45,6 +45,7 @@ route_table! {
     const ROUTES;
     fn routed_scope(scope = session::PREFIX, resource = method_checked_resource);
     "" => [GET => fleet::page],
+    "/fleet" => [GET => fleet::live],
     "/sign-in" => [GET => sign_in::form, POST => sign_in::sign_in],
     "/sign-out" => [POST => sign_in::sign_out],
     // Before `{data_source}`, which would take "new" for an id or alias.

@@ -1,5 +1,6 @@
 //! A data source's last test report as the page reads it back: the JSON `/test` answered
-//! (`crate::app::test_report`), of which the page shows the message, the phases and TLS.
+//! (`crate::app::test_report`), of which the page shows the message, the phases and TLS
+//! (the certificate the server presented, also when it was refused).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,8 +16,37 @@ pub struct Report {
     pub duration_ms: f64,
     pub phases: Vec<Phase>,
     pub address: Option<String>,
-    pub tls: Option<Value>,
+    pub tls: Option<Tls>,
     pub version: Option<Value>,
+}
+
+/// The report's `tls` object (`crate::app::test_report::TlsView`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Tls {
+    pub enabled: bool,
+    pub verified: bool,
+    pub protocol: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub server_certificate: Option<Certificate>,
+    pub client_certificate_requested: Option<bool>,
+    pub client_certificate: Option<Certificate>,
+    pub warnings: Vec<String>,
+}
+
+/// A certificate's facts as the test noted them (`crate::app::test_report::CertificateView`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Certificate {
+    pub subject: String,
+    pub names: Vec<String>,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// As of the test.
+    pub days_left: i64,
+    pub self_signed: bool,
+    pub fingerprint_sha256: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

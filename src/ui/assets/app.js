@@ -1,6 +1,7 @@
 // The status page's buttons: Test now, Test all (results as they arrive), Refresh schema,
-// Sign out, the fleet's filter and the audit trail's scrolling. Every POST carries the
-// session's CSRF token; the server refuses one without it.
+// Sign out, the fleet's filter and its refresh (every 30 s while the tab is shown), and the
+// audit trail's scrolling. Every POST carries the session's CSRF token; the server refuses one
+// without it.
 'use strict';
 
 (() => {
@@ -32,34 +33,44 @@
   // ---- the fleet ----
 
   const fleet = document.getElementById('fleet');
-  const counts = () => {
-    if (!fleet) return;
-    const rows = [...fleet.tBodies[0].rows];
-    const count = (status) => rows.filter((row) => row.classList.contains(status)).length;
-    for (const status of ['up', 'down', 'never']) {
-      document.getElementById(`n-${status}`).textContent = count(status);
+  const STATUSES = ['up', 'down', 'never'];
+  const statusOf = (row) => STATUSES.find((status) => row.classList.contains(status));
+
+  // The counts cover the whole fleet, also when the table shows only one error code: a row
+  // that changes status moves one from its old count to its new one.
+  const recount = (from, to) => {
+    for (const [status, delta] of [[from, -1], [to, 1]]) {
+      const counter = status && document.getElementById(`n-${status}`);
+      if (counter) counter.textContent = Number(counter.textContent) + delta;
     }
   };
 
   // A fleet row's cells by position (fleet.html keeps its rows small: no classes on cells).
-  const COLUMNS = { st: 1, at: 2, err: 3, ms: 4 };
+  const COLUMNS = { st: 2, since: 3, at: 4, err: 5, ms: 6 };
   const cellOf = (row, name) => (row.cells ? row.cells[COLUMNS[name]] : row.querySelector(`.${name}`));
 
   // Shows a result (`/test`'s shape) in the row of its data source.
   const show = (row, result, skipped) => {
     if (!row) return;
     const cell = (name) => cellOf(row, name);
+    const was = statusOf(row);
     row.classList.remove('up', 'down', 'never', 'busy');
     if (skipped) {
       row.classList.add('never');
+      recount(was, 'never');
       cell('st').textContent = 'Skipped';
       cell('err').textContent = skipped;
       return;
     }
     const status = result.success ? 'up' : 'down';
     row.classList.add(status);
+    recount(was, status);
     cell('st').textContent = result.success ? 'Up' : 'Down';
-    cell('at').textContent = now();
+    const tested = now();
+    cell('at').textContent = tested;
+    // A success ends a run of failures; a first failure begins one.
+    const since = cell('since');
+    if (since && (result.success || was !== 'down')) since.textContent = result.success ? '' : tested;
     const err = cell('err');
     err.textContent = '';
     if (!result.success) {
@@ -89,7 +100,6 @@
         return;
       }
       show(row, result);
-      counts();
     } finally {
       button.disabled = false;
     }
@@ -123,7 +133,6 @@
       progress.value = done;
       status.textContent = `${done} of ${progress.max} tested…`;
       show(document.getElementById(item.dataSource.id), item.result, item.skipped);
-      counts();
     };
     try {
       const response = await post('/ui/test-run', 'application/x-ndjson');
@@ -152,14 +161,81 @@
   };
 
   const filter = document.getElementById('filter');
-  if (filter && fleet) {
-    filter.addEventListener('input', () => {
-      const words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
-      for (const row of fleet.tBodies[0].rows) {
-        const text = row.textContent.toLowerCase();
-        row.hidden = !words.every((word) => text.includes(word));
+  const applyFilter = () => {
+    const words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+    for (const row of fleet.tBodies[0].rows) {
+      const text = row.textContent.toLowerCase();
+      row.hidden = !words.every((word) => text.includes(word));
+    }
+  };
+  if (filter && fleet) filter.addEventListener('input', applyFilter);
+
+  // ---- the fleet's refresh: its rows and counts fetched again, the table replaced in place ----
+
+  const refreshed = document.getElementById('refreshed');
+  if (fleet && refreshed) {
+    const every = Math.max(1, Number(refreshed.dataset.every) || 30) * 1000;
+    let timer = null;
+    let last = Date.now();
+    let ended = false;
+    // Not while results are arriving: they are written into the rows as they come.
+    const busy = () => document.getElementById('test-all').disabled || fleet.querySelector('tr.busy');
+
+    // The fetched rows in place of the shown ones; focus and the filter box's effect kept.
+    const replace = (fresh) => {
+      const focused = document.activeElement;
+      const focusedRow = focused && fleet.contains(focused) ? focused.closest('tr') : null;
+      const focusedTag = focused ? focused.tagName : '';
+      fleet.tBodies[0].replaceWith(fresh.querySelector('#fleet tbody'));
+      document.getElementById('counts').replaceWith(fresh.getElementById('counts'));
+      const codes = document.getElementById('code');
+      if (codes && document.activeElement !== codes) codes.replaceChildren(...fresh.getElementById('code').children);
+      document.getElementById('run-progress').max = Number(document.getElementById('n-total').textContent);
+      if (filter) applyFilter();
+      const row = focusedRow && document.getElementById(focusedRow.id);
+      const again = row && row.querySelector(focusedTag === 'A' ? 'a' : 'button');
+      if (again) again.focus();
+    };
+
+    const schedule = () => {
+      if (timer || ended || document.hidden) return;
+      timer = setTimeout(refresh, Math.max(0, every - (Date.now() - last)));
+    };
+    const refresh = async () => {
+      timer = null;
+      if (document.hidden || ended) return;
+      if (!busy()) {
+        try {
+          const response = await fetch(refreshed.dataset.from, { credentials: 'same-origin' });
+          if (response.status === 401) {
+            ended = true;
+            refreshed.textContent = 'The session ended: sign in again to see the fleet as it is now.';
+          } else if (!response.ok || response.redirected) {
+            refreshed.textContent = `Not refreshed: ${await failure(response)}`;
+          } else {
+            const fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
+            if (!busy()) {
+              replace(fresh);
+              refreshed.textContent = `Refreshed at ${now()} UTC, every ${every / 1000} s while this tab is shown.`;
+            }
+          }
+        } catch (error) {
+          refreshed.textContent = `Not refreshed (${error.message}): trying again in ${every / 1000} s.`;
+        }
       }
+      last = Date.now();
+      schedule();
+    };
+    // Paused while the tab is hidden; once shown again, refreshed at once if it is due.
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) {
+        schedule();
+        return;
+      }
+      clearTimeout(timer);
+      timer = null;
     });
+    schedule();
   }
 
   // ---- buttons and forms that post ----
