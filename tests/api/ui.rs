@@ -902,7 +902,7 @@ async fn a_refused_server_certificate_is_shown_on_the_data_source_page() {
         .expect("the server's certificate as a table");
     let table = table.split("</table>").next().unwrap();
     assert!(
-        table.contains("<caption>The server's certificate (refused)</caption>"),
+        table.contains("<caption>The server&#39;s certificate (refused)</caption>"),
         "{table}"
     );
     for (label, value) in [

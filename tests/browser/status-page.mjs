@@ -99,8 +99,9 @@ const api = async (method, path, form) => {
     },
     body: form ? new URLSearchParams(form).toString() : undefined,
   });
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+  const body = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${body}`);
+  return JSON.parse(body);
 };
 
 // The page's view of whether it is shown (a headless tab always is): hidden or shown again,
