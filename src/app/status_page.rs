@@ -167,8 +167,7 @@ fn named_ids(events: &[AuditRow]) -> [BTreeSet<String>; 3] {
 /// events, so a few lookups by key).
 pub async fn names(app: &AppState, events: &[AuditRow]) -> Result<Names, AppError> {
     let [data_sources, people, roles] = named_ids(events);
-    Ok(app
-        .store
+    app.store
         .read(move |tx| {
             Box::pin(async move {
                 let mut names = Names {
@@ -198,5 +197,5 @@ pub async fn names(app: &AppState, events: &[AuditRow]) -> Result<Names, AppErro
                 Ok::<_, AppError>(names)
             })
         })
-        .await?)
+        .await
 }

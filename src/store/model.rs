@@ -156,7 +156,7 @@ pub struct TestHistoryRow {
 }
 
 /// A data source's current run of failures as its kept history shows it
-/// ([`Tx::failure_runs`](crate::store::Tx::failure_runs)).
+/// (the store's `failure_runs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureRun {
     pub data_source_id: DataSourceId,
