@@ -124,8 +124,10 @@ pub async fn create(
     ctx: AuditContext,
     Body(body): Body<CreateDataSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, _) = data_sources::create(&state, &ctx, body.into_new()?).await?;
-    json_ok(&DataSourceView::redacted(&row))
+    // The form sends JSON, where a `+` is a `+`.
+    let (new, notes) = body.into_new(false)?;
+    let (row, _) = data_sources::create(&state, &ctx, new).await?;
+    json_ok(&DataSourceView::redacted(&row).noted(notes))
 }
 
 /// `POST /ui/data-source/{id}`: the API's update, answered without the password.
@@ -135,6 +137,7 @@ pub async fn update(
     key: web::Path<DataSourceKey>,
     Body(body): Body<UpdateDataSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = data_sources::update(&state, &ctx, &key, body.into_changes()?).await?;
-    json_ok(&DataSourceView::redacted(&row))
+    let (changes, notes) = body.into_changes(false)?;
+    let row = data_sources::update(&state, &ctx, &key, changes).await?;
+    json_ok(&DataSourceView::redacted(&row).noted(notes))
 }

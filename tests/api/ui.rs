@@ -679,6 +679,7 @@ async fn a_browser_opening_the_root_is_sent_to_the_status_page_and_api_clients_a
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+}
 
 /// A time of the API (`2026-12-04T05:31:18.123Z`) as the page shows it (`2026-12-04 05:31:18`).
 fn as_shown(rfc3339: &str) -> String {
