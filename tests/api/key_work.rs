@@ -444,10 +444,12 @@ async fn keys_an_older_version_stored_encrypted_are_decrypted_at_test_time_withi
     let took = started.elapsed();
     assert_eq!(result["errorCode"], "timeout", "{result}");
     assert!(took < Duration::from_millis(1500), "{took:?}");
-    // /detail decrypts nothing.
+    // /detail decrypts nothing: it answers well inside the time one decryption at the bound
+    // takes (over 1 s here, above), with room for a loaded machine.
     let started = Instant::now();
     ok_json(app.get(&format!("/data-source/{}/detail", ids[2])).await).await;
-    assert!(started.elapsed() < Duration::from_millis(50));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(500), "{took:?}");
 }
 
 #[tokio::test]
