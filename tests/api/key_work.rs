@@ -253,6 +253,7 @@ async fn details_of_keys_that_arrived_under_the_strongest_allowed_kdf_answer_at_
         ("scrypt", &["-scrypt"][..]),
     ] {
         let encrypted = encrypted_pkcs8(&key, args);
+        let started = Instant::now();
         let created = ok_json(
             send(
                 &app,
@@ -272,9 +273,14 @@ async fn details_of_keys_that_arrived_under_the_strongest_allowed_kdf_answer_at_
             .await,
         )
         .await;
-        ids.push(created["id"].as_str().unwrap().to_owned());
+        // The create decrypted the key once, on arrival: the floor a decrypting answer
+        // could not beat, measured in this run on this machine.
+        ids.push((
+            created["id"].as_str().unwrap().to_owned(),
+            started.elapsed(),
+        ));
     }
-    for id in &ids {
+    for (id, create_took) in &ids {
         let detail = |id: String| {
             let app = &app;
             async move {
@@ -289,7 +295,12 @@ async fn details_of_keys_that_arrived_under_the_strongest_allowed_kdf_answer_at_
                 detail["tls"]["clientCertificate"]["subject"],
                 "CN=jackal_client"
             );
-            assert!(took < Duration::from_millis(50), "{took:?}");
+            // Six at once on two cores: each decrypting would take longer than the one
+            // create did alone.
+            assert!(
+                took < *create_took,
+                "a detail took {took:?}, the create that decrypted {create_took:?}"
+            );
         }
     }
 }

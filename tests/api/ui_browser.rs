@@ -78,31 +78,13 @@ async fn the_status_page_in_chromium() {
         .env("JACKAL_UP", &up)
         .env("JACKAL_DOWN", &down)
         .env("JACKAL_SCREENSHOTS", &screenshots);
-    // Off the runtime's workers: the servers above answer the browser meanwhile.
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(240),
-        tokio::task::spawn_blocking(move || node.output()),
+    run(
+        node,
+        "browser",
+        &screenshots,
+        &["sign-in", "fleet", "data-source", "audit"],
     )
-    .await
-    .expect("the browser test finishes within 240 s")
-    .unwrap()
-    .expect("node runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("browser: all checks passed"), "{stdout}");
-    for page in ["sign-in", "fleet", "data-source", "audit"] {
-        for width in [1280, 390] {
-            let shot = screenshots.join(format!("{page}-{width}.png"));
-            assert!(shot.metadata().unwrap().len() > 1000, "{}", shot.display());
-        }
-    }
+    .await;
 }
 
 /// The console in Chromium: tests/browser/console.mjs creates a data source through the form
@@ -156,6 +138,26 @@ async fn the_console_forms_in_chromium() {
         .env("JACKAL_CLIENT_KEY_FILE", tls.join("client-ec-key.pem"))
         .env("JACKAL_CA_FILE", tls.join("ca.pem"))
         .env("JACKAL_SCREENSHOTS", &screenshots);
+    run(
+        node,
+        "console",
+        &screenshots,
+        &[
+            "data-source-new",
+            "data-source-edit",
+            "data-source-access",
+            "people",
+            "roles",
+            "permissions",
+        ],
+    )
+    .await;
+}
+
+/// Runs the browser script `node` (off the runtime's workers: the servers answer the browser
+/// meanwhile), which must pass and end with `{name}: all checks passed`, and checks that it
+/// wrote each page's screenshot at 1280 and 390 px.
+async fn run(mut node: Command, name: &str, screenshots: &Path, pages: &[&str]) {
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(240),
         tokio::task::spawn_blocking(move || node.output()),
@@ -171,17 +173,13 @@ async fn the_console_forms_in_chromium() {
     println!("{stdout}");
     assert!(
         out.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
+        "the {name} test failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("console: all checks passed"), "{stdout}");
-    for page in [
-        "data-source-new",
-        "data-source-edit",
-        "data-source-access",
-        "people",
-        "roles",
-        "permissions",
-    ] {
+    assert!(
+        stdout.contains(&format!("{name}: all checks passed")),
+        "{stdout}"
+    );
+    for page in pages {
         for width in [1280, 390] {
             let shot = screenshots.join(format!("{page}-{width}.png"));
             assert!(shot.metadata().unwrap().len() > 1000, "{}", shot.display());

@@ -4,18 +4,12 @@
 // a data source's page (its certificate as a table, its phases drawn with their times), the
 // audit trail (who, what, each change; no sideways scrolling at 390 px), sign out, a wrong key
 // and the lockout. Screenshots of each page at 1280 and 390 px, axe-core on each page, no
-// console error, and the fleet page's time with 2,000 data sources. Started by tests/api/ui_browser.rs, which runs the servers and passes
-// them in the environment; exits non-zero on the first failed check.
+// console error, and the fleet page's time with 2,000 data sources. Started by
+// tests/api/ui_browser.rs, which runs the servers and passes them in the environment; exits
+// non-zero on the first failed check.
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { env, launch, open as openIn, accessible as axeCheck, shoot as shootInto } from './lib.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} is not set`);
-  return value;
-};
 const base = env('JACKAL_URL');
 const keyId = env('JACKAL_KEY_ID');
 const secret = env('JACKAL_KEY_SECRET');
@@ -23,56 +17,16 @@ const upId = env('JACKAL_UP');
 const downId = env('JACKAL_DOWN');
 const bigBase = env('JACKAL_BIG_URL');
 const screenshots = env('JACKAL_SCREENSHOTS');
-mkdirSync(screenshots, { recursive: true });
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  // This machine's network is closed: no background traffic, no updates, no sync.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 
 const step = (what) => console.log(`browser: ${what}`);
 
 // One browser context (cookies) per server; console errors and CSP violations collected.
-const open = async (width = 1280) => {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
-  page.on('pageerror', (error) => errors.push(String(error)));
-  return { context, page, errors };
-};
-
-// axe-core in the page (evaluated through the DevTools protocol, which the CSP does not
-// govern): no serious or critical violation.
-const accessible = async (page, name) => {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(' ')}`), [],
-    `${name}: accessibility violations`);
-  step(`${name}: axe-core found ${result.violations.length} violations, none serious or critical`);
-};
-
-const shoot = async (page, name) => {
-  for (const width of [1280, 390]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.evaluate(() => window.scrollTo(0, 0));
-    // The whole page, unless it is very long (the audit trail): then what fits the screen.
-    const tall = await page.evaluate(() => document.documentElement.scrollHeight > 4000);
-    await page.screenshot({ path: `${screenshots}/${name}-${width}.png`, fullPage: !tall });
-  }
-  // At 320 px nothing may push the page wider than the screen (wide tables scroll in their
-  // own box).
-  await page.setViewportSize({ width: 320, height: 900 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert.ok(overflow <= 0, `${name}: ${overflow} px wider than a 320 px screen`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-};
+const open = (width = 1280) => openIn(browser, width);
+const accessible = (page, name) => axeCheck(page, name, step);
+// At 1280 and 390 px; and nothing wider than a 320 px screen.
+const shoot = (page, name) => shootInto(page, screenshots, name);
 
 const signIn = async (page, server, id, key) => {
   await page.goto(`${server}/ui/`);
