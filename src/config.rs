@@ -23,6 +23,7 @@ pub struct Settings {
     pub mode: ModeSettings,
     pub monitor: MonitorSettings,
     pub metrics: MetricsSettings,
+    pub alerts: AlertSettings,
 }
 
 /// `GET /metrics` (`[metrics]`).
@@ -41,6 +42,57 @@ pub struct MetricsSettings {
 pub struct MonitorSettings {
     /// Seconds between two tests of each data source; 0 (the default) is off.
     pub interval: f64,
+}
+
+/// Alerts (`[alerts]`, docs/alerts.md): when a data source is down or up again, and where
+/// that is sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Failed tests in a row that take a data source down.
+    pub after_failures: u32,
+    /// Successful tests in a row that bring it back up.
+    pub after_successes: u32,
+    /// The status page's address as the receivers reach it (`https://jackal.example.org`);
+    /// events link to `{base_url}/ui/data-source/{id}`, or to the path alone without it.
+    pub base_url: Option<String>,
+    /// `[[alerts.webhook]]`: signed JSON POSTs.
+    pub webhook: Vec<WebhookSettings>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            after_failures: 2,
+            after_successes: 1,
+            base_url: None,
+            webhook: Vec::new(),
+        }
+    }
+}
+
+/// One `[[alerts.webhook]]` channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The channel's name, unique among the channels: deliveries are recorded by it.
+    pub name: String,
+    /// Where events are POSTed (`http://` or `https://`).
+    pub url: String,
+    /// A file holding the HMAC-SHA256 key that signs each POST.
+    pub secret_file: PathBuf,
+    /// The body's shape; only `json` for now.
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+/// What a webhook POSTs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The event as docs/alerts.md describes it.
+    #[default]
+    Json,
 }
 
 /// The Mode dialect (`/api/{workspace}/data_sources`, Mode's data-source API).
@@ -373,6 +425,40 @@ impl Settings {
         }
         if !valid_workspace(&self.mode.workspace) {
             return Err(format!("[mode] workspace must be {WORKSPACE_RULE}"));
+        }
+        self.validate_alerts()
+    }
+
+    fn validate_alerts(&self) -> Result<(), String> {
+        let alerts = &self.alerts;
+        if !(1..=1000).contains(&alerts.after_failures)
+            || !(1..=1000).contains(&alerts.after_successes)
+        {
+            return Err(
+                "[alerts] after_failures and after_successes must be from 1 to 1000".to_owned(),
+            );
+        }
+        if let Some(base) = &alerts.base_url {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err("[alerts] base_url must start with http:// or https://".to_owned());
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for hook in &alerts.webhook {
+            if hook.name.is_empty() || !names.insert(hook.name.as_str()) {
+                return Err(format!(
+                    "[[alerts.webhook]] name must be set and unique; {:?} is empty or repeated",
+                    hook.name
+                ));
+            }
+            if reqwest::Url::parse(&hook.url)
+                .map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+            {
+                return Err(format!(
+                    "[[alerts.webhook]] {}: url must be an http:// or https:// URL",
+                    hook.name
+                ));
+            }
         }
         Ok(())
     }

@@ -264,6 +264,9 @@ pub fn run(
     if let Some(interval) = state.monitor_interval {
         tokio::spawn(crate::app::monitor::run(state.clone(), interval));
     }
+    if !state.alerts.webhooks.is_empty() {
+        tokio::spawn(crate::app::alert_sender::run(state.clone()));
+    }
     let limits = web::Data::new(limits);
     let mut builder = actix_server::Server::build()
         // Blocking threads only wait on the store's five SQLite connections and the occasional

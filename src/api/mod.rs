@@ -1,5 +1,6 @@
 //! The HTTP API: routes, one module per resource, and the shared conventions.
 
+pub mod alerts;
 pub mod args;
 pub mod audit;
 pub mod body;

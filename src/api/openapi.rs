@@ -22,8 +22,8 @@ use super::docs::{
 };
 use super::error::{ErrorBody, JSON_CONTENT_TYPE};
 use super::{
-    audit, connection_test, data_source, permission, person, role, schema, test_history, test_run,
-    whoami,
+    alerts, audit, connection_test, data_source, permission, person, role, schema, test_history,
+    test_run, whoami,
 };
 
 /// The document's own path, relative to `/api/v2`; served without any vendor header.
@@ -69,6 +69,8 @@ JSON body, and every failure answers `{\"error\": {\"message\", \"code\"}}`. Tim
         data_source::detail,
         connection_test::test_data_source,
         test_history::list,
+        alerts::list,
+        alerts::incidents,
         schema::refresh,
         schema::retrieve,
         role::of_data_source,
@@ -128,6 +130,7 @@ JSON body, and every failure answers `{\"error\": {\"message\", \"code\"}}`. Tim
         (name = "roles", description = "Roles grouping data sources and people"),
         (name = "permissions", description = "Time-limited grants of one data source to one person"),
         (name = "audit", description = "The audit trail (an extension)"),
+        (name = "alerts", description = "Data sources' states and incidents (an extension)"),
         (name = "operations", description = "Needs no vendor headers"),
     )
 )]

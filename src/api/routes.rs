@@ -7,8 +7,8 @@ use actix_web::{web, Route};
 
 use super::routing::{method_checked_resource, route, route_table, RoutePattern};
 use super::{
-    audit, connection_test, conventions, data_source, mode, openapi, operations, permission,
-    person, role, schema, test_history, test_run, whoami,
+    alerts, audit, connection_test, conventions, data_source, mode, openapi, operations,
+    permission, person, role, schema, test_history, test_run, whoami,
 };
 
 route_table! {
@@ -17,6 +17,7 @@ route_table! {
     "/openapi.json" => [GET => openapi::document],
     "/whoami" => [GET => whoami::whoami],
     "/audit" => [GET => audit::list],
+    "/alerts" => [GET => alerts::list],
     "/connection-test" => [POST => connection_test::test_unsaved],
     "/test-run" => [POST => test_run::run],
     // Data sources.
@@ -31,6 +32,7 @@ route_table! {
     "/data-source/{data_source}/detail" => [GET => data_source::detail],
     "/data-source/{data_source}/test" => [POST => connection_test::test_data_source],
     "/data-source/{data_source}/test-history" => [GET => test_history::list],
+    "/data-source/{data_source}/incidents" => [GET => alerts::incidents],
     "/data-source/{data_source}/schema" => [GET => schema::retrieve, POST => schema::refresh],
     "/data-source/{data_source}/role" => [GET => role::of_data_source],
     "/data-source/{data_source}/permission" => [

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::data_sources::{find, resolve, spec_with_password};
-use super::{events, test_report, AppError, AppState};
+use super::{alerts, events, test_report, AppError, AppState};
 use crate::domain::ids::DataSourceId;
 use crate::metrics::DataSourceLabels;
 use crate::store::{
@@ -83,6 +83,7 @@ async fn record(
     saved: Option<Tested>,
 ) -> Result<(), AppError> {
     let (ctx, at, keep) = (ctx.clone(), app.clock.now_millis(), app.history as i64);
+    let alerting = app.alerts.clone();
     if let Some(tested) = &saved {
         let labels = DataSourceLabels {
             id: tested.id.as_str(),
@@ -102,7 +103,8 @@ async fn record(
                     // the new destination as tested (which would let a fleet run reach it
                     // without spending the key's allowance).
                     let now = tx.data_source(id.as_str(), Lock::ForUpdate).await?;
-                    if now.is_some_and(|row| tested.destination == Destination::of(&row)) {
+                    let now = now.filter(|row| tested.destination == Destination::of(row));
+                    if let Some(row) = now {
                         tx.set_test_outcome(id, Some((tested.ok, at))).await?;
                         tx.add_test_history(&tested.history_row(at), keep).await?;
                         tx.put_test_report(&TestReportRow {
@@ -111,6 +113,13 @@ async fn record(
                             report: tested.report.clone(),
                         })
                         .await?;
+                        let seen = alerts::Observation {
+                            ok: tested.ok,
+                            code: tested.error_code,
+                            message: tested.message.as_deref(),
+                            at,
+                        };
+                        alerts::observe(tx, &alerting, &row, seen).await?;
                     }
                 }
                 if let Some(event) = &event {
@@ -150,6 +159,8 @@ struct Tested {
     kind: String,
     ok: bool,
     error_code: Option<&'static str>,
+    /// Why it failed, as `/test` says it (never a secret).
+    message: Option<String>,
     duration: std::time::Duration,
     version: Option<(String, String)>,
     /// The result as `/test` shows it, kept for the status page.
@@ -168,6 +179,7 @@ impl Tested {
             kind: row.kind.as_str().to_owned(),
             ok: outcome.is_ok(),
             error_code: outcome.as_ref().err().map(|f| f.code.as_str()),
+            message: outcome.as_ref().err().map(|f| f.message.clone()),
             duration,
             version: version.map(|v| (v.product_name.clone(), v.product_version.clone())),
         }

@@ -2,6 +2,9 @@
 //! (`crate::store`), for both dialects of the HTTP API and the command line alike.
 //!
 //! Its modules, one per family:
+//! - [`alerts`]: each data source's state (up, down, unknown), its incidents, and the events a
+//!   change puts in the outbox, in the transaction that records the test result.
+//! - [`alert_sender`]: delivers the outbox to the `[[alerts.webhook]]` channels, signed.
 //! - [`api_keys`]: API keys (created, checked from memory by `KeyCache`, revoked).
 //! - [`audit`]: reading the audit trail, and what the command line records itself.
 //! - [`connection_tests`]: connection tests and introspection on the test pool, recorded.
@@ -19,6 +22,8 @@
 //! - [`test_runs`]: fleet tests (`POST /test-run`), many saved data sources tested at once.
 //! - [`ui_sessions`]: the status page's sign-in sessions and their CSRF tokens.
 
+pub mod alert_sender;
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod connection_tests;
@@ -70,6 +75,8 @@ pub struct AppState {
     pub history: usize,
     /// `[monitor] interval`, when the monitor is on.
     pub monitor_interval: Option<std::time::Duration>,
+    /// `[alerts]`: when a data source is down or up, and the channels told.
+    pub alerts: Arc<alerts::Alerting>,
 }
 
 impl AppState {
@@ -98,6 +105,7 @@ impl AppState {
             history: settings.test.history,
             monitor_interval: (settings.monitor.interval > 0.0)
                 .then(|| std::time::Duration::from_secs_f64(settings.monitor.interval)),
+            alerts: Arc::new(alerts::Alerting::load(&settings.alerts)?),
         })
     }
 }

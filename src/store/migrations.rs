@@ -33,6 +33,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0009_monitor_claim"),
     migration!("0010_api_key_changes"),
     migration!("0011_status_page"),
+    migration!("0012_alerts"),
 ];
 
 /// The newest schema version this build knows.

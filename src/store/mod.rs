@@ -7,6 +7,7 @@
 //! come first, the audit events) lives in `crate::app`, above this; a backend holds only its
 //! connections, its dialect and its error mapping.
 
+mod alert_rows;
 mod change_watch;
 pub mod migrations;
 mod model;
@@ -15,6 +16,7 @@ mod rows;
 mod sqlite;
 pub mod tx;
 
+pub use alert_rows::{AlertStateRow, ClaimedEvent, DeliveryAttempt, IncidentRow, OutboxRow};
 pub use change_watch::{ChangeWatch, Watched};
 pub use model::{
     ApiKeyRow, AuditContext, AuditEvent, AuditFilter, AuditRow, DataSourceRow, Entity, FailureRun,

@@ -1,5 +1,6 @@
 //! Black-box tests: the real server on port 0, a fresh store each, real HTTP.
 
+mod alerts;
 mod audit;
 mod bad_inputs;
 mod cli;
