@@ -757,6 +757,42 @@ mod tests {
     }
 
     #[test]
+    fn alert_settings_default_and_bad_ones_are_refused() {
+        let shipped = Settings::from_toml(include_str!("../config.toml")).unwrap();
+        assert_eq!(shipped.alerts.after_failures, 2);
+        assert_eq!(shipped.alerts.after_successes, 1);
+        assert!(shipped.alerts.webhook.is_empty());
+        let hook = |name: &str, url: &str| {
+            format!(
+                "[[alerts.webhook]]\nname = \"{name}\"\nurl = \"{url}\"\nsecret_file = \"/k\"\n"
+            )
+        };
+        let parsed =
+            Settings::from_toml(&hook("ops", "http://127.0.0.1:9/h")).expect("a webhook parses");
+        assert_eq!(parsed.alerts.webhook[0].format, WebhookFormat::Json);
+        for (text, says) in [
+            (
+                "[alerts]\nafter_failures = 0\n".to_owned(),
+                "after_failures",
+            ),
+            ("[alerts]\nbase_url = \"jackal\"\n".to_owned(), "base_url"),
+            (hook("ops", "ftp://127.0.0.1/"), "url"),
+            (hook("", "http://127.0.0.1/"), "name"),
+            (
+                hook("ops", "http://127.0.0.1/") + &hook("ops", "http://127.0.0.1/"),
+                "unique",
+            ),
+            (
+                hook("ops", "http://127.0.0.1/") + "format = \"xml\"\n",
+                "xml",
+            ),
+        ] {
+            let err = Settings::from_toml(&text).unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn unknown_setting_is_rejected_by_name() {
         let err = Settings::from_toml("[server]\nlisten_on = \"x\"\n").unwrap_err();
         assert!(err.contains("listen_on"), "{err}");

@@ -66,6 +66,8 @@ const EXTENSIONS: &[&str] = &[
     "GET /openapi.json",
     "GET /data-source/:data-source/schema",
     "POST /data-source/:data-source/schema",
+    "GET /alerts",
+    "GET /data-source/:data-source/incidents",
 ];
 
 const METHODS: &[&str] = &[
