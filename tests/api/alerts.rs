@@ -13,7 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::connection_test::{live, test_stored};
-use crate::helpers::{error_json, ok_json, spawn_app_with, test_key, wait_until, TestApp};
+use crate::helpers::{
+    create_database, database_name, error_json, jackal_url, key_file_in, ok_json, spawn_app_with,
+    test_key, test_store_admin, wait_until, TestApp,
+};
 
 /// The password in every configUri here: it must never reach a receiver.
 const PASSWORD: &str = "Al3rtS3cretPw";
@@ -400,4 +403,87 @@ async fn a_stopped_and_started_database_gives_one_down_and_one_up() {
     assert!(incidents[0]["end"].is_string(), "{incidents}");
     let none = ok_json(app.get("/data-source/flapping/incidents").await).await;
     assert_eq!(none, serde_json::json!([]));
+}
+
+/// Two servers on one PostgreSQL store, both sending: ten down/up cycles, tested through either
+/// server, reach the receiver as twenty events, each exactly once and in order.
+#[tokio::test]
+#[ignore = "live: needs PG_MAIN (scripts/test-databases)"]
+async fn two_servers_on_one_store_send_each_event_exactly_once() {
+    live::require(&[&live::PG_MAIN]);
+    let receiver = Receiver::start(0).await;
+    let first_dir = tempfile::tempdir().unwrap();
+    let admin = test_store_admin().unwrap_or_else(|| live::pg_admin_url("postgres"));
+    let db = database_name(first_dir.path());
+    create_database(&admin, &db).await.unwrap();
+    let (store, key_file) = (jackal_url(&admin, &db), key_file_in(first_dir.path()));
+    let secret_file = first_dir.path().join("webhook.key");
+    std::fs::write(&secret_file, WEBHOOK_KEY).unwrap();
+    let key = test_key();
+    let mut servers = Vec::new();
+    for dir in [first_dir, tempfile::tempdir().unwrap()] {
+        let (store, key_file, secret_file, url) = (
+            store.clone(),
+            key_file.clone(),
+            secret_file.clone(),
+            receiver.url.clone(),
+        );
+        servers.push(
+            spawn_app_with(dir, key.clone(), move |s| {
+                s.store.url = Some(store);
+                s.secrets.key_file = Some(key_file);
+                s.limits.tests_burst = 1000;
+                s.alerts.webhook = vec![WebhookSettings {
+                    name: "ops".to_owned(),
+                    url,
+                    secret_file,
+                    format: WebhookFormat::Json,
+                }];
+            })
+            .await,
+        );
+    }
+    let relay = Relay::start(live::PG_MAIN.to_string()).await;
+    servers[0]
+        .create(&[
+            ("name", "shared"),
+            ("alias", "shared"),
+            (
+                "configUri",
+                &format!(
+                    "postgresql://{}@127.0.0.1:{}/postgres?ssl=false",
+                    live::PG_ADMIN_USER,
+                    relay.port
+                ),
+            ),
+        ])
+        .await;
+    const CYCLES: usize = 10;
+    for _ in 0..CYCLES {
+        relay.set(false);
+        assert_eq!(test_stored(&servers[0], "shared").await["success"], false);
+        assert_eq!(test_stored(&servers[1], "shared").await["success"], false);
+        relay.set(true);
+        assert_eq!(test_stored(&servers[1], "shared").await["success"], true);
+    }
+    wait_until(Duration::from_secs(60), "every event", || async {
+        receiver.received().len() >= 2 * CYCLES
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2 * CYCLES, "each event once: {received:?}");
+    let ids: std::collections::BTreeSet<_> = received.iter().map(|r| &r.event_id).collect();
+    assert_eq!(ids.len(), 2 * CYCLES, "{received:?}");
+    let kinds: Vec<String> = receiver
+        .accepted()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..CYCLES)
+        .flat_map(|_| ["data_source.down", "data_source.up"])
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(kinds, expected, "in order");
+    received.iter().for_each(assert_signed);
 }
