@@ -47,6 +47,9 @@ enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check the alert channels of the settings (`[[alerts.webhook]]`).
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Manage the secret key that encrypts the stored database passwords.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -98,6 +101,16 @@ enum SecretsCommand {
         /// (the rotation stays pending; run again to continue).
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Send an `alerts.test` event to the channel named CHANNEL now, signed as every event
+    /// is; fails unless the receiver answers 2xx.
+    Test {
+        #[arg(value_name = "CHANNEL")]
+        channel: String,
     },
 }
 
@@ -176,6 +189,9 @@ async fn main() -> ExitCode {
                 audit_tail(settings, lines, follow).await
             }
             Command::Secrets(command) => secrets(settings, command).await,
+            Command::Alerts(AlertsCommand::Test { channel }) => {
+                alerts_test(settings, &channel).await
+            }
             Command::Test { .. } => unreachable!("handled above"),
         },
         Err(e) => Err(e.into()),
@@ -186,6 +202,33 @@ async fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn alerts_test(settings: Settings, channel: &str) -> anyhow::Result<()> {
+    let Some(found) = settings.alerts.webhook.iter().find(|w| w.name == channel) else {
+        let names: Vec<&str> = settings
+            .alerts
+            .webhook
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        anyhow::bail!(
+            "no alert channel {channel:?} in the settings; the channels are: {}",
+            if names.is_empty() {
+                "none ([[alerts.webhook]] in config.toml)".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+    };
+    let hook = jackal::app::alert_sender::Webhook::load(found)?;
+    match jackal::app::alert_sender::send_test(&hook, time::now_millis()).await {
+        Ok(status) => {
+            println!("{channel}: delivered (HTTP {status})");
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{channel}: not delivered: {e}"),
     }
 }
 

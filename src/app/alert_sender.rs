@@ -103,11 +103,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 /// Runs the sender until the process ends.
 pub async fn run(app: web::Data<AppState>) {
-    let client = match reqwest::Client::builder()
-        .timeout(POST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let client = match client() {
         Ok(client) => client,
         Err(e) => {
             tracing::error!(error = %e, "the alert sender could not start its HTTP client");
@@ -148,25 +144,27 @@ pub async fn run(app: web::Data<AppState>) {
     }
 }
 
-/// POSTs one claimed event and records the attempt.
-async fn deliver(app: &AppState, client: &reqwest::Client, claimant: &str, event: ClaimedEvent) {
-    let Some(hook) = app.alerts.webhooks.iter().find(|w| w.name == event.channel) else {
-        // A channel no longer configured on this server: leave the event to its lease's end
-        // (a server that has the channel sends it).
-        return;
-    };
-    let at = app.clock.now_millis();
+/// POSTs `body` to `hook`, signed at `at` (epoch ms): the receiver's status, and why it failed
+/// (`None` for a 2xx answer).
+async fn post(
+    client: &reqwest::Client,
+    hook: &Webhook,
+    event_id: &str,
+    body: &str,
+    at: i64,
+) -> (Option<i64>, Option<String>) {
     let timestamp = at.div_euclid(1000);
     let sent = client
         .post(&hook.url)
         .header("Content-Type", "application/json")
-        .header("X-Jackal-Event-Id", &event.event_id)
+        .header("User-Agent", concat!("jackal/", env!("CARGO_PKG_VERSION")))
+        .header("X-Jackal-Event-Id", event_id)
         .header("X-Jackal-Timestamp", timestamp.to_string())
-        .header("X-Jackal-Signature", hook.signature(timestamp, &event.body))
-        .body(event.body.clone())
+        .header("X-Jackal-Signature", hook.signature(timestamp, body))
+        .body(body.to_owned())
         .send()
         .await;
-    let (status, error) = match sent {
+    match sent {
         Ok(res) if res.status().is_success() => (Some(i64::from(res.status().as_u16())), None),
         Ok(res) => (
             Some(i64::from(res.status().as_u16())),
@@ -175,9 +173,60 @@ async fn deliver(app: &AppState, client: &reqwest::Client, claimant: &str, event
                 res.status().as_u16()
             )),
         ),
-        // Without the URL: a webhook's URL may carry a token.
-        Err(e) => (None, Some(e.without_url().to_string())),
+        Err(e) => (None, Some(described(e))),
+    }
+}
+
+/// Why a POST failed, with its causes (connection refused, a timeout, …) and without the URL:
+/// a webhook's URL may carry a token.
+fn described(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
+fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(POST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// `jackal alerts test CHANNEL`: POSTs an `alerts.test` event to `hook` now, once, signed as
+/// every event is (not through the outbox: the answer is the check). The receiver's status, or
+/// why it failed.
+pub async fn send_test(hook: &Webhook, at: i64) -> Result<i64, String> {
+    let client = client().map_err(|e| e.to_string())?;
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let body = serde_json::json!({
+        "id": event_id,
+        "type": "alerts.test",
+        "occurredAt": crate::domain::time::render_millis(at),
+        "channel": hook.name,
+        "message": "A test event from Jackal: this channel receives alerts.",
+    })
+    .to_string();
+    match post(&client, hook, &event_id, &body, at).await {
+        (Some(status), None) => Ok(status),
+        (_, error) => Err(error.unwrap_or_default()),
+    }
+}
+
+/// POSTs one claimed event and records the attempt.
+async fn deliver(app: &AppState, client: &reqwest::Client, claimant: &str, event: ClaimedEvent) {
+    let Some(hook) = app.alerts.webhooks.iter().find(|w| w.name == event.channel) else {
+        // A channel no longer configured on this server: leave the event to its lease's end
+        // (a server that has the channel sends it).
+        return;
     };
+    let at = app.clock.now_millis();
+    let (status, error) = post(client, hook, &event.event_id, &event.body, at).await;
     let retry_at = error.as_ref().and_then(|_| {
         let next = at + backoff_ms(event.attempts + 1);
         (next < event.created_at + GIVE_UP_AFTER_MS).then_some(next)

@@ -487,3 +487,58 @@ async fn two_servers_on_one_store_send_each_event_exactly_once() {
     assert_eq!(kinds, expected, "in order");
     received.iter().for_each(assert_signed);
 }
+
+/// `jackal alerts test CHANNEL` POSTs one signed `alerts.test` event and says so; a receiver
+/// that refuses it, or an unknown channel, is a failure that says why.
+// Two workers: the receiver answers while the test waits for the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jackal_alerts_test_sends_one_signed_test_event() {
+    let receiver = Receiver::start(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("webhook.key");
+    std::fs::write(&secret_file, WEBHOOK_KEY).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[alerts.webhook]]\nname = \"ops\"\nurl = \"{}\"\nsecret_file = \"{}\"\n",
+            receiver.url,
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let run = |channel: &str| {
+        crate::cli::jackal(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(["alerts", "test", channel])
+            .output()
+            .unwrap()
+    };
+    let refused = run("ops");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("HTTP 500"), "{said}");
+    assert!(
+        !said.contains(&receiver.url),
+        "the URL may hold a token: {said}"
+    );
+
+    let sent = run("ops");
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(String::from_utf8_lossy(&sent.stdout).contains("ops: delivered (HTTP 200)"));
+    let events = receiver.accepted();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "alerts.test");
+    assert_eq!(events[0]["channel"], "ops");
+    receiver.received().iter().for_each(assert_signed);
+
+    let unknown = run("pager");
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(said.contains("\"pager\"") && said.contains("ops"), "{said}");
+}
