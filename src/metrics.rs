@@ -7,7 +7,8 @@
 
 use jackal_drivers::{Phase, PhaseRecord, ProbeFailure};
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// Request latency buckets, seconds: from a cached GET (well under 1 ms) to a connection test
@@ -31,6 +32,8 @@ pub struct Metrics {
     store: HistogramVec,
     protocol_errors: IntCounterVec,
     fleet: FleetGauges,
+    alert_deliveries: IntCounterVec,
+    alert_backlog: IntGauge,
 }
 
 /// Per data source, labelled by id and type (and alias, with `alias_labels`): its last test as
@@ -117,6 +120,21 @@ impl Metrics {
             &["status"],
         )
         .expect("valid metric");
+        let alert_deliveries = IntCounterVec::new(
+            Opts::new(
+                "jackal_alert_deliveries_total",
+                "Alert deliveries this server attempted, by channel and outcome: delivered, \
+                 failed (to be retried) or given_up (after 24 h)",
+            ),
+            &["channel", "outcome"],
+        )
+        .expect("valid metric");
+        let alert_backlog = IntGauge::new(
+            "jackal_alert_outbox_backlog",
+            "Alert events waiting for delivery in the store's outbox, as this server's sender \
+             last counted them",
+        )
+        .expect("valid metric");
         let gauge = |name: &str, help: &str| {
             GaugeVec::new(Opts::new(name, help), FleetGauges::names(alias_labels))
                 .expect("valid metric")
@@ -145,6 +163,8 @@ impl Metrics {
             Box::new(tunnelled.clone()),
             Box::new(store.clone()),
             Box::new(protocol_errors.clone()),
+            Box::new(alert_deliveries.clone()),
+            Box::new(alert_backlog.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -156,7 +176,22 @@ impl Metrics {
             store,
             protocol_errors,
             fleet,
+            alert_deliveries,
+            alert_backlog,
         }
+    }
+
+    /// Counts one delivery attempt of an alert to `channel`: `delivered`, `failed` or
+    /// `given_up`.
+    pub fn count_alert_delivery(&self, channel: &str, outcome: &str) {
+        self.alert_deliveries
+            .with_label_values(&[channel, outcome])
+            .inc();
+    }
+
+    /// The outbox's backlog as the sender last counted it.
+    pub fn set_alert_backlog(&self, events: i64) {
+        self.alert_backlog.set(events);
     }
 
     /// Sets a data source's series from a test that ended at `at_millis`.

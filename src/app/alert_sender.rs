@@ -132,6 +132,15 @@ pub async fn run(app: web::Data<AppState>) {
             }
         };
         if claimed.is_empty() {
+            let backlog = app
+                .store
+                .read(|tx| {
+                    Box::pin(async move { Ok::<_, super::AppError>(tx.outbox_backlog().await?) })
+                })
+                .await;
+            if let Ok(events) = backlog {
+                app.metrics.set_alert_backlog(events);
+            }
             tokio::time::sleep(POLL).await;
             continue;
         }
@@ -231,6 +240,12 @@ async fn deliver(app: &AppState, client: &reqwest::Client, claimant: &str, event
         let next = at + backoff_ms(event.attempts + 1);
         (next < event.created_at + GIVE_UP_AFTER_MS).then_some(next)
     });
+    let outcome = match (&error, retry_at) {
+        (None, _) => "delivered",
+        (Some(_), Some(_)) => "failed",
+        (Some(_), None) => "given_up",
+    };
+    app.metrics.count_alert_delivery(&hook.name, outcome);
     match (&error, retry_at) {
         (None, _) => {
             tracing::info!(channel = %hook.name, event = %event.event_id, "alert delivered")

@@ -302,6 +302,14 @@ async fn a_down_event_reaches_a_failing_receiver_once_after_retries() {
     );
     assert_eq!(event["incident"]["id"], entry["incident"]["id"]);
     assert_no_secret(&receiver);
+    let metrics = app.metrics().await;
+    for line in [
+        "jackal_alert_deliveries_total{channel=\"ops\",outcome=\"failed\"} 3",
+        "jackal_alert_deliveries_total{channel=\"ops\",outcome=\"delivered\"} 1",
+        "jackal_alert_outbox_backlog 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
 
     let incidents = ok_json(app.get("/data-source/ledger/incidents").await).await;
     assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
