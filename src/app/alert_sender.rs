@@ -113,13 +113,14 @@ pub async fn run(app: web::Data<AppState>) {
     let claimant = uuid::Uuid::new_v4().to_string();
     loop {
         let now = app.clock.now_millis();
-        let who = claimant.clone();
+        let (who, channels) = (claimant.clone(), app.alerts.channels.clone());
         let claimed = app
             .store
             .write(move |tx| {
                 Box::pin(async move {
                     Ok::<_, super::AppError>(
-                        tx.claim_outbox(now, now + LEASE_MS, &who, BATCH).await?,
+                        tx.claim_outbox(&channels, now, now + LEASE_MS, &who, BATCH)
+                            .await?,
                     )
                 })
             })
@@ -230,8 +231,7 @@ pub async fn send_test(hook: &Webhook, at: i64) -> Result<i64, String> {
 /// POSTs one claimed event and records the attempt.
 async fn deliver(app: &AppState, client: &reqwest::Client, claimant: &str, event: ClaimedEvent) {
     let Some(hook) = app.alerts.webhooks.iter().find(|w| w.name == event.channel) else {
-        // A channel no longer configured on this server: leave the event to its lease's end
-        // (a server that has the channel sends it).
+        // Not claimed: `claim_outbox` takes only this server's channels.
         return;
     };
     let at = app.clock.now_millis();

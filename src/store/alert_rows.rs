@@ -2,7 +2,7 @@
 //! the outbox of events with each delivery attempt. SQL written once for both backends, as in
 //! `rows.rs`; the rules (when a state changes, what an event says) are in `crate::app::alerts`.
 
-use super::tx::{params, Record, Tx};
+use super::tx::{params, Param, Record, Tx};
 use super::StoreError;
 use crate::domain::ids::DataSourceId;
 
@@ -221,29 +221,38 @@ impl dyn Tx + '_ {
         .map(drop)
     }
 
-    /// Claims up to `limit` events due at `now` for `claimant` until `until`: of each data
-    /// source and channel, only the oldest event not yet delivered or given up (so they go out
-    /// in order). Each claim is one `UPDATE` that checks the row is still unclaimed, so with
-    /// several servers on one store exactly one of them gets it.
+    /// Claims up to `limit` events of `channels` due at `now` for `claimant` until `until`: of
+    /// each data source and channel, only the oldest event not yet delivered or given up (so
+    /// they go out in order). Each claim is one `UPDATE` that checks the row is still
+    /// unclaimed, so with several servers on one store exactly one of them gets it.
     pub async fn claim_outbox(
         &mut self,
+        channels: &[String],
         now: i64,
         until: i64,
         claimant: &str,
         limit: i64,
     ) -> Result<Vec<ClaimedEvent>, StoreError> {
-        let due = self
-            .query(
-                "SELECT o.event_id, o.channel FROM alert_outbox o \
-                 WHERE o.delivered_at IS NULL AND o.given_up_at IS NULL \
-                 AND o.next_attempt_at <= $1 AND o.claimed_until <= $1 \
-                 AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.channel = o.channel \
-                  AND p.data_source_id = o.data_source_id AND p.delivered_at IS NULL \
-                  AND p.given_up_at IS NULL AND p.seq < o.seq) \
-                 ORDER BY o.created_at, o.seq LIMIT $2",
-                &params![now, limit],
-            )
-            .await?;
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Only the channels this server sends to: a server configured without one leaves its
+        // events to the servers that have it.
+        let placeholders: Vec<String> = (3..3 + channels.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT o.event_id, o.channel FROM alert_outbox o \
+             WHERE o.delivered_at IS NULL AND o.given_up_at IS NULL \
+             AND o.next_attempt_at <= $1 AND o.claimed_until <= $1 \
+             AND o.channel IN ({}) \
+             AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.channel = o.channel \
+              AND p.data_source_id = o.data_source_id AND p.delivered_at IS NULL \
+              AND p.given_up_at IS NULL AND p.seq < o.seq) \
+             ORDER BY o.created_at, o.seq LIMIT $2",
+            placeholders.join(", ")
+        );
+        let mut bound = vec![Param::from(now), Param::from(limit)];
+        bound.extend(channels.iter().map(Param::from));
+        let due = self.query(&sql, &bound).await?;
         let mut claimed = Vec::new();
         for mut r in due {
             let (event_id, channel) = (r.text(0)?, r.text(1)?);
