@@ -9,6 +9,11 @@
 //! `content-length: 0`, `connection` and `date`. Jackal's own answers always carry a
 //! `content-type` and a body, so no answer of Jackal's has that form, and no body can contain it
 //! (JSON and the metrics text never hold a raw CR LF). Everything else passes through untouched.
+//!
+//! One exception: a connection on which no byte of a request ever arrived is closed without
+//! actix's 408. A client with a connection pool may open a connection it does not use at once
+//! (hyper races a new connection against the pool); had the server written a 408 into it, that
+//! client would read the 408 as the answer to the request it sends next on it.
 
 use std::io;
 use std::pin::Pin;
@@ -88,6 +93,8 @@ pub struct JsonProtocolErrors<IO> {
     pending: Vec<u8>,
     written: usize,
     metrics: Metrics,
+    /// Whether any byte has arrived: until one does, a 408 is a close, not an answer.
+    read_any: bool,
 }
 
 impl<IO> JsonProtocolErrors<IO> {
@@ -97,6 +104,7 @@ impl<IO> JsonProtocolErrors<IO> {
             pending: Vec::new(),
             written: 0,
             metrics,
+            read_any: false,
         }
     }
 
@@ -127,7 +135,11 @@ impl<IO: AsyncRead + Unpin> AsyncRead for JsonProtocolErrors<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        this.read_any |= buf.filled().len() > before;
+        read
     }
 }
 
@@ -140,6 +152,10 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for JsonProtocolErrors<IO> {
         let this = self.get_mut();
         ready!(this.poll_pending(cx))?;
         if let Some((head_len, status)) = actix_error_head(buf) {
+            if status == 408 && !this.read_any {
+                // Nothing was asked: nothing to answer. actix closes the connection next.
+                return Poll::Ready(Ok(head_len));
+            }
             this.metrics.count_protocol_error(status);
             tracing::debug!(
                 status,

@@ -429,6 +429,15 @@ async fn requests_the_parser_refuses_get_the_contract_json_and_write_no_error_li
         .unwrap()
         .unwrap();
     raw::parse(&answer).error(408, "request_timeout");
+    // A connection on which nothing was sent (as a pooling client may leave one): closed at
+    // the same 5 s, with no 408 for the client to take as the answer to its next request.
+    let mut idle = TcpStream::connect(&address).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(8), idle.read_to_end(&mut answer))
+        .await
+        .expect("the server closes an idle connection")
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&answer), "");
 
     let metrics = raw::send(&address, &raw::request("GET", "/metrics", &[])).await;
     assert!(
